@@ -1,0 +1,91 @@
+/* counter: a subset of Redis (RESP2) on TCP and UDP, for counting things fault-tolerantly.
+ *
+ * Commands: PING ECHO GET SET INCR INCRBY DECR DECRBY DEL EXISTS QUIT, as RESP arrays (what
+ * redis-cli sends) or inline ("INCR hits\r\n"). On TCP, requests may be pipelined and split
+ * anyhow across packets. On UDP, each datagram holds whole requests and gets the replies in
+ * one datagram back.
+ *
+ * Files: resp.c parses requests, commands.c runs them against store.c, reply.c encodes the
+ * replies, server.c ties those together, clients.c keeps the TCP connections, and ram.c
+ * hands out the RAM beyond the image for the large tables.
+ */
+#include "clients.h"
+#include "reply.h"
+#include "server.h"
+#include "store.h"
+#include "vmft.h"
+
+/* Sized to the largest UDP payload, so no datagram is cut short; TCP data arrives in chunks
+   of up to this size and is buffered per connection. One spare byte lets handle_datagram end
+   an inline request with a newline. */
+static char rx_buffer[VMFT_NIC_MAX_PAYLOAD + 1];
+static struct reply udp_replies;
+
+struct udp_peer {
+  uint32_t ip;
+  uint32_t port;
+};
+
+static void send_to_peer(void *ctx, const char *data, size_t len) {
+  const struct udp_peer *peer = ctx;
+  vmft_udp_send(peer->ip, peer->port, data, len);
+}
+
+/* A datagram is complete by itself: a final inline request may omit its newline, and an
+   unfinished RESP request is an error rather than something to wait for. */
+static void serve_datagram(char *data, size_t len, struct reply *out) {
+  if (len > SERVER_MAX_REQUEST) {
+    reply_error(out, SERVER_ERR_TOO_BIG);
+    return;
+  }
+  if (len > 0 && data[0] != '*' && data[len - 1] != '\n') data[len++] = '\n';
+  struct serve_result result = server_execute(data, len, out);
+  if (!result.close && result.consumed < len) {
+    reply_error(out, "ERR Protocol error: incomplete request in datagram");
+  }
+}
+
+static void handle_datagram(const struct vmft_nic_event *ev) {
+  struct udp_peer peer = {ev->peer_ip, ev->peer_port};
+  reply_begin(&udp_replies, send_to_peer, &peer);
+  serve_datagram(rx_buffer, ev->len, &udp_replies);
+  reply_flush(&udp_replies);
+}
+
+static void handle_event(const struct vmft_nic_event *ev) {
+  switch (ev->kind) {
+    case VMFT_NIC_KIND_UDP:
+      handle_datagram(ev);
+      break;
+    case VMFT_NIC_KIND_TCP_OPEN:
+      clients_open(ev->conn);
+      break;
+    case VMFT_NIC_KIND_TCP_DATA:
+      clients_receive(ev->conn, rx_buffer, ev->len);
+      break;
+    case VMFT_NIC_KIND_TCP_CLOSE:
+      clients_peer_closed(ev->conn);
+      break;
+    default:
+      break;
+  }
+}
+
+int main(void) {
+  if (!store_init() || !clients_init()) {
+    vmft_puts("counter: RAM too small for 4096 keys and 256 clients; run with --mem 16M\n");
+    return 1;
+  }
+  vmft_nic_init(rx_buffer, VMFT_NIC_MAX_PAYLOAD);
+  vmft_irq_enable(VMFT_IRQ_NIC);
+  vmft_puts("counter: ready\n");
+  for (;;) {
+    struct vmft_nic_event ev;
+    while (vmft_nic_peek(&ev)) {
+      /* The payload is only valid until the ack: it is served or buffered first. */
+      handle_event(&ev);
+      vmft_nic_ack();
+    }
+    vmft_idle();
+  }
+}

@@ -1,0 +1,236 @@
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <stdexcept>
+
+#include "MachineImpl.h"
+#include "vmft/guest/abi.h"
+
+namespace vmft::hypervisor {
+
+namespace {
+
+constexpr uint64_t kMstatusMie = 1ULL << 3;
+constexpr uint64_t kMstatusMpie = 1ULL << 7;
+constexpr uint64_t kMstatusMppMachine = 3ULL << 11;
+constexpr uint32_t kWfi = 0x10500073;
+// Unicorn stops when it reaches `until`; no guest can execute at this address.
+constexpr uint64_t kNeverReached = ~3ULL;
+// The longest translation block QEMU builds (TCG_MAX_INSNS), in bytes.
+constexpr uint64_t kMaxBlockBytes = 512 * 4;
+
+void check(uc_err err, const char* what) {
+  if (err != UC_ERR_OK) throw std::runtime_error(std::string(what) + ": " + uc_strerror(err));
+}
+
+}  // namespace
+
+Machine::Impl::Impl(GuestImage image, const MachineConfig& config, MachineServices services,
+                    InputQueue& inputs)
+    : services_(std::move(services)),
+      inputs_(inputs),
+      ram_(VMFT_RAM_BASE, config.ram_size),
+      console_(services_.console),
+      clock_(services_.clock),
+      timer_(services_.timer),
+      nic_(ram_.view(), services_.net),
+      entropy_(services_.entropy) {
+  check(uc_open(UC_ARCH_RISCV, UC_MODE_RISCV64, &uc_), "uc_open");
+  check(uc_mem_map_ptr(uc_, ram_.base(), ram_.size(), UC_PROT_ALL, ram_.data()), "map RAM");
+  bus_.emplace(
+      uc_, [this] { boundary_work_ = true; },
+      [this](const std::string& what) { fault("device error: " + what, reg(UC_RISCV_REG_PC)); });
+  bus_->map(VMFT_CONSOLE_BASE, console_);
+  bus_->map(VMFT_CLOCK_BASE, clock_);
+  bus_->map(VMFT_TIMER_BASE, timer_);
+  bus_->map(VMFT_NIC_BASE, nic_);
+  bus_->map(VMFT_ENTROPY_BASE, entropy_);
+  counters_.rewrite(image);
+  load(image);
+  install_hooks();
+}
+
+Machine::Impl::~Impl() {
+  bus_.reset();
+  if (uc_) uc_close(uc_);
+}
+
+void Machine::Impl::load(const GuestImage& image) {
+  for (const ElfSegment& seg : image.segments) {
+    // The loader has checked that every segment lies inside RAM.
+    std::memcpy(ram_.data() + (seg.vaddr - ram_.base()), seg.bytes.data(), seg.bytes.size());
+  }
+  entry_ = image.entry;
+  set_reg(UC_RISCV_REG_A0, ram_.base());
+  set_reg(UC_RISCV_REG_A1, ram_.size());
+}
+
+// Primary and backup must install exactly the same hooks before the first uc_emu_start:
+// translation-block boundaries depend on them.
+void Machine::Impl::install_hooks() {
+  check(uc_hook_add(uc_, &block_hook_, UC_HOOK_BLOCK, reinterpret_cast<void*>(&on_block), this, 1,
+                    0),
+        "block hook");
+  check(uc_hook_add(uc_, &intr_hook_, UC_HOOK_INTR, reinterpret_cast<void*>(&on_interrupt), this,
+                    1, 0),
+        "interrupt hook");
+  check(uc_hook_add(uc_, &unmapped_hook_, UC_HOOK_MEM_UNMAPPED,
+                    reinterpret_cast<void*>(&on_unmapped), this, 1, 0),
+        "unmapped-memory hook");
+}
+
+uint64_t Machine::Impl::reg(int id) const {
+  uint64_t value = 0;
+  uc_reg_read(uc_, id, &value);
+  return value;
+}
+
+void Machine::Impl::set_reg(int id, uint64_t value) { uc_reg_write(uc_, id, &value); }
+
+RunResult Machine::Impl::run() {
+  uint64_t pc = entry_;
+  while (state_ == State::kRunning) {
+    const uc_err err = uc_emu_start(uc_, pc, kNeverReached, 0, 0);
+    pc = reg(UC_RISCV_REG_PC);
+    resync_icount(pc);
+    after_emulation_stopped(err);
+    if (state_ == State::kIdle) wait_while_idle();
+    if (state_ == State::kRunning && inputs_.stop_requested()) state_ = State::kStopped;
+  }
+  RunResult result;
+  result.instructions = icount_;
+  switch (state_) {
+    case State::kExited:
+      result.outcome = RunResult::Outcome::kExited;
+      result.exit_code = exit_code_;
+      break;
+    case State::kFaulted:
+      result.outcome = RunResult::Outcome::kFaulted;
+      result.fault = fault_;
+      break;
+    default: result.outcome = RunResult::Outcome::kStopped; break;
+  }
+  return result;
+}
+
+// Works out why uc_emu_start returned: an error, a state change made by a hook, a stop
+// request seen at a block boundary, or `wfi` (which makes Unicorn return by itself).
+void Machine::Impl::after_emulation_stopped(uc_err err) {
+  const uint64_t pc = reg(UC_RISCV_REG_PC);
+  if (state_ != State::kRunning) return;
+  if (err != UC_ERR_OK) {
+    std::string cause = uc_strerror(err);
+    if (!unmapped_access_.empty()) cause = unmapped_access_;
+    if (err == UC_ERR_INSN_INVALID && fetch(pc) == 0x00100073U) cause = "breakpoint (ebreak)";
+    fault(cause, pc);
+    return;
+  }
+  if (inputs_.stop_requested()) return;
+  if (fetch(pc - 4) == kWfi) {
+    state_ = State::kIdle;
+    return;
+  }
+  fault("emulation stopped unexpectedly", pc);
+}
+
+void Machine::Impl::on_block(uc_engine*, uint64_t address, uint32_t size, void* user) {
+  auto* self = static_cast<Impl*>(user);
+  self->block_addr_ = address;
+  self->block_start_icount_ = self->icount_;
+  self->icount_ += size / 4;
+  if (self->boundary_work_ || self->inputs_.attention()) self->at_block_boundary(address);
+}
+
+// The one place where host inputs enter the guest while it runs: before the block at
+// `address` executes, so always at an exact instruction count.
+void Machine::Impl::at_block_boundary(uint64_t address) {
+  try {
+    if (inputs_.stop_requested()) {
+      icount_ = block_start_icount_;  // the block will not run
+      uc_emu_stop(uc_);
+      return;
+    }
+    take_inputs();
+    deliver_device_events();
+    const bool pending = pending_interrupts() != 0;
+    boundary_work_ = pending || nic_.can_deliver();
+    if (pending && take_interrupt(address)) icount_ = block_start_icount_;
+  } catch (const std::exception& e) {
+    fault(std::string("internal error at a block boundary: ") + e.what(), address);
+  }
+}
+
+void Machine::Impl::take_inputs() {
+  if (!inputs_.attention()) return;
+  for (HostInput& input : inputs_.take_all()) {
+    if (auto* t = std::get_if<TimerExpired>(&input)) {
+      timer_.expire(t->generation);
+    } else {
+      nic_.enqueue(std::move(std::get<devices::NetEvent>(input)));
+    }
+  }
+}
+
+void Machine::Impl::deliver_device_events() {
+  if (nic_.can_deliver()) nic_.deliver();
+}
+
+uint64_t Machine::Impl::pending_interrupts() const {
+  uint64_t mask = 0;
+  if (timer_.interrupt_pending()) mask |= 1ULL << VMFT_IRQ_TIMER;
+  if (nic_.interrupt_pending()) mask |= 1ULL << VMFT_IRQ_NIC;
+  return mask;
+}
+
+// Enters the guest's trap vector as a RISC-V hart takes a machine-mode interrupt, if
+// mstatus.MIE and mie allow one. `pc` is where the guest resumes after mret.
+bool Machine::Impl::take_interrupt(uint64_t pc) {
+  const uint64_t mstatus = reg(UC_RISCV_REG_MSTATUS);
+  if ((mstatus & kMstatusMie) == 0) return false;
+  const uint64_t enabled = pending_interrupts() & reg(UC_RISCV_REG_MIE);
+  if (enabled == 0) return false;
+  // Priority order of the privileged spec: external before timer.
+  const uint64_t cause = (enabled & (1ULL << VMFT_IRQ_NIC)) ? VMFT_IRQ_NIC : VMFT_IRQ_TIMER;
+  const uint64_t new_status = (mstatus & ~(kMstatusMie | kMstatusMpie)) |
+                              ((mstatus & kMstatusMie) ? kMstatusMpie : 0) | kMstatusMppMachine;
+  const uint64_t mtvec = reg(UC_RISCV_REG_MTVEC);
+  const uint64_t vector = (mtvec & 3) == 1 ? (mtvec & ~3ULL) + 4 * cause : mtvec & ~3ULL;
+  set_reg(UC_RISCV_REG_MEPC, pc);
+  set_reg(UC_RISCV_REG_MCAUSE, VMFT_MCAUSE_INTERRUPT | cause);
+  set_reg(UC_RISCV_REG_MSTATUS, new_status);
+  set_reg(UC_RISCV_REG_PC, vector);  // Unicorn continues there without returning
+  return true;
+}
+
+void Machine::Impl::resync_icount(uint64_t pc) {
+  if (pc >= block_addr_ && pc - block_addr_ <= kMaxBlockBytes) {
+    icount_ = block_start_icount_ + (pc - block_addr_) / 4;
+  }
+}
+
+// The guest waits for an interrupt (idle hypercall or wfi): block the vCPU thread until an
+// input makes one enabled in mie pending, or a stop is requested.
+void Machine::Impl::wait_while_idle() {
+  for (;;) {
+    if (inputs_.stop_requested()) {
+      state_ = State::kStopped;
+      return;
+    }
+    take_inputs();
+    deliver_device_events();
+    if (pending_interrupts() & reg(UC_RISCV_REG_MIE)) break;
+    inputs_.wait();
+  }
+  state_ = State::kRunning;
+  boundary_work_ = true;
+}
+
+Machine::Machine(GuestImage image, const MachineConfig& config, MachineServices services,
+                 InputQueue& inputs)
+    : impl_(std::make_unique<Impl>(std::move(image), config, std::move(services), inputs)) {}
+Machine::~Machine() = default;
+RunResult Machine::run() { return impl_->run(); }
+uint64_t Machine::instruction_count() const { return impl_->instruction_count(); }
+uint64_t Machine::read_register(int reg) const { return impl_->reg(reg); }
+
+}  // namespace vmft::hypervisor

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <unicorn/unicorn.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vmft/devices/MmioDevice.h"
+
+namespace vmft::hypervisor {
+
+/// Maps devices into the guest's MMIO space. Unicorn delivers a 64-bit access as two 32-bit
+/// halves, low first; the bus turns them back into whole-register accesses (see abi.h):
+/// a low-half read latches the register, a high-half write commits it.
+class MmioBus {
+ public:
+  /// `after_write` runs after every committed write; `on_error` when a device throws.
+  MmioBus(uc_engine* uc, std::function<void()> after_write,
+          std::function<void(const std::string&)> on_error);
+  ~MmioBus();
+
+  /// Maps `device` at one page starting at `base`. The device must outlive the bus.
+  void map(uint64_t base, devices::MmioDevice& device);
+
+ private:
+  struct Window;
+  static uint64_t on_read(uc_engine*, uint64_t offset, unsigned size, void* user);
+  static void on_write(uc_engine*, uint64_t offset, unsigned size, uint64_t value, void* user);
+
+  uc_engine* uc_;
+  std::function<void()> after_write_;
+  std::function<void(const std::string&)> on_error_;
+  std::vector<std::unique_ptr<Window>> windows_;
+};
+
+}  // namespace vmft::hypervisor

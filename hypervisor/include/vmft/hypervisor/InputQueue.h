@@ -1,0 +1,46 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <variant>
+
+#include "vmft/devices/Nic.h"
+
+namespace vmft::hypervisor {
+
+/// The host timer armed for `generation` went off.
+struct TimerExpired {
+  uint64_t generation = 0;
+};
+/// An input from the host on its way to the vCPU.
+using HostInput = std::variant<TimerExpired, devices::NetEvent>;
+
+/// Carries host inputs from I/O threads to the vCPU thread. Producers push from any thread;
+/// the vCPU polls `attention()` cheaply at every block boundary and takes the inputs there,
+/// or blocks in wait() while the guest idles.
+class InputQueue {
+ public:
+  void push(HostInput input);
+  /// Asks the vCPU to stop at its next block boundary (any thread).
+  void request_stop();
+
+  /// True when there are inputs or a stop request (relaxed; vCPU thread).
+  bool attention() const { return attention_.load(std::memory_order_relaxed); }
+  bool stop_requested() const { return stop_.load(std::memory_order_acquire); }
+  /// Moves every queued input out (vCPU thread).
+  std::deque<HostInput> take_all();
+  /// Blocks until an input or a stop request arrives (vCPU thread).
+  void wait();
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<HostInput> inputs_;
+  std::atomic<bool> attention_{false};
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace vmft::hypervisor
