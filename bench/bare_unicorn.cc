@@ -28,6 +28,8 @@ namespace {
 constexpr uint64_t kRamBase = VMFT_RAM_BASE;
 constexpr uint64_t kRamSize = 64ULL << 20;
 constexpr uint32_t kIntnoEcall = 8;
+constexpr int kSetupFailed = 2;
+constexpr int kGuestFailed = 70;  // EX_SOFTWARE, as `vmft run` exits when the guest faults
 
 // What the guest did when emulation stopped; written only by the INTR hook.
 struct GuestState {
@@ -83,37 +85,82 @@ void on_interrupt(uc_engine* uc, uint32_t intno, void* user_data) {
   uc_emu_stop(uc);
 }
 
+// Fatal setup errors: the baseline cannot be measured, so there is nothing to recover.
 void check(uc_err err, const char* what) {
   if (err != UC_ERR_OK) {
     std::fprintf(stderr, "vmft-bench-bare: %s: %s\n", what, uc_strerror(err));
-    std::exit(2);
+    std::exit(kSetupFailed);
   }
 }
 
-int run(const char* guest_path) {
-  const hypervisor::GuestImage image = hypervisor::load_elf_file(guest_path, kRamBase, kRamSize);
-
-  void* mapping = mmap(nullptr, kRamSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (mapping == MAP_FAILED) {
-    std::perror("vmft-bench-bare: mmap of guest RAM");
-    return 2;
+// Guest RAM, owned by the host as under vmft (uc_mem_map_ptr), zeroed as the ABI promises.
+class GuestRam {
+ public:
+  GuestRam() {
+    void* mapping =
+        mmap(nullptr, kRamSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapping == MAP_FAILED) {
+      std::perror("vmft-bench-bare: mmap of guest RAM");
+      std::exit(kSetupFailed);
+    }
+    bytes_ = static_cast<uint8_t*>(mapping);
   }
-  GuestState state;
-  state.ram = static_cast<uint8_t*>(mapping);
-  for (const hypervisor::ElfSegment& segment : image.segments) {
-    std::memcpy(state.ram + (segment.vaddr - kRamBase), segment.bytes.data(), segment.bytes.size());
+  ~GuestRam() { munmap(bytes_, kRamSize); }
+  GuestRam(const GuestRam&) = delete;
+  GuestRam& operator=(const GuestRam&) = delete;
+
+  uint8_t* bytes() const { return bytes_; }
+
+  // parse_elf has checked that every segment lies inside RAM.
+  void copy_in(const hypervisor::GuestImage& image) {
+    for (const hypervisor::ElfSegment& segment : image.segments) {
+      std::memcpy(bytes_ + (segment.vaddr - kRamBase), segment.bytes.data(), segment.bytes.size());
+    }
   }
 
+ private:
+  uint8_t* bytes_ = nullptr;
+};
+
+uc_engine* open_vcpu(GuestRam& ram, GuestState& state) {
   uc_engine* uc = nullptr;
   check(uc_open(UC_ARCH_RISCV, UC_MODE_RISCV64, &uc), "uc_open");
-  check(uc_mem_map_ptr(uc, kRamBase, kRamSize, UC_PROT_ALL, mapping), "uc_mem_map_ptr");
+  check(uc_mem_map_ptr(uc, kRamBase, kRamSize, UC_PROT_ALL, ram.bytes()), "uc_mem_map_ptr");
   uint64_t a0 = kRamBase, a1 = kRamSize;
   check(uc_reg_write(uc, UC_RISCV_REG_A0, &a0), "write a0");
   check(uc_reg_write(uc, UC_RISCV_REG_A1, &a1), "write a1");
   uc_hook intr_hook;
-  check(uc_hook_add(uc, &intr_hook, UC_HOOK_INTR, reinterpret_cast<void*>(&on_interrupt), &state,
-                    1, 0),
+  check(uc_hook_add(uc, &intr_hook, UC_HOOK_INTR, reinterpret_cast<void*>(&on_interrupt), &state, 1,
+                    0),
         "uc_hook_add(UC_HOOK_INTR)");
+  return uc;
+}
+
+// Says why the guest did not exit cleanly; returns whether it did.
+bool report_stop(uc_err err, const GuestState& state, uint64_t pc) {
+  if (err != UC_ERR_OK) {
+    std::fprintf(stderr, "vmft-bench-bare: emulation failed at pc 0x%" PRIx64 ": %s\n", pc,
+                 uc_strerror(err));
+  } else if (state.faulted && state.fault_intno == kIntnoEcall) {
+    std::fprintf(stderr, "vmft-bench-bare: unsupported hypercall %" PRIu64 " at pc 0x%" PRIx64 "\n",
+                 state.fault_a7, pc);
+  } else if (state.faulted) {
+    std::fprintf(stderr, "vmft-bench-bare: guest exception %u at pc 0x%" PRIx64 "\n",
+                 state.fault_intno, pc);
+  } else if (!state.exited) {
+    std::fprintf(stderr, "vmft-bench-bare: emulation stopped without an exit at pc 0x%" PRIx64 "\n",
+                 pc);
+  }
+  return err == UC_ERR_OK && !state.faulted && state.exited;
+}
+
+int run(const char* guest_path) {
+  const hypervisor::GuestImage image = hypervisor::load_elf_file(guest_path, kRamBase, kRamSize);
+  GuestRam ram;
+  ram.copy_in(image);
+  GuestState state;
+  state.ram = ram.bytes();
+  uc_engine* uc = open_vcpu(ram, state);
 
   // No timeout and no count: either would install machinery that slows the baseline.
   const auto start = std::chrono::steady_clock::now();
@@ -124,31 +171,11 @@ int run(const char* guest_path) {
   uint64_t pc = 0;
   uc_reg_read(uc, UC_RISCV_REG_PC, &pc);
   uc_close(uc);
-  munmap(mapping, kRamSize);
+  if (!report_stop(err, state, pc)) return kGuestFailed;
 
-  if (err != UC_ERR_OK) {
-    std::fprintf(stderr, "vmft-bench-bare: emulation failed at pc 0x%" PRIx64 ": %s\n", pc,
-                 uc_strerror(err));
-    return 2;
-  }
-  if (state.faulted) {
-    if (state.fault_intno == kIntnoEcall) {
-      std::fprintf(stderr, "vmft-bench-bare: unsupported hypercall %" PRIu64 " at pc 0x%" PRIx64 "\n",
-                   state.fault_a7, pc);
-    } else {
-      std::fprintf(stderr, "vmft-bench-bare: guest exception %u at pc 0x%" PRIx64 "\n",
-                   state.fault_intno, pc);
-    }
-    return 2;
-  }
-  if (!state.exited) {
-    std::fprintf(stderr, "vmft-bench-bare: emulation stopped without an exit at pc 0x%" PRIx64 "\n",
-                 pc);
-    return 2;
-  }
   std::printf("bare: %.3f s\n", elapsed.count());
   std::printf("guest exit code %d\n", state.exit_code);
-  return state.exit_code;
+  return state.exit_code & 0xff;
 }
 
 }  // namespace
@@ -157,12 +184,12 @@ int run(const char* guest_path) {
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s GUEST.elf\n", argv[0]);
-    return 2;
+    return vmft::bench::kSetupFailed;
   }
   try {
     return vmft::bench::run(argv[1]);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vmft-bench-bare: %s\n", e.what());
-    return 2;
+    return vmft::bench::kSetupFailed;
   }
 }

@@ -14,9 +14,15 @@ set(VMFT_GUEST_SDK_DEPENDS
     ${VMFT_GUEST_SDK_SOURCES} ${VMFT_GUEST_SDK_DIR}/vmft.h ${VMFT_GUEST_SDK_DIR}/link.ld
     ${CMAKE_SOURCE_DIR}/guest/include/vmft/guest/abi.h)
 
-# vmft_add_guest(NAME SOURCES... [DEPENDS files...]) -> ${VMFT_GUEST_DIR}/NAME.elf, target guest_NAME
+# vmft_add_guest(NAME [BARE] SOURCES... [DEPENDS files...]) -> ${VMFT_GUEST_DIR}/NAME.elf and
+# target guest_NAME. BARE links only the given sources (with the SDK's linker script): for
+# assembly test guests whose every instruction is counted.
 function(vmft_add_guest name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPENDS" ${ARGN})
+  cmake_parse_arguments(ARG "BARE" "" "SOURCES;DEPENDS" ${ARGN})
+  set(sdk_sources ${VMFT_GUEST_SDK_SOURCES})
+  if(ARG_BARE)
+    set(sdk_sources)
+  endif()
   set(out ${VMFT_GUEST_DIR}/${name}.elf)
   set(sources)
   foreach(src ${ARG_SOURCES})
@@ -27,7 +33,7 @@ function(vmft_add_guest name)
     OUTPUT ${out}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${VMFT_GUEST_DIR}
     COMMAND ${VMFT_GUEST_CC} ${VMFT_GUEST_CFLAGS} -nostdlib -static
-            -T ${VMFT_GUEST_SDK_DIR}/link.ld -o ${out} ${VMFT_GUEST_SDK_SOURCES} ${sources} -lgcc
+            -T ${VMFT_GUEST_SDK_DIR}/link.ld -o ${out} ${sdk_sources} ${sources} -lgcc
     DEPENDS ${sources} ${ARG_DEPENDS} ${VMFT_GUEST_SDK_DEPENDS}
     COMMENT "Building guest ${name}.elf"
     VERBATIM)

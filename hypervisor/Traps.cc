@@ -113,7 +113,7 @@ void Machine::Impl::handle_hypercall() {
   }
 }
 
-// Unicorn traps reads of `time` (and, after CounterRewriter, of cycle and instret): give the
+// Unicorn traps accesses to `time` (and, after CounterRewriter, to cycle and instret): give the
 // guest the value a RISC-V hart would. time and cycle count nanoseconds since boot (a 1 GHz
 // timebase); instret is the exact number of instructions retired before this one.
 bool Machine::Impl::emulate_csr(uint64_t pc) {
@@ -122,6 +122,10 @@ bool Machine::Impl::emulate_csr(uint64_t pc) {
   const auto insn = decode_csr_instruction(*word);
   if (!insn || insn->csr != kCsrTime) return false;
   const uint16_t csr = counters_.original_csr(pc).value_or(kCsrTime);
+  // csrrw, or csrrs/csrrc with a source: a write. `time` is read-only (a write is illegal,
+  // as on hardware); writes to the machine counters are ignored, since vmft owns them.
+  const bool writes = insn->funct3 == 1 || insn->funct3 == 5 || insn->rs1 != 0;
+  if (writes && csr == kCsrTime) return false;
   uint64_t value = 0;
   switch (csr) {
     case kCsrTime:

@@ -180,8 +180,8 @@ static uint64_t run_list(void) {
   }
   for (int s = 0; s < LIST_SEARCHES; s++) {
     /* Half the probes hit a present key, half a random (usually absent) one. */
-    uint32_t key = (s & 1) ? list_pool[rng_next() % LIST_NODES].key
-                           : (uint32_t)(rng_next() % 100000);
+    uint32_t key =
+        (s & 1) ? list_pool[rng_next() % LIST_NODES].key : (uint32_t)(rng_next() % 100000);
     h = h * 7 + (uint64_t)(int64_t)list_find(head, key);
   }
   return h;

@@ -9,9 +9,6 @@ _start:
   la gp, __global_pointer$
   .option pop
   la sp, __stack_top
-  add t0, a0, a1
-  la t1, vmft_ram_end
-  sd t0, 0(t1)
   la t0, vmft_trap_entry
   csrw mtvec, t0
   /* RAM arrives zeroed, but clear .bss anyway so the image does not depend on it. */
@@ -23,6 +20,9 @@ _start:
   addi t0, t0, 8
   j 1b
 2:
+  add t0, a0, a1 /* after clearing .bss, where vmft_ram_end lives */
+  la t1, vmft_ram_end
+  sd t0, 0(t1)
   call main
   li a7, 0 /* VMFT_HC_EXIT with main's result in a0 */
   ecall

@@ -1,0 +1,66 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "Subprocess.h"
+
+namespace vmft::integration {
+
+/// A UDP socket bound to an ephemeral port of 127.0.0.1. Not thread-safe.
+class UdpClient {
+ public:
+  UdpClient();  ///< throws std::runtime_error if the socket cannot be made
+  ~UdpClient();
+  UdpClient(const UdpClient&) = delete;
+  UdpClient& operator=(const UdpClient&) = delete;
+
+  void send_to(uint16_t port, std::string_view datagram);
+  /// The next datagram to arrive, or nullopt if none does within the timeout.
+  std::optional<std::string> receive(Duration timeout);
+
+ private:
+  int fd_ = -1;
+};
+
+/// What a read got before it stopped.
+struct Received {
+  std::string data;
+  bool closed = false;  ///< the peer closed the connection (EOF or reset)
+};
+
+/// A TCP connection to 127.0.0.1. Sends block for at most kSendTimeout; receives take a
+/// timeout. One thread may send while another receives.
+class TcpClient {
+ public:
+  static constexpr Duration kSendTimeout{10000};
+
+  explicit TcpClient(uint16_t port);  ///< connects; throws std::runtime_error on failure
+  ~TcpClient();
+  TcpClient(const TcpClient&) = delete;
+  TcpClient& operator=(const TcpClient&) = delete;
+
+  /// Disables Nagle's algorithm, so each send leaves as its own segment.
+  void set_no_delay();
+  /// Sends all of data; throws std::runtime_error if that fails or stalls.
+  void send_all(std::string_view data);
+  /// Half-closes: the server sees the end of the stream, replies can still arrive.
+  void shutdown_write();
+
+  /// Reads until n bytes have arrived, the peer closes, or the timeout passes.
+  Received receive_exactly(size_t n, Duration timeout);
+  /// Reads until the peer closes or the timeout passes.
+  Received receive_until_closed(Duration timeout);
+  /// Sends request from a second thread while reading reply_size bytes, so that neither
+  /// side can stall on a full socket buffer however large both are.
+  Received exchange(std::string_view request, size_t reply_size, Duration timeout);
+
+ private:
+  Received receive(size_t limit, Duration timeout);
+
+  int fd_ = -1;
+};
+
+}  // namespace vmft::integration

@@ -1,0 +1,73 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace vmft::integration {
+
+using Duration = std::chrono::milliseconds;
+
+/// A child process with stdout and stderr captured through pipes. A reader thread drains
+/// both pipes all the time, so the child never blocks on a full pipe; every wait is for a
+/// condition on the captured output or on the child's exit, bounded by a timeout.
+/// Any thread may call any method.
+class Subprocess {
+ public:
+  /// Starts argv[0] (looked up in PATH) with stdin from /dev/null, as the leader of a new
+  /// process group so that signal_group() also reaches its children. The child is killed if
+  /// the thread that started it dies. Throws std::runtime_error if it cannot be started.
+  explicit Subprocess(const std::vector<std::string>& argv);
+  /// Kills the process group if the child has not been reaped yet, then reaps it.
+  ~Subprocess();
+  Subprocess(const Subprocess&) = delete;
+  Subprocess& operator=(const Subprocess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  std::string stdout_text() const;
+  std::string stderr_text() const;
+
+  /// Waits until `done(captured stdout)` (or stderr) holds, or the timeout passes, or the
+  /// stream ends without it holding. Returns whether it held.
+  bool wait_for_stdout(const std::function<bool(const std::string&)>& done, Duration timeout);
+  bool wait_for_stderr(const std::function<bool(const std::string&)>& done, Duration timeout);
+
+  void signal(int signo);        ///< to the child only
+  void signal_group(int signo);  ///< to its whole process group
+
+  /// Waits until the child has exited and its output is fully captured. Returns its exit
+  /// code (128 + n if signal n killed it), or nullopt if it is still running at the timeout.
+  std::optional<int> wait_for_exit(Duration timeout);
+
+ private:
+  struct Stream {
+    int fd = -1;
+    bool open = true;
+    std::string text;
+  };
+
+  void drain_pipes();
+  bool wait_for(const Stream& stream, const std::function<bool(const std::string&)>& done,
+                Duration timeout);
+
+  pid_t pid_ = -1;
+  int pidfd_ = -1;  // readable once the child has exited (Linux >= 5.3)
+  int wake_fd_ = -1;  // an eventfd that stops the reader thread early
+  std::mutex exit_mutex_;  // guards exit_code_: once it is set the pid is reaped, never signalled
+  std::optional<int> exit_code_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable output_changed_;
+  Stream out_;
+  Stream err_;
+  std::thread reader_;
+};
+
+}  // namespace vmft::integration

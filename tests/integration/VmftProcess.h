@@ -1,0 +1,40 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "Subprocess.h"
+
+namespace vmft::integration {
+
+/// The path of a built guest: VMFT_GUEST_DIR/<name>.elf.
+std::string guest_path(const std::string& name);
+
+/// A real `vmft run` process. The guest console is its stdout, vmft's own log its stderr.
+class VmftProcess {
+ public:
+  /// Starts `vmft run <guest_path(guest)> <args...>`.
+  VmftProcess(const std::string& guest, const std::vector<std::string>& args);
+
+  /// The port of the socket vmft bound for `protocol` ("tcp" or "udp"), read from its
+  /// "listening on <protocol> 127.0.0.1:<port>" log line; nullopt if that line does not
+  /// appear within the timeout.
+  std::optional<uint16_t> listening_port(const std::string& protocol, Duration timeout);
+  /// Waits until the guest console holds `text`; returns whether it did within the timeout.
+  bool wait_for_console(const std::string& text, Duration timeout);
+
+  std::string console() const { return process_.stdout_text(); }
+  std::string log() const { return process_.stderr_text(); }
+
+  void terminate();  ///< SIGTERM: asks vmft to stop cleanly
+  void kill();       ///< SIGKILL
+  /// vmft's exit code, or nullopt if it is still running at the timeout.
+  std::optional<int> wait_for_exit(Duration timeout);
+
+ private:
+  Subprocess process_;
+};
+
+}  // namespace vmft::integration
