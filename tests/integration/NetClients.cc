@@ -128,6 +128,19 @@ Received TcpClient::receive(size_t limit, Duration timeout) {
 
 Received TcpClient::receive_exactly(size_t n, Duration timeout) { return receive(n, timeout); }
 
+Received TcpClient::receive_line(Duration timeout) {
+  const auto deadline = Clock::now() + timeout;
+  Received line;
+  while (line.data.empty() || line.data.back() != '\n') {
+    const auto left = std::chrono::duration_cast<Duration>(deadline - Clock::now());
+    const Received byte = receive(1, std::max(left, Duration(0)));
+    line.data += byte.data;
+    if (byte.closed) line.closed = true;
+    if (byte.data.empty()) break;
+  }
+  return line;
+}
+
 Received TcpClient::receive_until_closed(Duration timeout) {
   return receive(std::string::npos, timeout);
 }

@@ -51,6 +51,9 @@ class TcpClient {
 
   /// Reads until n bytes have arrived, the peer closes, or the timeout passes.
   Received receive_exactly(size_t n, Duration timeout);
+  /// Reads one line, up to and including its LF (a byte at a time, so nothing after it is
+  /// consumed), or what arrived before the peer closed or the timeout passed.
+  Received receive_line(Duration timeout);
   /// Reads until the peer closes or the timeout passes.
   Received receive_until_closed(Duration timeout);
   /// Sends request from a second thread while reading reply_size bytes, so that neither
