@@ -84,7 +84,6 @@ static int take_input(struct client *client, const char *data, size_t len) {
     struct serve_result result = server_execute(client->input, client->len, &replies);
     if (result.close) return 0;
     discard_input(client, result.consumed);
-    client->len = 0;
     if (client->len == SERVER_MAX_REQUEST) {
       /* A full buffer with no complete request in it: the request can never fit. */
       reply_error(&replies, SERVER_ERR_TOO_BIG);

@@ -73,17 +73,12 @@ static int ascii_equal_ignoring_case(const char *a, size_t a_len, const char *b)
 static int store_or_reply_error(const struct resp_arg *key, const char *value, size_t value_len,
                                 struct reply *out) {
   switch (store_set(key->data, key->len, value, value_len)) {
-    case STORE_OK:
-      return 1;
+    case STORE_OK: return 1;
     case STORE_FULL:
       reply_error(out, "ERR the store is full: it holds at most 4096 keys");
       return 0;
-    case STORE_KEY_TOO_LONG:
-      reply_error(out, "ERR key is longer than 512 bytes");
-      return 0;
-    case STORE_VALUE_TOO_LONG:
-      reply_error(out, "ERR value is longer than 512 bytes");
-      return 0;
+    case STORE_KEY_TOO_LONG: reply_error(out, "ERR key is longer than 512 bytes"); return 0;
+    case STORE_VALUE_TOO_LONG: reply_error(out, "ERR value is longer than 512 bytes"); return 0;
   }
   return 0;
 }
@@ -225,11 +220,11 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"ping", -1, ping, COMMAND_CONTINUE},   {"echo", 2, echo, COMMAND_CONTINUE},
-    {"get", 2, get, COMMAND_CONTINUE},      {"set", -3, set, COMMAND_CONTINUE},
-    {"incr", 2, incr, COMMAND_CONTINUE},    {"incrby", 3, incrby, COMMAND_CONTINUE},
-    {"decr", 2, decr, COMMAND_CONTINUE},    {"decrby", 3, decrby, COMMAND_CONTINUE},
-    {"del", -2, del, COMMAND_CONTINUE},     {"exists", -2, exists, COMMAND_CONTINUE},
+    {"ping", -1, ping, COMMAND_CONTINUE}, {"echo", 2, echo, COMMAND_CONTINUE},
+    {"get", 2, get, COMMAND_CONTINUE},    {"set", -3, set, COMMAND_CONTINUE},
+    {"incr", 2, incr, COMMAND_CONTINUE},  {"incrby", 3, incrby, COMMAND_CONTINUE},
+    {"decr", 2, decr, COMMAND_CONTINUE},  {"decrby", 3, decrby, COMMAND_CONTINUE},
+    {"del", -2, del, COMMAND_CONTINUE},   {"exists", -2, exists, COMMAND_CONTINUE},
     {"quit", -1, quit, COMMAND_CLOSE},
 };
 

@@ -15,10 +15,11 @@
 #include "store.h"
 #include "vmft.h"
 
-/* Sized to the largest UDP payload, so no datagram is cut short; TCP data arrives in chunks
-   of up to this size and is buffered per connection. One spare byte lets handle_datagram end
-   an inline request with a newline. */
-static char rx_buffer[VMFT_NIC_MAX_PAYLOAD + 1];
+_Static_assert(SERVER_MAX_REQUEST < VMFT_NIC_MAX_PAYLOAD, "serve_datagram appends to datagrams");
+
+/* Sized to the largest UDP payload, so no datagram is cut short (the NIC truncates what does
+   not fit); TCP data arrives in chunks of up to this size and is buffered per connection. */
+static char rx_buffer[VMFT_NIC_MAX_PAYLOAD];
 static struct reply udp_replies;
 
 struct udp_peer {
@@ -38,6 +39,7 @@ static void serve_datagram(char *data, size_t len, struct reply *out) {
     reply_error(out, SERVER_ERR_TOO_BIG);
     return;
   }
+  /* Room for the newline: len <= SERVER_MAX_REQUEST, far below the buffer's size. */
   if (len > 0 && data[0] != '*' && data[len - 1] != '\n') data[len++] = '\n';
   struct serve_result result = server_execute(data, len, out);
   if (!result.close && result.consumed < len) {
@@ -54,20 +56,11 @@ static void handle_datagram(const struct vmft_nic_event *ev) {
 
 static void handle_event(const struct vmft_nic_event *ev) {
   switch (ev->kind) {
-    case VMFT_NIC_KIND_UDP:
-      handle_datagram(ev);
-      break;
-    case VMFT_NIC_KIND_TCP_OPEN:
-      clients_open(ev->conn);
-      break;
-    case VMFT_NIC_KIND_TCP_DATA:
-      clients_receive(ev->conn, rx_buffer, ev->len);
-      break;
-    case VMFT_NIC_KIND_TCP_CLOSE:
-      clients_peer_closed(ev->conn);
-      break;
-    default:
-      break;
+    case VMFT_NIC_KIND_UDP: handle_datagram(ev); break;
+    case VMFT_NIC_KIND_TCP_OPEN: clients_open(ev->conn); break;
+    case VMFT_NIC_KIND_TCP_DATA: clients_receive(ev->conn, rx_buffer, ev->len); break;
+    case VMFT_NIC_KIND_TCP_CLOSE: clients_peer_closed(ev->conn); break;
+    default: break;
   }
 }
 
@@ -76,7 +69,7 @@ int main(void) {
     vmft_puts("counter: RAM too small for 4096 keys and 256 clients; run with --mem 16M\n");
     return 1;
   }
-  vmft_nic_init(rx_buffer, VMFT_NIC_MAX_PAYLOAD);
+  vmft_nic_init(rx_buffer, sizeof rx_buffer);
   vmft_irq_enable(VMFT_IRQ_NIC);
   vmft_puts("counter: ready\n");
   for (;;) {

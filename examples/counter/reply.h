@@ -28,8 +28,8 @@ void reply_flush(struct reply *r);
 void reply_status(struct reply *r, const char *status); /* +status */
 /* -message; message starts with the error code ("ERR ...") and must not hold CR or LF. */
 void reply_error(struct reply *r, const char *message);
-void reply_integer(struct reply *r, int64_t value);     /* :value */
+void reply_integer(struct reply *r, int64_t value);             /* :value */
 void reply_bulk(struct reply *r, const char *data, size_t len); /* $len data */
-void reply_nil(struct reply *r);                        /* $-1, a missing value */
+void reply_nil(struct reply *r);                                /* $-1, a missing value */
 
 #endif

@@ -37,8 +37,8 @@ struct resp_parse_result {
 
 /* Parses the request at the start of buf[0, len). A RESP request whose header announces more
    than max_request bytes (or more than RESP_MAX_ARGS arguments) is RESP_TOO_BIG at once; the
-   caller, which knows its buffer, notices longer inline requests. Inline arguments are unquoted in place, so buf is
-   written to; argv points into buf and is valid until buf changes. */
+   caller, which knows its buffer, notices longer inline requests. Inline arguments are unquoted in
+   place, so buf is written to; argv points into buf and is valid until buf changes. */
 struct resp_parse_result resp_parse(char *buf, size_t len, size_t max_request,
                                     struct resp_request *request);
 

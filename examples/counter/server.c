@@ -16,8 +16,8 @@ static struct resp_request request;
 struct serve_result server_execute(char *buf, size_t len, struct reply *out) {
   struct serve_result result = {0, 0};
   while (result.consumed < len) {
-    struct resp_parse_result parse = resp_parse(buf + result.consumed, len - result.consumed,
-                                                SERVER_MAX_REQUEST, &request);
+    struct resp_parse_result parse =
+        resp_parse(buf + result.consumed, len - result.consumed, SERVER_MAX_REQUEST, &request);
     if (parse.status == RESP_INCOMPLETE) break;
     if (parse.status != RESP_REQUEST) {
       /* The stream cannot be resynchronised after bad framing: Redis closes it too. */

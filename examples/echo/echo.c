@@ -16,18 +16,13 @@ static char rx_buffer[VMFT_NIC_MAX_PAYLOAD];
 
 static void handle_event(const struct vmft_nic_event *ev) {
   switch (ev->kind) {
-    case VMFT_NIC_KIND_UDP:
-      vmft_udp_send(ev->peer_ip, ev->peer_port, rx_buffer, ev->len);
-      break;
-    case VMFT_NIC_KIND_TCP_DATA:
-      vmft_tcp_send(ev->conn, rx_buffer, ev->len);
-      break;
+    case VMFT_NIC_KIND_UDP: vmft_udp_send(ev->peer_ip, ev->peer_port, rx_buffer, ev->len); break;
+    case VMFT_NIC_KIND_TCP_DATA: vmft_tcp_send(ev->conn, rx_buffer, ev->len); break;
     case VMFT_NIC_KIND_TCP_CLOSE:
       /* Everything the peer sent has been echoed already: each chunk is answered on arrival. */
       vmft_tcp_close(ev->conn);
       break;
-    default: /* TCP_OPEN needs no answer; unknown kinds are ignored. */
-      break;
+    default: /* TCP_OPEN needs no answer; unknown kinds are ignored. */ break;
   }
 }
 

@@ -37,9 +37,10 @@ TEST_F(CounterServer, AnswersARequestSentOneByteAtATime) {
 }
 
 TEST_F(CounterServer, AnswersInlineCommandsFromNetcat) {
-  const std::string command = "printf 'SET greeting hello\\r\\nGET greeting\\nINCR hits\\r\\n' | "
-                              "nc -q1 127.0.0.1 " +
-                              std::to_string(server().tcp_port());
+  const std::string command =
+      "printf 'SET greeting hello\\r\\nGET greeting\\nINCR hits\\r\\n' | "
+      "nc -q1 127.0.0.1 " +
+      std::to_string(server().tcp_port());
   const CommandResult result = run_shell(command, kReplyTimeout);
   EXPECT_EQ(result.exit_code, std::optional<int>(0)) << result.err;
   EXPECT_EQ(result.out, "+OK\r\n$5\r\nhello\r\n:1\r\n");
@@ -91,8 +92,7 @@ TEST_F(CounterServer, RejectsARequestBiggerThanItsInputBufferAndCloses) {
   TcpClient client(server().tcp_port());
   const Received reply =
       client.exchange("SET big " + std::string(20000, 'x') + "\r\n", 1000, kReplyTimeout);
-  EXPECT_EQ(reply.data,
-            "-ERR Protocol error: request bigger than the 16384-byte input buffer\r\n");
+  EXPECT_EQ(reply.data, "-ERR Protocol error: request bigger than the 16384-byte input buffer\r\n");
   EXPECT_TRUE(reply.closed);
 }
 
@@ -133,6 +133,28 @@ TEST_F(CounterServer, SixtyFourOpenConnectionsIncrementOneKeyWithoutLoss) {
   const std::string expected = resp_bulk(std::to_string(kClients * kIncrementsPerClient));
   check.send_all(resp_request({"GET", "shared"}));
   EXPECT_EQ(check.receive_exactly(expected.size(), kReplyTimeout).data, expected);
+}
+
+TEST_F(CounterServer, TurnsAwayAClientBeyondItsTwoHundredFiftySixSlotsWithAnError) {
+  constexpr int kSlots = 256;  // CLIENTS_MAX in examples/counter/clients.h
+  std::vector<std::unique_ptr<TcpClient>> clients;
+  for (int i = 0; i < kSlots; i++) {
+    // A reply proves the guest has given this connection a slot before the next one opens.
+    clients.push_back(std::make_unique<TcpClient>(server().tcp_port()));
+    clients.back()->send_all(resp_request({"PING"}));
+    ASSERT_EQ(clients.back()->receive_exactly(7, kReplyTimeout).data, "+PONG\r\n") << i;
+  }
+  TcpClient turned_away(server().tcp_port());
+  const Received refusal = turned_away.receive_until_closed(kReplyTimeout);
+  EXPECT_EQ(refusal.data, "-ERR max number of clients reached\r\n");
+  EXPECT_TRUE(refusal.closed);
+
+  // QUIT frees a slot before the guest closes the connection, so the EOF proves it is free.
+  clients.front()->send_all(resp_request({"QUIT"}));
+  ASSERT_TRUE(clients.front()->receive_until_closed(kReplyTimeout).closed);
+  TcpClient admitted(server().tcp_port());
+  admitted.send_all(resp_request({"PING"}));
+  EXPECT_EQ(admitted.receive_exactly(7, kReplyTimeout).data, "+PONG\r\n");
 }
 
 // The store's limits (examples/counter/store.h): 4096 keys, keys and values of 512 bytes.
@@ -177,22 +199,20 @@ TEST_F(CounterServer, RefusesNewKeysWhenFullAndKeepsServing) {
   TcpClient client(server().tcp_port());
   ASSERT_TRUE(fill_store(client));
   const std::string full = "-ERR the store is full: it holds at most 4096 keys\r\n";
-  const std::string requests = resp_request({"SET", "one too many", "x"}) +
-                               resp_request({"INCR", "one too many"}) +
-                               resp_request({"SET", full_size_key(7), "replaced"}) +
-                               resp_request({"DEL", full_size_key(8)}) +
-                               resp_request({"SET", "one too many", "now fits"}) +
-                               resp_request({"GET", "one too many"});
-  const std::string replies = full + full + "+OK\r\n" + resp_integer(1) + "+OK\r\n" +
-                              resp_bulk("now fits");
+  const std::string requests =
+      resp_request({"SET", "one too many", "x"}) + resp_request({"INCR", "one too many"}) +
+      resp_request({"SET", full_size_key(7), "replaced"}) +
+      resp_request({"DEL", full_size_key(8)}) + resp_request({"SET", "one too many", "now fits"}) +
+      resp_request({"GET", "one too many"});
+  const std::string replies =
+      full + full + "+OK\r\n" + resp_integer(1) + "+OK\r\n" + resp_bulk("now fits");
   EXPECT_EQ(client.exchange(requests, replies.size(), kReplyTimeout).data, replies);
 }
 
 TEST_F(CounterServer, RejectsKeysAndValuesLongerThanFiveHundredTwelveBytes) {
   TcpClient client(server().tcp_port());
-  const std::string requests =
-      resp_request({"SET", std::string(kMaxKeyBytes + 1, 'k'), "v"}) +
-      resp_request({"SET", "k", std::string(kMaxValueBytes + 1, 'v')});
+  const std::string requests = resp_request({"SET", std::string(kMaxKeyBytes + 1, 'k'), "v"}) +
+                               resp_request({"SET", "k", std::string(kMaxValueBytes + 1, 'v')});
   const std::string replies =
       "-ERR key is longer than 512 bytes\r\n-ERR value is longer than 512 bytes\r\n";
   EXPECT_EQ(client.exchange(requests, replies.size(), kReplyTimeout).data, replies);

@@ -89,8 +89,7 @@ TEST_F(CounterServer, SixtyFourRedisCliClientsIncrementOneKeyWithoutLoss) {
   for (std::thread& client : clients) client.join();
   for (int i = 0; i < kClients; i++) {
     EXPECT_EQ(results[i].exit_code, std::optional<int>(0)) << "client " << i << results[i].err;
-    EXPECT_EQ(std::count(results[i].out.begin(), results[i].out.end(), '\n'),
-              kIncrementsPerClient)
+    EXPECT_EQ(std::count(results[i].out.begin(), results[i].out.end(), '\n'), kIncrementsPerClient)
         << "client " << i << " did not get a reply to every INCR";
   }
   EXPECT_EQ(redis_cli("GET shared"),
@@ -98,9 +97,10 @@ TEST_F(CounterServer, SixtyFourRedisCliClientsIncrementOneKeyWithoutLoss) {
 }
 
 TEST_F(CounterServer, RedisCliPipeModeGetsAReplyToEveryCommand) {
-  const std::string command = "for i in $(seq 1 1000); do printf 'SET key:%d %d\\r\\n' $i $i; "
-                              "done | redis-cli -p " +
-                              std::to_string(server().tcp_port()) + " --pipe";
+  const std::string command =
+      "for i in $(seq 1 1000); do printf 'SET key:%d %d\\r\\n' $i $i; "
+      "done | redis-cli -p " +
+      std::to_string(server().tcp_port()) + " --pipe";
   const CommandResult result = run_shell(command, kReplyTimeout);
   EXPECT_EQ(result.exit_code, std::optional<int>(0)) << result.err;
   EXPECT_NE(result.out.find("errors: 0, replies: 1000"), std::string::npos) << result.out;

@@ -36,8 +36,8 @@ void GuestServerTest::TearDown() {
   if (!server_) return;
   const bool failed = HasFailure();
   const auto exit_code = server_->stop();
-  EXPECT_EQ(exit_code, std::optional<int>(0))
-      << "vmft did not stop cleanly on SIGTERM\n" << server_->diagnostics();
+  EXPECT_EQ(exit_code, std::optional<int>(0)) << "vmft did not stop cleanly on SIGTERM\n"
+                                              << server_->diagnostics();
   if (failed && exit_code == 0) std::cerr << server_->diagnostics();
 }
 

@@ -51,8 +51,8 @@ int milliseconds_until(Clock::time_point deadline) {
 }
 
 // Runs in the child: the fds become stdin/stdout/stderr, then the program replaces it.
-[[noreturn]] void exec_child(const std::string& path, const std::vector<char*>& argv,
-                             pid_t parent, int stdin_fd, int stdout_fd, int stderr_fd) {
+[[noreturn]] void exec_child(const std::string& path, const std::vector<char*>& argv, pid_t parent,
+                             int stdin_fd, int stdout_fd, int stderr_fd) {
   ::setpgid(0, 0);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
@@ -167,8 +167,8 @@ std::string Subprocess::stderr_text() const {
   return err_.text;
 }
 
-bool Subprocess::wait_for(const Stream& stream,
-                          const std::function<bool(const std::string&)>& done, Duration timeout) {
+bool Subprocess::wait_for(const Stream& stream, const std::function<bool(const std::string&)>& done,
+                          Duration timeout) {
   std::unique_lock lock(mutex_);
   output_changed_.wait_for(lock, timeout, [&] { return done(stream.text) || !stream.open; });
   return done(stream.text);

@@ -58,8 +58,8 @@ class Subprocess {
                 Duration timeout);
 
   pid_t pid_ = -1;
-  int pidfd_ = -1;  // readable once the child has exited (Linux >= 5.3)
-  int wake_fd_ = -1;  // an eventfd that stops the reader thread early
+  int pidfd_ = -1;         // readable once the child has exited (Linux >= 5.3)
+  int wake_fd_ = -1;       // an eventfd that stops the reader thread early
   std::mutex exit_mutex_;  // guards exit_code_: once it is set the pid is reaped, never signalled
   std::optional<int> exit_code_;
 

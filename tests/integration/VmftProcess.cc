@@ -30,8 +30,7 @@ std::string guest_path(const std::string& name) {
 VmftProcess::VmftProcess(const std::string& guest, const std::vector<std::string>& args)
     : process_(run_command_line(guest, args)) {}
 
-std::optional<uint16_t> VmftProcess::listening_port(const std::string& protocol,
-                                                    Duration timeout) {
+std::optional<uint16_t> VmftProcess::listening_port(const std::string& protocol, Duration timeout) {
   const std::regex line("listening on " + protocol + R"( 127\.0\.0\.1:(\d+))");
   std::smatch match;
   std::string log;
@@ -49,8 +48,7 @@ std::optional<uint16_t> VmftProcess::listening_port(const std::string& protocol,
 
 bool VmftProcess::wait_for_console(const std::string& text, Duration timeout) {
   return process_.wait_for_stdout(
-      [&](const std::string& console) { return console.find(text) != std::string::npos; },
-      timeout);
+      [&](const std::string& console) { return console.find(text) != std::string::npos; }, timeout);
 }
 
 void VmftProcess::terminate() { process_.signal(SIGTERM); }
