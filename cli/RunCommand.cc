@@ -10,6 +10,7 @@
 #include <optional>
 #include <thread>
 
+#include "Logging.h"
 #include "Options.h"
 #include "vmft/devices/AsioNetwork.h"
 #include "vmft/devices/AsioTimer.h"
@@ -122,7 +123,7 @@ int run(const RunOptions& options) {
 
 }  // namespace
 
-void add_run_command(CLI::App& app, std::function<int()>& action) {
+void add_run_command(CLI::App& app, std::string& log_level, std::function<int()>& action) {
   auto options = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand("run", "Run a guest standalone (no log, no backup)");
   cmd->add_option("guest", options->guest, "Guest program: a RISC-V RV64IM ELF executable")
@@ -134,6 +135,7 @@ void add_run_command(CLI::App& app, std::function<int()>& action) {
                   "Give the guest a TCP listener on HOST:PORT (port 0: any free port)");
   cmd->add_option("--mem", options->mem, "Guest RAM size, e.g. 64M or 1G")
       ->capture_default_str();
+  add_log_level_option(*cmd, log_level);
   cmd->callback([&action, options] { action = [options] { return run(*options); }; });
 }
 

@@ -2,11 +2,12 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
 
 namespace vmft::cli {
 
 /// Adds `vmft run` to `app`; when it is chosen, `action` is set to the function that runs it
-/// and returns the process exit code.
-void add_run_command(CLI::App& app, std::function<int()>& action);
+/// and returns the process exit code. Its --log-level goes to `log_level`.
+void add_run_command(CLI::App& app, std::string& log_level, std::function<int()>& action);
 
 }  // namespace vmft::cli

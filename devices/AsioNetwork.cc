@@ -1,5 +1,7 @@
 #include "vmft/devices/AsioNetwork.h"
 
+#include <spdlog/spdlog.h>
+
 #include <deque>
 
 #include "vmft/guest/abi.h"
@@ -12,6 +14,10 @@ namespace {
 constexpr size_t kMaxQueuedDatagrams = 1024;
 // One TCP read; the guest sees it as one or more TCP_DATA events.
 constexpr size_t kTcpReadSize = 16 * 1024;
+// Replies a client has not read yet. The guest cannot be told to wait (what it sees must not
+// depend on host socket state), so a client this far behind is disconnected, as Redis
+// disconnects clients past its output buffer limit. The guest then sees TCP_CLOSE.
+constexpr size_t kMaxUnsentBytes = 16 * 1024 * 1024;
 
 asio::ip::address_v4 to_address(uint32_t ip) { return asio::ip::address_v4(ip); }
 
@@ -29,6 +35,7 @@ struct AsioNetwork::Connection {
   asio::ip::tcp::socket socket;
   std::vector<uint8_t> read_buffer = std::vector<uint8_t>(kTcpReadSize);
   std::deque<std::vector<uint8_t>> writes;
+  size_t unsent = 0;  ///< bytes in `writes`
   bool writing = false;
   bool read_closed = false;   ///< the guest was told TCP_CLOSE
   bool guest_closed = false;  ///< the guest closed it: finish writing, then close
@@ -135,8 +142,13 @@ void AsioNetwork::write_tcp(const std::shared_ptr<Connection>& c) {
   asio::async_write(c->socket, asio::buffer(c->writes.front()),
                     [this, c](const asio::error_code& ec, size_t) {
                       c->writing = false;
-                      if (ec) c->writes.clear();  // the peer is gone; drop what it can't get
-                      else c->writes.pop_front();
+                      if (ec) {
+                        c->writes.clear();  // the peer is gone; drop what it can't get
+                        c->unsent = 0;
+                      } else {
+                        c->unsent -= c->writes.front().size();
+                        c->writes.pop_front();
+                      }
                       write_tcp(c);
                     });
 }
@@ -161,8 +173,20 @@ void AsioNetwork::send_tcp(uint32_t conn, std::vector<uint8_t> data) {
   asio::post(io_, [this, conn, data = std::move(data)]() mutable {
     auto it = conns_.find(conn);
     if (it == conns_.end()) return;
-    it->second->writes.push_back(std::move(data));
-    write_tcp(it->second);
+    const auto& c = it->second;
+    if (!c->socket.is_open()) return;
+    if (c->unsent + data.size() > kMaxUnsentBytes) {
+      spdlog::warn("tcp connection {} has {} bytes its client does not read; disconnecting it",
+                   conn, c->unsent);
+      asio::error_code ignored;
+      c->socket.close(ignored);  // the pending read fails, and the guest is told TCP_CLOSE
+      c->writes.clear();
+      c->unsent = 0;
+      return;
+    }
+    c->unsent += data.size();
+    c->writes.push_back(std::move(data));
+    write_tcp(c);
   });
 }
 

@@ -120,9 +120,17 @@ void Machine::Impl::after_emulation_stopped(uc_err err) {
   if (state_ != State::kRunning) return;
   if (err != UC_ERR_OK) {
     std::string cause = uc_strerror(err);
-    if (!unmapped_access_.empty()) cause = unmapped_access_;
+    uint64_t fault_pc = pc;
+    if (!unmapped_access_.empty()) {
+      cause = unmapped_access_;
+      // Unicorn leaves the pc at the block's start; find the access itself.
+      if (auto access_pc = find_access(unmapped_address_)) {
+        fault_pc = *access_pc;
+        icount_ = block_start_icount_ + (fault_pc - block_addr_) / 4;
+      }
+    }
     if (err == UC_ERR_INSN_INVALID && fetch(pc) == 0x00100073U) cause = "breakpoint (ebreak)";
-    fault(cause, pc);
+    fault(cause, fault_pc);
     return;
   }
   if (inputs_.stop_requested()) return;
@@ -136,6 +144,7 @@ void Machine::Impl::after_emulation_stopped(uc_err err) {
 void Machine::Impl::on_block(uc_engine*, uint64_t address, uint32_t size, void* user) {
   auto* self = static_cast<Impl*>(user);
   self->block_addr_ = address;
+  self->block_size_ = size;
   self->block_start_icount_ = self->icount_;
   self->icount_ += size / 4;
   if (self->boundary_work_ || self->inputs_.attention()) self->at_block_boundary(address);

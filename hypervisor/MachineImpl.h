@@ -54,6 +54,7 @@ class Machine::Impl {
   void handle_hypercall();
   bool emulate_csr(uint64_t pc);
   std::optional<uint32_t> fetch(uint64_t pc) const;
+  std::optional<uint64_t> find_access(uint64_t address) const;
   void fault(const std::string& cause, uint64_t pc);
   std::string register_dump() const;
 
@@ -75,12 +76,14 @@ class Machine::Impl {
   int exit_code_ = 0;
   std::string fault_;
   std::string unmapped_access_;  ///< set by on_unmapped, reported after uc_emu_start returns
+  uint64_t unmapped_address_ = 0;
 
   // Instruction counting: every announced block is counted whole when announced; when
   // execution leaves a block early (a trap, wfi, a stop), resync_icount corrects the count
   // from the pc, since a block is straight-line code from block_addr_.
   uint64_t icount_ = 0;
   uint64_t block_addr_ = 0;
+  uint32_t block_size_ = 0;
   uint64_t block_start_icount_ = 0;
   /// Something needs a look at the next block boundary (pending interrupt, device write).
   bool boundary_work_ = true;

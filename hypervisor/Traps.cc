@@ -55,6 +55,7 @@ void Machine::Impl::on_interrupt(uc_engine*, uint32_t intno, void* user) {
 bool Machine::Impl::on_unmapped(uc_engine*, uc_mem_type type, uint64_t address, int size,
                                 int64_t, void* user) {
   auto* self = static_cast<Impl*>(user);
+  self->unmapped_address_ = address;
   self->unmapped_access_ =
       fmt::format("bad memory access: {}-byte {} unmapped address {:#x}", size,
                   access_name(type), address);
@@ -145,6 +146,31 @@ std::optional<uint32_t> Machine::Impl::fetch(uint64_t pc) const {
   uint32_t word;
   std::memcpy(&word, bytes.data(), 4);
   return word;
+}
+
+// The first load or store in the current block whose effective address is `address`, or the
+// block's own start for a fetch. The registers are current here: every earlier instruction of
+// the block has run, and the faulting one has not.
+std::optional<uint64_t> Machine::Impl::find_access(uint64_t address) const {
+  if (address == block_addr_) return std::nullopt;
+  for (uint64_t pc = block_addr_; pc < block_addr_ + block_size_; pc += 4) {
+    const auto word = fetch(pc);
+    if (!word) return std::nullopt;
+    const uint32_t opcode = *word & 0x7f;
+    int64_t imm;
+    if (opcode == 0x03) {  // LOAD: imm[11:0] in bits 31:20
+      imm = static_cast<int32_t>(*word) >> 20;
+    } else if (opcode == 0x23) {  // STORE: imm[11:5] in 31:25, imm[4:0] in 11:7
+      imm = ((static_cast<int32_t>(*word) >> 25) << 5) | ((*word >> 7) & 0x1f);
+    } else {
+      continue;
+    }
+    const unsigned rs1 = (*word >> 15) & 0x1f;
+    if (reg(UC_RISCV_REG_X0 + static_cast<int>(rs1)) + static_cast<uint64_t>(imm) == address) {
+      return pc;
+    }
+  }
+  return std::nullopt;
 }
 
 void Machine::Impl::fault(const std::string& cause, uint64_t pc) {

@@ -51,6 +51,25 @@ TEST_F(EchoServer, ReturnsUdpDatagramsToTheClientThatSentThem) {
   }
 }
 
+TEST_F(EchoServer, DisconnectsAClientThatNeverReadsItsReplies) {
+  TcpClient greedy(server().tcp_port());
+  const std::string chunk = pattern(1 << 20, 7);
+  // Past 16 MiB of unread replies (plus what the kernel buffers) vmft drops the client; from
+  // then on its sends fail. 64 MiB bounds the loop if that never happens.
+  bool dropped = false;
+  for (int i = 0; i < 64 && !dropped; i++) {
+    try {
+      greedy.send_all(chunk);
+    } catch (const std::runtime_error&) {
+      dropped = true;
+    }
+  }
+  EXPECT_TRUE(server().vmft().wait_for_log("does not read; disconnecting it", kReplyTimeout))
+      << server().diagnostics();
+  TcpClient polite(server().tcp_port());
+  EXPECT_EQ(polite.exchange("still here", 10, kReplyTimeout).data, "still here");
+}
+
 TEST_F(EchoServer, EchoesAOneMebibyteTcpStream) {
   const std::string stream = pattern(1 << 20, 1);
   TcpClient client(server().tcp_port());

@@ -53,6 +53,13 @@ bool VmftProcess::wait_for_console(const std::string& text, Duration timeout) {
 
 void VmftProcess::terminate() { process_.signal(SIGTERM); }
 
+bool VmftProcess::wait_for_log(const std::string& text, Duration timeout) {
+  return process_.wait_for_stderr(
+      [&](const std::string& log) { return log.find(text) != std::string::npos; }, timeout);
+}
+
+void VmftProcess::interrupt() { process_.signal(SIGINT); }
+
 void VmftProcess::kill() { process_.signal(SIGKILL); }
 
 std::optional<int> VmftProcess::wait_for_exit(Duration timeout) {

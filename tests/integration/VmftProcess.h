@@ -24,11 +24,14 @@ class VmftProcess {
   std::optional<uint16_t> listening_port(const std::string& protocol, Duration timeout);
   /// Waits until the guest console holds `text`; returns whether it did within the timeout.
   bool wait_for_console(const std::string& text, Duration timeout);
+  /// Waits until vmft's log holds `text`; returns whether it did within the timeout.
+  bool wait_for_log(const std::string& text, Duration timeout);
 
   std::string console() const { return process_.stdout_text(); }
   std::string log() const { return process_.stderr_text(); }
 
   void terminate();  ///< SIGTERM: asks vmft to stop cleanly
+  void interrupt();  ///< SIGINT, as Ctrl-C sends
   void kill();       ///< SIGKILL
   /// vmft's exit code, or nullopt if it is still running at the timeout.
   std::optional<int> wait_for_exit(Duration timeout);

@@ -2,6 +2,7 @@
 // in-process against fake host services.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <thread>
 
 #include "Fakes.h"
@@ -101,6 +102,38 @@ INSTANTIATE_TEST_SUITE_P(
                       FaultCase{4, "instruction fetch from unmapped address 0x50000000"},
                       FaultCase{5, "unknown hypercall 99"},
                       FaultCase{6, "console write of 8 bytes at 0x10 is outside RAM"}));
+
+// The instruction word at the pc a fault report names, read from the guest image.
+uint32_t instruction_at_reported_pc(const std::string& report, const std::string& guest) {
+  const size_t at = report.find(" at pc 0x");
+  EXPECT_NE(at, std::string::npos);
+  const uint64_t pc = std::stoull(report.substr(at + 7), nullptr, 16);
+  const auto image = hypervisor::load_elf_file(std::string(VMFT_GUEST_DIR) + "/" + guest + ".elf",
+                                               VMFT_RAM_BASE, 16ULL << 20);
+  for (const auto& seg : image.segments) {
+    if (pc >= seg.vaddr && pc + 4 <= seg.vaddr + seg.bytes.size()) {
+      uint32_t word;
+      std::memcpy(&word, seg.bytes.data() + (pc - seg.vaddr), 4);
+      return word;
+    }
+  }
+  ADD_FAILURE() << "reported pc is outside the image: " << report;
+  return 0;
+}
+
+TEST(Machine, BadLoadReportNamesTheLoadInstruction) {
+  TestVm vm("fault", 2);
+  const auto result = vm.run();
+  ASSERT_EQ(result.outcome, Outcome::kFaulted);
+  EXPECT_EQ(instruction_at_reported_pc(result.fault, "fault") & 0x7f, 0x03u) << result.fault;
+}
+
+TEST(Machine, BadStoreReportNamesTheStoreInstruction) {
+  TestVm vm("fault", 3);
+  const auto result = vm.run();
+  ASSERT_EQ(result.outcome, Outcome::kFaulted);
+  EXPECT_EQ(instruction_at_reported_pc(result.fault, "fault") & 0x7f, 0x23u) << result.fault;
+}
 
 TEST(Machine, StopRequestEndsAnIdleGuest) {
   TestVm vm("echo");

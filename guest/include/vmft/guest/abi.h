@@ -51,8 +51,14 @@
  * RX_STATUS to 1 and raises the NIC interrupt, all at one instruction boundary. The guest
  * reads the event and writes RX_ACK, which frees the slot for the next event. A TCP payload
  * larger than the buffer arrives as several TCP_DATA events.
+ * A UDP datagram larger than the buffer is cut to the buffer's size, as recvfrom(2) does.
+ * TCP_CLOSE means the peer sends nothing more; the connection stays open for the guest's
+ * replies until the guest closes it, and after the guest closes it no more events for it
+ * arrive. The host disconnects a client that leaves more than 16 MiB of replies unread; the
+ * guest then sees TCP_CLOSE.
  * To send, the guest fills the TX_* registers and writes TX_SEND; TX_STATUS then says
- * whether the request was accepted (VMFT_NIC_OK) or why not. */
+ * whether the request was accepted (VMFT_NIC_OK) or why not. Acceptance depends only on what
+ * the guest has seen, never on the host's sockets, so it is deterministic. */
 #define VMFT_NIC_RX_STATUS 0x00    /* r: 1 when the slot holds an event */
 #define VMFT_NIC_RX_KIND 0x08      /* r: VMFT_NIC_KIND_* */
 #define VMFT_NIC_RX_CONN 0x10      /* r: TCP connection id (0 for UDP) */
@@ -80,7 +86,7 @@
 #define VMFT_NIC_ERR_KIND 1    /* unknown TX_KIND, or no socket of that kind configured */
 #define VMFT_NIC_ERR_BUFFER 2  /* payload not inside RAM, or longer than VMFT_NIC_MAX_PAYLOAD */
 #define VMFT_NIC_ERR_CONN 3    /* no open connection with that id */
-#define VMFT_NIC_MAX_PAYLOAD 65507 /* the largest UDP payload over IPv4 */
+#define VMFT_NIC_MAX_PAYLOAD 65507 /* one send, UDP or TCP: the largest UDP payload over IPv4 */
 
 /* ---- interrupts (RISC-V machine-mode causes; mie bits are 1 << cause) ---- */
 #define VMFT_IRQ_TIMER 7 /* machine timer interrupt */

@@ -1,0 +1,113 @@
+// `vmft run` as a user meets it: exit codes, fault reports, bad input, signals, help.
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+#include "Subprocess.h"
+#include "VmftProcess.h"
+
+namespace vmft::integration {
+namespace {
+
+constexpr Duration kTimeout{20000};
+
+struct Finished {
+  int exit_code;
+  std::string out;
+  std::string err;
+};
+
+Finished run_vmft(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {VMFT_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Subprocess p(argv);
+  const auto code = p.wait_for_exit(kTimeout);
+  EXPECT_TRUE(code.has_value()) << "vmft did not finish";
+  return {code.value_or(-1), p.stdout_text(), p.stderr_text()};
+}
+
+TEST(VmftRun, GuestExitCodeBecomesVmftExitCode) {
+  const auto r = run_vmft({"run", guest_path("count")});
+  EXPECT_EQ(r.exit_code, 2001 & 0xff);
+  EXPECT_NE(r.err.find("guest exited with code 2001 after 2004 instructions"), std::string::npos)
+      << r.err;
+}
+
+TEST(VmftRun, FaultingGuestExitsWith70AndAReport) {
+  const auto r = run_vmft({"run", guest_path("fault")});
+  EXPECT_EQ(r.exit_code, 70);
+  EXPECT_NE(r.err.find("guest fault: bad memory access: 4-byte read from unmapped address 0x1234 "
+                       "at pc 0x"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(" instructions"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("mepc="), std::string::npos) << "no register dump: " << r.err;
+}
+
+TEST(VmftRun, TimerGuestGetsItsTicks) {
+  const auto r = run_vmft({"run", guest_path("timer")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "tick\ntick\ntick\n");
+}
+
+TEST(VmftRun, RefusesAHostExecutableNamingItsMachine) {
+  const auto r = run_vmft({"run", "/bin/true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("machine is x86-64"), std::string::npos) << r.err;
+}
+
+TEST(VmftRun, CounterSaysWhenItsRamIsTooSmall) {
+  const auto r = run_vmft({"run", guest_path("counter"), "--mem", "1M"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("RAM too small"), std::string::npos) << r.out;
+}
+
+TEST(VmftRun, RefusesABadMemorySize) {
+  const auto r = run_vmft({"run", guest_path("count"), "--mem", "12Q"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("size '12Q' has an unknown unit"), std::string::npos) << r.err;
+  const auto small = run_vmft({"run", guest_path("count"), "--mem", "4K"});
+  EXPECT_EQ(small.exit_code, 1);
+  EXPECT_NE(small.err.find("between 1 MiB and 4 GiB"), std::string::npos) << small.err;
+}
+
+TEST(VmftRun, RefusesAnAddressItCannotBind) {
+  const auto r = run_vmft({"run", guest_path("echo"), "--tcp", "192.0.2.1:7"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("cannot bind tcp 192.0.2.1:7"), std::string::npos) << r.err;
+}
+
+TEST(VmftRun, RefusesAMalformedAddress) {
+  const auto r = run_vmft({"run", guest_path("echo"), "--udp", "localhost"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("address 'localhost' must be HOST:PORT"), std::string::npos) << r.err;
+}
+
+TEST(VmftRun, RefusesAMissingGuestFile) {
+  const auto r = run_vmft({"run", "/nonexistent/guest.elf"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE((r.err + r.out).find("/nonexistent/guest.elf"), std::string::npos) << r.err << r.out;
+}
+
+TEST(VmftRun, SigintStopsCleanly) {
+  VmftProcess vmft("echo", {"--udp", "127.0.0.1:0"});
+  ASSERT_TRUE(vmft.listening_port("udp", kTimeout));
+  ASSERT_TRUE(vmft.wait_for_console("echo: ready", kTimeout));
+  vmft.interrupt();
+  EXPECT_EQ(vmft.wait_for_exit(kTimeout), 0);
+  EXPECT_NE(vmft.log().find("received SIGINT, stopping"), std::string::npos) << vmft.log();
+}
+
+TEST(VmftRun, HelpExplainsEveryFlag) {
+  const auto r = run_vmft({"run", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* flag : {"--udp", "--tcp", "--mem", "--log-level"}) {
+    EXPECT_NE(r.out.find(flag), std::string::npos) << flag << " missing from:\n" << r.out;
+  }
+  const auto top = run_vmft({"--help"});
+  EXPECT_EQ(top.exit_code, 0);
+  EXPECT_NE(top.out.find("run"), std::string::npos) << top.out;
+}
+
+}  // namespace
+}  // namespace vmft::integration
