@@ -70,15 +70,6 @@ int main(void) {
     return 1;
   }
   vmft_nic_init(rx_buffer, sizeof rx_buffer);
-  vmft_irq_enable(VMFT_IRQ_NIC);
   vmft_puts("counter: ready\n");
-  for (;;) {
-    struct vmft_nic_event ev;
-    while (vmft_nic_peek(&ev)) {
-      /* The payload is only valid until the ack: it is served or buffered first. */
-      handle_event(&ev);
-      vmft_nic_ack();
-    }
-    vmft_idle();
-  }
+  vmft_nic_serve(handle_event);
 }

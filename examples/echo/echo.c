@@ -28,15 +28,6 @@ static void handle_event(const struct vmft_nic_event *ev) {
 
 int main(void) {
   vmft_nic_init(rx_buffer, sizeof rx_buffer);
-  vmft_irq_enable(VMFT_IRQ_NIC);
   vmft_puts("echo: ready\n");
-  for (;;) {
-    struct vmft_nic_event ev;
-    while (vmft_nic_peek(&ev)) {
-      /* The payload is only valid until the ack, so it is answered first. */
-      handle_event(&ev);
-      vmft_nic_ack();
-    }
-    vmft_idle();
-  }
+  vmft_nic_serve(handle_event);
 }

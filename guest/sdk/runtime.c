@@ -34,6 +34,18 @@ int vmft_nic_peek(struct vmft_nic_event *ev) {
   return 1;
 }
 
+void vmft_nic_serve(void (*handle)(const struct vmft_nic_event *ev)) {
+  vmft_irq_enable(VMFT_IRQ_NIC);
+  for (;;) {
+    struct vmft_nic_event ev;
+    while (vmft_nic_peek(&ev)) {
+      handle(&ev);
+      vmft_nic_ack();
+    }
+    vmft_idle();
+  }
+}
+
 static int nic_send(uint32_t kind, uint32_t conn, uint32_t ip, uint32_t port, const void *data,
                     size_t len) {
   vmft_mmio_write(VMFT_NIC_BASE, VMFT_NIC_TX_KIND, kind);

@@ -90,6 +90,10 @@ void vmft_nic_init(void *rx_buffer, size_t size);
 int vmft_nic_peek(struct vmft_nic_event *ev);
 /* Releases the receive slot (the buffer may be overwritten from then on). */
 static inline void vmft_nic_ack(void) { vmft_mmio_write(VMFT_NIC_BASE, VMFT_NIC_RX_ACK, 1); }
+/* The server loop: forever, hands each event to `handle` (its payload stays in the receive
+   buffer until `handle` returns), releases it, and idles while there is none. Enables the
+   NIC interrupt in mie, so that idling wakes for the next event. */
+__attribute__((noreturn)) void vmft_nic_serve(void (*handle)(const struct vmft_nic_event *ev));
 /* Send requests; each returns VMFT_NIC_OK or a VMFT_NIC_ERR_* code. */
 int vmft_udp_send(uint32_t peer_ip, uint32_t peer_port, const void *data, size_t len);
 int vmft_tcp_send(uint32_t conn, const void *data, size_t len);
