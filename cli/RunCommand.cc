@@ -84,6 +84,14 @@ int run(const RunOptions& options) {
   asio::io_context io;
   auto work = asio::make_work_guard(io);
   hypervisor::InputQueue inputs;
+  // Before anything is announced: from the first "listening" line on, SIGTERM stops cleanly.
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&inputs](const asio::error_code& ec, int signo) {
+    if (ec) return;
+    spdlog::info("received {}, stopping", signo == SIGINT ? "SIGINT" : "SIGTERM");
+    inputs.request_stop();
+  });
+
   devices::SystemClock clock;
   devices::SystemEntropy entropy;
   devices::AsioTimer timer(io, clock,
@@ -98,13 +106,6 @@ int run(const RunOptions& options) {
   }
   if (auto ep = net->udp_endpoint()) spdlog::info("listening on udp {}", format_endpoint(*ep));
   if (auto ep = net->tcp_endpoint()) spdlog::info("listening on tcp {}", format_endpoint(*ep));
-
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&inputs](const asio::error_code& ec, int signo) {
-    if (ec) return;
-    spdlog::info("received {}, stopping", signo == SIGINT ? "SIGINT" : "SIGTERM");
-    inputs.request_stop();
-  });
 
   hypervisor::Machine machine(std::move(image), hypervisor::MachineConfig{ram_size},
                               {clock, entropy, timer, *net, write_console}, inputs);
