@@ -37,6 +37,18 @@ uint64_t parse_size(const std::string& text) {
   return number * scale;
 }
 
+uint64_t parse_ram_size(const std::string& text) {
+  constexpr uint64_t kMinRam = 1ULL << 20;
+  constexpr uint64_t kMaxRam = 4ULL << 30;
+  constexpr uint64_t kPage = 4096;
+  const uint64_t size = parse_size(text);
+  if (size < kMinRam || size > kMaxRam || size % kPage != 0) {
+    throw std::invalid_argument("--mem " + text +
+                                ": RAM must be a multiple of 4 KiB between 1 MiB and 4 GiB");
+  }
+  return size;
+}
+
 devices::Endpoint parse_endpoint(const std::string& text) {
   const size_t colon = text.rfind(':');
   if (colon == std::string::npos) {

@@ -16,6 +16,9 @@ uint64_t parse_size(const std::string& text);
 /// (0 picks a free port). Throws std::invalid_argument naming the problem.
 devices::Endpoint parse_endpoint(const std::string& text);
 
+/// parse_size, plus the limits of guest RAM: a multiple of 4 KiB from 1 MiB to 4 GiB.
+uint64_t parse_ram_size(const std::string& text);
+
 std::string format_endpoint(const devices::Endpoint& endpoint);
 
 }  // namespace vmft::cli

@@ -5,6 +5,8 @@
 #include <functional>
 
 #include "Logging.h"
+#include "RecordCommand.h"
+#include "ReplayCommand.h"
 #include "RunCommand.h"
 
 int main(int argc, char** argv) {
@@ -14,6 +16,8 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   std::function<int()> action;
   vmft::cli::add_run_command(app, log_level, action);
+  vmft::cli::add_record_command(app, log_level, action);
+  vmft::cli::add_replay_command(app, log_level, action);
 
   CLI11_PARSE(app, argc, argv);
   vmft::cli::setup_logging(log_level);

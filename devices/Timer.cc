@@ -24,6 +24,10 @@ void Timer::write(uint64_t offset, uint64_t value) {
   }
 }
 
+uint64_t Timer::state_hash() const {
+  return hash_combine(hash_combine(hash_combine(0, compare_), generation_), pending_);
+}
+
 void Timer::expire(uint64_t generation) {
   if (generation == generation_ && compare_ != VMFT_TIMER_DISARMED) pending_ = true;
 }

@@ -25,21 +25,33 @@ void check(uc_err err, const char* what) {
 
 }  // namespace
 
-Machine::Impl::Impl(GuestImage image, const MachineConfig& config, MachineServices services,
-                    InputQueue& inputs)
-    : services_(std::move(services)),
-      inputs_(inputs),
-      ram_(VMFT_RAM_BASE, config.ram_size),
-      console_(services_.console),
-      clock_(services_.clock),
-      timer_(services_.timer),
-      nic_(ram_.view(), services_.net),
-      entropy_(services_.entropy) {
+Machine::Impl::Impl(GuestImage image, MachineConfig config, Role& role)
+    : role_(role),
+      config_(std::move(config)),
+      ram_(VMFT_RAM_BASE, config_.ram_size),
+      role_clock_(*this),
+      role_entropy_(*this),
+      output_tap_(*this),
+      console_([this](std::span<const uint8_t> bytes) { write_console(bytes); }),
+      clock_(role_clock_),
+      timer_(role_.timer()),
+      nic_(ram_.view(), output_tap_),
+      entropy_(role_entropy_),
+      next_digest_icount_(config_.digest_interval) {
   check(uc_open(UC_ARCH_RISCV, UC_MODE_RISCV64, &uc_), "uc_open");
   check(uc_mem_map_ptr(uc_, ram_.base(), ram_.size(), UC_PROT_ALL, ram_.data()), "map RAM");
   bus_.emplace(
       uc_, [this] { boundary_work_ = true; },
-      [this](const std::string& what) { fault("device error: " + what, reg(UC_RISCV_REG_PC)); });
+      [this](const devices::MmioDevice& device, std::exception_ptr error) {
+        try {
+          std::rethrow_exception(error);
+        } catch (const Divergence& e) {
+          diverged(e.what());
+        } catch (const std::exception& e) {
+          fault(std::string("device error in ") + device.name() + ": " + e.what(),
+                reg(UC_RISCV_REG_PC));
+        }
+      });
   bus_->map(VMFT_CONSOLE_BASE, console_);
   bus_->map(VMFT_CLOCK_BASE, clock_);
   bus_->map(VMFT_TIMER_BASE, timer_);
@@ -95,19 +107,30 @@ RunResult Machine::Impl::run() {
     resync_icount(pc);
     after_emulation_stopped(err);
     if (state_ == State::kIdle) wait_while_idle();
-    if (state_ == State::kRunning && inputs_.stop_requested()) state_ = State::kStopped;
+    if (state_ == State::kRunning && role_.should_stop(icount_)) state_ = State::kStopped;
   }
+  return finish();
+}
+
+RunResult Machine::Impl::finish() {
   RunResult result;
+  if (state_ != State::kDiverged) {
+    try {
+      role_.end(icount_, run_end(), state_digest());
+    } catch (const Divergence& e) {
+      state_ = State::kDiverged;
+      report_ = e.what();
+    }
+  }
   result.instructions = icount_;
+  result.report = report_;
   switch (state_) {
     case State::kExited:
       result.outcome = RunResult::Outcome::kExited;
       result.exit_code = exit_code_;
       break;
-    case State::kFaulted:
-      result.outcome = RunResult::Outcome::kFaulted;
-      result.fault = fault_;
-      break;
+    case State::kFaulted: result.outcome = RunResult::Outcome::kFaulted; break;
+    case State::kDiverged: result.outcome = RunResult::Outcome::kDiverged; break;
     default: result.outcome = RunResult::Outcome::kStopped; break;
   }
   return result;
@@ -133,7 +156,7 @@ void Machine::Impl::after_emulation_stopped(uc_err err) {
     fault(cause, fault_pc);
     return;
   }
-  if (inputs_.stop_requested()) return;
+  if (role_.should_stop(icount_)) return;
   if (fetch(pc - 4) == kWfi) {
     state_ = State::kIdle;
     return;
@@ -147,36 +170,35 @@ void Machine::Impl::on_block(uc_engine*, uint64_t address, uint32_t size, void* 
   self->block_size_ = size;
   self->block_start_icount_ = self->icount_;
   self->icount_ += size / 4;
-  if (self->boundary_work_ || self->inputs_.attention()) self->at_block_boundary(address);
+  if (self->boundary_work_ || self->role_.attention() ||
+      self->block_start_icount_ >= self->role_.due_icount() ||
+      self->block_start_icount_ >= self->next_digest_icount_) {
+    self->at_block_boundary(address);
+  }
 }
 
 // The one place where host inputs enter the guest while it runs: before the block at
 // `address` executes, so always at an exact instruction count.
 void Machine::Impl::at_block_boundary(uint64_t address) {
+  const uint64_t icount = block_start_icount_;
   try {
-    if (inputs_.stop_requested()) {
-      icount_ = block_start_icount_;  // the block will not run
+    if (role_.should_stop(icount)) {
+      icount_ = icount;  // the block will not run
       uc_emu_stop(uc_);
       return;
     }
-    take_inputs();
+    take_inputs(icount);
     deliver_device_events();
     const bool pending = pending_interrupts() != 0;
     boundary_work_ = pending || nic_.can_deliver();
-    if (pending && take_interrupt(address)) icount_ = block_start_icount_;
+    if (pending && take_interrupt(address)) icount_ = icount;
+    take_digest_if_due(icount);
+    role_.boundary_done(icount, address);
+  } catch (const Divergence& e) {
+    icount_ = icount;
+    diverged(e.what());
   } catch (const std::exception& e) {
     fault(std::string("internal error at a block boundary: ") + e.what(), address);
-  }
-}
-
-void Machine::Impl::take_inputs() {
-  if (!inputs_.attention()) return;
-  for (HostInput& input : inputs_.take_all()) {
-    if (auto* t = std::get_if<TimerExpired>(&input)) {
-      timer_.expire(t->generation);
-    } else {
-      nic_.enqueue(std::move(std::get<devices::NetEvent>(input)));
-    }
   }
 }
 
@@ -204,6 +226,8 @@ bool Machine::Impl::take_interrupt(uint64_t pc) {
                               ((mstatus & kMstatusMie) ? kMstatusMpie : 0) | kMstatusMppMachine;
   const uint64_t mtvec = reg(UC_RISCV_REG_MTVEC);
   const uint64_t vector = (mtvec & 3) == 1 ? (mtvec & ~3ULL) + 4 * cause : mtvec & ~3ULL;
+  role_.interrupt_taken(block_start_icount_, static_cast<uint32_t>(cause), pc);
+  last_interrupt_icount_ = block_start_icount_;
   set_reg(UC_RISCV_REG_MEPC, pc);
   set_reg(UC_RISCV_REG_MCAUSE, VMFT_MCAUSE_INTERRUPT | cause);
   set_reg(UC_RISCV_REG_MSTATUS, new_status);
@@ -220,23 +244,27 @@ void Machine::Impl::resync_icount(uint64_t pc) {
 // The guest waits for an interrupt (idle hypercall or wfi): block the vCPU thread until an
 // input makes one enabled in mie pending, or a stop is requested.
 void Machine::Impl::wait_while_idle() {
-  for (;;) {
-    if (inputs_.stop_requested()) {
-      state_ = State::kStopped;
-      return;
+  try {
+    for (;;) {
+      if (role_.should_stop(icount_)) {
+        state_ = State::kStopped;
+        return;
+      }
+      take_inputs(icount_);
+      deliver_device_events();
+      if (pending_interrupts() & reg(UC_RISCV_REG_MIE)) break;
+      role_.wait_for_input(icount_);
     }
-    take_inputs();
-    deliver_device_events();
-    if (pending_interrupts() & reg(UC_RISCV_REG_MIE)) break;
-    inputs_.wait();
+  } catch (const Divergence& e) {
+    diverged(e.what());
+    return;
   }
   state_ = State::kRunning;
   boundary_work_ = true;
 }
 
-Machine::Machine(GuestImage image, const MachineConfig& config, MachineServices services,
-                 InputQueue& inputs)
-    : impl_(std::make_unique<Impl>(std::move(image), config, std::move(services), inputs)) {}
+Machine::Machine(GuestImage image, MachineConfig config, Role& role)
+    : impl_(std::make_unique<Impl>(std::move(image), std::move(config), role)) {}
 Machine::~Machine() = default;
 RunResult Machine::run() { return impl_->run(); }
 uint64_t Machine::instruction_count() const { return impl_->instruction_count(); }

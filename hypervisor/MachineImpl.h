@@ -17,12 +17,12 @@
 
 namespace vmft::hypervisor {
 
-/// The machine's state, shared by Machine.cc (set-up, run loop, block boundaries) and
-/// Traps.cc (hypercalls, emulated CSRs, faults). vCPU thread only, except `inputs_`.
+/// The machine's state, shared by Machine.cc (set-up, run loop, block boundaries), Traps.cc
+/// (hypercalls, emulated CSRs, faults) and Inputs.cc (the call sites into the Role).
+/// vCPU thread only.
 class Machine::Impl {
  public:
-  Impl(GuestImage image, const MachineConfig& config, MachineServices services,
-       InputQueue& inputs);
+  Impl(GuestImage image, MachineConfig config, Role& role);
   ~Impl();
 
   RunResult run();
@@ -31,20 +31,61 @@ class Machine::Impl {
   void set_reg(int id, uint64_t value);
 
  private:
-  enum class State { kRunning, kIdle, kExited, kFaulted, kStopped };
+  enum class State { kRunning, kIdle, kExited, kFaulted, kStopped, kDiverged };
+
+  // The devices' host services, routed through the role so that every read is recorded or
+  // replayed, with the instruction count at which it happened (Inputs.cc).
+  class RoleClock final : public devices::HostClock {
+   public:
+    explicit RoleClock(Impl& m) : m_(m) {}
+    uint64_t wall_ns() override;
+    uint64_t mono_ns() override;
+
+   private:
+    Impl& m_;
+  };
+  class RoleEntropy final : public devices::EntropySource {
+   public:
+    explicit RoleEntropy(Impl& m) : m_(m) {}
+    uint64_t next() override;
+
+   private:
+    Impl& m_;
+  };
+  class OutputTap final : public devices::NetBackend {
+   public:
+    explicit OutputTap(Impl& m) : m_(m) {}
+    bool has_udp() const override;
+    bool has_tcp() const override;
+    void send_udp(uint32_t peer_ip, uint32_t peer_port, std::vector<uint8_t> data) override;
+    void send_tcp(uint32_t conn, std::vector<uint8_t> data) override;
+    void close_tcp(uint32_t conn) override;
+    void delivered(const devices::NetEvent& event) override;
+
+   private:
+    Impl& m_;
+  };
 
   // Machine.cc
   void load(const GuestImage& image);
   void install_hooks();
   static void on_block(uc_engine*, uint64_t address, uint32_t size, void* user);
   void at_block_boundary(uint64_t address);
-  void take_inputs();
   void deliver_device_events();
   uint64_t pending_interrupts() const;
   bool take_interrupt(uint64_t pc);
   void resync_icount(uint64_t pc);
   void wait_while_idle();
   void after_emulation_stopped(uc_err err);
+  RunResult finish();
+
+  // Inputs.cc
+  void take_inputs(uint64_t icount);
+  void write_console(std::span<const uint8_t> bytes);
+  void take_digest_if_due(uint64_t icount);
+  logchannel::StateDigest state_digest() const;
+  logchannel::RunEnd run_end() const;
+  void diverged(const std::string& report);
 
   // Traps.cc
   static void on_interrupt(uc_engine*, uint32_t intno, void* user);
@@ -58,13 +99,16 @@ class Machine::Impl {
   void fault(const std::string& cause, uint64_t pc);
   std::string register_dump() const;
 
-  MachineServices services_;
-  InputQueue& inputs_;
+  Role& role_;
+  MachineConfig config_;
   GuestMemory ram_;
   uc_engine* uc_ = nullptr;
   uint64_t entry_ = 0;
   CounterRewriter counters_;
 
+  RoleClock role_clock_;
+  RoleEntropy role_entropy_;
+  OutputTap output_tap_;
   devices::Console console_;
   devices::Clock clock_;
   devices::Timer timer_;
@@ -74,7 +118,7 @@ class Machine::Impl {
 
   State state_ = State::kRunning;
   int exit_code_ = 0;
-  std::string fault_;
+  std::string report_;
   std::string unmapped_access_;  ///< set by on_unmapped, reported after uc_emu_start returns
   uint64_t unmapped_address_ = 0;
 
@@ -87,6 +131,11 @@ class Machine::Impl {
   uint64_t block_start_icount_ = 0;
   /// Something needs a look at the next block boundary (pending interrupt, device write).
   bool boundary_work_ = true;
+  uint64_t next_digest_icount_;
+  /// Where the last interrupt was taken: the handler's first block starts at the same
+  /// instruction count, and inputs are never applied there, so that a replay, which applies
+  /// all inputs of one instruction count at its first boundary, sees the same order.
+  uint64_t last_interrupt_icount_ = UINT64_MAX;
 
   uc_hook block_hook_ = 0, intr_hook_ = 0, unmapped_hook_ = 0;
 };

@@ -24,8 +24,7 @@ struct MmioBus::Window {
   uint64_t pending_low = 0;
 };
 
-MmioBus::MmioBus(uc_engine* uc, std::function<void()> after_write,
-                 std::function<void(const std::string&)> on_error)
+MmioBus::MmioBus(uc_engine* uc, std::function<void()> after_write, ErrorHandler on_error)
     : uc_(uc), after_write_(std::move(after_write)), on_error_(std::move(on_error)) {}
 
 MmioBus::~MmioBus() = default;
@@ -53,8 +52,8 @@ uint64_t MmioBus::on_read(uc_engine*, uint64_t offset, unsigned size, void* user
       w->latched_reg = high_half ? kNoRegister : reg;
     }
     return extract(w->latched_value, offset, size);
-  } catch (const std::exception& e) {
-    w->bus->on_error_(std::string(w->device->name()) + " read failed: " + e.what());
+  } catch (...) {
+    w->bus->on_error_(*w->device, std::current_exception());
     return 0;
   }
 }
@@ -77,8 +76,8 @@ void MmioBus::on_write(uc_engine*, uint64_t offset, unsigned size, uint64_t valu
     w->latched_reg = kNoRegister;
     w->device->write(reg, committed);
     w->bus->after_write_();
-  } catch (const std::exception& e) {
-    w->bus->on_error_(std::string(w->device->name()) + " write failed: " + e.what());
+  } catch (...) {
+    w->bus->on_error_(*w->device, std::current_exception());
   }
 }
 

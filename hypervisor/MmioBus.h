@@ -2,6 +2,7 @@
 
 #include <unicorn/unicorn.h>
 
+#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
@@ -16,9 +17,10 @@ namespace vmft::hypervisor {
 /// a low-half read latches the register, a high-half write commits it.
 class MmioBus {
  public:
+  /// Called with what a device threw; exceptions must not cross Unicorn's C frames.
+  using ErrorHandler = std::function<void(const devices::MmioDevice&, std::exception_ptr)>;
   /// `after_write` runs after every committed write; `on_error` when a device throws.
-  MmioBus(uc_engine* uc, std::function<void()> after_write,
-          std::function<void(const std::string&)> on_error);
+  MmioBus(uc_engine* uc, std::function<void()> after_write, ErrorHandler on_error);
   ~MmioBus();
 
   /// Maps `device` at one page starting at `base`. The device must outlive the bus.
@@ -31,7 +33,7 @@ class MmioBus {
 
   uc_engine* uc_;
   std::function<void()> after_write_;
-  std::function<void(const std::string&)> on_error_;
+  ErrorHandler on_error_;
   std::vector<std::unique_ptr<Window>> windows_;
 };
 

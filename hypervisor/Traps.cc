@@ -47,6 +47,8 @@ void Machine::Impl::on_interrupt(uc_engine*, uint32_t intno, void* user) {
   auto* self = static_cast<Impl*>(user);
   try {
     self->handle_exception(intno);
+  } catch (const Divergence& e) {
+    self->diverged(e.what());
   } catch (const std::exception& e) {
     self->fault(std::string("internal error in a trap: ") + e.what(), self->reg(UC_RISCV_REG_PC));
   }
@@ -123,15 +125,16 @@ bool Machine::Impl::emulate_csr(uint64_t pc) {
   const auto insn = decode_csr_instruction(*word);
   if (!insn || insn->csr != kCsrTime) return false;
   const uint16_t csr = counters_.original_csr(pc).value_or(kCsrTime);
+  using logchannel::ClockSource;
   // csrrw, or csrrs/csrrc with a source: a write. `time` is read-only (a write is illegal,
   // as on hardware); writes to the machine counters are ignored, since vmft owns them.
   const bool writes = insn->funct3 == 1 || insn->funct3 == 5 || insn->rs1 != 0;
   if (writes && csr == kCsrTime) return false;
   uint64_t value = 0;
   switch (csr) {
-    case kCsrTime:
+    case kCsrTime: value = role_.clock(ClockSource::kCsrTime, icount_); break;
     case kCsrCycle:
-    case kCsrMcycle: value = services_.clock.mono_ns(); break;
+    case kCsrMcycle: value = role_.clock(ClockSource::kCsrCycle, icount_); break;
     case kCsrInstret:
     case kCsrMinstret: value = icount_ - 1; break;
     default: return false;
@@ -174,9 +177,9 @@ std::optional<uint64_t> Machine::Impl::find_access(uint64_t address) const {
 }
 
 void Machine::Impl::fault(const std::string& cause, uint64_t pc) {
-  if (state_ == State::kFaulted) return;
+  if (state_ == State::kFaulted || state_ == State::kDiverged) return;
   state_ = State::kFaulted;
-  fault_ = fmt::format("guest fault: {} at pc {:#x} after {} instructions\n{}", cause, pc, icount_,
+  report_ = fmt::format("guest fault: {} at pc {:#x} after {} instructions\n{}", cause, pc, icount_,
                        register_dump());
   uc_emu_stop(uc_);
 }

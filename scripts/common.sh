@@ -6,7 +6,7 @@ BUILD="$ROOT/build"
 # Debian packages needed to build vmft, its guests, and to run its tests and demo.
 VMFT_PACKAGES=(
   cmake g++ make pkg-config
-  libunicorn-dev libasio-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev
+  libunicorn-dev libasio-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libxxhash-dev
   gcc-riscv64-unknown-elf
   redis-tools netcat-openbsd procps
 )

@@ -12,6 +12,7 @@
 #include "vmft/guest/abi.h"
 #include "vmft/hypervisor/ElfLoader.h"
 #include "vmft/hypervisor/InputQueue.h"
+#include "vmft/hypervisor/LiveRole.h"
 #include "vmft/hypervisor/Machine.h"
 
 namespace vmft::testing {
@@ -68,19 +69,24 @@ class RecordingNet final : public devices::NetBackend {
   int delivered_count = 0;
 };
 
-/// A guest from the build's guest directory, run on a Machine wired to the fakes above.
+inline hypervisor::GuestImage test_guest(const std::string& name) {
+  return hypervisor::load_elf_file(std::string(VMFT_GUEST_DIR) + "/" + name + ".elf",
+                                   VMFT_RAM_BASE, 16ULL << 20);
+}
+
+/// A guest from the build's guest directory, run on a Machine wired to the fakes above,
+/// standalone, or recording to `log` when one is given.
 struct TestVm {
-  explicit TestVm(const std::string& guest, uint64_t entropy = 0, int timer_fires = 0)
-      : entropy_source(entropy), timer(inputs, timer_fires) {
+  explicit TestVm(const std::string& guest, uint64_t entropy = 0, int timer_fires = 0,
+                  logchannel::LogWriter* log = nullptr)
+      : entropy_source(entropy),
+        timer(inputs, timer_fires),
+        role({clock, entropy_source, timer, net}, inputs, log) {
     machine = std::make_unique<hypervisor::Machine>(
-        hypervisor::load_elf_file(std::string(VMFT_GUEST_DIR) + "/" + guest + ".elf",
-                                  VMFT_RAM_BASE, 16ULL << 20),
-        hypervisor::MachineConfig{16ULL << 20},
-        hypervisor::MachineServices{clock, entropy_source, timer, net,
-                                    [this](std::span<const uint8_t> b) {
-                                      console.append(b.begin(), b.end());
-                                    }},
-        inputs);
+        test_guest(guest),
+        hypervisor::MachineConfig{
+            16ULL << 20, [this](std::span<const uint8_t> b) { console.append(b.begin(), b.end()); }},
+        role);
   }
   hypervisor::RunResult run() { return machine->run(); }
 
@@ -89,6 +95,7 @@ struct TestVm {
   FixedEntropy entropy_source;
   ImmediateTimer timer;
   RecordingNet net;
+  hypervisor::LiveRole role;
   std::string console;
   std::unique_ptr<hypervisor::Machine> machine;
 };

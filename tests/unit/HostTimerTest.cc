@@ -15,10 +15,6 @@ namespace {
 
 using Outcome = hypervisor::RunResult::Outcome;
 
-hypervisor::GuestImage guest(const std::string& name) {
-  return hypervisor::load_elf_file(std::string(VMFT_GUEST_DIR) + "/" + name + ".elf",
-                                   VMFT_RAM_BASE, 16ULL << 20);
-}
 
 TEST(HostTimer, GuestSeesEveryTickOfTheRealTimer) {
   asio::io_context io;
@@ -30,14 +26,15 @@ TEST(HostTimer, GuestSeesEveryTickOfTheRealTimer) {
   RecordingNet net;
   devices::AsioTimer timer(io, clock, [&](uint64_t g) { inputs.push(hypervisor::TimerExpired{g}); });
   std::string console;
-  hypervisor::Machine vm(guest("timer"), hypervisor::MachineConfig{16ULL << 20},
-                         {clock, entropy, timer, net,
+  hypervisor::LiveRole role({clock, entropy, timer, net}, inputs, nullptr);
+  hypervisor::Machine vm(test_guest("timer"),
+                         {16ULL << 20,
                           [&](std::span<const uint8_t> b) { console.append(b.begin(), b.end()); }},
-                         inputs);
+                         role);
   const auto result = vm.run();
   io.stop();
   io_thread.join();
-  ASSERT_EQ(result.outcome, Outcome::kExited) << result.fault;
+  ASSERT_EQ(result.outcome, Outcome::kExited) << result.report;
   EXPECT_EQ(result.exit_code, 0);
   EXPECT_EQ(console, "tick\ntick\ntick\n");
 }
@@ -59,8 +56,9 @@ TEST(Idle, IdleGuestUsesNoHostCpu) {
   std::promise<void> ready;
   bool ready_sent = false;
   std::string console;
-  hypervisor::Machine vm(guest("echo"), hypervisor::MachineConfig{16ULL << 20},
-                         {clock, entropy, timer, net,
+  hypervisor::LiveRole role({clock, entropy, timer, net}, inputs, nullptr);
+  hypervisor::Machine vm(test_guest("echo"),
+                         {16ULL << 20,
                           [&](std::span<const uint8_t> b) {
                             console.append(b.begin(), b.end());
                             if (!ready_sent && console.find('\n') != std::string::npos) {
@@ -68,7 +66,7 @@ TEST(Idle, IdleGuestUsesNoHostCpu) {
                               ready.set_value();
                             }
                           }},
-                         inputs);
+                         role);
   std::thread vcpu([&] { vm.run(); });
   ready.get_future().wait();  // echo prints its ready line, then idles
 

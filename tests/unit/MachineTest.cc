@@ -15,21 +15,21 @@ using Outcome = hypervisor::RunResult::Outcome;
 TEST(Machine, CountsEveryInstructionExactly) {
   TestVm vm("count");
   const auto result = vm.run();
-  ASSERT_EQ(result.outcome, Outcome::kExited) << result.fault;
+  ASSERT_EQ(result.outcome, Outcome::kExited) << result.report;
   EXPECT_EQ(result.instructions, 2004u);  // counted by hand in count.S
 }
 
 TEST(Machine, RdinstretReadsInstructionsRetiredBeforeIt) {
   TestVm vm("count");
   const auto result = vm.run();
-  ASSERT_EQ(result.outcome, Outcome::kExited) << result.fault;
+  ASSERT_EQ(result.outcome, Outcome::kExited) << result.report;
   EXPECT_EQ(result.exit_code, 2001);
 }
 
 TEST(Machine, CountersAndClocksComeFromTheHostClock) {
   TestVm vm("counters", /*entropy=*/0xfeedfacecafebeefULL);
   const auto result = vm.run();
-  ASSERT_EQ(result.outcome, Outcome::kExited) << result.fault;
+  ASSERT_EQ(result.outcome, Outcome::kExited) << result.report;
   // The stepping clock adds 1000 ns per read; time, cycle and mcycle each read it once.
   EXPECT_EQ(vm.console,
             "instret_delta=1\n"
@@ -50,7 +50,7 @@ struct IrqRun {
 IrqRun run_irq_count(uint64_t mode, int fires) {
   TestVm vm("irq_count", mode, fires);
   const auto result = vm.run();
-  EXPECT_EQ(result.outcome, Outcome::kExited) << result.fault;
+  EXPECT_EQ(result.outcome, Outcome::kExited) << result.report;
   return {result.instructions, result.exit_code};
 }
 
@@ -87,9 +87,9 @@ TEST_P(MachineFault, StopsWithReport) {
   TestVm vm("fault", GetParam().selector);
   const auto result = vm.run();
   ASSERT_EQ(result.outcome, Outcome::kFaulted);
-  EXPECT_NE(result.fault.find(GetParam().cause), std::string::npos) << result.fault;
-  EXPECT_NE(result.fault.find(" at pc 0x"), std::string::npos) << result.fault;
-  EXPECT_NE(result.fault.find(" instructions"), std::string::npos) << result.fault;
+  EXPECT_NE(result.report.find(GetParam().cause), std::string::npos) << result.report;
+  EXPECT_NE(result.report.find(" at pc 0x"), std::string::npos) << result.report;
+  EXPECT_NE(result.report.find(" instructions"), std::string::npos) << result.report;
   EXPECT_GT(result.instructions, 0u);
   EXPECT_EQ(vm.console, "fault: starting\n");
 }
@@ -125,14 +125,14 @@ TEST(Machine, BadLoadReportNamesTheLoadInstruction) {
   TestVm vm("fault", 2);
   const auto result = vm.run();
   ASSERT_EQ(result.outcome, Outcome::kFaulted);
-  EXPECT_EQ(instruction_at_reported_pc(result.fault, "fault") & 0x7f, 0x03u) << result.fault;
+  EXPECT_EQ(instruction_at_reported_pc(result.report, "fault") & 0x7f, 0x03u) << result.report;
 }
 
 TEST(Machine, BadStoreReportNamesTheStoreInstruction) {
   TestVm vm("fault", 3);
   const auto result = vm.run();
   ASSERT_EQ(result.outcome, Outcome::kFaulted);
-  EXPECT_EQ(instruction_at_reported_pc(result.fault, "fault") & 0x7f, 0x23u) << result.fault;
+  EXPECT_EQ(instruction_at_reported_pc(result.report, "fault") & 0x7f, 0x23u) << result.report;
 }
 
 TEST(Machine, StopRequestEndsAnIdleGuest) {

@@ -23,6 +23,7 @@ class Timer final : public MmioDevice {
   const char* name() const override { return "timer"; }
   uint64_t read(uint64_t offset) override;
   void write(uint64_t offset, uint64_t value) override;
+  uint64_t state_hash() const override;
 
   /// The host timer armed for `generation` went off. Stale generations are ignored.
   void expire(uint64_t generation);

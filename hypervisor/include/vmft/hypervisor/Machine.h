@@ -5,49 +5,42 @@
 #include <string>
 
 #include "vmft/devices/Console.h"
-#include "vmft/devices/Entropy.h"
-#include "vmft/devices/HostClock.h"
-#include "vmft/devices/Nic.h"
-#include "vmft/devices/Timer.h"
 #include "vmft/hypervisor/ElfLoader.h"
-#include "vmft/hypervisor/InputQueue.h"
+#include "vmft/hypervisor/Role.h"
 
 namespace vmft::hypervisor {
 
+/// Instructions between two state digests. Part of what makes a log: a recording and its
+/// replay must use the same interval.
+inline constexpr uint64_t kDigestInterval = 1ULL << 28;
+
 struct MachineConfig {
   uint64_t ram_size = 64ULL << 20;
-};
-
-/// The host services a machine's devices use. They must outlive the Machine.
-struct MachineServices {
-  devices::HostClock& clock;
-  devices::EntropySource& entropy;
-  devices::TimerBackend& timer;
-  devices::NetBackend& net;
-  devices::ConsoleSink console;
+  devices::ConsoleSink console;  ///< where the guest's console bytes go
+  uint64_t digest_interval = kDigestInterval;
 };
 
 /// How a run ended.
 struct RunResult {
-  enum class Outcome { kExited, kFaulted, kStopped };
+  enum class Outcome { kExited, kFaulted, kStopped, kDiverged };
   Outcome outcome = Outcome::kStopped;
   int exit_code = 0;          ///< the guest's, when kExited
   uint64_t instructions = 0;  ///< instructions retired
-  std::string fault;          ///< the report, when kFaulted
+  std::string report;         ///< what went wrong, when kFaulted or kDiverged
 };
 
-/// One guest VM: a Unicorn RISC-V vCPU, host-owned RAM and the devices. Everything but the
-/// InputQueue belongs to the thread that calls run().
+/// One guest VM: a Unicorn RISC-V vCPU, host-owned RAM and the devices. Its inputs come from,
+/// and its checks go to, `role` (standalone, recorder, replayer), which must outlive it.
+/// Everything belongs to the thread that calls run().
 class Machine {
  public:
-  Machine(GuestImage image, const MachineConfig& config, MachineServices services,
-          InputQueue& inputs);
+  Machine(GuestImage image, MachineConfig config, Role& role);
   ~Machine();
   Machine(const Machine&) = delete;
   Machine& operator=(const Machine&) = delete;
 
-  /// Runs the guest from its entry point until it exits, faults, or a stop is requested
-  /// through the InputQueue.
+  /// Runs the guest from its entry point until it exits, faults, diverges from a replayed
+  /// log, or its role says to stop.
   RunResult run();
 
   /// Instructions retired so far; exact at every instruction boundary.

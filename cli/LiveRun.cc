@@ -1,0 +1,140 @@
+#include "LiveRun.h"
+
+#include <spdlog/spdlog.h>
+
+#include <asio.hpp>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "Options.h"
+#include "vmft/devices/AsioNetwork.h"
+#include "vmft/devices/AsioTimer.h"
+#include "vmft/devices/Entropy.h"
+#include "vmft/devices/HostClock.h"
+#include "vmft/guest/abi.h"
+#include "vmft/hypervisor/ElfLoader.h"
+#include "vmft/hypervisor/LiveRole.h"
+#include "vmft/hypervisor/Machine.h"
+#include "vmft/logchannel/LogFile.h"
+
+namespace vmft::cli {
+
+namespace {
+
+void write_console(std::span<const uint8_t> bytes) {
+  std::fwrite(bytes.data(), 1, bytes.size(), stdout);
+  std::fflush(stdout);
+}
+
+int report(const hypervisor::RunResult& result, double seconds) {
+  using Outcome = hypervisor::RunResult::Outcome;
+  switch (result.outcome) {
+    case Outcome::kExited:
+      spdlog::info("guest exited with code {} after {} instructions in {:.3f} s", result.exit_code,
+                   result.instructions, seconds);
+      return result.exit_code & 0xff;
+    case Outcome::kFaulted:
+      spdlog::error("{}", result.report);
+      return kFaultExitCode;
+    case Outcome::kStopped:
+      spdlog::info("stopped after {} instructions in {:.3f} s", result.instructions, seconds);
+      return 0;
+    case Outcome::kDiverged:
+      spdlog::error("{}", result.report);
+      return kDivergedExitCode;
+  }
+  return kFaultExitCode;
+}
+
+std::optional<devices::Endpoint> optional_endpoint(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  return parse_endpoint(text);
+}
+
+std::unique_ptr<logchannel::LogWriter> open_log(const std::string& path, const LiveOptions& options,
+                                                uint64_t ram_size) {
+  if (path.empty()) return nullptr;
+  logchannel::LogHeader header;
+  header.guest_digest = logchannel::guest_file_digest(options.guest);
+  header.guest_name = std::filesystem::path(options.guest).filename().string();
+  header.ram_size = ram_size;
+  header.has_udp = !options.udp.empty();
+  header.has_tcp = !options.tcp.empty();
+  return std::make_unique<logchannel::LogWriter>(path, header);
+}
+
+}  // namespace
+
+void add_live_options(CLI::App& cmd, LiveOptions& options) {
+  cmd.add_option("guest", options.guest, "Guest program: a RISC-V RV64IM ELF executable")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd.add_option("--udp", options.udp,
+                 "Give the guest a UDP socket bound to HOST:PORT (port 0: any free port)");
+  cmd.add_option("--tcp", options.tcp,
+                 "Give the guest a TCP listener on HOST:PORT (port 0: any free port)");
+  cmd.add_option("--mem", options.mem, "Guest RAM size, e.g. 64M or 1G")->capture_default_str();
+}
+
+int run_live(const LiveOptions& options, const std::string& log_path) {
+  const uint64_t ram_size = parse_ram_size(options.mem);
+  const auto udp = optional_endpoint(options.udp);
+  const auto tcp = optional_endpoint(options.tcp);
+  hypervisor::GuestImage image;
+  try {
+    image = hypervisor::load_elf_file(options.guest, VMFT_RAM_BASE, ram_size);
+  } catch (const hypervisor::ElfError& e) {
+    spdlog::error("{}", e.what());
+    return kUsageExitCode;
+  }
+
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  hypervisor::InputQueue inputs;
+  // Before anything is announced: from the first "listening" line on, SIGTERM stops cleanly.
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&inputs](const asio::error_code& ec, int signo) {
+    if (ec) return;
+    spdlog::info("received {}, stopping", signo == SIGINT ? "SIGINT" : "SIGTERM");
+    inputs.request_stop();
+  });
+
+  devices::SystemClock clock;
+  devices::SystemEntropy entropy;
+  devices::AsioTimer timer(io, clock,
+                           [&inputs](uint64_t gen) { inputs.push(hypervisor::TimerExpired{gen}); });
+  std::unique_ptr<devices::AsioNetwork> net;
+  try {
+    net = std::make_unique<devices::AsioNetwork>(
+        io, udp, tcp, [&inputs](devices::NetEvent ev) { inputs.push(std::move(ev)); });
+  } catch (const std::system_error& e) {
+    spdlog::error("{}", e.what());
+    return kUsageExitCode;
+  }
+  const auto log = open_log(log_path, options, ram_size);
+  if (auto ep = net->udp_endpoint()) spdlog::info("listening on udp {}", format_endpoint(*ep));
+  if (auto ep = net->tcp_endpoint()) spdlog::info("listening on tcp {}", format_endpoint(*ep));
+
+  hypervisor::LiveRole role({clock, entropy, timer, *net}, inputs, log.get());
+  hypervisor::Machine machine(std::move(image), {ram_size, write_console}, role);
+  net->start();
+  std::thread io_thread([&io] { io.run(); });
+
+  const auto started = std::chrono::steady_clock::now();
+  const hypervisor::RunResult result = machine.run();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  io.stop();
+  io_thread.join();
+  if (log) {
+    spdlog::info("log {}: {} bytes, {:.0f} bytes/s", log_path, log->bytes_written(),
+                 static_cast<double>(log->bytes_written()) / std::max(seconds, 1e-9));
+  }
+  return report(result, seconds);
+}
+
+}  // namespace vmft::cli

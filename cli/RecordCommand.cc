@@ -1,0 +1,25 @@
+// vmft record: run a guest like `vmft run` and write every nondeterministic input, output and
+// state digest to a log that `vmft replay` re-executes.
+#include "RecordCommand.h"
+
+#include <memory>
+
+#include "LiveRun.h"
+#include "Logging.h"
+
+namespace vmft::cli {
+
+void add_record_command(CLI::App& app, std::string& log_level, std::function<int()>& action) {
+  auto options = std::make_shared<LiveOptions>();
+  auto log_path = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand(
+      "record", "Run a guest like `vmft run` and record its inputs and outputs to a log");
+  add_live_options(*cmd, *options);
+  cmd->add_option("--log", *log_path, "The log file to write (replaced if it exists)")->required();
+  add_log_level_option(*cmd, log_level);
+  cmd->callback([&action, options, log_path] {
+    action = [options, log_path] { return run_live(*options, *log_path); };
+  });
+}
+
+}  // namespace vmft::cli

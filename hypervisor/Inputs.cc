@@ -1,0 +1,101 @@
+// The machine's side of its Role: every nondeterministic input and every check passes
+// through exactly one call site here (or in Traps.cc for the counter CSRs), with the
+// instruction count at which it happens.
+#include <xxhash.h>
+
+#include "MachineImpl.h"
+#include "vmft/guest/abi.h"
+
+namespace vmft::hypervisor {
+
+using logchannel::ClockSource;
+using logchannel::Output;
+using logchannel::OutputKind;
+
+uint64_t Machine::Impl::RoleClock::wall_ns() { return m_.role_.clock(ClockSource::kWall, m_.icount_); }
+uint64_t Machine::Impl::RoleClock::mono_ns() { return m_.role_.clock(ClockSource::kMono, m_.icount_); }
+uint64_t Machine::Impl::RoleEntropy::next() { return m_.role_.entropy(m_.icount_); }
+
+bool Machine::Impl::OutputTap::has_udp() const { return m_.role_.net().has_udp(); }
+bool Machine::Impl::OutputTap::has_tcp() const { return m_.role_.net().has_tcp(); }
+
+void Machine::Impl::OutputTap::send_udp(uint32_t peer_ip, uint32_t peer_port,
+                                        std::vector<uint8_t> data) {
+  m_.role_.output(m_.icount_, Output{OutputKind::kUdp, 0, peer_ip, peer_port, data});
+  m_.role_.net().send_udp(peer_ip, peer_port, std::move(data));
+}
+
+void Machine::Impl::OutputTap::send_tcp(uint32_t conn, std::vector<uint8_t> data) {
+  m_.role_.output(m_.icount_, Output{OutputKind::kTcpData, conn, 0, 0, data});
+  m_.role_.net().send_tcp(conn, std::move(data));
+}
+
+void Machine::Impl::OutputTap::close_tcp(uint32_t conn) {
+  m_.role_.output(m_.icount_, Output{OutputKind::kTcpClose, conn, 0, 0, {}});
+  m_.role_.net().close_tcp(conn);
+}
+
+void Machine::Impl::OutputTap::delivered(const devices::NetEvent& event) {
+  m_.role_.net().delivered(event);
+}
+
+void Machine::Impl::write_console(std::span<const uint8_t> bytes) {
+  role_.output(icount_, Output{OutputKind::kConsole, 0, 0, 0, {bytes.begin(), bytes.end()}});
+  if (config_.console) config_.console(bytes);
+}
+
+void Machine::Impl::take_inputs(uint64_t icount) {
+  // See last_interrupt_icount_: no inputs at the handler's first block.
+  if (icount == last_interrupt_icount_) return;
+  std::vector<HostInput> inputs;
+  role_.take_inputs(icount, inputs);
+  for (HostInput& input : inputs) {
+    if (auto* t = std::get_if<TimerExpired>(&input)) {
+      timer_.expire(t->generation);
+    } else {
+      nic_.enqueue(std::move(std::get<devices::NetEvent>(input)));
+    }
+  }
+  if (!inputs.empty()) boundary_work_ = true;
+}
+
+void Machine::Impl::take_digest_if_due(uint64_t icount) {
+  if (icount < next_digest_icount_) return;
+  role_.digest(icount, state_digest());
+  next_digest_icount_ = icount - icount % config_.digest_interval + config_.digest_interval;
+}
+
+logchannel::StateDigest Machine::Impl::state_digest() const {
+  logchannel::StateDigest d;
+  d.regs[0] = reg(UC_RISCV_REG_PC);
+  for (int i = 1; i < 32; ++i) d.regs[i] = reg(UC_RISCV_REG_X0 + i);
+  const int csrs[] = {UC_RISCV_REG_MSTATUS, UC_RISCV_REG_MIE,    UC_RISCV_REG_MTVEC,
+                      UC_RISCV_REG_MEPC,    UC_RISCV_REG_MCAUSE, UC_RISCV_REG_MSCRATCH};
+  for (size_t i = 0; i < d.csrs.size(); ++i) d.csrs[i] = reg(csrs[i]);
+  d.devices = devices::hash_combine(timer_.state_hash(), nic_.state_hash());
+  const uint64_t chunk = logchannel::StateDigest::kDigestChunkBytes;
+  d.ram_chunks.resize((ram_.size() + chunk - 1) / chunk);
+  for (size_t i = 0; i < d.ram_chunks.size(); ++i) {
+    const uint64_t offset = i * chunk;
+    d.ram_chunks[i] = XXH3_64bits(ram_.data() + offset, std::min(chunk, ram_.size() - offset));
+  }
+  return d;
+}
+
+logchannel::RunEnd Machine::Impl::run_end() const {
+  using Reason = logchannel::RunEnd::Reason;
+  switch (state_) {
+    case State::kExited: return {Reason::kExited, exit_code_};
+    case State::kFaulted: return {Reason::kFaulted, 0};
+    default: return {Reason::kStopped, 0};
+  }
+}
+
+void Machine::Impl::diverged(const std::string& report) {
+  if (state_ == State::kDiverged) return;
+  state_ = State::kDiverged;
+  report_ = report + "\n" + register_dump();
+  uc_emu_stop(uc_);
+}
+
+}  // namespace vmft::hypervisor

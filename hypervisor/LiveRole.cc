@@ -1,0 +1,58 @@
+#include "vmft/hypervisor/LiveRole.h"
+
+namespace vmft::hypervisor {
+
+using logchannel::ClockSource;
+
+LiveRole::LiveRole(HostServices host, InputQueue& inputs, logchannel::LogWriter* log)
+    : Role(inputs), host_(host), log_(log) {}
+
+void LiveRole::log(uint64_t icount, logchannel::RecordBody body) {
+  if (log_) log_->append(logchannel::Record{++seq_, icount, std::move(body)});
+}
+
+uint64_t LiveRole::clock(ClockSource source, uint64_t icount) {
+  const uint64_t value = source == ClockSource::kWall ? host_.clock.wall_ns() : host_.clock.mono_ns();
+  log(icount, logchannel::ClockRead{source, value});
+  return value;
+}
+
+uint64_t LiveRole::entropy(uint64_t icount) {
+  const uint64_t value = host_.entropy.next();
+  log(icount, logchannel::EntropyRead{value});
+  return value;
+}
+
+void LiveRole::take_inputs(uint64_t icount, std::vector<HostInput>& out) {
+  if (!inputs_.attention()) return;
+  for (HostInput& input : inputs_.take_all()) {
+    if (const auto* t = std::get_if<TimerExpired>(&input)) {
+      log(icount, logchannel::TimerFired{t->generation});
+    } else {
+      const auto& ev = std::get<devices::NetEvent>(input);
+      log(icount, logchannel::NetInput{ev.kind, ev.conn, ev.peer_ip, ev.peer_port, ev.data});
+    }
+    out.push_back(std::move(input));
+  }
+}
+
+void LiveRole::wait_for_input(uint64_t) { inputs_.wait(); }
+
+void LiveRole::interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) {
+  log(icount, logchannel::InterruptTaken{cause, pc});
+}
+
+void LiveRole::output(uint64_t icount, const logchannel::Output& output) { log(icount, output); }
+
+void LiveRole::digest(uint64_t icount, const logchannel::StateDigest& digest) {
+  log(icount, digest);
+}
+
+void LiveRole::end(uint64_t icount, const logchannel::RunEnd& end,
+                   const logchannel::StateDigest& final) {
+  log(icount, end);
+  log(icount, final);
+  if (log_) log_->close();
+}
+
+}  // namespace vmft::hypervisor

@@ -1,0 +1,216 @@
+#include "vmft/hypervisor/ReplayRole.h"
+
+#include <fmt/format.h>
+
+#include "vmft/logchannel/LogError.h"
+
+namespace vmft::hypervisor {
+
+using logchannel::Record;
+
+namespace {
+
+const char* clock_name(logchannel::ClockSource source) {
+  switch (source) {
+    case logchannel::ClockSource::kWall: return "wall clock";
+    case logchannel::ClockSource::kMono: return "monotonic clock";
+    case logchannel::ClockSource::kCsrTime: return "time CSR";
+    case logchannel::ClockSource::kCsrCycle: return "cycle CSR";
+  }
+  return "clock";
+}
+
+const char* const kRegisterNames[32] = {
+    "pc", "ra", "sp", "gp", "tp",  "t0",  "t1", "t2", "s0", "s1", "a0",
+    "a1", "a2", "a3", "a4", "a5",  "a6",  "a7", "s2", "s3", "s4", "s5",
+    "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6"};
+const char* const kCsrNames[6] = {"mstatus", "mie", "mtvec", "mepc", "mcause", "mscratch"};
+
+bool same_output(const logchannel::Output& a, const logchannel::Output& b) {
+  return a.kind == b.kind && a.conn == b.conn && a.peer_ip == b.peer_ip &&
+         a.peer_port == b.peer_port && a.data == b.data;
+}
+
+}  // namespace
+
+ReplayRole::ReplayRole(logchannel::LogReader& log, InputQueue& stop_requests)
+    : Role(stop_requests), log_(log), net_(log.header().has_udp, log.header().has_tcp) {
+  update_due();
+}
+
+const Record* ReplayRole::head() {
+  if (!head_ && !exhausted_) {
+    try {
+      head_ = log_.next_record();
+    } catch (const logchannel::LogError& e) {
+      log_error_ = e.what();
+    }
+    if (!head_) exhausted_ = true;
+  }
+  return head_ ? &*head_ : nullptr;
+}
+
+Record ReplayRole::pop() {
+  head();
+  Record r = std::move(*head_);
+  head_.reset();
+  ++stats_.records;
+  last_ = r;
+  update_due();
+  return r;
+}
+
+// The next boundary the machine must look at: the next record's, or at once when the log
+// has run out (so a guest that keeps computing stops where the recording did).
+void ReplayRole::update_due() {
+  const Record* next = head();
+  due_icount_ = next ? next->icount : 0;
+}
+
+void ReplayRole::diverge(uint64_t icount, const std::string& what) const {
+  std::string report = fmt::format("replay diverged at instruction {}: {}", icount, what);
+  if (head_) report += "\n  the log's next record: " + logchannel::describe(*head_);
+  if (last_) report += "\n  the last record that matched: " + logchannel::describe(*last_);
+  throw Divergence(report);
+}
+
+template <typename T>
+T ReplayRole::expect(uint64_t icount, const char* what) {
+  const Record* next = head();
+  if (!next) diverge(icount, fmt::format("the guest {}, but the log has ended", what));
+  if (!std::holds_alternative<T>(next->body)) {
+    diverge(icount, fmt::format("the guest {}, but the log has a {} record there", what,
+                                logchannel::record_type_name(next->body)));
+  }
+  if (next->icount != icount) {
+    diverge(icount, fmt::format("the guest {} at instruction {}, the recording at {}", what,
+                                icount, next->icount));
+  }
+  return std::get<T>(pop().body);
+}
+
+uint64_t ReplayRole::clock(logchannel::ClockSource source, uint64_t icount) {
+  const auto read = expect<logchannel::ClockRead>(
+      icount, fmt::format("read the {}", clock_name(source)).c_str());
+  if (read.source != source) {
+    diverge(icount, fmt::format("the guest read the {}, the recording the {}", clock_name(source),
+                                clock_name(read.source)));
+  }
+  ++stats_.inputs;
+  return read.value;
+}
+
+uint64_t ReplayRole::entropy(uint64_t icount) {
+  ++stats_.inputs;
+  return expect<logchannel::EntropyRead>(icount, "read entropy").value;
+}
+
+void ReplayRole::take_inputs(uint64_t icount, std::vector<HostInput>& out) {
+  for (const Record* next = head(); next && next->icount == icount; next = head()) {
+    if (const auto* t = std::get_if<logchannel::TimerFired>(&next->body)) {
+      out.push_back(TimerExpired{t->generation});
+    } else if (const auto* n = std::get_if<logchannel::NetInput>(&next->body)) {
+      out.push_back(devices::NetEvent{n->kind, n->conn, n->peer_ip, n->peer_port, n->data});
+    } else {
+      return;
+    }
+    ++stats_.inputs;
+    pop();
+  }
+}
+
+void ReplayRole::wait_for_input(uint64_t icount) {
+  const Record* next = head();
+  if (!next || next->icount != icount) {
+    diverge(icount, "the guest waits for an interrupt that the recording never gave it here");
+  }
+}
+
+bool ReplayRole::should_stop(uint64_t icount) const {
+  if (inputs_.stop_requested() || exhausted_) return true;
+  const auto* end = head_ ? std::get_if<logchannel::RunEnd>(&head_->body) : nullptr;
+  return end && end->reason == logchannel::RunEnd::Reason::kStopped && head_->icount == icount;
+}
+
+void ReplayRole::interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) {
+  const auto irq =
+      expect<logchannel::InterruptTaken>(icount, fmt::format("took interrupt {}", cause).c_str());
+  if (irq.cause != cause || irq.pc != pc) {
+    diverge(icount, fmt::format("the guest took interrupt {} at pc {:#x}, the recording {} at {:#x}",
+                                cause, pc, irq.cause, irq.pc));
+  }
+  ++stats_.interrupts;
+}
+
+void ReplayRole::output(uint64_t icount, const logchannel::Output& output) {
+  const auto recorded = expect<logchannel::Output>(icount, "sent output");
+  if (!same_output(recorded, output)) {
+    Record replayed{0, icount, output};
+    diverge(icount, "the guest's output differs from the recording's\n  replayed: " +
+                        logchannel::describe(replayed));
+  }
+  ++stats_.outputs;
+}
+
+void ReplayRole::digest(uint64_t icount, const logchannel::StateDigest& digest) {
+  const auto recorded = expect<logchannel::StateDigest>(icount, "reached a state check");
+  const std::string difference = describe_digest_difference(recorded, digest);
+  if (!difference.empty()) diverge(icount, "guest state differs:\n" + difference);
+  ++stats_.digests;
+}
+
+void ReplayRole::end(uint64_t icount, const logchannel::RunEnd& end,
+                     const logchannel::StateDigest& final) {
+  if (inputs_.stop_requested() || log_error_) return;  // stopped, or the log is damaged
+  if (!head()) return;  // the recording was cut short (killed)
+  const auto recorded = expect<logchannel::RunEnd>(icount, "ended");
+  if (recorded.reason != end.reason || recorded.exit_code != end.exit_code) {
+    diverge(icount, fmt::format("the run ended differently (reason {} code {}, recorded {} code {})",
+                                static_cast<int>(end.reason), end.exit_code,
+                                static_cast<int>(recorded.reason), recorded.exit_code));
+  }
+  digest(icount, final);
+  if (head()) diverge(icount, "the log goes on after the recording's end");
+  stats_.complete = true;
+}
+
+void ReplayRole::boundary_done(uint64_t icount, uint64_t pc) {
+  const Record* next = head();
+  if (!next || next->icount > icount) return;
+  if (std::holds_alternative<logchannel::RunEnd>(next->body)) return;
+  diverge(icount, fmt::format("at the block at pc {:#x}, the recorded {} record was not reproduced",
+                              pc, logchannel::record_type_name(next->body)));
+}
+
+std::string describe_digest_difference(const logchannel::StateDigest& recorded,
+                                       const logchannel::StateDigest& replayed) {
+  std::string out;
+  for (size_t i = 0; i < recorded.regs.size(); ++i) {
+    if (recorded.regs[i] != replayed.regs[i]) {
+      out += fmt::format("  {:>8}: recorded {:#018x}, replayed {:#018x}\n", kRegisterNames[i],
+                         recorded.regs[i], replayed.regs[i]);
+    }
+  }
+  for (size_t i = 0; i < recorded.csrs.size(); ++i) {
+    if (recorded.csrs[i] != replayed.csrs[i]) {
+      out += fmt::format("  {:>8}: recorded {:#018x}, replayed {:#018x}\n", kCsrNames[i],
+                         recorded.csrs[i], replayed.csrs[i]);
+    }
+  }
+  if (recorded.devices != replayed.devices) out += "  device state differs\n";
+  if (recorded.ram_chunks.size() != replayed.ram_chunks.size()) {
+    out += fmt::format("  RAM size differs: recorded {} chunks, replayed {}\n",
+                       recorded.ram_chunks.size(), replayed.ram_chunks.size());
+    return out;
+  }
+  const uint64_t chunk = logchannel::StateDigest::kDigestChunkBytes;
+  for (size_t i = 0; i < recorded.ram_chunks.size(); ++i) {
+    if (recorded.ram_chunks[i] != replayed.ram_chunks[i]) {
+      out += fmt::format("  RAM differs in [{:#x}, {:#x})\n", 0x80000000ULL + i * chunk,
+                         0x80000000ULL + (i + 1) * chunk);
+    }
+  }
+  return out;
+}
+
+}  // namespace vmft::hypervisor

@@ -1,0 +1,47 @@
+#pragma once
+
+#include "vmft/devices/Entropy.h"
+#include "vmft/devices/HostClock.h"
+#include "vmft/hypervisor/Role.h"
+#include "vmft/logchannel/LogFile.h"
+
+namespace vmft::hypervisor {
+
+/// The real host: clocks, randomness, timer and network. They must outlive the role.
+struct HostServices {
+  devices::HostClock& clock;
+  devices::EntropySource& entropy;
+  devices::TimerBackend& timer;
+  devices::NetBackend& net;
+};
+
+/// Inputs from the host. Standalone (`vmft run`) when `log` is null; the recorder
+/// (`vmft record`) when it is given, writing every input and check to it.
+class LiveRole final : public Role {
+ public:
+  LiveRole(HostServices host, InputQueue& inputs, logchannel::LogWriter* log);
+
+  devices::TimerBackend& timer() override { return host_.timer; }
+  devices::NetBackend& net() override { return host_.net; }
+
+  uint64_t clock(logchannel::ClockSource source, uint64_t icount) override;
+  uint64_t entropy(uint64_t icount) override;
+  void take_inputs(uint64_t icount, std::vector<HostInput>& out) override;
+  void wait_for_input(uint64_t icount) override;
+  bool should_stop(uint64_t) const override { return inputs_.stop_requested(); }
+
+  void interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) override;
+  void output(uint64_t icount, const logchannel::Output& output) override;
+  void digest(uint64_t icount, const logchannel::StateDigest& digest) override;
+  void end(uint64_t icount, const logchannel::RunEnd& end,
+           const logchannel::StateDigest& final) override;
+
+ private:
+  void log(uint64_t icount, logchannel::RecordBody body);
+
+  HostServices host_;
+  logchannel::LogWriter* log_;
+  uint64_t seq_ = 0;
+};
+
+}  // namespace vmft::hypervisor

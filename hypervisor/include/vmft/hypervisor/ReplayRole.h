@@ -1,0 +1,93 @@
+#pragma once
+
+#include <optional>
+
+#include "vmft/hypervisor/Role.h"
+#include "vmft/logchannel/LogFile.h"
+
+namespace vmft::hypervisor {
+
+/// What a replay checked.
+struct ReplayStats {
+  uint64_t records = 0;
+  uint64_t inputs = 0;  ///< clock, entropy, timer and network records fed to the guest
+  uint64_t outputs = 0;
+  uint64_t interrupts = 0;
+  uint64_t digests = 0;
+  bool complete = false;  ///< the log had an end record, and the replay reached it
+};
+
+/// Inputs from a log file, and every check compared with it. Uses no host clock, socket or
+/// randomness at all. Throws Divergence at the first difference.
+class ReplayRole final : public Role {
+ public:
+  ReplayRole(logchannel::LogReader& log, InputQueue& stop_requests);
+
+  devices::TimerBackend& timer() override { return timer_; }
+  devices::NetBackend& net() override { return net_; }
+
+  uint64_t clock(logchannel::ClockSource source, uint64_t icount) override;
+  uint64_t entropy(uint64_t icount) override;
+  void take_inputs(uint64_t icount, std::vector<HostInput>& out) override;
+  void wait_for_input(uint64_t icount) override;
+  bool should_stop(uint64_t icount) const override;
+
+  void interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) override;
+  void output(uint64_t icount, const logchannel::Output& output) override;
+  void digest(uint64_t icount, const logchannel::StateDigest& digest) override;
+  void end(uint64_t icount, const logchannel::RunEnd& end,
+           const logchannel::StateDigest& final) override;
+  void boundary_done(uint64_t icount, uint64_t pc) override;
+
+  const ReplayStats& stats() const { return stats_; }
+  /// Why the log could not be read to its end (a truncated or corrupt frame), if it could not.
+  /// The replay stops where the readable part ends.
+  const std::optional<std::string>& log_error() const { return log_error_; }
+  /// The last record the replay reproduced, for reports.
+  const std::optional<logchannel::Record>& last_matched() const { return last_; }
+
+ private:
+  /// Timer arming is the guest's business; when it fired is in the log.
+  class NoTimer final : public devices::TimerBackend {
+   public:
+    void arm(uint64_t, uint64_t) override {}
+    void disarm() override {}
+  };
+  /// Sends were compared by output(); nothing leaves a replay.
+  class NoNet final : public devices::NetBackend {
+   public:
+    NoNet(bool udp, bool tcp) : udp_(udp), tcp_(tcp) {}
+    bool has_udp() const override { return udp_; }
+    bool has_tcp() const override { return tcp_; }
+    void send_udp(uint32_t, uint32_t, std::vector<uint8_t>) override {}
+    void send_tcp(uint32_t, std::vector<uint8_t>) override {}
+    void close_tcp(uint32_t) override {}
+    void delivered(const devices::NetEvent&) override {}
+
+   private:
+    bool udp_, tcp_;
+  };
+
+  const logchannel::Record* head();
+  logchannel::Record pop();
+  template <typename T>
+  T expect(uint64_t icount, const char* what);
+  [[noreturn]] void diverge(uint64_t icount, const std::string& what) const;
+  void update_due();
+
+  logchannel::LogReader& log_;
+  NoTimer timer_;
+  NoNet net_;
+  std::optional<logchannel::Record> head_;
+  bool exhausted_ = false;
+  std::optional<std::string> log_error_;
+  std::optional<logchannel::Record> last_;
+  ReplayStats stats_;
+};
+
+/// The differences between two digests, one per line (registers with both values, RAM
+/// ranges); empty when they are equal.
+std::string describe_digest_difference(const logchannel::StateDigest& recorded,
+                                       const logchannel::StateDigest& replayed);
+
+}  // namespace vmft::hypervisor

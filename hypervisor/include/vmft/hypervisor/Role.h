@@ -1,0 +1,71 @@
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <vector>
+
+#include "vmft/devices/Nic.h"
+#include "vmft/devices/Timer.h"
+#include "vmft/hypervisor/InputQueue.h"
+#include "vmft/logchannel/Record.h"
+
+namespace vmft::hypervisor {
+
+/// The replay did not do what the log says the recorded run did. what() is the report.
+class Divergence : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// What differs between standalone, recorder and replayer (and later primary and backup):
+/// where the nondeterministic inputs come from and where the log goes. The Machine calls one
+/// method per kind of input or check, at one call site each, so every role sees exactly the
+/// same sequence of calls. All calls come from the vCPU thread. A replaying role throws
+/// Divergence from any of them.
+class Role {
+ public:
+  /// `inputs` carries stop requests (and, for live roles, host inputs) from other threads.
+  explicit Role(InputQueue& inputs) : inputs_(inputs) {}
+  virtual ~Role() = default;
+
+  /// The devices' host sides. Sends reach net() only after output() has seen them.
+  virtual devices::TimerBackend& timer() = 0;
+  virtual devices::NetBackend& net() = 0;
+
+  // ---- inputs ----
+  virtual uint64_t clock(logchannel::ClockSource source, uint64_t icount) = 0;
+  virtual uint64_t entropy(uint64_t icount) = 0;
+  /// Appends the host inputs that take effect now, at instruction count `icount` (a block
+  /// boundary, or the point where the guest idles).
+  virtual void take_inputs(uint64_t icount, std::vector<HostInput>& out) = 0;
+  /// The guest idles at `icount` and nothing it waits for is pending. Blocks until inputs may
+  /// be there (live), or returns at once (replay).
+  virtual void wait_for_input(uint64_t icount) = 0;
+  /// Whether the run ends at `icount` (a stop request; a replayer: where the recording ended).
+  virtual bool should_stop(uint64_t icount) const = 0;
+
+  /// Checked at every block boundary, so inline: something from another thread is waiting
+  /// (inputs or a stop request).
+  bool attention() const { return inputs_.attention(); }
+  /// The instruction count at which the role needs a look at a block boundary (a replayer:
+  /// its next record), or UINT64_MAX.
+  uint64_t due_icount() const { return due_icount_; }
+
+  // ---- checks: a recorder logs them, a replayer compares them ----
+  virtual void interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) = 0;
+  virtual void output(uint64_t icount, const logchannel::Output& output) = 0;
+  virtual void digest(uint64_t icount, const logchannel::StateDigest& digest) = 0;
+  /// The run is over, with `final` the state it ended in; a recorder writes both (end record
+  /// first, so a replayer knows where to stop before it meets the digest) and closes the log.
+  virtual void end(uint64_t icount, const logchannel::RunEnd& end,
+                   const logchannel::StateDigest& final) = 0;
+  /// At a block boundary, after the machine did everything due there: a replayer checks that
+  /// no record due at or before `icount` is left over.
+  virtual void boundary_done(uint64_t icount, uint64_t pc) { (void)icount, (void)pc; }
+
+ protected:
+  InputQueue& inputs_;
+  uint64_t due_icount_ = UINT64_MAX;
+};
+
+}  // namespace vmft::hypervisor

@@ -1,0 +1,116 @@
+#pragma once
+// The event log's records: every nondeterministic input a guest consumed, what it put out, and
+// checks of its state, in the order they happened. The one definition of the log's content;
+// its encoding lives in RecordCodec.cc.
+//
+// Bump kFormatVersion on ANY change to these types or to their encoding.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace vmft::logchannel {
+
+inline constexpr uint32_t kFormatVersion = 1;
+
+/// Where a guest read a clock.
+enum class ClockSource : uint8_t {
+  kWall = 1,      ///< MMIO VMFT_CLOCK_WALL_NS
+  kMono = 2,      ///< MMIO VMFT_CLOCK_MONO_NS
+  kCsrTime = 3,   ///< rdtime
+  kCsrCycle = 4,  ///< rdcycle / mcycle (emulated from the monotonic clock)
+};
+
+/// Input: the value a clock read returned.
+struct ClockRead {
+  ClockSource source = ClockSource::kMono;
+  uint64_t value = 0;
+};
+
+/// Input: the value an entropy read returned.
+struct EntropyRead {
+  uint64_t value = 0;
+};
+
+/// Input: the host timer armed for `generation` went off (applied at a block boundary).
+struct TimerFired {
+  uint64_t generation = 0;
+};
+
+/// Input: a network event handed to the NIC (applied at a block boundary or while idle).
+/// `kind` is a VMFT_NIC_KIND_* value.
+struct NetInput {
+  uint32_t kind = 0;
+  uint32_t conn = 0;
+  uint32_t peer_ip = 0;
+  uint32_t peer_port = 0;
+  std::vector<uint8_t> data;
+};
+
+/// Check: the guest took an interrupt (`cause` is VMFT_IRQ_*) that resumes at `pc`.
+struct InterruptTaken {
+  uint32_t cause = 0;
+  uint64_t pc = 0;
+};
+
+enum class OutputKind : uint8_t { kConsole = 1, kUdp = 2, kTcpData = 3, kTcpClose = 4 };
+
+/// Check: something the guest sent out (console bytes, a datagram, TCP data or a close).
+struct Output {
+  OutputKind kind = OutputKind::kConsole;
+  uint32_t conn = 0;
+  uint32_t peer_ip = 0;
+  uint32_t peer_port = 0;
+  std::vector<uint8_t> data;
+};
+
+/// Check: the guest's whole state at a block boundary. `regs[0]` holds the pc (x0 is always
+/// zero); `csrs` are mstatus, mie, mtvec, mepc, mcause, mscratch in that order. RAM is hashed
+/// in chunks of kDigestChunkBytes; `ram_chunks[i]` covers [base + i*chunk, base + (i+1)*chunk).
+struct StateDigest {
+  static constexpr uint64_t kDigestChunkBytes = 64 * 1024;
+  std::array<uint64_t, 32> regs{};
+  std::array<uint64_t, 6> csrs{};
+  uint64_t devices = 0;  ///< hash of the devices' guest-visible state
+  std::vector<uint64_t> ram_chunks;
+};
+
+/// The run ended: the guest exited (with `exit_code`), faulted, or was stopped.
+struct RunEnd {
+  enum class Reason : uint8_t { kExited = 1, kFaulted = 2, kStopped = 3 };
+  Reason reason = Reason::kStopped;
+  int32_t exit_code = 0;
+};
+
+using RecordBody = std::variant<ClockRead, EntropyRead, TimerFired, NetInput, InterruptTaken,
+                                Output, StateDigest, RunEnd>;
+
+/// One log record. `seq` counts records from 1 with no gaps; `icount` is the guest's
+/// instruction count when the record took effect (inputs) or was observed (checks).
+struct Record {
+  uint64_t seq = 0;
+  uint64_t icount = 0;
+  RecordBody body;
+};
+
+/// What a file log starts with: which guest made it, and how the VM was configured, so that
+/// a replay with anything else is refused.
+struct LogHeader {
+  uint32_t version = kFormatVersion;
+  uint64_t guest_digest = 0;  ///< XXH64 of the guest ELF file's bytes
+  std::string guest_name;     ///< the file name it was recorded with, for messages
+  uint64_t ram_size = 0;
+  bool has_udp = false;  ///< whether the NIC had a UDP socket (the guest can tell)
+  bool has_tcp = false;
+};
+
+/// A short name for a record's type ("clock", "entropy", "timer", "net", "irq", "output",
+/// "digest", "end").
+const char* record_type_name(const RecordBody& body);
+
+/// One line a person can read, e.g. "#12 @4711 clock mono=1234567".
+std::string describe(const Record& record);
+
+}  // namespace vmft::logchannel

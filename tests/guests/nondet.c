@@ -1,0 +1,60 @@
+/* Uses every source of nondeterminism a guest has: rdtime, rdcycle, the clock registers,
+   entropy, timer interrupts, UDP datagrams and TCP connection events. Every reply mixes in
+   what the guest has seen so far, so a replay that fed any input differently, or at another
+   instruction, sends different bytes. "quit" over UDP ends it with exit code 0. */
+#include "vmft.h"
+
+static uint64_t mix = 0x9e3779b97f4a7c15ULL;
+static uint64_t period_ns;
+static uint8_t rx_buffer[4096];
+static char reply[4096 + 32];
+
+static void stir(uint64_t value) { mix = (mix ^ value) * 0x100000001b3ULL; }
+
+static void on_timer(uint64_t mcause, uint64_t mepc) {
+  (void)mcause;
+  stir(mepc); /* where the tick landed */
+  stir(vmft_rdtime());
+  stir(vmft_rdcycle());
+  vmft_timer_set(vmft_clock_mono_ns() + period_ns);
+}
+
+static size_t with_mix(const uint8_t *data, size_t len) {
+  memcpy(reply, data, len);
+  reply[len] = ' ';
+  return len + 1 + vmft_fmt_u64(reply + len + 1, mix);
+}
+
+static void handle_event(const struct vmft_nic_event *ev) {
+  stir(ev->kind);
+  stir(ev->conn);
+  stir(vmft_rdinstret());
+  for (uint32_t i = 0; i < ev->len; i++) stir(rx_buffer[i]);
+  switch (ev->kind) {
+    case VMFT_NIC_KIND_UDP:
+      if (ev->len == 4 && memcmp(rx_buffer, "quit", 4) == 0) {
+        vmft_puts("nondet: mix ");
+        vmft_print_u64(mix);
+        vmft_puts("\n");
+        vmft_exit(0);
+      }
+      vmft_udp_send(ev->peer_ip, ev->peer_port, reply, with_mix(rx_buffer, ev->len));
+      break;
+    case VMFT_NIC_KIND_TCP_OPEN: stir(vmft_clock_wall_ns()); break;
+    case VMFT_NIC_KIND_TCP_DATA: vmft_tcp_send(ev->conn, reply, with_mix(rx_buffer, ev->len)); break;
+    case VMFT_NIC_KIND_TCP_CLOSE: vmft_tcp_close(ev->conn); break;
+    default: break;
+  }
+}
+
+int main(void) {
+  period_ns = 1000000 + vmft_entropy() % 2000000; /* a 1-3 ms tick */
+  stir(vmft_clock_wall_ns());
+  vmft_set_irq_handler(VMFT_IRQ_TIMER, on_timer);
+  vmft_irq_enable(VMFT_IRQ_TIMER);
+  vmft_timer_set(vmft_clock_mono_ns() + period_ns);
+  vmft_nic_init(rx_buffer, sizeof rx_buffer);
+  vmft_interrupts_on();
+  vmft_puts("nondet: ready\n");
+  vmft_nic_serve(handle_event);
+}

@@ -1,0 +1,331 @@
+// The file log: what LogWriter writes, LogReader reads back, and how it rejects bad files.
+#include <gtest/gtest.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+
+#include "LogTestSupport.h"
+#include "vmft/logchannel/Frame.h"
+#include "vmft/logchannel/LogFile.h"
+
+namespace vmft::logchannel {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::SameRecord;
+
+std::string hex(uint64_t value) {
+  char text[24];
+  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+LogHeader test_header() {
+  return {kFormatVersion, 0x0123456789abcdef, "counter.elf", 16 << 20, true, true};
+}
+
+std::vector<uint8_t> read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_bytes(const fs::path& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::vector<Record> read_all(LogReader& reader) {
+  std::vector<Record> records;
+  while (auto r = reader.next_record()) records.push_back(std::move(*r));
+  return records;
+}
+
+// The message of the LogError that opening and reading the whole log throws.
+std::string read_error(const fs::path& path) {
+  try {
+    LogReader reader(path);
+    read_all(reader);
+  } catch (const LogError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+class LogFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() /
+           ("vmft-" + std::string(test->name()) + "-" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    path_ = dir_ / "run.log";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Writes `records`, flushing after the ones whose index is in `flush_after`; returns the
+  // file offset at which each frame starts.
+  std::vector<uint64_t> write_log(const std::vector<Record>& records,
+                                  const std::vector<size_t>& flush_after = {}) {
+    LogWriter writer(path_, test_header());
+    std::vector<uint64_t> frame_offsets = {writer.bytes_written()};
+    for (size_t i = 0; i < records.size(); ++i) {
+      writer.append(records[i]);
+      if (std::find(flush_after.begin(), flush_after.end(), i) != flush_after.end()) {
+        writer.flush();
+        frame_offsets.push_back(writer.bytes_written());
+      }
+    }
+    writer.close();
+    return frame_offsets;
+  }
+
+  fs::path dir_;
+  fs::path path_;
+};
+
+TEST_F(LogFileTest, ReadsBackTheHeaderAndRecordsWritten) {
+  write_log(testing::one_of_each(), {2, 5});
+  LogReader reader(path_);
+  EXPECT_EQ(reader.header().version, kFormatVersion);
+  EXPECT_EQ(reader.header().guest_digest, 0x0123456789abcdefu);
+  EXPECT_EQ(reader.header().guest_name, "counter.elf");
+  EXPECT_EQ(reader.header().ram_size, 16u << 20);
+  EXPECT_TRUE(reader.header().has_udp);
+  EXPECT_TRUE(reader.header().has_tcp);
+  const std::vector<Record> expected = testing::one_of_each();
+  const std::vector<Record> read = read_all(reader);
+  ASSERT_EQ(read.size(), expected.size());
+  for (size_t i = 0; i < read.size(); ++i) EXPECT_TRUE(SameRecord(read[i], expected[i]));
+}
+
+TEST_F(LogFileTest, WritesAFrameOnceMoreThan64KiBAreBuffered) {
+  std::vector<Record> records;
+  for (uint64_t seq = 1; seq <= 100; ++seq) {
+    records.push_back({seq, seq * 10, Output{OutputKind::kConsole, 0, 0, 0,
+                                             std::vector<uint8_t>(1000, 'x')}});
+  }
+  LogWriter writer(path_, test_header());
+  const uint64_t header_bytes = writer.bytes_written();
+  for (size_t i = 0; i < 65; ++i) writer.append(records[i]);
+  EXPECT_EQ(writer.bytes_written(), header_bytes);  // 65 * ~1 KiB: still buffered
+  for (size_t i = 65; i < 70; ++i) writer.append(records[i]);
+  EXPECT_GT(writer.bytes_written(), header_bytes + 64 * 1024);
+  for (size_t i = 70; i < records.size(); ++i) writer.append(records[i]);
+  writer.close();
+  LogReader reader(path_);
+  EXPECT_EQ(read_all(reader).size(), records.size());
+}
+
+TEST_F(LogFileTest, CountsEveryByteItWrites) {
+  LogWriter writer(path_, test_header());
+  for (const Record& r : testing::one_of_each()) writer.append(r);
+  writer.close();
+  EXPECT_EQ(writer.bytes_written(), fs::file_size(path_));
+}
+
+TEST_F(LogFileTest, DestructorWritesWhatWasBuffered) {
+  {
+    LogWriter writer(path_, test_header());
+    for (const Record& r : testing::one_of_each()) writer.append(r);
+  }
+  LogReader reader(path_);
+  EXPECT_EQ(read_all(reader).size(), testing::one_of_each().size());
+}
+
+TEST_F(LogFileTest, IdleGuestLogStaysUnder2500BytesPerSecond) {
+  constexpr int kSeconds = 60;
+  testing::IdleTicks ticks(11);
+  std::vector<Record> records;
+  for (int i = 0; i < kSeconds * 100; ++i) ticks.append_tick(records);
+  const uint64_t header_end = write_log(records).front();
+  const double per_second = static_cast<double>(fs::file_size(path_) - header_end) / kSeconds;
+  RecordProperty("bytes_per_second", std::to_string(per_second));
+  std::cout << "idle guest, 100 Hz timer: " << per_second << " log bytes/s\n";
+  EXPECT_LT(per_second, 2500.0);
+}
+
+TEST_F(LogFileTest, WriterRefusesUncreatablePathNamingIt) {
+  const fs::path bad = dir_ / "missing" / "run.log";
+  try {
+    LogWriter writer(bad, test_header());
+    FAIL() << "no error";
+  } catch (const LogError& e) {
+    EXPECT_EQ(std::string(e.what()), "cannot create " + bad.string() + ": No such file or directory");
+  }
+}
+
+TEST_F(LogFileTest, WriterAssertsOnASeqGap) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        LogWriter writer(path_, test_header());
+        writer.append({1, 0, TimerFired{1}});
+        writer.append({3, 0, TimerFired{2}});
+      },
+      "seq");
+}
+
+TEST_F(LogFileTest, ReaderReturnsNulloptAtACleanEnd) {
+  write_log({{1, 10, TimerFired{1}}});
+  LogReader reader(path_);
+  EXPECT_TRUE(reader.next_record().has_value());
+  EXPECT_FALSE(reader.next_record().has_value());
+  EXPECT_FALSE(reader.next_record().has_value());
+}
+
+TEST_F(LogFileTest, ReaderAcceptsALogWithoutRunEnd) {
+  write_log({});
+  LogReader reader(path_);
+  EXPECT_FALSE(reader.next_record().has_value());
+}
+
+TEST_F(LogFileTest, ReaderRejectsBadMagic) {
+  write_bytes(path_, testing::bytes_of("#!/bin/sh\necho not a log\n"));
+  EXPECT_EQ(read_error(path_), path_.string() + ": not a vmft log (bad magic)");
+}
+
+TEST_F(LogFileTest, ReaderRejectsAnEmptyFile) {
+  write_bytes(path_, {});
+  EXPECT_EQ(read_error(path_), path_.string() + ": empty file, not a vmft log");
+}
+
+TEST_F(LogFileTest, ReaderRejectsUnknownVersionBeforeParsingTheHeader) {
+  std::vector<uint8_t> bytes = testing::bytes_of("VMFTLOG\n");
+  bytes.insert(bytes.end(), {7, 0, 0, 0, 0xde, 0xad});  // version 7, then bytes v1 cannot parse
+  write_bytes(path_, bytes);
+  EXPECT_EQ(read_error(path_),
+            path_.string() + ": log format version 7 is not supported (this vmft reads version 1)");
+}
+
+TEST_F(LogFileTest, ReaderRejectsTruncatedHeader) {
+  write_log({});
+  std::vector<uint8_t> bytes = read_bytes(path_);
+  bytes.resize(bytes.size() - 3);
+  write_bytes(path_, bytes);
+  EXPECT_NE(read_error(path_).find(": truncated at offset 0xc: frame of "), std::string::npos)
+      << read_error(path_);
+  EXPECT_NE(read_error(path_).find("(the header)"), std::string::npos);
+}
+
+TEST_F(LogFileTest, ReaderRejectsTruncatedFrameNamingItsOffset) {
+  const std::vector<uint64_t> frames = write_log(testing::one_of_each(), {3});
+  const uint64_t size = fs::file_size(path_);
+  fs::resize_file(path_, size - 5);
+  EXPECT_EQ(read_error(path_), path_.string() + ": truncated at offset " + hex(frames[1]) +
+                                   ": frame of " + std::to_string(size - frames[1]) +
+                                   " bytes, only " + std::to_string(size - 5 - frames[1]) +
+                                   " left (records from #5)");
+}
+
+TEST_F(LogFileTest, ReaderReadsTheRecordsBeforeATruncatedFrame) {
+  write_log(testing::one_of_each(), {3});
+  fs::resize_file(path_, fs::file_size(path_) - 5);
+  LogReader reader(path_);
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(reader.next_record().has_value());
+  EXPECT_THROW(reader.next_record(), LogError);
+}
+
+TEST_F(LogFileTest, ReaderRejectsAFlippedByteWithAChecksumMismatch) {
+  const std::vector<uint64_t> frames = write_log(testing::one_of_each(), {3});
+  std::vector<uint8_t> bytes = read_bytes(path_);
+  bytes[frames[1] + kFrameHeaderBytes + 6] ^= 0x10;
+  write_bytes(path_, bytes);
+  EXPECT_EQ(read_error(path_), path_.string() + ": frame at offset " + hex(frames[1]) +
+                                   " (records from #5): checksum mismatch");
+}
+
+TEST_F(LogFileTest, ReaderRejectsACorruptFrameLength) {
+  const std::vector<uint64_t> frames = write_log(testing::one_of_each());
+  std::vector<uint8_t> bytes = read_bytes(path_);
+  bytes[frames[0] + 3] = 0xff;  // the length's top byte: over 4 GiB
+  write_bytes(path_, bytes);
+  EXPECT_NE(read_error(path_).find("frame at offset " + hex(frames[0]) +
+                                   " (records from #1): length "),
+            std::string::npos)
+      << read_error(path_);
+}
+
+// A log with a gap in its numbering, which LogWriter refuses to write.
+void write_log_with_records(const fs::path& path, const std::vector<Record>& records) {
+  std::vector<uint8_t> bytes = testing::bytes_of("VMFTLOG\n");
+  bytes.insert(bytes.end(), {kFormatVersion, 0, 0, 0});
+  std::vector<uint8_t> payload;
+  encode_header(test_header(), payload);
+  append_frame(payload, bytes);
+  payload.clear();
+  RecordEncoder encoder;
+  for (const Record& r : records) encoder.encode(r, payload);
+  append_frame(payload, bytes);
+  write_bytes(path, bytes);
+}
+
+TEST_F(LogFileTest, ReaderRejectsAMissingRecord) {
+  write_log_with_records(path_, {{1, 10, TimerFired{1}}, {2, 20, TimerFired{2}},
+                                 {4, 40, TimerFired{4}}});
+  LogReader reader(path_);
+  ASSERT_TRUE(reader.next_record().has_value());
+  ASSERT_TRUE(reader.next_record().has_value());
+  try {
+    reader.next_record();
+    FAIL() << "no error";
+  } catch (const LogError& e) {
+    EXPECT_NE(std::string(e.what()).find("record #4 follows #2: a record is missing"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(LogFileTest, ReaderRejectsALogNotStartingAtRecordOne) {
+  write_log_with_records(path_, {{2, 10, TimerFired{1}}});
+  EXPECT_NE(read_error(path_).find("the first record is #2, not #1: a record is missing"),
+            std::string::npos)
+      << read_error(path_);
+}
+
+TEST_F(LogFileTest, ReaderKeepsFailingAfterAnError) {
+  write_log_with_records(path_, {{2, 10, TimerFired{1}}, {3, 20, TimerFired{2}}});
+  LogReader reader(path_);
+  EXPECT_THROW(reader.next_record(), LogError);
+  EXPECT_THROW(reader.next_record(), LogError);
+}
+
+TEST_F(LogFileTest, EveryTruncationEndsCleanlyAtAFrameBoundaryOrThrows) {
+  const std::vector<uint64_t> frames = write_log(testing::one_of_each(), {1, 4});
+  const std::vector<uint8_t> whole = read_bytes(path_);
+  for (size_t cut = 0; cut < whole.size(); ++cut) {
+    SCOPED_TRACE("cut at " + std::to_string(cut));
+    write_bytes(path_, {whole.begin(), whole.begin() + cut});
+    const bool at_frame = std::find(frames.begin(), frames.end(), cut) != frames.end();
+    if (at_frame) {
+      EXPECT_EQ(read_error(path_), "no error");
+    } else {
+      EXPECT_NE(read_error(path_), "no error");
+    }
+  }
+}
+
+TEST_F(LogFileTest, GuestDigestIsXxh64OfTheFileBytes) {
+  std::vector<uint8_t> bytes(200'000);  // more than one read buffer
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 31 + (i >> 9));
+  const fs::path guest = dir_ / "guest.elf";
+  write_bytes(guest, bytes);
+  EXPECT_EQ(guest_file_digest(guest), XXH64(bytes.data(), bytes.size(), 0));
+}
+
+TEST_F(LogFileTest, GuestDigestRefusesAMissingFileNamingIt) {
+  const fs::path missing = dir_ / "nope.elf";
+  try {
+    guest_file_digest(missing);
+    FAIL() << "no error";
+  } catch (const LogError& e) {
+    EXPECT_EQ(std::string(e.what()), "cannot open " + missing.string() + ": No such file or directory");
+  }
+}
+
+}  // namespace
+}  // namespace vmft::logchannel
