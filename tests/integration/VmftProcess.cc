@@ -14,9 +14,9 @@ namespace vmft::integration {
 
 namespace {
 
-std::vector<std::string> run_command_line(const std::string& guest,
-                                          const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {VMFT_BINARY, "run", guest_path(guest)};
+std::vector<std::string> command_line(const std::string& command, const std::string& guest,
+                                      const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {VMFT_BINARY, command, guest_path(guest)};
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
 }
@@ -28,7 +28,11 @@ std::string guest_path(const std::string& name) {
 }
 
 VmftProcess::VmftProcess(const std::string& guest, const std::vector<std::string>& args)
-    : process_(run_command_line(guest, args)) {}
+    : process_(command_line("run", guest, args)) {}
+
+VmftProcess::VmftProcess(const std::string& command, const std::string& guest,
+                         const std::vector<std::string>& args)
+    : process_(command_line(command, guest, args)) {}
 
 std::optional<uint16_t> VmftProcess::listening_port(const std::string& protocol, Duration timeout) {
   const std::regex line("listening on " + protocol + R"( 127\.0\.0\.1:(\d+))");

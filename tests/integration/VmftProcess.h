@@ -17,6 +17,9 @@ class VmftProcess {
  public:
   /// Starts `vmft run <guest_path(guest)> <args...>`.
   VmftProcess(const std::string& guest, const std::vector<std::string>& args);
+  /// Starts `vmft <command> <guest_path(guest)> <args...>` (command: run, record, replay).
+  VmftProcess(const std::string& command, const std::string& guest,
+              const std::vector<std::string>& args);
 
   /// The port of the socket vmft bound for `protocol` ("tcp" or "udp"), read from its
   /// "listening on <protocol> 127.0.0.1:<port>" log line; nullopt if that line does not

@@ -55,9 +55,8 @@ std::string decode_error(const std::vector<uint8_t>& bytes) {
 
 // The bytes of record #1 (seq delta 1, icount delta 0) with this tag, then `body`.
 std::vector<uint8_t> raw_record(uint8_t tag, std::vector<uint8_t> body) {
-  std::vector<uint8_t> bytes = {tag, 1, 0};
-  bytes.insert(bytes.end(), body.begin(), body.end());
-  return bytes;
+  body.insert(body.begin(), {tag, 1, 0});
+  return body;
 }
 
 Record random_record(std::mt19937_64& rng, uint64_t seq, uint64_t icount) {

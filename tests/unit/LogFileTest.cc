@@ -56,6 +56,7 @@ std::string read_error(const fs::path& path) {
   return "no error";
 }
 
+// Each test gets its own directory for its files.
 class LogFileTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -88,6 +89,10 @@ class LogFileTest : public ::testing::Test {
   fs::path path_;
 };
 
+using LogWriterTest = LogFileTest;
+using LogReaderTest = LogFileTest;
+using GuestFileDigestTest = LogFileTest;
+
 TEST_F(LogFileTest, ReadsBackTheHeaderAndRecordsWritten) {
   write_log(testing::one_of_each(), {2, 5});
   LogReader reader(path_);
@@ -103,32 +108,30 @@ TEST_F(LogFileTest, ReadsBackTheHeaderAndRecordsWritten) {
   for (size_t i = 0; i < read.size(); ++i) EXPECT_TRUE(SameRecord(read[i], expected[i]));
 }
 
-TEST_F(LogFileTest, WritesAFrameOnceMoreThan64KiBAreBuffered) {
-  std::vector<Record> records;
-  for (uint64_t seq = 1; seq <= 100; ++seq) {
-    records.push_back({seq, seq * 10, Output{OutputKind::kConsole, 0, 0, 0,
-                                             std::vector<uint8_t>(1000, 'x')}});
-  }
+TEST_F(LogWriterTest, WritesAFrameOnceMoreThan64KiBAreBuffered) {
   LogWriter writer(path_, test_header());
   const uint64_t header_bytes = writer.bytes_written();
-  for (size_t i = 0; i < 65; ++i) writer.append(records[i]);
-  EXPECT_EQ(writer.bytes_written(), header_bytes);  // 65 * ~1 KiB: still buffered
-  for (size_t i = 65; i < 70; ++i) writer.append(records[i]);
+  // Records of a little over 1000 bytes: 64 of them stay under 64 KiB, 65 go over.
+  auto record = [](uint64_t seq) {
+    return Record{seq, seq * 10, Output{OutputKind::kConsole, 0, 0, 0, std::vector<uint8_t>(1000)}};
+  };
+  for (uint64_t seq = 1; seq <= 64; ++seq) writer.append(record(seq));
+  EXPECT_EQ(writer.bytes_written(), header_bytes);
+  writer.append(record(65));
   EXPECT_GT(writer.bytes_written(), header_bytes + 64 * 1024);
-  for (size_t i = 70; i < records.size(); ++i) writer.append(records[i]);
   writer.close();
   LogReader reader(path_);
-  EXPECT_EQ(read_all(reader).size(), records.size());
+  EXPECT_EQ(read_all(reader).size(), 65u);
 }
 
-TEST_F(LogFileTest, CountsEveryByteItWrites) {
+TEST_F(LogWriterTest, CountsEveryByteItWrites) {
   LogWriter writer(path_, test_header());
   for (const Record& r : testing::one_of_each()) writer.append(r);
   writer.close();
   EXPECT_EQ(writer.bytes_written(), fs::file_size(path_));
 }
 
-TEST_F(LogFileTest, DestructorWritesWhatWasBuffered) {
+TEST_F(LogWriterTest, DestructorWritesWhatWasBuffered) {
   {
     LogWriter writer(path_, test_header());
     for (const Record& r : testing::one_of_each()) writer.append(r);
@@ -149,7 +152,7 @@ TEST_F(LogFileTest, IdleGuestLogStaysUnder2500BytesPerSecond) {
   EXPECT_LT(per_second, 2500.0);
 }
 
-TEST_F(LogFileTest, WriterRefusesUncreatablePathNamingIt) {
+TEST_F(LogWriterTest, RefusesUncreatablePathNamingIt) {
   const fs::path bad = dir_ / "missing" / "run.log";
   try {
     LogWriter writer(bad, test_header());
@@ -159,7 +162,7 @@ TEST_F(LogFileTest, WriterRefusesUncreatablePathNamingIt) {
   }
 }
 
-TEST_F(LogFileTest, WriterAssertsOnASeqGap) {
+TEST_F(LogWriterTest, AssertsOnASeqGap) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       {
@@ -170,7 +173,7 @@ TEST_F(LogFileTest, WriterAssertsOnASeqGap) {
       "seq");
 }
 
-TEST_F(LogFileTest, ReaderReturnsNulloptAtACleanEnd) {
+TEST_F(LogReaderTest, ReturnsNulloptAtACleanEnd) {
   write_log({{1, 10, TimerFired{1}}});
   LogReader reader(path_);
   EXPECT_TRUE(reader.next_record().has_value());
@@ -178,23 +181,23 @@ TEST_F(LogFileTest, ReaderReturnsNulloptAtACleanEnd) {
   EXPECT_FALSE(reader.next_record().has_value());
 }
 
-TEST_F(LogFileTest, ReaderAcceptsALogWithoutRunEnd) {
+TEST_F(LogReaderTest, AcceptsALogWithoutRunEnd) {
   write_log({});
   LogReader reader(path_);
   EXPECT_FALSE(reader.next_record().has_value());
 }
 
-TEST_F(LogFileTest, ReaderRejectsBadMagic) {
+TEST_F(LogReaderTest, RejectsBadMagic) {
   write_bytes(path_, testing::bytes_of("#!/bin/sh\necho not a log\n"));
   EXPECT_EQ(read_error(path_), path_.string() + ": not a vmft log (bad magic)");
 }
 
-TEST_F(LogFileTest, ReaderRejectsAnEmptyFile) {
+TEST_F(LogReaderTest, RejectsAnEmptyFile) {
   write_bytes(path_, {});
   EXPECT_EQ(read_error(path_), path_.string() + ": empty file, not a vmft log");
 }
 
-TEST_F(LogFileTest, ReaderRejectsUnknownVersionBeforeParsingTheHeader) {
+TEST_F(LogReaderTest, RejectsUnknownVersionBeforeParsingTheHeader) {
   std::vector<uint8_t> bytes = testing::bytes_of("VMFTLOG\n");
   bytes.insert(bytes.end(), {7, 0, 0, 0, 0xde, 0xad});  // version 7, then bytes v1 cannot parse
   write_bytes(path_, bytes);
@@ -202,7 +205,7 @@ TEST_F(LogFileTest, ReaderRejectsUnknownVersionBeforeParsingTheHeader) {
             path_.string() + ": log format version 7 is not supported (this vmft reads version 1)");
 }
 
-TEST_F(LogFileTest, ReaderRejectsTruncatedHeader) {
+TEST_F(LogReaderTest, RejectsTruncatedHeader) {
   write_log({});
   std::vector<uint8_t> bytes = read_bytes(path_);
   bytes.resize(bytes.size() - 3);
@@ -212,7 +215,7 @@ TEST_F(LogFileTest, ReaderRejectsTruncatedHeader) {
   EXPECT_NE(read_error(path_).find("(the header)"), std::string::npos);
 }
 
-TEST_F(LogFileTest, ReaderRejectsTruncatedFrameNamingItsOffset) {
+TEST_F(LogReaderTest, RejectsTruncatedFrameNamingItsOffset) {
   const std::vector<uint64_t> frames = write_log(testing::one_of_each(), {3});
   const uint64_t size = fs::file_size(path_);
   fs::resize_file(path_, size - 5);
@@ -222,7 +225,7 @@ TEST_F(LogFileTest, ReaderRejectsTruncatedFrameNamingItsOffset) {
                                    " left (records from #5)");
 }
 
-TEST_F(LogFileTest, ReaderReadsTheRecordsBeforeATruncatedFrame) {
+TEST_F(LogReaderTest, ReadsTheRecordsBeforeATruncatedFrame) {
   write_log(testing::one_of_each(), {3});
   fs::resize_file(path_, fs::file_size(path_) - 5);
   LogReader reader(path_);
@@ -230,7 +233,7 @@ TEST_F(LogFileTest, ReaderReadsTheRecordsBeforeATruncatedFrame) {
   EXPECT_THROW(reader.next_record(), LogError);
 }
 
-TEST_F(LogFileTest, ReaderRejectsAFlippedByteWithAChecksumMismatch) {
+TEST_F(LogReaderTest, RejectsAFlippedByteWithAChecksumMismatch) {
   const std::vector<uint64_t> frames = write_log(testing::one_of_each(), {3});
   std::vector<uint8_t> bytes = read_bytes(path_);
   bytes[frames[1] + kFrameHeaderBytes + 6] ^= 0x10;
@@ -239,7 +242,7 @@ TEST_F(LogFileTest, ReaderRejectsAFlippedByteWithAChecksumMismatch) {
                                    " (records from #5): checksum mismatch");
 }
 
-TEST_F(LogFileTest, ReaderRejectsACorruptFrameLength) {
+TEST_F(LogReaderTest, RejectsACorruptFrameLength) {
   const std::vector<uint64_t> frames = write_log(testing::one_of_each());
   std::vector<uint8_t> bytes = read_bytes(path_);
   bytes[frames[0] + 3] = 0xff;  // the length's top byte: over 4 GiB
@@ -264,7 +267,7 @@ void write_log_with_records(const fs::path& path, const std::vector<Record>& rec
   write_bytes(path, bytes);
 }
 
-TEST_F(LogFileTest, ReaderRejectsAMissingRecord) {
+TEST_F(LogReaderTest, RejectsAMissingRecord) {
   write_log_with_records(path_, {{1, 10, TimerFired{1}}, {2, 20, TimerFired{2}},
                                  {4, 40, TimerFired{4}}});
   LogReader reader(path_);
@@ -280,21 +283,21 @@ TEST_F(LogFileTest, ReaderRejectsAMissingRecord) {
   }
 }
 
-TEST_F(LogFileTest, ReaderRejectsALogNotStartingAtRecordOne) {
+TEST_F(LogReaderTest, RejectsALogNotStartingAtRecordOne) {
   write_log_with_records(path_, {{2, 10, TimerFired{1}}});
   EXPECT_NE(read_error(path_).find("the first record is #2, not #1: a record is missing"),
             std::string::npos)
       << read_error(path_);
 }
 
-TEST_F(LogFileTest, ReaderKeepsFailingAfterAnError) {
+TEST_F(LogReaderTest, KeepsFailingAfterAnError) {
   write_log_with_records(path_, {{2, 10, TimerFired{1}}, {3, 20, TimerFired{2}}});
   LogReader reader(path_);
   EXPECT_THROW(reader.next_record(), LogError);
   EXPECT_THROW(reader.next_record(), LogError);
 }
 
-TEST_F(LogFileTest, EveryTruncationEndsCleanlyAtAFrameBoundaryOrThrows) {
+TEST_F(LogReaderTest, EveryTruncationEndsCleanlyAtAFrameBoundaryOrThrows) {
   const std::vector<uint64_t> frames = write_log(testing::one_of_each(), {1, 4});
   const std::vector<uint8_t> whole = read_bytes(path_);
   for (size_t cut = 0; cut < whole.size(); ++cut) {
@@ -309,7 +312,7 @@ TEST_F(LogFileTest, EveryTruncationEndsCleanlyAtAFrameBoundaryOrThrows) {
   }
 }
 
-TEST_F(LogFileTest, GuestDigestIsXxh64OfTheFileBytes) {
+TEST_F(GuestFileDigestTest, IsXxh64OfTheFileBytes) {
   std::vector<uint8_t> bytes(200'000);  // more than one read buffer
   for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 31 + (i >> 9));
   const fs::path guest = dir_ / "guest.elf";
@@ -317,7 +320,7 @@ TEST_F(LogFileTest, GuestDigestIsXxh64OfTheFileBytes) {
   EXPECT_EQ(guest_file_digest(guest), XXH64(bytes.data(), bytes.size(), 0));
 }
 
-TEST_F(LogFileTest, GuestDigestRefusesAMissingFileNamingIt) {
+TEST_F(GuestFileDigestTest, RefusesAMissingFileNamingIt) {
   const fs::path missing = dir_ / "nope.elf";
   try {
     guest_file_digest(missing);
