@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 
+#include "LogCommand.h"
 #include "Logging.h"
 #include "RecordCommand.h"
 #include "ReplayCommand.h"
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   vmft::cli::add_run_command(app, log_level, action);
   vmft::cli::add_record_command(app, log_level, action);
   vmft::cli::add_replay_command(app, log_level, action);
+  vmft::cli::add_log_command(app, log_level, action);
 
   CLI11_PARSE(app, argc, argv);
   vmft::cli::setup_logging(log_level);

@@ -74,8 +74,10 @@ void ReplayRole::diverge(uint64_t icount, const std::string& what) const {
   throw Divergence(report);
 }
 
+// The next record, checked to be a T due at `icount`; it stays at the head until pop(), so
+// that a report about its content still shows it as the next record, not as matched.
 template <typename T>
-T ReplayRole::expect(uint64_t icount, const char* what) {
+const T& ReplayRole::expect(uint64_t icount, const char* what) {
   const Record* next = head();
   if (!next) diverge(icount, fmt::format("the guest {}, but the log has ended", what));
   if (!std::holds_alternative<T>(next->body)) {
@@ -86,23 +88,27 @@ T ReplayRole::expect(uint64_t icount, const char* what) {
     diverge(icount, fmt::format("the guest {} at instruction {}, the recording at {}", what,
                                 icount, next->icount));
   }
-  return std::get<T>(pop().body);
+  return std::get<T>(next->body);
 }
 
 uint64_t ReplayRole::clock(logchannel::ClockSource source, uint64_t icount) {
-  const auto read = expect<logchannel::ClockRead>(
+  const auto& read = expect<logchannel::ClockRead>(
       icount, fmt::format("read the {}", clock_name(source)).c_str());
   if (read.source != source) {
     diverge(icount, fmt::format("the guest read the {}, the recording the {}", clock_name(source),
                                 clock_name(read.source)));
   }
+  const uint64_t value = read.value;
+  pop();
   ++stats_.inputs;
-  return read.value;
+  return value;
 }
 
 uint64_t ReplayRole::entropy(uint64_t icount) {
+  const uint64_t value = expect<logchannel::EntropyRead>(icount, "read entropy").value;
+  pop();
   ++stats_.inputs;
-  return expect<logchannel::EntropyRead>(icount, "read entropy").value;
+  return value;
 }
 
 void ReplayRole::take_inputs(uint64_t icount, std::vector<HostInput>& out) {
@@ -133,29 +139,31 @@ bool ReplayRole::should_stop(uint64_t icount) const {
 }
 
 void ReplayRole::interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) {
-  const auto irq =
+  const auto& irq =
       expect<logchannel::InterruptTaken>(icount, fmt::format("took interrupt {}", cause).c_str());
   if (irq.cause != cause || irq.pc != pc) {
     diverge(icount, fmt::format("the guest took interrupt {} at pc {:#x}, the recording {} at {:#x}",
                                 cause, pc, irq.cause, irq.pc));
   }
+  pop();
   ++stats_.interrupts;
 }
 
 void ReplayRole::output(uint64_t icount, const logchannel::Output& output) {
-  const auto recorded = expect<logchannel::Output>(icount, "sent output");
-  if (!same_output(recorded, output)) {
+  if (!same_output(expect<logchannel::Output>(icount, "sent output"), output)) {
     Record replayed{0, icount, output};
     diverge(icount, "the guest's output differs from the recording's\n  replayed: " +
                         logchannel::describe(replayed));
   }
+  pop();
   ++stats_.outputs;
 }
 
 void ReplayRole::digest(uint64_t icount, const logchannel::StateDigest& digest) {
-  const auto recorded = expect<logchannel::StateDigest>(icount, "reached a state check");
-  const std::string difference = describe_digest_difference(recorded, digest);
+  const std::string difference = describe_digest_difference(
+      expect<logchannel::StateDigest>(icount, "reached a state check"), digest);
   if (!difference.empty()) diverge(icount, "guest state differs:\n" + difference);
+  pop();
   ++stats_.digests;
 }
 
@@ -163,12 +171,13 @@ void ReplayRole::end(uint64_t icount, const logchannel::RunEnd& end,
                      const logchannel::StateDigest& final) {
   if (inputs_.stop_requested() || log_error_) return;  // stopped, or the log is damaged
   if (!head()) return;  // the recording was cut short (killed)
-  const auto recorded = expect<logchannel::RunEnd>(icount, "ended");
+  const auto& recorded = expect<logchannel::RunEnd>(icount, "ended");
   if (recorded.reason != end.reason || recorded.exit_code != end.exit_code) {
     diverge(icount, fmt::format("the run ended differently (reason {} code {}, recorded {} code {})",
                                 static_cast<int>(end.reason), end.exit_code,
                                 static_cast<int>(recorded.reason), recorded.exit_code));
   }
+  pop();
   digest(icount, final);
   if (head()) diverge(icount, "the log goes on after the recording's end");
   stats_.complete = true;

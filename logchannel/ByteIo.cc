@@ -82,18 +82,24 @@ uint32_t ByteReader::varint32() {
   return static_cast<uint32_t>(v);
 }
 
-size_t ByteReader::length(uint64_t limit, const char* what) {
+uint64_t ByteReader::bounded(uint64_t limit, const char* what) {
   const size_t start = pos_;
   const uint64_t n = varint();
   if (n > limit) {
     fail_at(start, std::string(what) + " of " + std::to_string(n) + " exceeds the limit of " +
                        std::to_string(limit));
   }
+  return n;
+}
+
+std::span<const uint8_t> ByteReader::sized_bytes(uint64_t limit, const char* what) {
+  const size_t start = pos_;
+  const uint64_t n = bounded(limit, what);
   if (n > remaining()) {
     fail_at(start, std::string(what) + " of " + std::to_string(n) + " but only " +
                        std::to_string(remaining()) + " bytes left");
   }
-  return static_cast<size_t>(n);
+  return bytes(static_cast<size_t>(n));
 }
 
 std::span<const uint8_t> ByteReader::bytes(size_t n) {

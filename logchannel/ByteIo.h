@@ -38,7 +38,9 @@ class ByteWriter {
   void fixed32(uint32_t v);
   void fixed64(uint64_t v);
   void varint(uint64_t v);
-  void bytes(std::span<const uint8_t> bytes) { out_.insert(out_.end(), bytes.begin(), bytes.end()); }
+  void bytes(std::span<const uint8_t> bytes) {
+    out_.insert(out_.end(), bytes.begin(), bytes.end());
+  }
 
  private:
   std::vector<uint8_t>& out_;
@@ -57,8 +59,10 @@ class ByteReader {
   uint64_t varint();
   /// A varint that must fit 32 bits.
   uint32_t varint32();
-  /// A varint length that must be at most `limit` and fit in what is left.
-  size_t length(uint64_t limit, const char* what);
+  /// A varint that must be at most `limit`; `what` names it in the error.
+  uint64_t bounded(uint64_t limit, const char* what);
+  /// A varint length (at most `limit`), then that many bytes.
+  std::span<const uint8_t> sized_bytes(uint64_t limit, const char* what);
   std::span<const uint8_t> bytes(size_t n);
 
   size_t position() const { return pos_; }

@@ -25,6 +25,10 @@ constexpr size_t kPreambleBytes = kMagic.size() + 4;  // magic, then the version
 // write(2) calls cost little per record, small enough that a killed recorder loses little
 // that it had not flushed.
 constexpr size_t kFrameTargetBytes = 64 * 1024;
+// So a frame of buffered records plus the largest record (a payload and its few fields, or a
+// digest's chunk hashes) stays within what a reader accepts.
+static_assert(kFrameTargetBytes + kMaxPayloadBytes + 1024 <= kMaxFramePayload);
+static_assert(kFrameTargetBytes + kMaxRamChunks * 10 + 1024 <= kMaxFramePayload);
 
 // A header frame longer than this is corrupt: it holds a name of at most 4 KiB and a few fields.
 constexpr uint32_t kMaxHeaderBytes = 64 * 1024;
@@ -152,7 +156,8 @@ void LogReader::read_preamble() {
   std::array<uint8_t, kPreambleBytes> preamble{};
   const size_t got = read_up_to(preamble.data(), preamble.size());
   if (got == 0) throw LogError("empty file, not a vmft log");
-  if (!std::equal(kMagic.begin(), kMagic.begin() + std::min(got, kMagic.size()), preamble.begin())) {
+  if (!std::equal(kMagic.begin(), kMagic.begin() + std::min(got, kMagic.size()),
+                  preamble.begin())) {
     throw LogError("not a vmft log (bad magic)");
   }
   if (got < preamble.size()) {
@@ -161,8 +166,8 @@ void LogReader::read_preamble() {
   const uint32_t version = read_version(preamble);
   if (version != kFormatVersion) {
     throw LogError("log format version " + std::to_string(version) +
-                   " is not supported (this vmft reads version " +
-                   std::to_string(kFormatVersion) + ")");
+                   " is not supported (this vmft reads version " + std::to_string(kFormatVersion) +
+                   ")");
   }
   if (!read_frame(kMaxHeaderBytes, "the header")) {
     throw LogError("truncated header: the file ends after the version");
@@ -193,8 +198,9 @@ bool LogReader::read_frame(uint32_t max_payload, const std::string& label) {
   const size_t got = read_up_to(bytes.data(), bytes.size());
   if (got == 0) return false;
   if (got < bytes.size()) {
-    throw LogError("truncated at offset " + detail::hex(start) + ": frame header of 8 bytes, only " +
-                   std::to_string(got) + " left (" + label + ")");
+    throw LogError("truncated at offset " + detail::hex(start) +
+                   ": frame header of 8 bytes, only " + std::to_string(got) + " left (" + label +
+                   ")");
   }
   const FrameHeader header = parse_frame_header(bytes);
   if (header.payload_bytes > max_payload) {
@@ -251,7 +257,7 @@ uint64_t guest_file_digest(const std::filesystem::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw LogError("cannot open " + path.string() + ": " + system_error_text());
   std::unique_ptr<XXH64_state_t, decltype(&XXH64_freeState)> state(XXH64_createState(),
-                                                                    &XXH64_freeState);
+                                                                   &XXH64_freeState);
   XXH64_reset(state.get(), 0);
   std::vector<uint8_t> buffer(64 * 1024);
   for (;;) {

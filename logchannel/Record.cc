@@ -118,7 +118,9 @@ struct BodyDescriber {
   std::string operator()(const NetInput& n) const {
     std::string out = net_kind_name(n.kind);
     if (n.kind != VMFT_NIC_KIND_UDP) out += " conn=" + std::to_string(n.conn);
-    out += " peer=" + ipv4(n.peer_ip, n.peer_port);
+    // TCP data and close events name only their connection; the peer came with its open.
+    const bool names_peer = n.kind == VMFT_NIC_KIND_UDP || n.kind == VMFT_NIC_KIND_TCP_OPEN;
+    if (names_peer || n.peer_ip != 0) out += " peer=" + ipv4(n.peer_ip, n.peer_port);
     if (n.kind == VMFT_NIC_KIND_UDP || !n.data.empty()) out += payload_text(n.data);
     return out;
   }
@@ -148,8 +150,8 @@ struct BodyDescriber {
 }  // namespace
 
 const char* record_type_name(const RecordBody& body) {
-  static constexpr const char* kNames[] = {"clock",  "entropy", "timer",  "net",
-                                           "irq",    "output",  "digest", "end"};
+  static constexpr const char* kNames[] = {"clock", "entropy", "timer",  "net",
+                                           "irq",   "output",  "digest", "end"};
   static_assert(std::size(kNames) == std::variant_size_v<RecordBody>);
   return kNames[body.index()];
 }

@@ -46,12 +46,21 @@ constexpr uint8_t kHeaderHasTcp = 2;
 
 using DigestWords = std::array<uint64_t, StreamState::kDigestWords>;
 
-bool valid_clock_source(uint8_t v) { return v >= 1 && v <= 4; }
-bool valid_output_kind(uint8_t v) { return v >= 1 && v <= 4; }
-bool valid_end_reason(uint8_t v) { return v >= 1 && v <= 3; }
-bool valid_net_kind(uint32_t v) {
-  return v >= VMFT_NIC_KIND_UDP && v <= VMFT_NIC_KIND_TCP_CLOSE;
+// The enums' values are contiguous from their first to their last enumerator.
+template <class Enum>
+bool in_range(uint8_t v, Enum first, Enum last) {
+  return v >= static_cast<uint8_t>(first) && v <= static_cast<uint8_t>(last);
 }
+bool valid_clock_source(uint8_t v) {
+  return in_range(v, ClockSource::kWall, ClockSource::kCsrCycle);
+}
+bool valid_output_kind(uint8_t v) {
+  return in_range(v, OutputKind::kConsole, OutputKind::kTcpClose);
+}
+bool valid_end_reason(uint8_t v) {
+  return in_range(v, RunEnd::Reason::kExited, RunEnd::Reason::kStopped);
+}
+bool valid_net_kind(uint32_t v) { return v >= VMFT_NIC_KIND_UDP && v <= VMFT_NIC_KIND_TCP_CLOSE; }
 
 std::string record_label(uint64_t number) { return "record #" + std::to_string(number); }
 
@@ -185,7 +194,7 @@ NetInput decode_net(ByteReader& r) {
   n.conn = r.varint32();
   n.peer_ip = r.fixed32();
   n.peer_port = r.varint32();
-  const auto data = r.bytes(r.length(kMaxPayloadBytes, "payload"));
+  const auto data = r.sized_bytes(kMaxPayloadBytes, "payload");
   n.data.assign(data.begin(), data.end());
   return n;
 }
@@ -206,7 +215,7 @@ Output decode_output(ByteReader& r) {
   o.conn = r.varint32();
   o.peer_ip = r.fixed32();
   o.peer_port = r.varint32();
-  const auto data = r.bytes(r.length(kMaxPayloadBytes, "payload"));
+  const auto data = r.sized_bytes(kMaxPayloadBytes, "payload");
   o.data.assign(data.begin(), data.end());
   return o;
 }
@@ -223,9 +232,16 @@ DigestWords decode_digest_words(ByteReader& r, const DigestWords& previous) {
 }
 
 std::vector<uint64_t> decode_ram_chunks(ByteReader& r, const std::vector<uint64_t>& previous) {
-  const size_t count = r.length(kMaxRamChunks, "RAM chunk count");
+  const size_t count_pos = r.position();
+  const uint64_t count = r.bounded(kMaxRamChunks, "RAM chunk count");
+  // Unchanged chunks come from the previous digest, changed ones take 8 bytes each: a larger
+  // count is corrupt, and checking it first keeps garbage from making us allocate.
+  if (count > previous.size() + r.remaining() / 8) {
+    r.fail_at(count_pos, "RAM chunk count of " + std::to_string(count) + " but at most " +
+                             std::to_string(previous.size() + r.remaining() / 8) + " can follow");
+  }
   std::vector<uint64_t> chunks;
-  chunks.reserve(count);  // bounded: count <= kMaxRamChunks
+  chunks.reserve(count);
   while (chunks.size() < count) {
     const size_t pos = r.position();
     const uint64_t same = r.varint();
@@ -340,7 +356,7 @@ LogHeader decode_header(std::span<const uint8_t> bytes, uint64_t stream_offset) 
   if (flags & ~(kHeaderHasUdp | kHeaderHasTcp)) r.fail_at(flags_pos, "unknown header flags");
   header.has_udp = flags & kHeaderHasUdp;
   header.has_tcp = flags & kHeaderHasTcp;
-  const auto name = r.bytes(r.length(kMaxGuestNameBytes, "guest name"));
+  const auto name = r.sized_bytes(kMaxGuestNameBytes, "guest name");
   header.guest_name.assign(name.begin(), name.end());
   if (r.remaining() != 0) {
     r.fail_at(r.position(), std::to_string(r.remaining()) + " unexpected bytes after the header");

@@ -35,14 +35,19 @@ int vmft_nic_peek(struct vmft_nic_event *ev) {
 }
 
 void vmft_nic_serve(void (*handle)(const struct vmft_nic_event *ev)) {
-  vmft_irq_enable(VMFT_IRQ_NIC);
   for (;;) {
     struct vmft_nic_event ev;
     while (vmft_nic_peek(&ev)) {
       handle(&ev);
       vmft_nic_ack();
     }
-    vmft_idle();
+    /* Check and sleep with interrupts off, so an event that lands in between still wakes
+       the idle (it returns on pending & mie, whatever mstatus.MIE says). */
+    const int was_on = vmft_interrupts_save_off();
+    vmft_irq_enable(VMFT_IRQ_NIC);
+    if (vmft_mmio_read(VMFT_NIC_BASE, VMFT_NIC_RX_STATUS) == 0) vmft_idle();
+    vmft_irq_disable(VMFT_IRQ_NIC);
+    vmft_interrupts_restore(was_on);
   }
 }
 

@@ -55,6 +55,15 @@ static inline void vmft_irq_disable(unsigned cause) {
 /* mstatus.MIE: the global switch for taking interrupts. */
 static inline void vmft_interrupts_on(void) { __asm__ volatile("csrsi mstatus, 8"); }
 static inline void vmft_interrupts_off(void) { __asm__ volatile("csrci mstatus, 8"); }
+/* Clears mstatus.MIE and returns whether it was set, for vmft_interrupts_restore. */
+static inline int vmft_interrupts_save_off(void) {
+  uint64_t old;
+  __asm__ volatile("csrrci %0, mstatus, 8" : "=r"(old));
+  return (old & 8) != 0;
+}
+static inline void vmft_interrupts_restore(int was_on) {
+  if (was_on) vmft_interrupts_on();
+}
 
 /* Called from the trap vector for every interrupt; mepc is where the guest resumes. */
 typedef void (*vmft_irq_handler)(uint64_t mcause, uint64_t mepc);
@@ -91,8 +100,9 @@ int vmft_nic_peek(struct vmft_nic_event *ev);
 /* Releases the receive slot (the buffer may be overwritten from then on). */
 static inline void vmft_nic_ack(void) { vmft_mmio_write(VMFT_NIC_BASE, VMFT_NIC_RX_ACK, 1); }
 /* The server loop: forever, hands each event to `handle` (its payload stays in the receive
-   buffer until `handle` returns), releases it, and idles while there is none. Enables the
-   NIC interrupt in mie, so that idling wakes for the next event. */
+   buffer until `handle` returns), releases it, and idles while there is none. The NIC
+   interrupt only wakes the idle (it is enabled in mie just around it, with mstatus.MIE
+   off), so it never traps; other interrupts, like the timer's, keep working. */
 __attribute__((noreturn)) void vmft_nic_serve(void (*handle)(const struct vmft_nic_event *ev));
 /* Send requests; each returns VMFT_NIC_OK or a VMFT_NIC_ERR_* code. */
 int vmft_udp_send(uint32_t peer_ip, uint32_t peer_port, const void *data, size_t len);

@@ -69,18 +69,23 @@ Record random_record(std::mt19937_64& rng, uint64_t seq, uint64_t icount) {
     case 0: return {seq, icount, ClockRead{static_cast<ClockSource>(1 + rng() % 4), rng()}};
     case 1: return {seq, icount, EntropyRead{rng()}};
     case 2: return {seq, icount, TimerFired{rng() % 1000}};
-    case 3: return {seq, icount, NetInput{1 + uint32_t(rng() % 4), uint32_t(rng()), uint32_t(rng()),
-                                          uint32_t(rng() % 65536), data()}};
+    case 3:
+      return {seq, icount,
+              NetInput{1 + uint32_t(rng() % 4), uint32_t(rng()), uint32_t(rng()),
+                       uint32_t(rng() % 65536), data()}};
     case 4: return {seq, icount, InterruptTaken{uint32_t(rng() % 16), 0x80000000 + rng() % 4096}};
-    case 5: return {seq, icount, Output{static_cast<OutputKind>(1 + rng() % 4), uint32_t(rng()),
-                                        uint32_t(rng()), uint32_t(rng() % 65536), data()}};
+    case 5:
+      return {seq, icount,
+              Output{static_cast<OutputKind>(1 + rng() % 4), uint32_t(rng()), uint32_t(rng()),
+                     uint32_t(rng() % 65536), data()}};
     case 6: {
       StateDigest d = testing::sample_digest();
       d.regs[rng() % 32] = rng();
       d.ram_chunks.resize(rng() % 8, rng() % 2 ? rng() : 7);
       return {seq, icount, d};
     }
-    default: return {seq, icount, RunEnd{static_cast<RunEnd::Reason>(1 + rng() % 3), int32_t(rng())}};
+    default:
+      return {seq, icount, RunEnd{static_cast<RunEnd::Reason>(1 + rng() % 3), int32_t(rng())}};
   }
 }
 
@@ -159,6 +164,13 @@ TEST(RecordCodec, EncodesAnUnchangedDigestInAFewBytes) {
   EXPECT_LE(second.size(), 32u);
 }
 
+TEST(RecordCodec, RoundTripsAnUnchangedDigestAsTheLastRecord) {
+  StateDigest digest = testing::sample_digest();
+  digest.ram_chunks.assign(1024, 0x5555);
+  // The second digest's few bytes describe 1024 chunks: nothing follows them in the stream.
+  expect_round_trip({{1, 1000, digest}, {2, 2000, digest}});
+}
+
 TEST(RecordCodec, IdleTickTakesAtMost25Bytes) {
   constexpr size_t kTicks = 1000;
   testing::IdleTicks ticks(7);
@@ -190,7 +202,8 @@ TEST(RecordDecoder, NamesTheRecordNumberOfALaterRecord) {
   bytes.push_back(0xee);
   char offset[32];
   std::snprintf(offset, sizeof offset, "offset 0x%zx", end_of_valid);
-  EXPECT_EQ(decode_error(bytes), std::string(offset) + " (record #9): unknown record type tag 0xee");
+  EXPECT_EQ(decode_error(bytes),
+            std::string(offset) + " (record #9): unknown record type tag 0xee");
 }
 
 TEST(RecordDecoder, RejectsPayloadOver16MiB) {
@@ -212,8 +225,17 @@ TEST(RecordDecoder, RejectsDigestWithTooManyRamChunks) {
             "offset 0x4 (record #1): RAM chunk count of 1048577 exceeds the limit of 1048576");
 }
 
+TEST(RecordDecoder, RejectsRamChunkCountTheBytesCannotHold) {
+  // No changed words, 100 chunks, no previous digest, and 16 bytes: at most 2 chunks.
+  std::vector<uint8_t> body = {0, 100};
+  body.resize(body.size() + 16);
+  EXPECT_EQ(decode_error(raw_record(7, body)),
+            "offset 0x4 (record #1): RAM chunk count of 100 but at most 2 can follow");
+}
+
 TEST(RecordDecoder, RejectsVarintOver64Bits) {
-  const std::vector<uint8_t> bytes = {3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02};
+  const std::vector<uint8_t> bytes = {3,    0xff, 0xff, 0xff, 0xff, 0xff,
+                                      0xff, 0xff, 0xff, 0xff, 0x02};
   EXPECT_EQ(decode_error(bytes), "offset 0x1 (record #1): varint overflows 64 bits");
 }
 
@@ -234,8 +256,8 @@ TEST(RecordDecoder, RejectsEveryTruncationOfAStream) {
     if (boundary != boundaries.end()) {
       EXPECT_EQ(decode_all(prefix).size(), static_cast<size_t>(boundary - boundaries.begin()));
     } else {
-      const size_t record = std::upper_bound(boundaries.begin(), boundaries.end(), cut) -
-                            boundaries.begin();
+      const size_t record =
+          std::upper_bound(boundaries.begin(), boundaries.end(), cut) - boundaries.begin();
       EXPECT_NE(decode_error(prefix).find("(record #" + std::to_string(record) + "): "),
                 std::string::npos)
           << decode_error(prefix);
@@ -292,7 +314,8 @@ TEST(RecordDecoder, KeepsItsStateAfterAnError) {
 TEST(RecordEncoder, RefusesPayloadOver16MiBAndAppendsNothing) {
   RecordEncoder encoder;
   std::vector<uint8_t> bytes;
-  const Record big{1, 0, Output{OutputKind::kConsole, 0, 0, 0, std::vector<uint8_t>(kMaxPayloadBytes + 1)}};
+  const Record big{
+      1, 0, Output{OutputKind::kConsole, 0, 0, 0, std::vector<uint8_t>(kMaxPayloadBytes + 1)}};
   EXPECT_THROW(encoder.encode(big, bytes), LogError);
   EXPECT_TRUE(bytes.empty());
 }
@@ -357,14 +380,15 @@ TEST(RecordDescribe, InterruptAndOutput) {
 
 TEST(RecordDescribe, DigestShowsPcAndOneHashOfRam) {
   const std::string line = describe({16, 6000, testing::sample_digest()});
-  EXPECT_TRUE(std::regex_match(
-      line, std::regex("#16 @6000 digest pc=0x80000000 ram=[0-9a-f]{16} chunks=5 "
-                       "devices=feedface12345678")))
+  EXPECT_TRUE(
+      std::regex_match(line, std::regex("#16 @6000 digest pc=0x80000000 ram=[0-9a-f]{16} chunks=5 "
+                                        "devices=feedface12345678")))
       << line;
 }
 
 TEST(RecordDescribe, RunEnd) {
-  EXPECT_EQ(describe({17, 7000, RunEnd{RunEnd::Reason::kExited, 0}}), "#17 @7000 end exited code=0");
+  EXPECT_EQ(describe({17, 7000, RunEnd{RunEnd::Reason::kExited, 0}}),
+            "#17 @7000 end exited code=0");
   EXPECT_EQ(describe({18, 7000, RunEnd{RunEnd::Reason::kStopped, 0}}), "#18 @7000 end stopped");
 }
 

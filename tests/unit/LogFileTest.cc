@@ -36,7 +36,8 @@ std::vector<uint8_t> read_bytes(const fs::path& path) {
 
 void write_bytes(const fs::path& path, const std::vector<uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
 }
 
 std::vector<Record> read_all(LogReader& reader) {
@@ -158,7 +159,8 @@ TEST_F(LogWriterTest, RefusesUncreatablePathNamingIt) {
     LogWriter writer(bad, test_header());
     FAIL() << "no error";
   } catch (const LogError& e) {
-    EXPECT_EQ(std::string(e.what()), "cannot create " + bad.string() + ": No such file or directory");
+    EXPECT_EQ(std::string(e.what()),
+              "cannot create " + bad.string() + ": No such file or directory");
   }
 }
 
@@ -247,9 +249,9 @@ TEST_F(LogReaderTest, RejectsACorruptFrameLength) {
   std::vector<uint8_t> bytes = read_bytes(path_);
   bytes[frames[0] + 3] = 0xff;  // the length's top byte: over 4 GiB
   write_bytes(path_, bytes);
-  EXPECT_NE(read_error(path_).find("frame at offset " + hex(frames[0]) +
-                                   " (records from #1): length "),
-            std::string::npos)
+  EXPECT_NE(
+      read_error(path_).find("frame at offset " + hex(frames[0]) + " (records from #1): length "),
+      std::string::npos)
       << read_error(path_);
 }
 
@@ -268,8 +270,8 @@ void write_log_with_records(const fs::path& path, const std::vector<Record>& rec
 }
 
 TEST_F(LogReaderTest, RejectsAMissingRecord) {
-  write_log_with_records(path_, {{1, 10, TimerFired{1}}, {2, 20, TimerFired{2}},
-                                 {4, 40, TimerFired{4}}});
+  write_log_with_records(path_,
+                         {{1, 10, TimerFired{1}}, {2, 20, TimerFired{2}}, {4, 40, TimerFired{4}}});
   LogReader reader(path_);
   ASSERT_TRUE(reader.next_record().has_value());
   ASSERT_TRUE(reader.next_record().has_value());
@@ -326,7 +328,8 @@ TEST_F(GuestFileDigestTest, RefusesAMissingFileNamingIt) {
     guest_file_digest(missing);
     FAIL() << "no error";
   } catch (const LogError& e) {
-    EXPECT_EQ(std::string(e.what()), "cannot open " + missing.string() + ": No such file or directory");
+    EXPECT_EQ(std::string(e.what()),
+              "cannot open " + missing.string() + ": No such file or directory");
   }
 }
 

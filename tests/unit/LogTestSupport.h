@@ -40,9 +40,7 @@ inline ::testing::AssertionResult SameRecord(const Record& a, const Record& b) {
   return ::testing::AssertionFailure() << describe(a) << "\n  differs from\n" << describe(b);
 }
 
-inline std::vector<uint8_t> bytes_of(const std::string& text) {
-  return {text.begin(), text.end()};
-}
+inline std::vector<uint8_t> bytes_of(const std::string& text) { return {text.begin(), text.end()}; }
 
 inline StateDigest sample_digest() {
   StateDigest d;

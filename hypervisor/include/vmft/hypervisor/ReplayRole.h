@@ -71,7 +71,7 @@ class ReplayRole final : public Role {
   const logchannel::Record* head();
   logchannel::Record pop();
   template <typename T>
-  T expect(uint64_t icount, const char* what);
+  const T& expect(uint64_t icount, const char* what);
   [[noreturn]] void diverge(uint64_t icount, const std::string& what) const;
   void update_due();
 

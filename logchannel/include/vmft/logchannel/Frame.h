@@ -16,7 +16,7 @@ inline constexpr size_t kFrameHeaderBytes = 8;
 
 /// A frame whose length field says more than this is corrupt. A writer closes a frame once it
 /// holds more than 64 KiB, so a frame is at most 64 KiB plus one record, and a record is at
-/// most a 16 MiB payload (or ~10 MiB of digest chunks) plus a few fields.
+/// most a 16 MiB payload (or up to 10 bytes per digest chunk) plus a few fields.
 inline constexpr uint32_t kMaxFramePayload = 32u << 20;
 
 /// The checksum stored in a frame's header for `payload`.

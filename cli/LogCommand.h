@@ -1,0 +1,14 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+namespace vmft::cli {
+
+/// Adds `vmft log` (with `vmft log show FILE`) to `app`; when it is chosen, `action` is set to
+/// the function that runs it and returns the process exit code. Its --log-level goes to
+/// `log_level`.
+void add_log_command(CLI::App& app, std::string& log_level, std::function<int()>& action);
+
+}  // namespace vmft::cli
