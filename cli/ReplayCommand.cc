@@ -7,13 +7,18 @@
 
 #include <asio.hpp>
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <filesystem>
 #include <memory>
 #include <thread>
 
 #include "LiveRun.h"
 #include "Logging.h"
+#include <unicorn/unicorn.h>
+
 #include "vmft/guest/abi.h"
 #include "vmft/hypervisor/ElfLoader.h"
 #include "vmft/hypervisor/Machine.h"
@@ -28,6 +33,8 @@ namespace {
 struct ReplayOptions {
   std::string guest;
   std::string log;
+  uint64_t until = UINT64_MAX;
+  std::string dump_ram;
 };
 
 void write_console(std::span<const uint8_t> bytes) {
@@ -45,7 +52,34 @@ bool same_guest(const ReplayOptions& options, const logchannel::LogHeader& heade
   return false;
 }
 
-int summarise(const hypervisor::RunResult& result, const hypervisor::ReplayRole& role,
+bool dump_ram(const std::string& path, std::span<const uint8_t> ram) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(ram.data()), static_cast<std::streamsize>(ram.size()));
+  out.close();
+  if (!out) {
+    spdlog::error("cannot write RAM to {}: {}", path, std::strerror(errno));
+    return false;
+  }
+  spdlog::info("wrote {} bytes of RAM (from {:#x}) to {}", ram.size(), VMFT_RAM_BASE, path);
+  return true;
+}
+
+// --until: show the guest at that instruction.
+int show_state(const ReplayOptions& options, const hypervisor::RunResult& result,
+               const hypervisor::Machine& machine) {
+  std::printf("stopped before instruction %llu (pc %#llx)\n%s\n",
+              static_cast<unsigned long long>(result.instructions),
+              static_cast<unsigned long long>(machine.read_register(UC_RISCV_REG_PC)),
+              machine.register_dump().c_str());
+  std::fflush(stdout);
+  if (!options.dump_ram.empty() && !dump_ram(options.dump_ram, machine.ram())) {
+    return kUsageExitCode;
+  }
+  return 0;
+}
+
+int summarise(const ReplayOptions& options, const hypervisor::RunResult& result,
+              const hypervisor::ReplayRole& role, const hypervisor::Machine& machine,
               double seconds) {
   using Outcome = hypervisor::RunResult::Outcome;
   if (role.log_error()) {
@@ -56,6 +90,12 @@ int summarise(const hypervisor::RunResult& result, const hypervisor::ReplayRole&
   if (result.outcome == Outcome::kDiverged) {
     spdlog::error("{}", result.report);
     return kDivergedExitCode;
+  }
+  if (result.outcome == Outcome::kUntil) return show_state(options, result, machine);
+  if (options.until != UINT64_MAX) {
+    spdlog::error("the recorded run ended after {} instructions, before --until {}",
+                  result.instructions, options.until);
+    return kUsageExitCode;
   }
   const auto& s = role.stats();
   if (!s.complete) {
@@ -91,14 +131,16 @@ int replay(const ReplayOptions& options) {
   std::thread signal_thread([&io] { io.run(); });
 
   hypervisor::ReplayRole role(*log, stop_requests);
-  hypervisor::Machine machine(std::move(image), {log->header().ram_size, write_console}, role);
+  hypervisor::MachineConfig config{log->header().ram_size, write_console};
+  config.until = options.until;
+  hypervisor::Machine machine(std::move(image), std::move(config), role);
   const auto started = std::chrono::steady_clock::now();
   const hypervisor::RunResult result = machine.run();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   io.stop();
   signal_thread.join();
-  return summarise(result, role, seconds);
+  return summarise(options, result, role, machine, seconds);
 }
 
 }  // namespace
@@ -113,6 +155,10 @@ void add_replay_command(CLI::App& app, std::string& log_level, std::function<int
   cmd->add_option("--log", options->log, "The log `vmft record` wrote")
       ->required()
       ->check(CLI::ExistingFile);
+  cmd->add_option("--until", options->until,
+                  "Stop before the instruction with this count and print the registers");
+  cmd->add_option("--dump-ram", options->dump_ram, "With --until: write guest RAM to this file")
+      ->needs("--until");
   add_log_level_option(*cmd, log_level);
   cmd->callback([&action, options] { action = [options] { return replay(*options); }; });
 }

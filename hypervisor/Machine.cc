@@ -106,6 +106,7 @@ RunResult Machine::Impl::run() {
     pc = reg(UC_RISCV_REG_PC);
     resync_icount(pc);
     after_emulation_stopped(err);
+    if (step_to_until_) step_to_until(pc);
     if (state_ == State::kIdle) wait_while_idle();
     if (state_ == State::kRunning && role_.should_stop(icount_)) state_ = State::kStopped;
   }
@@ -114,7 +115,7 @@ RunResult Machine::Impl::run() {
 
 RunResult Machine::Impl::finish() {
   RunResult result;
-  if (state_ != State::kDiverged) {
+  if (state_ != State::kDiverged && state_ != State::kUntil) {
     try {
       role_.end(icount_, run_end(), state_digest());
     } catch (const Divergence& e) {
@@ -131,6 +132,7 @@ RunResult Machine::Impl::finish() {
       break;
     case State::kFaulted: result.outcome = RunResult::Outcome::kFaulted; break;
     case State::kDiverged: result.outcome = RunResult::Outcome::kDiverged; break;
+    case State::kUntil: result.outcome = RunResult::Outcome::kUntil; break;
     default: result.outcome = RunResult::Outcome::kStopped; break;
   }
   return result;
@@ -156,7 +158,7 @@ void Machine::Impl::after_emulation_stopped(uc_err err) {
     fault(cause, fault_pc);
     return;
   }
-  if (role_.should_stop(icount_)) return;
+  if (role_.should_stop(icount_) || step_to_until_) return;
   if (fetch(pc - 4) == kWfi) {
     state_ = State::kIdle;
     return;
@@ -172,7 +174,8 @@ void Machine::Impl::on_block(uc_engine*, uint64_t address, uint32_t size, void* 
   self->icount_ += size / 4;
   if (self->boundary_work_ || self->role_.attention() ||
       self->block_start_icount_ >= self->role_.due_icount() ||
-      self->block_start_icount_ >= self->next_digest_icount_) {
+      self->block_start_icount_ >= self->next_digest_icount_ ||
+      self->icount_ > self->config_.until) {
     self->at_block_boundary(address);
   }
 }
@@ -194,6 +197,12 @@ void Machine::Impl::at_block_boundary(uint64_t address) {
     if (pending && take_interrupt(address)) icount_ = icount;
     take_digest_if_due(icount);
     role_.boundary_done(icount, address);
+    // Not when an interrupt was just taken: the pc moved, and a stop would be lost; the
+    // handler's first block comes next, at the same count.
+    if (reg(UC_RISCV_REG_PC) == address && stop_for_until(icount_)) {
+      icount_ = icount;
+      uc_emu_stop(uc_);
+    }
   } catch (const Divergence& e) {
     icount_ = icount;
     diverged(e.what());
@@ -235,6 +244,27 @@ bool Machine::Impl::take_interrupt(uint64_t pc) {
   return true;
 }
 
+// Whether --until falls in the block about to run (which would end at `block_end`).
+bool Machine::Impl::stop_for_until(uint64_t block_end) {
+  if (block_end <= config_.until || step_to_until_) return false;
+  step_to_until_ = true;
+  return true;
+}
+
+// Unicorn's `count` argument adds a per-instruction hook; that is fine here, at the very end of
+// a run, where the block structure it changes no longer matters. A cached block lacks the hook,
+// so the one that runs is dropped first: --until lies inside it, so the steps never leave
+// its straight line (a full flush would cost seconds in Unicorn 2.0.1).
+void Machine::Impl::step_to_until(uint64_t pc) {
+  if (icount_ < config_.until) {
+    uc_ctl_remove_cache(uc_, pc, pc + (config_.until - icount_ + 1) * 4);
+    const uc_err err = uc_emu_start(uc_, pc, kNeverReached, 0, config_.until - icount_);
+    resync_icount(reg(UC_RISCV_REG_PC));
+    if (err != UC_ERR_OK && state_ == State::kRunning) after_emulation_stopped(err);
+  }
+  if (state_ == State::kRunning) state_ = State::kUntil;
+}
+
 void Machine::Impl::resync_icount(uint64_t pc) {
   if (pc >= block_addr_ && pc - block_addr_ <= kMaxBlockBytes) {
     icount_ = block_start_icount_ + (pc - block_addr_) / 4;
@@ -248,6 +278,10 @@ void Machine::Impl::wait_while_idle() {
     for (;;) {
       if (role_.should_stop(icount_)) {
         state_ = State::kStopped;
+        return;
+      }
+      if (icount_ >= config_.until) {
+        state_ = State::kUntil;
         return;
       }
       take_inputs(icount_);
@@ -269,5 +303,7 @@ Machine::~Machine() = default;
 RunResult Machine::run() { return impl_->run(); }
 uint64_t Machine::instruction_count() const { return impl_->instruction_count(); }
 uint64_t Machine::read_register(int reg) const { return impl_->reg(reg); }
+std::string Machine::register_dump() const { return impl_->register_dump(); }
+std::span<const uint8_t> Machine::ram() const { return impl_->ram(); }
 
 }  // namespace vmft::hypervisor

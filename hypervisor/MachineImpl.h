@@ -27,11 +27,13 @@ class Machine::Impl {
 
   RunResult run();
   uint64_t instruction_count() const { return icount_; }
+  std::span<const uint8_t> ram() const { return {ram_.data(), ram_.size()}; }
+  std::string register_dump() const;
   uint64_t reg(int id) const;
   void set_reg(int id, uint64_t value);
 
  private:
-  enum class State { kRunning, kIdle, kExited, kFaulted, kStopped, kDiverged };
+  enum class State { kRunning, kIdle, kExited, kFaulted, kStopped, kDiverged, kUntil };
 
   // The devices' host services, routed through the role so that every read is recorded or
   // replayed, with the instruction count at which it happened (Inputs.cc).
@@ -77,6 +79,8 @@ class Machine::Impl {
   void resync_icount(uint64_t pc);
   void wait_while_idle();
   void after_emulation_stopped(uc_err err);
+  bool stop_for_until(uint64_t block_end);
+  void step_to_until(uint64_t pc);
   RunResult finish();
 
   // Inputs.cc
@@ -97,7 +101,6 @@ class Machine::Impl {
   std::optional<uint32_t> fetch(uint64_t pc) const;
   std::optional<uint64_t> find_access(uint64_t address) const;
   void fault(const std::string& cause, uint64_t pc);
-  std::string register_dump() const;
 
   Role& role_;
   MachineConfig config_;
@@ -136,6 +139,9 @@ class Machine::Impl {
   /// instruction count, and inputs are never applied there, so that a replay, which applies
   /// all inputs of one instruction count at its first boundary, sees the same order.
   uint64_t last_interrupt_icount_ = UINT64_MAX;
+
+  /// --until lies inside the current block: run it instruction by instruction up to there.
+  bool step_to_until_ = false;
 
   uc_hook block_hook_ = 0, intr_hook_ = 0, unmapped_hook_ = 0;
 };

@@ -187,5 +187,40 @@ TEST_F(RecordReplay, RefusesAnUnknownFormatVersion) {
   EXPECT_NE(r.err.find("version 99"), std::string::npos) << r.err;
 }
 
+TEST_F(RecordReplay, UntilStopsAtTheExactInstructionAndShowsRegisters) {
+  const std::string log = log_path(0);
+  Subprocess recorder({VMFT_BINARY, "record", guest_path("count"), "--log", log});
+  ASSERT_EQ(recorder.wait_for_exit(kTimeout), 2001 & 0xff) << recorder.stderr_text();
+  // count.S: `li t0, 1000`, then (addi t0, -1; bnez) 1000 times. After 1000 instructions the
+  // li and 499 loop rounds and one addi have run: t0 = 500, and the bnez at 0x80000008 is next.
+  const auto r = vmft({"replay", guest_path("count"), "--log", log, "--until", "1000"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("stopped before instruction 1000 (pc 0x80000008)"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("t0=0x00000000000001f4"), std::string::npos) << r.out;
+}
+
+TEST_F(RecordReplay, DumpRamWritesTheGuestsMemory) {
+  const std::string log = log_path(0);
+  Subprocess recorder({VMFT_BINARY, "record", guest_path("count"), "--log", log, "--mem", "1M"});
+  ASSERT_TRUE(recorder.wait_for_exit(kTimeout)) << recorder.stderr_text();
+  const std::string ram = dir_ + "/ram.bin";
+  const auto r = vmft({"replay", guest_path("count"), "--log", log, "--until", "5", "--dump-ram", ram});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const std::string bytes = read_file(ram);
+  ASSERT_EQ(bytes.size(), 1u << 20);
+  EXPECT_EQ(bytes.substr(0, 4), std::string("\x93\x02\x80\x3e", 4));  // li t0, 1000
+}
+
+TEST_F(RecordReplay, UntilPastTheEndOfTheRunIsAnError) {
+  const std::string log = log_path(0);
+  Subprocess recorder({VMFT_BINARY, "record", guest_path("count"), "--log", log});
+  ASSERT_TRUE(recorder.wait_for_exit(kTimeout));
+  const auto r = vmft({"replay", guest_path("count"), "--log", log, "--until", "5000"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("ended after 2004 instructions, before --until 5000"), std::string::npos)
+      << r.err;
+}
+
 }  // namespace
 }  // namespace vmft::integration

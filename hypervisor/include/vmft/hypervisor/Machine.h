@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "vmft/devices/Console.h"
@@ -18,11 +19,14 @@ struct MachineConfig {
   uint64_t ram_size = 64ULL << 20;
   devices::ConsoleSink console;  ///< where the guest's console bytes go
   uint64_t digest_interval = kDigestInterval;
+  /// Stop just before the instruction with this count (0-based: after this many retired),
+  /// to look at the guest there. The run then ends as kUntil, without its end checks.
+  uint64_t until = UINT64_MAX;
 };
 
 /// How a run ended.
 struct RunResult {
-  enum class Outcome { kExited, kFaulted, kStopped, kDiverged };
+  enum class Outcome { kExited, kFaulted, kStopped, kDiverged, kUntil };
   Outcome outcome = Outcome::kStopped;
   int exit_code = 0;          ///< the guest's, when kExited
   uint64_t instructions = 0;  ///< instructions retired
@@ -47,6 +51,10 @@ class Machine {
   uint64_t instruction_count() const;
   /// Reads a Unicorn RISC-V register (UC_RISCV_REG_*), for tests and reports.
   uint64_t read_register(int reg) const;
+  /// The registers (x1..x31, pc and the machine CSRs), formatted one block for a person.
+  std::string register_dump() const;
+  /// Guest RAM, from VMFT_RAM_BASE. Read it only while run() is not running.
+  std::span<const uint8_t> ram() const;
 
  private:
   class Impl;
