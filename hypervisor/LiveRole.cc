@@ -36,13 +36,21 @@ void LiveRole::take_inputs(uint64_t icount, std::vector<HostInput>& out) {
   }
 }
 
-void LiveRole::wait_for_input(uint64_t) { inputs_.wait(); }
+// Before the guest sleeps, and before anything leaves it, the log so far goes to the file:
+// a recorder that is killed then loses nothing a client could have seen.
+void LiveRole::wait_for_input(uint64_t) {
+  if (log_) log_->flush();
+  inputs_.wait();
+}
 
 void LiveRole::interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) {
   log(icount, logchannel::InterruptTaken{cause, pc});
 }
 
-void LiveRole::output(uint64_t icount, const logchannel::Output& output) { log(icount, output); }
+void LiveRole::output(uint64_t icount, const logchannel::Output& output) {
+  log(icount, output);
+  if (log_) log_->flush();
+}
 
 void LiveRole::digest(uint64_t icount, const logchannel::StateDigest& digest) {
   log(icount, digest);

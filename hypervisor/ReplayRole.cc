@@ -26,11 +26,6 @@ const char* const kRegisterNames[32] = {
     "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6"};
 const char* const kCsrNames[6] = {"mstatus", "mie", "mtvec", "mepc", "mcause", "mscratch"};
 
-bool same_output(const logchannel::Output& a, const logchannel::Output& b) {
-  return a.kind == b.kind && a.conn == b.conn && a.peer_ip == b.peer_ip &&
-         a.peer_port == b.peer_port && a.data == b.data;
-}
-
 }  // namespace
 
 ReplayRole::ReplayRole(logchannel::LogReader& log, InputQueue& stop_requests)
@@ -150,7 +145,7 @@ void ReplayRole::interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) {
 }
 
 void ReplayRole::output(uint64_t icount, const logchannel::Output& output) {
-  if (!same_output(expect<logchannel::Output>(icount, "sent output"), output)) {
+  if (expect<logchannel::Output>(icount, "sent output") != output) {
     Record replayed{0, icount, output};
     diverge(icount, "the guest's output differs from the recording's\n  replayed: " +
                         logchannel::describe(replayed));

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <regex>
 #include <string>
 #include <thread>
 
@@ -133,6 +134,26 @@ TEST_F(RecordReplay, EveryNondeterministicSourceReplaysExactly) {
     EXPECT_EQ(r.out, console) << "the replay's console differs";
     EXPECT_NE(r.err.find("interrupts"), std::string::npos) << r.err;
   }
+}
+
+// Everything a client saw was in the file before it left: a replay of a killed recorder's log
+// checks all of it.
+TEST_F(RecordReplay, KilledRecordersLogReplaysUpToWhereItEnds) {
+  std::mt19937 random(99);
+  {
+    VmftProcess recorder("record", "counter",
+                         {"--log", log_path(0), "--tcp", "127.0.0.1:0", "--udp", "127.0.0.1:0"});
+    drive_counter(recorder, random);
+    recorder.kill();
+    ASSERT_TRUE(recorder.wait_for_exit(kTimeout));
+  }
+  const auto r = replay("counter", log_path(0));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("without an end record"), std::string::npos) << r.err;
+  // The ready line and the 30 replies the clients got were all checked.
+  std::smatch outputs;
+  ASSERT_TRUE(std::regex_search(r.err, outputs, std::regex(R"((\d+) outputs)"))) << r.err;
+  EXPECT_GE(std::stoi(outputs[1]), 31) << r.err;
 }
 
 // A short recorded run to damage.

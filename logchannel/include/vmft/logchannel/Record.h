@@ -27,16 +27,19 @@ enum class ClockSource : uint8_t {
 struct ClockRead {
   ClockSource source = ClockSource::kMono;
   uint64_t value = 0;
+  bool operator==(const ClockRead&) const = default;
 };
 
 /// Input: the value an entropy read returned.
 struct EntropyRead {
   uint64_t value = 0;
+  bool operator==(const EntropyRead&) const = default;
 };
 
 /// Input: the host timer armed for `generation` went off (applied at a block boundary).
 struct TimerFired {
   uint64_t generation = 0;
+  bool operator==(const TimerFired&) const = default;
 };
 
 /// Input: a network event handed to the NIC (applied at a block boundary or while idle).
@@ -47,12 +50,14 @@ struct NetInput {
   uint32_t peer_ip = 0;
   uint32_t peer_port = 0;
   std::vector<uint8_t> data;
+  bool operator==(const NetInput&) const = default;
 };
 
 /// Check: the guest took an interrupt (`cause` is VMFT_IRQ_*) that resumes at `pc`.
 struct InterruptTaken {
   uint32_t cause = 0;
   uint64_t pc = 0;
+  bool operator==(const InterruptTaken&) const = default;
 };
 
 enum class OutputKind : uint8_t { kConsole = 1, kUdp = 2, kTcpData = 3, kTcpClose = 4 };
@@ -64,6 +69,7 @@ struct Output {
   uint32_t peer_ip = 0;
   uint32_t peer_port = 0;
   std::vector<uint8_t> data;
+  bool operator==(const Output&) const = default;
 };
 
 /// Check: the guest's whole state at a block boundary. `regs[0]` holds the pc (x0 is always
@@ -75,6 +81,7 @@ struct StateDigest {
   std::array<uint64_t, 6> csrs{};
   uint64_t devices = 0;  ///< hash of the devices' guest-visible state
   std::vector<uint64_t> ram_chunks;
+  bool operator==(const StateDigest&) const = default;
 };
 
 /// The run ended: the guest exited (with `exit_code`), faulted, or was stopped.
@@ -82,6 +89,7 @@ struct RunEnd {
   enum class Reason : uint8_t { kExited = 1, kFaulted = 2, kStopped = 3 };
   Reason reason = Reason::kStopped;
   int32_t exit_code = 0;
+  bool operator==(const RunEnd&) const = default;
 };
 
 using RecordBody = std::variant<ClockRead, EntropyRead, TimerFired, NetInput, InterruptTaken,
