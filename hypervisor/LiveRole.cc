@@ -36,10 +36,18 @@ void LiveRole::take_inputs(uint64_t icount, std::vector<HostInput>& out) {
   }
 }
 
-// Before the guest sleeps, and before anything leaves it, the log so far goes to the file:
-// a recorder that is killed then loses nothing a client could have seen.
+// Before anything leaves the guest, the log so far goes to the file (see output()), so a
+// recorder that is killed loses nothing a client could have seen. An idle guest's log also
+// goes out, at most once a second: a frame per tick would cost more than the ticks.
 void LiveRole::wait_for_input(uint64_t) {
-  if (log_) log_->flush();
+  constexpr uint64_t kIdleFlushInterval = 1'000'000'000;  // ns
+  if (log_) {
+    const uint64_t now = host_.clock.mono_ns();
+    if (now - last_idle_flush_ >= kIdleFlushInterval) {
+      log_->flush();
+      last_idle_flush_ = now;
+    }
+  }
   inputs_.wait();
 }
 

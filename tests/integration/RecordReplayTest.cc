@@ -74,7 +74,12 @@ void drive_counter(VmftProcess& vmft, std::mt19937& random) {
     } else {
       auto& client = *clients[random() % clients.size()];
       client.send_all(command);
-      ASSERT_FALSE(client.receive_line(kTimeout).data.empty()) << "no TCP reply";
+      // A whole reply: a bulk string ("$1\r\n3\r\n") is two lines.
+      const std::string first = client.receive_line(kTimeout).data;
+      ASSERT_FALSE(first.empty()) << "no TCP reply";
+      if (first[0] == '$' && first != "$-1\r\n") {
+        ASSERT_FALSE(client.receive_line(kTimeout).data.empty()) << "no bulk string body";
+      }
     }
     random_pause(random);
   }

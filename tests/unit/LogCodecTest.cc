@@ -1,5 +1,6 @@
 // The log's record codec: round trips, compactness, and rejection of bad bytes.
 #include <gtest/gtest.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -225,12 +226,28 @@ TEST(RecordDecoder, RejectsDigestWithTooManyRamChunks) {
             "offset 0x4 (record #1): RAM chunk count of 1048577 exceeds the limit of 1048576");
 }
 
-TEST(RecordDecoder, RejectsRamChunkCountTheBytesCannotHold) {
-  // No changed words, 100 chunks, no previous digest, and 16 bytes: at most 2 chunks.
-  std::vector<uint8_t> body = {0, 100};
-  body.resize(body.size() + 16);
-  EXPECT_EQ(decode_error(raw_record(7, body)),
-            "offset 0x4 (record #1): RAM chunk count of 100 but at most 2 can follow");
+TEST(RecordDecoder, RejectsRamChunkRunsThatDoNotAddUp) {
+  // No changed words, 100 chunks, then a run of 3 unchanged and 200 changed chunks.
+  const std::vector<uint8_t> body = {0, 100, 3, 200, 1};
+  EXPECT_NE(decode_error(raw_record(7, body)).find("RAM chunk runs do not add up to 100"),
+            std::string::npos);
+}
+
+// The first digest is compared with zero-filled RAM, so a large, mostly untouched RAM costs
+// a few bytes rather than 8 per chunk.
+TEST(RecordEncoder, FirstDigestOfMostlyUntouchedRamIsSmall) {
+  const std::vector<uint8_t> zeros(StateDigest::kDigestChunkBytes);
+  StateDigest digest;
+  digest.ram_chunks.assign(1024, XXH3_64bits(zeros.data(), zeros.size()));
+  digest.ram_chunks[0] = 0x1234;
+  digest.ram_chunks[1] = 0x5678;
+  RecordEncoder encoder;
+  std::vector<uint8_t> bytes;
+  encoder.encode(Record{1, 0, digest}, bytes);
+  EXPECT_LT(bytes.size(), 40u);
+  RecordDecoder decoder;
+  EXPECT_EQ(std::get<StateDigest>(decoder.decode(bytes, 0).record.body).ram_chunks,
+            digest.ram_chunks);
 }
 
 TEST(RecordDecoder, RejectsVarintOver64Bits) {

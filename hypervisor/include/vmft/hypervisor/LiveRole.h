@@ -42,6 +42,7 @@ class LiveRole final : public Role {
   HostServices host_;
   logchannel::LogWriter* log_;
   uint64_t seq_ = 0;
+  uint64_t last_idle_flush_ = 0;  ///< host monotonic ns
 };
 
 }  // namespace vmft::hypervisor
