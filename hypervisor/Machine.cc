@@ -194,12 +194,13 @@ void Machine::Impl::at_block_boundary(uint64_t address) {
     deliver_device_events();
     const bool pending = pending_interrupts() != 0;
     boundary_work_ = pending || nic_.can_deliver();
-    if (pending && take_interrupt(address)) icount_ = icount;
+    const bool interrupted = pending && take_interrupt(address);
+    if (interrupted) icount_ = icount;
     take_digest_if_due(icount);
     role_.boundary_done(icount, address);
     // Not when an interrupt was just taken: the pc moved, and a stop would be lost; the
     // handler's first block comes next, at the same count.
-    if (reg(UC_RISCV_REG_PC) == address && stop_for_until(icount_)) {
+    if (!interrupted && stop_for_until(icount_)) {
       icount_ = icount;
       uc_emu_stop(uc_);
     }

@@ -226,6 +226,40 @@ TEST_F(RecordReplay, UntilStopsAtTheExactInstructionAndShowsRegisters) {
   EXPECT_NE(r.out.find("t0=0x00000000000001f4"), std::string::npos) << r.out;
 }
 
+// Across a run with interrupts and network inputs, --until lands on every count asked for.
+TEST_F(RecordReplay, UntilIsExactThroughInterruptsAndInputs) {
+  std::mt19937 random(7);
+  {
+    VmftProcess recorder("record", "nondet", {"--log", log_path(0), "--udp", "127.0.0.1:0"});
+    const auto udp = recorder.listening_port("udp", kTimeout);
+    ASSERT_TRUE(udp) << recorder.log();
+    ASSERT_TRUE(recorder.wait_for_console("nondet: ready", kTimeout));
+    UdpClient client;
+    for (int i = 0; i < 5; i++) {
+      client.send_to(*udp, "ping");
+      ASSERT_TRUE(client.receive(kTimeout));
+      random_pause(random);
+    }
+    client.send_to(*udp, "quit");
+    ASSERT_EQ(recorder.wait_for_exit(kTimeout), 0) << recorder.log();
+  }
+  const auto whole = replay("nondet", log_path(0));
+  std::smatch interrupts;
+  ASSERT_TRUE(std::regex_search(whole.err, interrupts, std::regex(R"((\d+) interrupts)")));
+  ASSERT_GT(std::stoi(interrupts[1]), 0) << whole.err;
+  std::smatch total;
+  ASSERT_TRUE(std::regex_search(whole.err, total, std::regex(R"(matched: (\d+) instructions)")));
+  const uint64_t instructions = std::stoull(total[1]);
+  for (uint64_t until = 1; until < instructions; until += 1 + random() % (instructions / 25)) {
+    const auto r = vmft({"replay", guest_path("nondet"), "--log", log_path(0), "--until",
+                         std::to_string(until)});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("stopped before instruction " + std::to_string(until) + " "),
+              std::string::npos)
+        << r.out;
+  }
+}
+
 TEST_F(RecordReplay, DumpRamWritesTheGuestsMemory) {
   const std::string log = log_path(0);
   Subprocess recorder({VMFT_BINARY, "record", guest_path("count"), "--log", log, "--mem", "1M"});
