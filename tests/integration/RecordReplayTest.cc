@@ -103,6 +103,39 @@ TEST_F(RecordReplay, CounterSessionsReplayExactly) {
   }
 }
 
+TEST_F(RecordReplay, EchoSessionsReplayExactly) {
+  for (int seed = 1; seed <= kSeeds; seed++) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937 random(seed);
+    {
+      VmftProcess recorder("record", "echo",
+                           {"--log", log_path(seed), "--tcp", "127.0.0.1:0", "--udp",
+                            "127.0.0.1:0"});
+      const auto tcp = recorder.listening_port("tcp", kTimeout);
+      const auto udp = recorder.listening_port("udp", kTimeout);
+      ASSERT_TRUE(tcp && udp) << recorder.log();
+      ASSERT_TRUE(recorder.wait_for_console("echo: ready", kTimeout));
+      TcpClient stream(*tcp);
+      UdpClient datagrams;
+      for (int i = 0; i < 20; i++) {
+        const std::string payload(1 + random() % 3000, static_cast<char>('a' + i % 26));
+        if (random() % 2) {
+          datagrams.send_to(*udp, payload);
+          ASSERT_EQ(datagrams.receive(kTimeout), payload);
+        } else {
+          ASSERT_EQ(stream.exchange(payload, payload.size(), kTimeout).data, payload);
+        }
+        random_pause(random);
+      }
+      recorder.terminate();
+      ASSERT_EQ(recorder.wait_for_exit(kTimeout), 0) << recorder.log();
+    }
+    const auto r = replay("echo", log_path(seed));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("replay matched"), std::string::npos) << r.err;
+  }
+}
+
 // The nondet guest reads every clock, entropy, and takes timer interrupts at a rate its
 // entropy picks; its replies mix all of that in.
 TEST_F(RecordReplay, EveryNondeterministicSourceReplaysExactly) {
