@@ -130,6 +130,11 @@ int run_live(const LiveOptions& options, const std::string& log_path) {
 
   io.stop();
   io_thread.join();
+  if (role.log_error()) {
+    spdlog::error("recording failed, so the guest was stopped after {} instructions: {}",
+                  result.instructions, *role.log_error());
+    return kUsageExitCode;
+  }
   if (log) {
     spdlog::info("log {}: {} bytes, {:.0f} bytes/s", log_path, log->bytes_written(),
                  static_cast<double>(log->bytes_written()) / std::max(seconds, 1e-9));

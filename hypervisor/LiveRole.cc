@@ -7,8 +7,22 @@ using logchannel::ClockSource;
 LiveRole::LiveRole(HostServices host, InputQueue& inputs, logchannel::LogWriter* log)
     : Role(inputs), host_(host), log_(log) {}
 
+template <typename F>
+void LiveRole::write_log(F&& write) {
+  if (!log_) return;
+  try {
+    write(*log_);
+  } catch (const logchannel::LogError& e) {
+    log_error_ = e.what();
+    log_ = nullptr;
+    inputs_.request_stop();
+  }
+}
+
 void LiveRole::log(uint64_t icount, logchannel::RecordBody body) {
-  if (log_) log_->append(logchannel::Record{++seq_, icount, std::move(body)});
+  write_log([&](logchannel::LogWriter& log) {
+    log.append(logchannel::Record{++seq_, icount, std::move(body)});
+  });
 }
 
 uint64_t LiveRole::clock(ClockSource source, uint64_t icount) {
@@ -44,7 +58,7 @@ void LiveRole::wait_for_input(uint64_t) {
   if (log_) {
     const uint64_t now = host_.clock.mono_ns();
     if (now - last_idle_flush_ >= kIdleFlushInterval) {
-      log_->flush();
+      write_log([](logchannel::LogWriter& log) { log.flush(); });
       last_idle_flush_ = now;
     }
   }
@@ -57,7 +71,7 @@ void LiveRole::interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) {
 
 void LiveRole::output(uint64_t icount, const logchannel::Output& output) {
   log(icount, output);
-  if (log_) log_->flush();
+  write_log([](logchannel::LogWriter& log) { log.flush(); });
 }
 
 void LiveRole::digest(uint64_t icount, const logchannel::StateDigest& digest) {
@@ -68,7 +82,7 @@ void LiveRole::end(uint64_t icount, const logchannel::RunEnd& end,
                    const logchannel::StateDigest& final) {
   log(icount, end);
   log(icount, final);
-  if (log_) log_->close();
+  write_log([](logchannel::LogWriter& log) { log.close(); });
 }
 
 }  // namespace vmft::hypervisor

@@ -1,7 +1,10 @@
 // Record in-process against fake host services, then replay the log: an untouched log
 // replays exactly, and each kind of perturbation is caught as a divergence.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <filesystem>
 #include <functional>
@@ -149,6 +152,34 @@ TEST_F(Replay, DigestMismatchNamesTheRegisterWithBothValues) {
   const auto result = replay(path);
   EXPECT_EQ(result.outcome, Outcome::kDiverged);
   EXPECT_NE(result.report.find("a0: recorded"), std::string::npos) << result.report;
+}
+
+// A recorder that cannot write its log stops the guest instead of running on unrecorded.
+TEST_F(Replay, RecorderStopsWhenTheLogCannotBeWritten) {
+  // Writes past RLIMIT_FSIZE fail with EFBIG once SIGXFSZ is ignored (ctest runs each test
+  // in its own process; the limit is put back anyway).
+  signal(SIGXFSZ, SIG_IGN);
+  rlimit old{};
+  getrlimit(RLIMIT_FSIZE, &old);
+  rlimit small = old;
+  small.rlim_cur = 16 * 1024;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+
+  logchannel::LogHeader header;
+  header.guest_digest = 1;
+  header.ram_size = 16ULL << 20;
+  header.has_udp = true;
+  logchannel::LogWriter log(dir_ + "/small.log", header);
+  TestVm vm("nondet", 12345, 0, &log);
+  for (int i = 0; i < 40; i++) vm.inputs.push(datagram(std::string(2000, 'x')));
+  vm.inputs.push(datagram("quit"));
+  const auto result = vm.run();
+  setrlimit(RLIMIT_FSIZE, &old);
+
+  EXPECT_EQ(result.outcome, Outcome::kStopped) << result.report;
+  ASSERT_TRUE(vm.role.log_error());
+  EXPECT_NE(vm.role.log_error()->find("File too large"), std::string::npos) << *vm.role.log_error();
+  EXPECT_LT(vm.net.sent.size(), 40u) << "the guest went on after its log failed";
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <optional>
+#include <string>
+
 #include "vmft/devices/Entropy.h"
 #include "vmft/devices/HostClock.h"
 #include "vmft/hypervisor/Role.h"
@@ -36,13 +39,21 @@ class LiveRole final : public Role {
   void end(uint64_t icount, const logchannel::RunEnd& end,
            const logchannel::StateDigest& final) override;
 
+  /// Why writing the log failed (a full disk, say), if it did. The run is then stopped at
+  /// once rather than going on unrecorded.
+  const std::optional<std::string>& log_error() const { return log_error_; }
+
  private:
   void log(uint64_t icount, logchannel::RecordBody body);
+  /// Runs a write to the log; on failure remembers why, stops the run and writes no more.
+  template <typename F>
+  void write_log(F&& write);
 
   HostServices host_;
   logchannel::LogWriter* log_;
   uint64_t seq_ = 0;
   uint64_t last_idle_flush_ = 0;  ///< host monotonic ns
+  std::optional<std::string> log_error_;
 };
 
 }  // namespace vmft::hypervisor
