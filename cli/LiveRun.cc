@@ -36,15 +36,11 @@ int report(const hypervisor::RunResult& result, double seconds) {
       spdlog::info("guest exited with code {} after {} instructions in {:.3f} s", result.exit_code,
                    result.instructions, seconds);
       return result.exit_code & 0xff;
-    case Outcome::kFaulted:
-      spdlog::error("{}", result.report);
-      return kFaultExitCode;
+    case Outcome::kFaulted: spdlog::error("{}", result.report); return kFaultExitCode;
     case Outcome::kStopped:
       spdlog::info("stopped after {} instructions in {:.3f} s", result.instructions, seconds);
       return 0;
-    case Outcome::kDiverged:
-      spdlog::error("{}", result.report);
-      return kDivergedExitCode;
+    case Outcome::kDiverged: spdlog::error("{}", result.report); return kDivergedExitCode;
   }
   return kFaultExitCode;
 }

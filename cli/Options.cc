@@ -25,14 +25,21 @@ uint64_t parse_size(const std::string& text) {
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
   const uint64_t number = parse_number(text.substr(0, digits), "size");
   std::string unit = text.substr(digits);
-  if (unit.ends_with("iB") || unit.ends_with("ib")) unit.resize(unit.size() - 2);
-  else if (unit.size() == 2 && (unit[1] == 'B' || unit[1] == 'b')) unit.resize(1);
+  if (unit.ends_with("iB") || unit.ends_with("ib"))
+    unit.resize(unit.size() - 2);
+  else if (unit.size() == 2 && (unit[1] == 'B' || unit[1] == 'b'))
+    unit.resize(1);
   uint64_t scale = 1;
-  if (unit.empty()) scale = 1;
-  else if (unit == "K" || unit == "k") scale = 1ULL << 10;
-  else if (unit == "M" || unit == "m") scale = 1ULL << 20;
-  else if (unit == "G" || unit == "g") scale = 1ULL << 30;
-  else throw std::invalid_argument("size '" + text + "' has an unknown unit (use K, M or G)");
+  if (unit.empty())
+    scale = 1;
+  else if (unit == "K" || unit == "k")
+    scale = 1ULL << 10;
+  else if (unit == "M" || unit == "m")
+    scale = 1ULL << 20;
+  else if (unit == "G" || unit == "g")
+    scale = 1ULL << 30;
+  else
+    throw std::invalid_argument("size '" + text + "' has an unknown unit (use K, M or G)");
   if (number > UINT64_MAX / scale) throw std::invalid_argument("size '" + text + "' is too large");
   return number * scale;
 }

@@ -4,21 +4,20 @@
 #include "ReplayCommand.h"
 
 #include <spdlog/spdlog.h>
+#include <unicorn/unicorn.h>
 
 #include <asio.hpp>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <thread>
 
 #include "LiveRun.h"
 #include "Logging.h"
-#include <unicorn/unicorn.h>
-
 #include "vmft/guest/abi.h"
 #include "vmft/hypervisor/ElfLoader.h"
 #include "vmft/hypervisor/Machine.h"
@@ -46,9 +45,10 @@ void write_console(std::span<const uint8_t> bytes) {
 bool same_guest(const ReplayOptions& options, const logchannel::LogHeader& header) {
   const uint64_t digest = logchannel::guest_file_digest(options.guest);
   if (digest == header.guest_digest) return true;
-  spdlog::error("log {} was recorded with guest {} (digest {:016x}); {} is a different image "
-                "(digest {:016x})",
-                options.log, header.guest_name, header.guest_digest, options.guest, digest);
+  spdlog::error(
+      "log {} was recorded with guest {} (digest {:016x}); {} is a different image "
+      "(digest {:016x})",
+      options.log, header.guest_name, header.guest_digest, options.guest, digest);
   return false;
 }
 
@@ -99,14 +99,15 @@ int summarise(const ReplayOptions& options, const hypervisor::RunResult& result,
   }
   const auto& s = role.stats();
   if (!s.complete) {
-    spdlog::warn("the log ends without an end record (was the recorder killed?); everything up "
-                 "to instruction {} matched",
-                 result.instructions);
+    spdlog::warn(
+        "the log ends without an end record (was the recorder killed?); everything up "
+        "to instruction {} matched",
+        result.instructions);
   }
-  spdlog::info("replay matched: {} instructions, {} records ({} inputs, {} outputs, {} "
-               "interrupts, {} digests) checked in {:.3f} s",
-               result.instructions, s.records, s.inputs, s.outputs, s.interrupts, s.digests,
-               seconds);
+  spdlog::info(
+      "replay matched: {} instructions, {} records ({} inputs, {} outputs, {} "
+      "interrupts, {} digests) checked in {:.3f} s",
+      result.instructions, s.records, s.inputs, s.outputs, s.interrupts, s.digests, seconds);
   return 0;
 }
 

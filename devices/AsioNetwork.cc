@@ -23,8 +23,8 @@ asio::ip::address_v4 to_address(uint32_t ip) { return asio::ip::address_v4(ip); 
 
 std::system_error BindError(const asio::error_code& ec, const char* proto, const std::string& host,
                             uint16_t port) {
-  return std::system_error(ec, std::string("cannot bind ") + proto + " " + host + ":" +
-                                   std::to_string(port));
+  return std::system_error(
+      ec, std::string("cannot bind ") + proto + " " + host + ":" + std::to_string(port));
 }
 
 }  // namespace
@@ -108,8 +108,8 @@ void AsioNetwork::accept_tcp() {
       auto c = std::make_shared<Connection>(std::move(socket));
       c->id = next_conn_++;
       conns_[c->id] = c;
-      sink_(NetEvent{VMFT_NIC_KIND_TCP_OPEN, c->id, peer.address().to_v4().to_uint(), peer.port(),
-                     {}});
+      sink_(NetEvent{
+          VMFT_NIC_KIND_TCP_OPEN, c->id, peer.address().to_v4().to_uint(), peer.port(), {}});
       read_tcp(c);
     }
     accept_tcp();
@@ -117,19 +117,18 @@ void AsioNetwork::accept_tcp() {
 }
 
 void AsioNetwork::read_tcp(const std::shared_ptr<Connection>& c) {
-  c->socket.async_read_some(asio::buffer(c->read_buffer),
-                            [this, c](const asio::error_code& ec, size_t n) {
-                              if (c->guest_closed) return;
-                              if (ec) {
-                                c->read_closed = true;
-                                sink_(NetEvent{VMFT_NIC_KIND_TCP_CLOSE, c->id, 0, 0, {}});
-                                return;
-                              }
-                              // The next read starts when the guest has taken this one in.
-                              sink_(NetEvent{VMFT_NIC_KIND_TCP_DATA, c->id, 0, 0,
-                                             std::vector<uint8_t>(c->read_buffer.begin(),
-                                                                  c->read_buffer.begin() + n)});
-                            });
+  c->socket.async_read_some(
+      asio::buffer(c->read_buffer), [this, c](const asio::error_code& ec, size_t n) {
+        if (c->guest_closed) return;
+        if (ec) {
+          c->read_closed = true;
+          sink_(NetEvent{VMFT_NIC_KIND_TCP_CLOSE, c->id, 0, 0, {}});
+          return;
+        }
+        // The next read starts when the guest has taken this one in.
+        sink_(NetEvent{VMFT_NIC_KIND_TCP_DATA, c->id, 0, 0,
+                       std::vector<uint8_t>(c->read_buffer.begin(), c->read_buffer.begin() + n)});
+      });
 }
 
 void AsioNetwork::write_tcp(const std::shared_ptr<Connection>& c) {
@@ -164,8 +163,8 @@ void AsioNetwork::send_udp(uint32_t peer_ip, uint32_t peer_port, std::vector<uin
   asio::post(io_, [this, peer_ip, peer_port, data = std::move(data)] {
     asio::error_code ignored;  // UDP is best effort, as on any host
     udp_->send_to(asio::buffer(data),
-                  asio::ip::udp::endpoint(to_address(peer_ip), static_cast<uint16_t>(peer_port)),
-                  0, ignored);
+                  asio::ip::udp::endpoint(to_address(peer_ip), static_cast<uint16_t>(peer_port)), 0,
+                  ignored);
   });
 }
 

@@ -46,10 +46,10 @@ void Nic::write(uint64_t offset, uint64_t value) {
 
 uint64_t Nic::state_hash() const {
   uint64_t h = 0;
-  for (uint64_t v : {uint64_t{rx_full_}, rx_kind_, rx_conn_, rx_len_, rx_peer_ip_, rx_peer_port_,
-                     rx_buf_addr_, rx_buf_size_, tx_kind_, tx_conn_, tx_peer_ip_, tx_peer_port_,
-                     tx_buf_addr_, tx_len_, tx_status_, uint64_t{queue_.size()},
-                     uint64_t{front_offset_}}) {
+  for (uint64_t v :
+       {uint64_t{rx_full_}, rx_kind_, rx_conn_, rx_len_, rx_peer_ip_, rx_peer_port_, rx_buf_addr_,
+        rx_buf_size_, tx_kind_, tx_conn_, tx_peer_ip_, tx_peer_port_, tx_buf_addr_, tx_len_,
+        tx_status_, uint64_t{queue_.size()}, uint64_t{front_offset_}}) {
     h = hash_combine(h, v);
   }
   for (uint32_t conn : open_conns_) h = hash_combine(h, conn);

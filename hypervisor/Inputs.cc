@@ -12,8 +12,12 @@ using logchannel::ClockSource;
 using logchannel::Output;
 using logchannel::OutputKind;
 
-uint64_t Machine::Impl::RoleClock::wall_ns() { return m_.role_.clock(ClockSource::kWall, m_.icount_); }
-uint64_t Machine::Impl::RoleClock::mono_ns() { return m_.role_.clock(ClockSource::kMono, m_.icount_); }
+uint64_t Machine::Impl::RoleClock::wall_ns() {
+  return m_.role_.clock(ClockSource::kWall, m_.icount_);
+}
+uint64_t Machine::Impl::RoleClock::mono_ns() {
+  return m_.role_.clock(ClockSource::kMono, m_.icount_);
+}
 uint64_t Machine::Impl::RoleEntropy::next() { return m_.role_.entropy(m_.icount_); }
 
 bool Machine::Impl::OutputTap::has_udp() const { return m_.role_.net().has_udp(); }

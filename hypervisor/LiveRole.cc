@@ -26,7 +26,8 @@ void LiveRole::log(uint64_t icount, logchannel::RecordBody body) {
 }
 
 uint64_t LiveRole::clock(ClockSource source, uint64_t icount) {
-  const uint64_t value = source == ClockSource::kWall ? host_.clock.wall_ns() : host_.clock.mono_ns();
+  const uint64_t value =
+      source == ClockSource::kWall ? host_.clock.wall_ns() : host_.clock.mono_ns();
   log(icount, logchannel::ClockRead{source, value});
   return value;
 }

@@ -80,11 +80,11 @@ void Machine::Impl::load(const GuestImage& image) {
 // Primary and backup must install exactly the same hooks before the first uc_emu_start:
 // translation-block boundaries depend on them.
 void Machine::Impl::install_hooks() {
-  check(uc_hook_add(uc_, &block_hook_, UC_HOOK_BLOCK, reinterpret_cast<void*>(&on_block), this, 1,
+  check(
+      uc_hook_add(uc_, &block_hook_, UC_HOOK_BLOCK, reinterpret_cast<void*>(&on_block), this, 1, 0),
+      "block hook");
+  check(uc_hook_add(uc_, &intr_hook_, UC_HOOK_INTR, reinterpret_cast<void*>(&on_interrupt), this, 1,
                     0),
-        "block hook");
-  check(uc_hook_add(uc_, &intr_hook_, UC_HOOK_INTR, reinterpret_cast<void*>(&on_interrupt), this,
-                    1, 0),
         "interrupt hook");
   check(uc_hook_add(uc_, &unmapped_hook_, UC_HOOK_MEM_UNMAPPED,
                     reinterpret_cast<void*>(&on_unmapped), this, 1, 0),

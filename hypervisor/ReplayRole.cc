@@ -20,10 +20,10 @@ const char* clock_name(logchannel::ClockSource source) {
   return "clock";
 }
 
-const char* const kRegisterNames[32] = {
-    "pc", "ra", "sp", "gp", "tp",  "t0",  "t1", "t2", "s0", "s1", "a0",
-    "a1", "a2", "a3", "a4", "a5",  "a6",  "a7", "s2", "s3", "s4", "s5",
-    "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6"};
+const char* const kRegisterNames[32] = {"pc", "ra", "sp",  "gp",  "tp", "t0", "t1", "t2",
+                                        "s0", "s1", "a0",  "a1",  "a2", "a3", "a4", "a5",
+                                        "a6", "a7", "s2",  "s3",  "s4", "s5", "s6", "s7",
+                                        "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6"};
 const char* const kCsrNames[6] = {"mstatus", "mie", "mtvec", "mepc", "mcause", "mscratch"};
 
 }  // namespace
@@ -80,15 +80,15 @@ const T& ReplayRole::expect(uint64_t icount, const char* what) {
                                 logchannel::record_type_name(next->body)));
   }
   if (next->icount != icount) {
-    diverge(icount, fmt::format("the guest {} at instruction {}, the recording at {}", what,
-                                icount, next->icount));
+    diverge(icount, fmt::format("the guest {} at instruction {}, the recording at {}", what, icount,
+                                next->icount));
   }
   return std::get<T>(next->body);
 }
 
 uint64_t ReplayRole::clock(logchannel::ClockSource source, uint64_t icount) {
-  const auto& read = expect<logchannel::ClockRead>(
-      icount, fmt::format("read the {}", clock_name(source)).c_str());
+  const auto& read =
+      expect<logchannel::ClockRead>(icount, fmt::format("read the {}", clock_name(source)).c_str());
   if (read.source != source) {
     diverge(icount, fmt::format("the guest read the {}, the recording the {}", clock_name(source),
                                 clock_name(read.source)));
@@ -137,8 +137,9 @@ void ReplayRole::interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) {
   const auto& irq =
       expect<logchannel::InterruptTaken>(icount, fmt::format("took interrupt {}", cause).c_str());
   if (irq.cause != cause || irq.pc != pc) {
-    diverge(icount, fmt::format("the guest took interrupt {} at pc {:#x}, the recording {} at {:#x}",
-                                cause, pc, irq.cause, irq.pc));
+    diverge(icount,
+            fmt::format("the guest took interrupt {} at pc {:#x}, the recording {} at {:#x}", cause,
+                        pc, irq.cause, irq.pc));
   }
   pop();
   ++stats_.interrupts;
@@ -165,12 +166,13 @@ void ReplayRole::digest(uint64_t icount, const logchannel::StateDigest& digest) 
 void ReplayRole::end(uint64_t icount, const logchannel::RunEnd& end,
                      const logchannel::StateDigest& final) {
   if (inputs_.stop_requested() || log_error_) return;  // stopped, or the log is damaged
-  if (!head()) return;  // the recording was cut short (killed)
+  if (!head()) return;                                 // the recording was cut short (killed)
   const auto& recorded = expect<logchannel::RunEnd>(icount, "ended");
   if (recorded.reason != end.reason || recorded.exit_code != end.exit_code) {
-    diverge(icount, fmt::format("the run ended differently (reason {} code {}, recorded {} code {})",
-                                static_cast<int>(end.reason), end.exit_code,
-                                static_cast<int>(recorded.reason), recorded.exit_code));
+    diverge(icount,
+            fmt::format("the run ended differently (reason {} code {}, recorded {} code {})",
+                        static_cast<int>(end.reason), end.exit_code,
+                        static_cast<int>(recorded.reason), recorded.exit_code));
   }
   pop();
   digest(icount, final);

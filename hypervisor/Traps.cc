@@ -54,13 +54,12 @@ void Machine::Impl::on_interrupt(uc_engine*, uint32_t intno, void* user) {
   }
 }
 
-bool Machine::Impl::on_unmapped(uc_engine*, uc_mem_type type, uint64_t address, int size,
-                                int64_t, void* user) {
+bool Machine::Impl::on_unmapped(uc_engine*, uc_mem_type type, uint64_t address, int size, int64_t,
+                                void* user) {
   auto* self = static_cast<Impl*>(user);
   self->unmapped_address_ = address;
-  self->unmapped_access_ =
-      fmt::format("bad memory access: {}-byte {} unmapped address {:#x}", size,
-                  access_name(type), address);
+  self->unmapped_access_ = fmt::format("bad memory access: {}-byte {} unmapped address {:#x}", size,
+                                       access_name(type), address);
   return false;  // Unicorn stops with an error; run() reports it
 }
 
@@ -110,9 +109,7 @@ void Machine::Impl::handle_hypercall() {
         uc_emu_stop(uc_);
       }
       return;
-    default:
-      fault(fmt::format("unknown hypercall {}", number), reg(UC_RISCV_REG_PC) - 4);
-      return;
+    default: fault(fmt::format("unknown hypercall {}", number), reg(UC_RISCV_REG_PC) - 4); return;
   }
 }
 
@@ -180,23 +177,22 @@ void Machine::Impl::fault(const std::string& cause, uint64_t pc) {
   if (state_ == State::kFaulted || state_ == State::kDiverged) return;
   state_ = State::kFaulted;
   report_ = fmt::format("guest fault: {} at pc {:#x} after {} instructions\n{}", cause, pc, icount_,
-                       register_dump());
+                        register_dump());
   uc_emu_stop(uc_);
 }
 
 std::string Machine::Impl::register_dump() const {
-  static const char* const kNames[32] = {
-      "zero", "ra", "sp", "gp", "tp",  "t0",  "t1", "t2", "s0", "s1", "a0",
-      "a1",   "a2", "a3", "a4", "a5",  "a6",  "a7", "s2", "s3", "s4", "s5",
-      "s6",   "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6"};
+  static const char* const kNames[32] = {"zero", "ra", "sp",  "gp",  "tp", "t0", "t1", "t2",
+                                         "s0",   "s1", "a0",  "a1",  "a2", "a3", "a4", "a5",
+                                         "a6",   "a7", "s2",  "s3",  "s4", "s5", "s6", "s7",
+                                         "s8",   "s9", "s10", "s11", "t3", "t4", "t5", "t6"};
   std::string out;
   for (int i = 0; i < 32; ++i) {
     out += fmt::format("{:>4}={:#018x}{}", kNames[i], reg(UC_RISCV_REG_X0 + i),
                        i % 4 == 3 ? "\n" : "  ");
   }
-  out += fmt::format("mstatus={:#x} mepc={:#x} mcause={:#x} mtvec={:#x}",
-                     reg(UC_RISCV_REG_MSTATUS), reg(UC_RISCV_REG_MEPC), reg(UC_RISCV_REG_MCAUSE),
-                     reg(UC_RISCV_REG_MTVEC));
+  out += fmt::format("mstatus={:#x} mepc={:#x} mcause={:#x} mtvec={:#x}", reg(UC_RISCV_REG_MSTATUS),
+                     reg(UC_RISCV_REG_MEPC), reg(UC_RISCV_REG_MCAUSE), reg(UC_RISCV_REG_MTVEC));
   return out;
 }
 

@@ -67,7 +67,8 @@ void drive_counter(VmftProcess& vmft, std::mt19937& random) {
   UdpClient datagrams;
   for (int i = 0; i < 30; i++) {
     const std::string key = "k" + std::to_string(random() % 5);
-    const std::string command = (random() % 3 == 0) ? "GET " + key + "\r\n" : "INCR " + key + "\r\n";
+    const std::string command =
+        (random() % 3 == 0) ? "GET " + key + "\r\n" : "INCR " + key + "\r\n";
     if (random() % 4 == 0) {
       datagrams.send_to(*udp, command);
       ASSERT_TRUE(datagrams.receive(kTimeout)) << "no UDP reply";
@@ -90,9 +91,9 @@ TEST_F(RecordReplay, CounterSessionsReplayExactly) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     std::mt19937 random(seed);
     {
-      VmftProcess recorder("record", "counter",
-                           {"--log", log_path(seed), "--tcp", "127.0.0.1:0", "--udp",
-                            "127.0.0.1:0"});
+      VmftProcess recorder(
+          "record", "counter",
+          {"--log", log_path(seed), "--tcp", "127.0.0.1:0", "--udp", "127.0.0.1:0"});
       drive_counter(recorder, random);
       recorder.terminate();
       ASSERT_EQ(recorder.wait_for_exit(kTimeout), 0) << recorder.log();
@@ -108,9 +109,9 @@ TEST_F(RecordReplay, EchoSessionsReplayExactly) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     std::mt19937 random(seed);
     {
-      VmftProcess recorder("record", "echo",
-                           {"--log", log_path(seed), "--tcp", "127.0.0.1:0", "--udp",
-                            "127.0.0.1:0"});
+      VmftProcess recorder(
+          "record", "echo",
+          {"--log", log_path(seed), "--tcp", "127.0.0.1:0", "--udp", "127.0.0.1:0"});
       const auto tcp = recorder.listening_port("tcp", kTimeout);
       const auto udp = recorder.listening_port("udp", kTimeout);
       ASSERT_TRUE(tcp && udp) << recorder.log();
@@ -144,9 +145,9 @@ TEST_F(RecordReplay, EveryNondeterministicSourceReplaysExactly) {
     std::mt19937 random(seed);
     std::string console;
     {
-      VmftProcess recorder("record", "nondet",
-                           {"--log", log_path(seed), "--tcp", "127.0.0.1:0", "--udp",
-                            "127.0.0.1:0"});
+      VmftProcess recorder(
+          "record", "nondet",
+          {"--log", log_path(seed), "--tcp", "127.0.0.1:0", "--udp", "127.0.0.1:0"});
       const auto tcp = recorder.listening_port("tcp", kTimeout);
       const auto udp = recorder.listening_port("udp", kTimeout);
       ASSERT_TRUE(tcp && udp) << recorder.log();
@@ -284,8 +285,8 @@ TEST_F(RecordReplay, UntilIsExactThroughInterruptsAndInputs) {
   ASSERT_TRUE(std::regex_search(whole.err, total, std::regex(R"(matched: (\d+) instructions)")));
   const uint64_t instructions = std::stoull(total[1]);
   for (uint64_t until = 1; until < instructions; until += 1 + random() % (instructions / 25)) {
-    const auto r = vmft({"replay", guest_path("nondet"), "--log", log_path(0), "--until",
-                         std::to_string(until)});
+    const auto r = vmft(
+        {"replay", guest_path("nondet"), "--log", log_path(0), "--until", std::to_string(until)});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("stopped before instruction " + std::to_string(until) + " "),
               std::string::npos)
@@ -298,7 +299,8 @@ TEST_F(RecordReplay, DumpRamWritesTheGuestsMemory) {
   Subprocess recorder({VMFT_BINARY, "record", guest_path("count"), "--log", log, "--mem", "1M"});
   ASSERT_TRUE(recorder.wait_for_exit(kTimeout)) << recorder.stderr_text();
   const std::string ram = dir_ + "/ram.bin";
-  const auto r = vmft({"replay", guest_path("count"), "--log", log, "--until", "5", "--dump-ram", ram});
+  const auto r =
+      vmft({"replay", guest_path("count"), "--log", log, "--until", "5", "--dump-ram", ram});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   const std::string bytes = read_file(ram);
   ASSERT_EQ(bytes.size(), 1u << 20);

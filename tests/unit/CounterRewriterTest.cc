@@ -1,8 +1,8 @@
-#include "CounterRewriter.h"
-
 #include <gtest/gtest.h>
 
 #include <vector>
+
+#include "CounterRewriter.h"
 
 namespace vmft::hypervisor {
 namespace {

@@ -1,5 +1,3 @@
-#include "vmft/hypervisor/ElfLoader.h"
-
 #include <elf.h>
 #include <gtest/gtest.h>
 
@@ -7,6 +5,8 @@
 #include <filesystem>
 #include <string>
 #include <vector>
+
+#include "vmft/hypervisor/ElfLoader.h"
 
 #ifndef VMFT_GUEST_DIR
 #error "VMFT_GUEST_DIR must name the directory of the built test guests (a string literal)"

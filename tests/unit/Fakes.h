@@ -63,15 +63,17 @@ class RecordingNet final : public devices::NetBackend {
   void send_tcp(uint32_t conn, std::vector<uint8_t> data) override {
     sent.push_back({VMFT_NIC_KIND_TCP_DATA, conn, 0, 0, std::move(data)});
   }
-  void close_tcp(uint32_t conn) override { sent.push_back({VMFT_NIC_KIND_TCP_CLOSE, conn, 0, 0, {}}); }
+  void close_tcp(uint32_t conn) override {
+    sent.push_back({VMFT_NIC_KIND_TCP_CLOSE, conn, 0, 0, {}});
+  }
   void delivered(const devices::NetEvent&) override { ++delivered_count; }
   std::vector<devices::NetEvent> sent;
   int delivered_count = 0;
 };
 
 inline hypervisor::GuestImage test_guest(const std::string& name) {
-  return hypervisor::load_elf_file(std::string(VMFT_GUEST_DIR) + "/" + name + ".elf",
-                                   VMFT_RAM_BASE, 16ULL << 20);
+  return hypervisor::load_elf_file(std::string(VMFT_GUEST_DIR) + "/" + name + ".elf", VMFT_RAM_BASE,
+                                   16ULL << 20);
 }
 
 /// A guest from the build's guest directory, run on a Machine wired to the fakes above,
@@ -85,7 +87,8 @@ struct TestVm {
     machine = std::make_unique<hypervisor::Machine>(
         test_guest(guest),
         hypervisor::MachineConfig{
-            16ULL << 20, [this](std::span<const uint8_t> b) { console.append(b.begin(), b.end()); }},
+            16ULL << 20,
+            [this](std::span<const uint8_t> b) { console.append(b.begin(), b.end()); }},
         role);
   }
   hypervisor::RunResult run() { return machine->run(); }

@@ -15,7 +15,6 @@ namespace {
 
 using Outcome = hypervisor::RunResult::Outcome;
 
-
 TEST(HostTimer, GuestSeesEveryTickOfTheRealTimer) {
   asio::io_context io;
   auto work = asio::make_work_guard(io);
@@ -24,13 +23,13 @@ TEST(HostTimer, GuestSeesEveryTickOfTheRealTimer) {
   devices::SystemClock clock;
   FixedEntropy entropy(0);
   RecordingNet net;
-  devices::AsioTimer timer(io, clock, [&](uint64_t g) { inputs.push(hypervisor::TimerExpired{g}); });
+  devices::AsioTimer timer(io, clock,
+                           [&](uint64_t g) { inputs.push(hypervisor::TimerExpired{g}); });
   std::string console;
   hypervisor::LiveRole role({clock, entropy, timer, net}, inputs, nullptr);
-  hypervisor::Machine vm(test_guest("timer"),
-                         {16ULL << 20,
-                          [&](std::span<const uint8_t> b) { console.append(b.begin(), b.end()); }},
-                         role);
+  hypervisor::Machine vm(
+      test_guest("timer"),
+      {16ULL << 20, [&](std::span<const uint8_t> b) { console.append(b.begin(), b.end()); }}, role);
   const auto result = vm.run();
   io.stop();
   io_thread.join();

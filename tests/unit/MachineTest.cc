@@ -37,9 +37,12 @@ TEST(Machine, CountersAndClocksComeFromTheHostClock) {
             "time2=2000\n"
             "cycle1=3000\n"
             "mcycle=4000\n"
-            "wall=" + std::to_string(0x1122334455667000ULL + 1000) + "\n"
-            "mono=5000\n"
-            "entropy=" + std::to_string(0xfeedfacecafebeefULL) + "\n");
+            "wall=" +
+                std::to_string(0x1122334455667000ULL + 1000) +
+                "\n"
+                "mono=5000\n"
+                "entropy=" +
+                std::to_string(0xfeedfacecafebeefULL) + "\n");
 }
 
 struct IrqRun {

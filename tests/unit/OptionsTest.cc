@@ -30,7 +30,9 @@ TEST(ParseSize, RefusesNonNumbers) {
   EXPECT_THROW(parse_size("-1M"), std::invalid_argument);
 }
 
-TEST(ParseSize, RefusesOverflow) { EXPECT_THROW(parse_size("99999999999999G"), std::invalid_argument); }
+TEST(ParseSize, RefusesOverflow) {
+  EXPECT_THROW(parse_size("99999999999999G"), std::invalid_argument);
+}
 
 TEST(ParseEndpoint, AcceptsIpv4AndLocalhost) {
   const auto ep = parse_endpoint("127.0.0.1:6380");
@@ -40,7 +42,9 @@ TEST(ParseEndpoint, AcceptsIpv4AndLocalhost) {
   EXPECT_EQ(format_endpoint(parse_endpoint("10.1.2.3:9")), "10.1.2.3:9");
 }
 
-TEST(ParseEndpoint, RefusesMissingPort) { EXPECT_THROW(parse_endpoint("127.0.0.1"), std::invalid_argument); }
+TEST(ParseEndpoint, RefusesMissingPort) {
+  EXPECT_THROW(parse_endpoint("127.0.0.1"), std::invalid_argument);
+}
 
 TEST(ParseEndpoint, RefusesPortAbove65535) {
   EXPECT_THROW(parse_endpoint("127.0.0.1:65536"), std::invalid_argument);

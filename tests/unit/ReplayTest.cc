@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <csignal>
-
 #include <filesystem>
 #include <functional>
 
@@ -35,7 +34,8 @@ class Replay : public ::testing::Test {
   std::string record() {
     const std::string path = dir_ + "/recorded.log";
     logchannel::LogHeader header;
-    header.guest_digest = logchannel::guest_file_digest(std::string(VMFT_GUEST_DIR) + "/nondet.elf");
+    header.guest_digest =
+        logchannel::guest_file_digest(std::string(VMFT_GUEST_DIR) + "/nondet.elf");
     header.guest_name = "nondet.elf";
     header.ram_size = 16ULL << 20;
     header.has_udp = header.has_tcp = true;
@@ -75,8 +75,9 @@ class Replay : public ::testing::Test {
   }
 
   template <typename T>
-  static T* find_nth(std::vector<Record>& records, int n,
-                     const std::function<bool(const T&)>& match = [](const T&) { return true; }) {
+  static T* find_nth(
+      std::vector<Record>& records, int n,
+      const std::function<bool(const T&)>& match = [](const T&) { return true; }) {
     for (auto& r : records) {
       if (auto* body = std::get_if<T>(&r.body); body && match(*body) && n-- == 0) return body;
     }

@@ -64,7 +64,7 @@ class Nic final : public MmioDevice {
   GuestRam ram_;
   NetBackend& backend_;
   std::deque<NetEvent> queue_;
-  size_t front_offset_ = 0;       ///< bytes of queue_.front() already delivered
+  size_t front_offset_ = 0;        ///< bytes of queue_.front() already delivered
   std::set<uint32_t> open_conns_;  ///< connections the guest has been told about
 
   bool rx_full_ = false;
