@@ -24,11 +24,6 @@ namespace vmft::cli {
 
 namespace {
 
-void write_console(std::span<const uint8_t> bytes) {
-  std::fwrite(bytes.data(), 1, bytes.size(), stdout);
-  std::fflush(stdout);
-}
-
 int report(const hypervisor::RunResult& result, double seconds) {
   using Outcome = hypervisor::RunResult::Outcome;
   switch (result.outcome) {
@@ -63,6 +58,11 @@ std::unique_ptr<logchannel::LogWriter> open_log(const std::string& path, const L
 }
 
 }  // namespace
+
+void write_console(std::span<const uint8_t> bytes) {
+  std::fwrite(bytes.data(), 1, bytes.size(), stdout);
+  std::fflush(stdout);
+}
 
 void add_live_options(CLI::App& cmd, LiveOptions& options) {
   cmd.add_option("guest", options.guest, "Guest program: a RISC-V RV64IM ELF executable")

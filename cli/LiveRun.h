@@ -1,6 +1,8 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
+#include <span>
 #include <string>
 
 namespace vmft::cli {
@@ -19,6 +21,9 @@ void add_live_options(CLI::App& cmd, LiveOptions& options);
 /// Runs the guest with real clocks, randomness and sockets until it exits or SIGINT/SIGTERM;
 /// when `log_path` is not empty, records every input and check there. Returns the exit code.
 int run_live(const LiveOptions& options, const std::string& log_path);
+
+/// Where the guest's console goes: vmft's stdout, unbuffered.
+void write_console(std::span<const uint8_t> bytes);
 
 /// Exit codes shared by the subcommands.
 inline constexpr int kUsageExitCode = 1;     ///< bad input: a flag, a guest file, a log file

@@ -36,11 +36,6 @@ struct ReplayOptions {
   std::string dump_ram;
 };
 
-void write_console(std::span<const uint8_t> bytes) {
-  std::fwrite(bytes.data(), 1, bytes.size(), stdout);
-  std::fflush(stdout);
-}
-
 // A replay of the wrong guest would diverge at once, with a confusing report: refuse it.
 bool same_guest(const ReplayOptions& options, const logchannel::LogHeader& header) {
   const uint64_t digest = logchannel::guest_file_digest(options.guest);

@@ -30,20 +30,10 @@ class RecordReplay : public ::testing::Test {
 
   std::string log_path(int seed) const { return dir_ + "/run-" + std::to_string(seed) + ".log"; }
 
-  struct Finished {
-    int exit_code;
-    std::string out;
-    std::string err;
-  };
-  static Finished vmft(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {VMFT_BINARY};
-    argv.insert(argv.end(), args.begin(), args.end());
-    Subprocess p(argv);
-    const auto code = p.wait_for_exit(kTimeout);
-    EXPECT_TRUE(code) << "vmft did not finish: " << p.stderr_text();
-    return {code.value_or(-1), p.stdout_text(), p.stderr_text()};
+  static FinishedVmft vmft(const std::vector<std::string>& args) {
+    return run_vmft(args, kTimeout);
   }
-  Finished replay(const std::string& guest, const std::string& log) {
+  FinishedVmft replay(const std::string& guest, const std::string& log) {
     return vmft({"replay", guest_path(guest), "--log", log});
   }
 

@@ -11,19 +11,8 @@ namespace {
 
 constexpr Duration kTimeout{20000};
 
-struct Finished {
-  int exit_code;
-  std::string out;
-  std::string err;
-};
-
-Finished run_vmft(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {VMFT_BINARY};
-  argv.insert(argv.end(), args.begin(), args.end());
-  Subprocess p(argv);
-  const auto code = p.wait_for_exit(kTimeout);
-  EXPECT_TRUE(code.has_value()) << "vmft did not finish";
-  return {code.value_or(-1), p.stdout_text(), p.stderr_text()};
+FinishedVmft run_vmft(const std::vector<std::string>& args) {
+  return integration::run_vmft(args, kTimeout);
 }
 
 TEST(VmftRun, GuestExitCodeBecomesVmftExitCode) {

@@ -27,6 +27,14 @@ std::string guest_path(const std::string& name) {
   return std::string(VMFT_GUEST_DIR) + "/" + name + ".elf";
 }
 
+FinishedVmft run_vmft(const std::vector<std::string>& args, Duration timeout) {
+  std::vector<std::string> argv = {VMFT_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Subprocess p(argv);
+  const auto code = p.wait_for_exit(timeout);
+  return {code.value_or(-1), p.stdout_text(), p.stderr_text()};
+}
+
 VmftProcess::VmftProcess(const std::string& guest, const std::vector<std::string>& args)
     : process_(command_line("run", guest, args)) {}
 

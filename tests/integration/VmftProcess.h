@@ -12,6 +12,15 @@ namespace vmft::integration {
 /// The path of a built guest: VMFT_GUEST_DIR/<name>.elf.
 std::string guest_path(const std::string& name);
 
+/// How a `vmft` command that was run to its end finished.
+struct FinishedVmft {
+  int exit_code = -1;  ///< -1 if it did not finish within the timeout (it is then killed)
+  std::string out;
+  std::string err;
+};
+/// Runs `vmft <args...>` to its end (at most `timeout`).
+FinishedVmft run_vmft(const std::vector<std::string>& args, Duration timeout);
+
 /// A real `vmft run` process. The guest console is its stdout, vmft's own log its stderr.
 class VmftProcess {
  public:
