@@ -26,6 +26,16 @@ const char* const kRegisterNames[32] = {"pc", "ra", "sp",  "gp",  "tp", "t0", "t
                                         "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6"};
 const char* const kCsrNames[6] = {"mstatus", "mie", "mtvec", "mepc", "mcause", "mscratch"};
 
+std::string describe_end(const logchannel::RunEnd& end) {
+  using Reason = logchannel::RunEnd::Reason;
+  switch (end.reason) {
+    case Reason::kExited: return fmt::format("exited with code {}", end.exit_code);
+    case Reason::kFaulted: return "faulted";
+    case Reason::kStopped: return "was stopped";
+  }
+  return "ended";
+}
+
 }  // namespace
 
 ReplayRole::ReplayRole(logchannel::LogReader& log, InputQueue& stop_requests)
@@ -168,11 +178,9 @@ void ReplayRole::end(uint64_t icount, const logchannel::RunEnd& end,
   if (inputs_.stop_requested() || log_error_) return;  // stopped, or the log is damaged
   if (!head()) return;                                 // the recording was cut short (killed)
   const auto& recorded = expect<logchannel::RunEnd>(icount, "ended");
-  if (recorded.reason != end.reason || recorded.exit_code != end.exit_code) {
-    diverge(icount,
-            fmt::format("the run ended differently (reason {} code {}, recorded {} code {})",
-                        static_cast<int>(end.reason), end.exit_code,
-                        static_cast<int>(recorded.reason), recorded.exit_code));
+  if (recorded != end) {
+    diverge(icount, fmt::format("the replay {}, the recording {}", describe_end(end),
+                                describe_end(recorded)));
   }
   pop();
   digest(icount, final);
