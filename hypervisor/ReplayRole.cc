@@ -188,12 +188,24 @@ void ReplayRole::end(uint64_t icount, const logchannel::RunEnd& end,
   stats_.complete = true;
 }
 
+// A record still due here was not reproduced. The replay parts from the recording at that
+// record's instruction: that is where the report says it diverged.
 void ReplayRole::boundary_done(uint64_t icount, uint64_t pc) {
   const Record* next = head();
   if (!next || next->icount > icount) return;
   if (std::holds_alternative<logchannel::RunEnd>(next->body)) return;
-  diverge(icount, fmt::format("at the block at pc {:#x}, the recorded {} record was not reproduced",
-                              pc, logchannel::record_type_name(next->body)));
+  const bool input = std::holds_alternative<logchannel::TimerFired>(next->body) ||
+                     std::holds_alternative<logchannel::NetInput>(next->body);
+  if (input && next->icount < icount) {
+    diverge(next->icount,
+            fmt::format("the log applies a {} input here, but no block of the replay starts at "
+                        "this instruction (a recording applies inputs only where one does); the "
+                        "replay went on to the block at instruction {}, pc {:#x}",
+                        logchannel::record_type_name(next->body), icount, pc));
+  }
+  diverge(next->icount, fmt::format("the recording has a {} record here that the replay did not "
+                                    "reproduce (the replay is now at instruction {}, pc {:#x})",
+                                    logchannel::record_type_name(next->body), icount, pc));
 }
 
 std::string describe_digest_difference(const logchannel::StateDigest& recorded,

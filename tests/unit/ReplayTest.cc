@@ -104,19 +104,26 @@ TEST_F(Replay, ChangedClockValueIsCaught) {
       << result.report;
 }
 
-TEST_F(Replay, InterruptMovedByOneInstructionIsCaught) {
-  const auto path = perturb(record(), [](std::vector<Record>& records) {
-    for (auto& r : records) {
-      if (std::holds_alternative<logchannel::TimerFired>(r.body)) {
-        r.icount += 1;
+TEST_F(Replay, InterruptMovedByOneInstructionIsCaughtWhereItWasMoved) {
+  uint64_t moved_to = 0;
+  const auto path = perturb(record(), [&](std::vector<Record>& records) {
+    // The timer input and the interrupt it caused, both one instruction later.
+    for (size_t i = 0; i + 1 < records.size(); ++i) {
+      if (std::holds_alternative<logchannel::TimerFired>(records[i].body) &&
+          std::holds_alternative<logchannel::InterruptTaken>(records[i + 1].body)) {
+        moved_to = ++records[i].icount;
+        ++records[i + 1].icount;
         return;
       }
     }
-    FAIL() << "no timer record";
+    FAIL() << "no timer record followed by its interrupt";
   });
   const auto result = replay(path);
   EXPECT_EQ(result.outcome, Outcome::kDiverged);
-  EXPECT_NE(result.report.find("timer"), std::string::npos) << result.report;
+  EXPECT_NE(result.report.find("replay diverged at instruction " + std::to_string(moved_to) +
+                               ": the log applies a timer input here"),
+            std::string::npos)
+      << result.report;
 }
 
 TEST_F(Replay, FlippedPacketByteIsCaught) {
