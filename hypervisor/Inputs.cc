@@ -25,18 +25,21 @@ bool Machine::Impl::OutputTap::has_tcp() const { return m_.role_.net().has_tcp()
 
 void Machine::Impl::OutputTap::send_udp(uint32_t peer_ip, uint32_t peer_port,
                                         std::vector<uint8_t> data) {
-  m_.role_.output(m_.icount_, Output{OutputKind::kUdp, 0, peer_ip, peer_port, data});
-  m_.role_.net().send_udp(peer_ip, peer_port, std::move(data));
+  if (m_.role_.output(m_.icount_, Output{OutputKind::kUdp, 0, peer_ip, peer_port, data})) {
+    m_.role_.net().send_udp(peer_ip, peer_port, std::move(data));
+  }
 }
 
 void Machine::Impl::OutputTap::send_tcp(uint32_t conn, std::vector<uint8_t> data) {
-  m_.role_.output(m_.icount_, Output{OutputKind::kTcpData, conn, 0, 0, data});
-  m_.role_.net().send_tcp(conn, std::move(data));
+  if (m_.role_.output(m_.icount_, Output{OutputKind::kTcpData, conn, 0, 0, data})) {
+    m_.role_.net().send_tcp(conn, std::move(data));
+  }
 }
 
 void Machine::Impl::OutputTap::close_tcp(uint32_t conn) {
-  m_.role_.output(m_.icount_, Output{OutputKind::kTcpClose, conn, 0, 0, {}});
-  m_.role_.net().close_tcp(conn);
+  if (m_.role_.output(m_.icount_, Output{OutputKind::kTcpClose, conn, 0, 0, {}})) {
+    m_.role_.net().close_tcp(conn);
+  }
 }
 
 void Machine::Impl::OutputTap::delivered(const devices::NetEvent& event) {
@@ -44,8 +47,9 @@ void Machine::Impl::OutputTap::delivered(const devices::NetEvent& event) {
 }
 
 void Machine::Impl::write_console(std::span<const uint8_t> bytes) {
-  role_.output(icount_, Output{OutputKind::kConsole, 0, 0, 0, {bytes.begin(), bytes.end()}});
-  if (config_.console) config_.console(bytes);
+  const bool may_leave =
+      role_.output(icount_, Output{OutputKind::kConsole, 0, 0, 0, {bytes.begin(), bytes.end()}});
+  if (may_leave && config_.console) config_.console(bytes);
 }
 
 void Machine::Impl::take_inputs(uint64_t icount) {

@@ -70,9 +70,10 @@ void LiveRole::interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) {
   log(icount, logchannel::InterruptTaken{cause, pc});
 }
 
-void LiveRole::output(uint64_t icount, const logchannel::Output& output) {
+bool LiveRole::output(uint64_t icount, const logchannel::Output& output) {
   log(icount, output);
   write_log([](logchannel::LogWriter& log) { log.flush(); });
+  return !log_error_;
 }
 
 void LiveRole::digest(uint64_t icount, const logchannel::StateDigest& digest) {

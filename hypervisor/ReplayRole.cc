@@ -155,7 +155,7 @@ void ReplayRole::interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) {
   ++stats_.interrupts;
 }
 
-void ReplayRole::output(uint64_t icount, const logchannel::Output& output) {
+bool ReplayRole::output(uint64_t icount, const logchannel::Output& output) {
   if (expect<logchannel::Output>(icount, "sent output") != output) {
     Record replayed{0, icount, output};
     diverge(icount, "the guest's output differs from the recording's\n  replayed: " +
@@ -163,6 +163,7 @@ void ReplayRole::output(uint64_t icount, const logchannel::Output& output) {
   }
   pop();
   ++stats_.outputs;
+  return true;
 }
 
 void ReplayRole::digest(uint64_t icount, const logchannel::StateDigest& digest) {

@@ -34,7 +34,7 @@ class LiveRole final : public Role {
   bool should_stop(uint64_t) const override { return inputs_.stop_requested(); }
 
   void interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) override;
-  void output(uint64_t icount, const logchannel::Output& output) override;
+  bool output(uint64_t icount, const logchannel::Output& output) override;
   void digest(uint64_t icount, const logchannel::StateDigest& digest) override;
   void end(uint64_t icount, const logchannel::RunEnd& end,
            const logchannel::StateDigest& final) override;

@@ -33,7 +33,7 @@ class ReplayRole final : public Role {
   bool should_stop(uint64_t icount) const override;
 
   void interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) override;
-  void output(uint64_t icount, const logchannel::Output& output) override;
+  bool output(uint64_t icount, const logchannel::Output& output) override;
   void digest(uint64_t icount, const logchannel::StateDigest& digest) override;
   void end(uint64_t icount, const logchannel::RunEnd& end,
            const logchannel::StateDigest& final) override;

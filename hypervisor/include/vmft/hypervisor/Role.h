@@ -53,7 +53,9 @@ class Role {
 
   // ---- checks: a recorder logs them, a replayer compares them ----
   virtual void interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) = 0;
-  virtual void output(uint64_t icount, const logchannel::Output& output) = 0;
+  /// Returns whether the output may leave: a recorder that could not log it holds it back,
+  /// so that nothing a client sees is missing from the log.
+  virtual bool output(uint64_t icount, const logchannel::Output& output) = 0;
   virtual void digest(uint64_t icount, const logchannel::StateDigest& digest) = 0;
   /// The run is over, with `final` the state it ended in; a recorder writes both (end record
   /// first, so a replayer knows where to stop before it meets the digest) and closes the log.
