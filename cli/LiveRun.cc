@@ -36,6 +36,7 @@ int report(const hypervisor::RunResult& result, double seconds) {
       spdlog::info("stopped after {} instructions in {:.3f} s", result.instructions, seconds);
       return 0;
     case Outcome::kDiverged: spdlog::error("{}", result.report); return kDivergedExitCode;
+    case Outcome::kUntil: break;  // a live run is never given --until
   }
   return kFaultExitCode;
 }

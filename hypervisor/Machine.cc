@@ -302,7 +302,6 @@ Machine::Machine(GuestImage image, MachineConfig config, Role& role)
     : impl_(std::make_unique<Impl>(std::move(image), std::move(config), role)) {}
 Machine::~Machine() = default;
 RunResult Machine::run() { return impl_->run(); }
-uint64_t Machine::instruction_count() const { return impl_->instruction_count(); }
 uint64_t Machine::read_register(int reg) const { return impl_->reg(reg); }
 std::string Machine::register_dump() const { return impl_->register_dump(); }
 std::span<const uint8_t> Machine::ram() const { return impl_->ram(); }

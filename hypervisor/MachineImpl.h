@@ -26,7 +26,6 @@ class Machine::Impl {
   ~Impl();
 
   RunResult run();
-  uint64_t instruction_count() const { return icount_; }
   std::span<const uint8_t> ram() const { return {ram_.data(), ram_.size()}; }
   std::string register_dump() const;
   uint64_t reg(int id) const;

@@ -47,8 +47,6 @@ class Machine {
   /// log, or its role says to stop.
   RunResult run();
 
-  /// Instructions retired so far; exact at every instruction boundary.
-  uint64_t instruction_count() const;
   /// Reads a Unicorn RISC-V register (UC_RISCV_REG_*), for tests and reports.
   uint64_t read_register(int reg) const;
   /// The registers (x1..x31, pc and the machine CSRs), formatted one block for a person.

@@ -43,8 +43,6 @@ class ReplayRole final : public Role {
   /// Why the log could not be read to its end (a truncated or corrupt frame), if it could not.
   /// The replay stops where the readable part ends.
   const std::optional<std::string>& log_error() const { return log_error_; }
-  /// The last record the replay reproduced, for reports.
-  const std::optional<logchannel::Record>& last_matched() const { return last_; }
 
  private:
   /// Timer arming is the guest's business; when it fired is in the log.
@@ -81,7 +79,7 @@ class ReplayRole final : public Role {
   std::optional<logchannel::Record> head_;
   bool exhausted_ = false;
   std::optional<std::string> log_error_;
-  std::optional<logchannel::Record> last_;
+  std::optional<logchannel::Record> last_;  ///< the last record reproduced, for reports
   ReplayStats stats_;
 };
 
