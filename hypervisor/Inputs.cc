@@ -4,6 +4,7 @@
 #include <xxhash.h>
 
 #include "MachineImpl.h"
+#include "RiscvNames.h"
 #include "vmft/guest/abi.h"
 
 namespace vmft::hypervisor {
@@ -77,9 +78,8 @@ logchannel::StateDigest Machine::Impl::state_digest() const {
   logchannel::StateDigest d;
   d.regs[0] = reg(UC_RISCV_REG_PC);
   for (int i = 1; i < 32; ++i) d.regs[i] = reg(UC_RISCV_REG_X0 + i);
-  const int csrs[] = {UC_RISCV_REG_MSTATUS, UC_RISCV_REG_MIE,    UC_RISCV_REG_MTVEC,
-                      UC_RISCV_REG_MEPC,    UC_RISCV_REG_MCAUSE, UC_RISCV_REG_MSCRATCH};
-  for (size_t i = 0; i < d.csrs.size(); ++i) d.csrs[i] = reg(csrs[i]);
+  static_assert(std::size(kDigestCsrs) == std::tuple_size_v<decltype(d.csrs)>);
+  for (size_t i = 0; i < d.csrs.size(); ++i) d.csrs[i] = reg(kDigestCsrs[i].uc_reg);
   d.devices = devices::hash_combine(timer_.state_hash(), nic_.state_hash());
   const uint64_t chunk = logchannel::StateDigest::kDigestChunkBytes;
   d.ram_chunks.resize((ram_.size() + chunk - 1) / chunk);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "RiscvNames.h"
 #include "vmft/logchannel/LogError.h"
 
 namespace vmft::hypervisor {
@@ -19,12 +20,6 @@ const char* clock_name(logchannel::ClockSource source) {
   }
   return "clock";
 }
-
-const char* const kRegisterNames[32] = {"pc", "ra", "sp",  "gp",  "tp", "t0", "t1", "t2",
-                                        "s0", "s1", "a0",  "a1",  "a2", "a3", "a4", "a5",
-                                        "a6", "a7", "s2",  "s3",  "s4", "s5", "s6", "s7",
-                                        "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6"};
-const char* const kCsrNames[6] = {"mstatus", "mie", "mtvec", "mepc", "mcause", "mscratch"};
 
 std::string describe_end(const logchannel::RunEnd& end) {
   using Reason = logchannel::RunEnd::Reason;
@@ -214,13 +209,13 @@ std::string describe_digest_difference(const logchannel::StateDigest& recorded,
   std::string out;
   for (size_t i = 0; i < recorded.regs.size(); ++i) {
     if (recorded.regs[i] != replayed.regs[i]) {
-      out += fmt::format("  {:>8}: recorded {:#018x}, replayed {:#018x}\n", kRegisterNames[i],
-                         recorded.regs[i], replayed.regs[i]);
+      out += fmt::format("  {:>8}: recorded {:#018x}, replayed {:#018x}\n",
+                         i == 0 ? "pc" : kRegisterNames[i], recorded.regs[i], replayed.regs[i]);
     }
   }
   for (size_t i = 0; i < recorded.csrs.size(); ++i) {
     if (recorded.csrs[i] != replayed.csrs[i]) {
-      out += fmt::format("  {:>8}: recorded {:#018x}, replayed {:#018x}\n", kCsrNames[i],
+      out += fmt::format("  {:>8}: recorded {:#018x}, replayed {:#018x}\n", kDigestCsrs[i].name,
                          recorded.csrs[i], replayed.csrs[i]);
     }
   }

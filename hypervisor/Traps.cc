@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "MachineImpl.h"
+#include "RiscvNames.h"
 #include "vmft/guest/abi.h"
 
 namespace vmft::hypervisor {
@@ -182,13 +183,9 @@ void Machine::Impl::fault(const std::string& cause, uint64_t pc) {
 }
 
 std::string Machine::Impl::register_dump() const {
-  static const char* const kNames[32] = {"zero", "ra", "sp",  "gp",  "tp", "t0", "t1", "t2",
-                                         "s0",   "s1", "a0",  "a1",  "a2", "a3", "a4", "a5",
-                                         "a6",   "a7", "s2",  "s3",  "s4", "s5", "s6", "s7",
-                                         "s8",   "s9", "s10", "s11", "t3", "t4", "t5", "t6"};
   std::string out;
   for (int i = 0; i < 32; ++i) {
-    out += fmt::format("{:>4}={:#018x}{}", kNames[i], reg(UC_RISCV_REG_X0 + i),
+    out += fmt::format("{:>4}={:#018x}{}", kRegisterNames[i], reg(UC_RISCV_REG_X0 + i),
                        i % 4 == 3 ? "\n" : "  ");
   }
   out += fmt::format("mstatus={:#x} mepc={:#x} mcause={:#x} mtvec={:#x}", reg(UC_RISCV_REG_MSTATUS),
