@@ -24,17 +24,19 @@ uint64_t Machine::Impl::RoleEntropy::next() { return m_.role_.entropy(m_.icount_
 bool Machine::Impl::OutputTap::has_udp() const { return m_.role_.net().has_udp(); }
 bool Machine::Impl::OutputTap::has_tcp() const { return m_.role_.net().has_tcp(); }
 
+// The payload moves into the check and on to the network: a send copies it only when a
+// recorder logs it.
 void Machine::Impl::OutputTap::send_udp(uint32_t peer_ip, uint32_t peer_port,
                                         std::vector<uint8_t> data) {
-  if (m_.role_.output(m_.icount_, Output{OutputKind::kUdp, 0, peer_ip, peer_port, data})) {
-    m_.role_.net().send_udp(peer_ip, peer_port, std::move(data));
+  Output out{OutputKind::kUdp, 0, peer_ip, peer_port, std::move(data)};
+  if (m_.role_.output(m_.icount_, out)) {
+    m_.role_.net().send_udp(peer_ip, peer_port, std::move(out.data));
   }
 }
 
 void Machine::Impl::OutputTap::send_tcp(uint32_t conn, std::vector<uint8_t> data) {
-  if (m_.role_.output(m_.icount_, Output{OutputKind::kTcpData, conn, 0, 0, data})) {
-    m_.role_.net().send_tcp(conn, std::move(data));
-  }
+  Output out{OutputKind::kTcpData, conn, 0, 0, std::move(data)};
+  if (m_.role_.output(m_.icount_, out)) m_.role_.net().send_tcp(conn, std::move(out.data));
 }
 
 void Machine::Impl::OutputTap::close_tcp(uint32_t conn) {
