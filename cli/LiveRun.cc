@@ -49,13 +49,9 @@ std::optional<devices::Endpoint> optional_endpoint(const std::string& text) {
 std::unique_ptr<logchannel::LogWriter> open_log(const std::string& path, const LiveOptions& options,
                                                 uint64_t ram_size) {
   if (path.empty()) return nullptr;
-  logchannel::LogHeader header;
-  header.guest_digest = logchannel::guest_file_digest(options.guest);
-  header.guest_name = std::filesystem::path(options.guest).filename().string();
-  header.ram_size = ram_size;
-  header.has_udp = !options.udp.empty();
-  header.has_tcp = !options.tcp.empty();
-  return std::make_unique<logchannel::LogWriter>(path, header);
+  return std::make_unique<logchannel::LogWriter>(
+      path, logchannel::guest_log_header(options.guest, ram_size, !options.udp.empty(),
+                                         !options.tcp.empty()));
 }
 
 }  // namespace

@@ -275,4 +275,15 @@ uint64_t guest_file_digest(const std::filesystem::path& path) {
   return XXH64_digest(state.get());
 }
 
+LogHeader guest_log_header(const std::filesystem::path& guest_path, uint64_t ram_size, bool has_udp,
+                           bool has_tcp) {
+  LogHeader header;
+  header.guest_digest = guest_file_digest(guest_path);
+  header.guest_name = guest_path.filename().string();
+  header.ram_size = ram_size;
+  header.has_udp = has_udp;
+  header.has_tcp = has_tcp;
+  return header;
+}
+
 }  // namespace vmft::logchannel

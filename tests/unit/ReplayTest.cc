@@ -33,13 +33,9 @@ class Replay : public ::testing::Test {
   // Records the nondet guest: five timer ticks, some datagrams, then "quit".
   std::string record() {
     const std::string path = dir_ + "/recorded.log";
-    logchannel::LogHeader header;
-    header.guest_digest =
-        logchannel::guest_file_digest(std::string(VMFT_GUEST_DIR) + "/nondet.elf");
-    header.guest_name = "nondet.elf";
-    header.ram_size = 16ULL << 20;
-    header.has_udp = header.has_tcp = true;
-    logchannel::LogWriter log(path, header);
+    logchannel::LogWriter log(
+        path, logchannel::guest_log_header(std::string(VMFT_GUEST_DIR) + "/nondet.elf", 16ULL << 20,
+                                           /*has_udp=*/true, /*has_tcp=*/true));
     TestVm vm("nondet", /*entropy=*/12345, /*timer_fires=*/5, &log);
     for (const char* text : {"one", "two", "three"}) vm.inputs.push(datagram(text));
     vm.inputs.push(datagram("quit"));

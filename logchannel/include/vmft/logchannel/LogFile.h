@@ -101,4 +101,9 @@ class LogReader {
 /// naming the path if it cannot be read.
 uint64_t guest_file_digest(const std::filesystem::path& path);
 
+/// The header of a log recorded with the guest at `guest_path` (its digest and file name) on a
+/// VM with `ram_size` bytes of RAM and the given NIC sockets. Throws as guest_file_digest.
+LogHeader guest_log_header(const std::filesystem::path& guest_path, uint64_t ram_size, bool has_udp,
+                           bool has_tcp);
+
 }  // namespace vmft::logchannel
