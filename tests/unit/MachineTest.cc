@@ -111,8 +111,7 @@ uint32_t instruction_at_reported_pc(const std::string& report, const std::string
   const size_t at = report.find(" at pc 0x");
   EXPECT_NE(at, std::string::npos);
   const uint64_t pc = std::stoull(report.substr(at + 7), nullptr, 16);
-  const auto image = hypervisor::load_elf_file(std::string(VMFT_GUEST_DIR) + "/" + guest + ".elf",
-                                               VMFT_RAM_BASE, 16ULL << 20);
+  const auto image = test_guest(guest);
   for (const auto& seg : image.segments) {
     if (pc >= seg.vaddr && pc + 4 <= seg.vaddr + seg.bytes.size()) {
       uint32_t word;
