@@ -50,14 +50,13 @@ const Record* ReplayRole::head() {
   return head_ ? &*head_ : nullptr;
 }
 
-Record ReplayRole::pop() {
+// The head record was reproduced: it becomes the last match.
+void ReplayRole::pop() {
   head();
-  Record r = std::move(*head_);
+  last_ = std::move(head_);
   head_.reset();
   ++stats_.records;
-  last_ = r;
   update_due();
-  return r;
 }
 
 // The next boundary the machine must look at: the next record's, or at once when the log

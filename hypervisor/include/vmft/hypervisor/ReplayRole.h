@@ -67,7 +67,7 @@ class ReplayRole final : public Role {
   };
 
   const logchannel::Record* head();
-  logchannel::Record pop();
+  void pop();
   template <typename T>
   const T& expect(uint64_t icount, const char* what);
   [[noreturn]] void diverge(uint64_t icount, const std::string& what) const;
