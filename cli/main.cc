@@ -4,8 +4,11 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 
+#include "ArbiterCommand.h"
 #include "LogCommand.h"
+#include "LiveRun.h"
 #include "Logging.h"
+#include "PairCommand.h"
 #include "RecordCommand.h"
 #include "ReplayCommand.h"
 #include "RunCommand.h"
@@ -20,8 +23,15 @@ int main(int argc, char** argv) {
   vmft::cli::add_record_command(app, log_level, action);
   vmft::cli::add_replay_command(app, log_level, action);
   vmft::cli::add_log_command(app, log_level, action);
+  vmft::cli::add_pair_commands(app, log_level, action);
+  vmft::cli::add_arbiter_command(app, log_level, action);
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help is a "parse error" that exits 0; every real one is a usage error.
+    return app.exit(e) == 0 ? 0 : vmft::cli::kUsageExitCode;
+  }
   vmft::cli::setup_logging(log_level);
   try {
     return action();

@@ -1,7 +1,10 @@
 #include "VmftProcess.h"
 
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <regex>
+#include <thread>
 
 #ifndef VMFT_BINARY
 #error "VMFT_BINARY must name the vmft executable (a string literal)"
@@ -42,6 +45,13 @@ VmftProcess::VmftProcess(const std::string& command, const std::string& guest,
                          const std::vector<std::string>& args)
     : process_(command_line(command, guest, args)) {}
 
+VmftProcess::VmftProcess(const std::vector<std::string>& args)
+    : process_([&] {
+        std::vector<std::string> argv = {VMFT_BINARY};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return argv;
+      }()) {}
+
 std::optional<uint16_t> VmftProcess::listening_port(const std::string& protocol, Duration timeout) {
   const std::regex line("listening on " + protocol + R"( 127\.0\.0\.1:(\d+))");
   std::smatch match;
@@ -70,9 +80,60 @@ bool VmftProcess::wait_for_log(const std::string& text, Duration timeout) {
       [&](const std::string& log) { return log.find(text) != std::string::npos; }, timeout);
 }
 
+bool VmftProcess::wait_for_log(const std::string& text, size_t from, Duration timeout) {
+  return process_.wait_for_stderr(
+      [&](const std::string& log) {
+        return log.size() > from && log.find(text, from) != std::string::npos;
+      },
+      timeout);
+}
+
 void VmftProcess::interrupt() { process_.signal(SIGINT); }
 
 void VmftProcess::kill() { process_.signal(SIGKILL); }
+
+namespace {
+
+// Whether every thread of `pid` is in the stopped state ('T' in /proc/<pid>/task/*/stat).
+bool all_threads_stopped(pid_t pid) {
+  std::error_code error;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks, error)) {
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    // "<tid> (<comm>) <state> ...": the comm may hold spaces, the last ')' ends it.
+    const size_t end = line.rfind(')');
+    if (end == std::string::npos || end + 2 >= line.size() || line[end + 2] != 'T') return false;
+  }
+  return !error;
+}
+
+}  // namespace
+
+bool VmftProcess::freeze(Duration timeout) {
+  process_.signal(SIGSTOP);
+  // kill() returns before the stop has reached every thread: one already running may go on
+  // for a moment (long, on a busy virtual machine), and could still answer the other side.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!all_threads_stopped(pid())) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+void VmftProcess::thaw() { process_.signal(SIGCONT); }
+
+std::optional<uint64_t> VmftProcess::resident_bytes() const {
+  std::ifstream status("/proc/" + std::to_string(pid()) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    // "VmRSS:     12345 kB"
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  }
+  return std::nullopt;  // gone, or a zombie (which has no VmRSS line)
+}
 
 std::optional<int> VmftProcess::wait_for_exit(Duration timeout) {
   return process_.wait_for_exit(timeout);

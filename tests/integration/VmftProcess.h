@@ -29,6 +29,8 @@ class VmftProcess {
   /// Starts `vmft <command> <guest_path(guest)> <args...>` (command: run, record, replay).
   VmftProcess(const std::string& command, const std::string& guest,
               const std::vector<std::string>& args);
+  /// Starts `vmft <args...>`, for a command that runs no guest (args[0] names it: arbiter).
+  explicit VmftProcess(const std::vector<std::string>& args);
 
   /// The port of the socket vmft bound for `protocol` ("tcp" or "udp"), read from its
   /// "listening on <protocol> 127.0.0.1:<port>" log line; nullopt if that line does not
@@ -38,6 +40,9 @@ class VmftProcess {
   bool wait_for_console(const std::string& text, Duration timeout);
   /// Waits until vmft's log holds `text`; returns whether it did within the timeout.
   bool wait_for_log(const std::string& text, Duration timeout);
+  /// Waits until `text` appears in vmft's log at or after byte `from` (the log's size taken
+  /// earlier, so that only lines logged since count).
+  bool wait_for_log(const std::string& text, size_t from, Duration timeout);
 
   std::string console() const { return process_.stdout_text(); }
   std::string log() const { return process_.stderr_text(); }
@@ -45,6 +50,14 @@ class VmftProcess {
   void terminate();  ///< SIGTERM: asks vmft to stop cleanly
   void interrupt();  ///< SIGINT, as Ctrl-C sends
   void kill();       ///< SIGKILL
+  /// SIGSTOP, then waits until every thread of vmft has stopped (its sockets stay open).
+  /// Returns whether they all did within the timeout.
+  bool freeze(Duration timeout);
+  void thaw();  ///< SIGCONT, after freeze()
+
+  pid_t pid() const { return process_.pid(); }
+  /// vmft's resident memory (VmRSS in /proc/<pid>/status), or nullopt once it has gone.
+  std::optional<uint64_t> resident_bytes() const;
   /// vmft's exit code, or nullopt if it is still running at the timeout.
   std::optional<int> wait_for_exit(Duration timeout);
 

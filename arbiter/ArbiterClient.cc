@@ -1,0 +1,219 @@
+#include "vmft/arbiter/ArbiterClient.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "Protocol.h"
+
+namespace vmft::arbiter {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using detail::Request;
+
+// A reply is one short line (the longest, LOST or REFUSED with a 128-character holder, is
+// under 200 bytes); anything much longer is not from an arbiter.
+constexpr size_t kMaxReplyBytes = 1024;
+
+int milliseconds_until(Clock::time_point deadline) {
+  const auto left = deadline - Clock::now();
+  if (left <= Clock::duration::zero()) return 0;
+  return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count());
+}
+
+// Waits until `fd` is ready for `events` (or has an error, which the next call on it reports);
+// false if the deadline passes first.
+bool wait_until_ready(int fd, short events, Clock::time_point deadline) {
+  for (;;) {
+    pollfd p{fd, events, 0};
+    const int n = ::poll(&p, 1, milliseconds_until(deadline));
+    if (n > 0) return true;
+    if (n == 0) return false;
+    if (errno != EINTR) return true;
+  }
+}
+
+std::string error_text(int err) { return std::strerror(err); }
+
+// Runs a reply parser, naming the arbiter in what it throws.
+template <typename Parse>
+auto interpret(const std::string& address, const Parse& parse) {
+  try {
+    return parse();
+  } catch (const detail::ErrorReply& e) {
+    throw ArbiterUnavailable("arbiter " + address + " answered: " + e.what());
+  } catch (const ArbiterUnavailable& e) {
+    throw ArbiterUnavailable("arbiter " + address + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+ArbiterClient::ArbiterClient(const std::string& address, std::chrono::milliseconds timeout)
+    : address_(address), timeout_(timeout) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    throw std::invalid_argument("arbiter address '" + address + "' must be HOST:PORT");
+  }
+  host_ = address.substr(0, colon);
+  port_ = address.substr(colon + 1);
+  const bool digits = !port_.empty() && port_.size() <= 5 &&
+                      port_.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits || std::stoul(port_) == 0 || std::stoul(port_) > 65535) {
+    throw std::invalid_argument("arbiter address '" + address +
+                                "': the port must be a number from 1 to 65535");
+  }
+}
+
+ArbiterClient::~ArbiterClient() { disconnect(); }
+
+ArbiterState ArbiterClient::read(const std::string& pair) {
+  check_pair_name(pair);
+  std::lock_guard lock(mutex_);
+  const std::string reply = call(detail::format_request({Request::Op::kRead, pair, 0, {}}));
+  return interpret(address_, [&] { return detail::parse_state_reply(reply); });
+}
+
+RegisterResult ArbiterClient::register_epoch(const std::string& pair, uint64_t expected_epoch,
+                                             const std::string& id) {
+  check_pair_name(pair);
+  check_holder_id(id);
+  std::lock_guard lock(mutex_);
+  const std::string reply =
+      call(detail::format_request({Request::Op::kRegister, pair, expected_epoch, id}));
+  RegisterResult result =
+      interpret(address_, [&] { return detail::parse_register_reply(reply, id); });
+  // Refused because our own registration, retried after its reply was lost, already happened.
+  const ArbiterState ours{expected_epoch + 1, Mode::kPaired, id};
+  if (!result.ok && expected_epoch + 1 != 0 && result.state == ours) result.ok = true;
+  return result;
+}
+
+TasResult ArbiterClient::test_and_set(const std::string& pair, uint64_t epoch,
+                                      const std::string& id) {
+  check_pair_name(pair);
+  check_holder_id(id);
+  std::lock_guard lock(mutex_);
+  const std::string reply =
+      call(detail::format_request({Request::Op::kTestAndSet, pair, epoch, id}));
+  return interpret(address_, [&] { return detail::parse_tas_reply(reply, id); });
+}
+
+std::string ArbiterClient::call(const std::string& request) {
+  const auto deadline = Clock::now() + timeout_;
+  const bool kept = fd_ >= 0;
+  if (!kept) connect(deadline);
+  std::string reply;
+  if (try_call(request, deadline, reply)) return reply;
+  disconnect();
+  if (kept) {
+    connect(deadline);
+    if (try_call(request, deadline, reply)) return reply;
+  }
+  fail("the arbiter closed the connection without replying");
+}
+
+bool ArbiterClient::try_call(const std::string& request, Clock::time_point deadline,
+                             std::string& reply) {
+  const std::string line = request + "\n";
+  size_t sent = 0;
+  while (sent < line.size()) {
+    const ssize_t n = ::send(fd_, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
+    if (n >= 0) {
+      sent += static_cast<size_t>(n);
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (!wait_until_ready(fd_, POLLOUT, deadline)) {
+        fail("could not send within " + std::to_string(timeout_.count()) + " ms");
+      }
+    } else if (errno == EPIPE || errno == ECONNRESET) {
+      return false;
+    } else if (errno != EINTR) {
+      fail("cannot send: " + error_text(errno));
+    }
+  }
+  std::string received;
+  char buf[256];
+  for (;;) {
+    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n > 0) {
+      received.append(buf, static_cast<size_t>(n));
+      const size_t newline = received.find('\n');
+      if (newline != std::string::npos) {
+        if (newline + 1 != received.size()) fail("sent more than one reply line");
+        received.resize(newline);
+        if (!received.empty() && received.back() == '\r') received.pop_back();
+        reply = std::move(received);
+        return true;
+      }
+      if (received.size() > kMaxReplyBytes) fail("sent a reply line longer than 1 KiB");
+    } else if (n == 0 || errno == ECONNRESET) {
+      if (received.empty()) return false;
+      fail("closed the connection in the middle of a reply");
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (!wait_until_ready(fd_, POLLIN, deadline)) {
+        fail("no reply within " + std::to_string(timeout_.count()) + " ms");
+      }
+    } else if (errno != EINTR) {
+      fail("cannot receive: " + error_text(errno));
+    }
+  }
+}
+
+void ArbiterClient::connect(Clock::time_point deadline) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const int rc = ::getaddrinfo(host_.c_str(), port_.c_str(), &hints, &found);
+  if (rc != 0) fail("cannot resolve " + host_ + ": " + ::gai_strerror(rc));
+  const std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses(found, ::freeaddrinfo);
+  std::string why = "no address";
+  for (const addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
+    const int fd = ::socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      why = error_text(errno);
+      continue;
+    }
+    int err = ::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ? 0 : errno;
+    if (err == EINPROGRESS) {
+      if (!wait_until_ready(fd, POLLOUT, deadline)) {
+        ::close(fd);
+        fail("no connection within " + std::to_string(timeout_.count()) + " ms");
+      }
+      socklen_t len = sizeof err;
+      if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    }
+    if (err != 0) {
+      why = error_text(err);
+      ::close(fd);
+      continue;
+    }
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fd_ = fd;
+    return;
+  }
+  fail("cannot connect: " + why);
+}
+
+void ArbiterClient::disconnect() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+void ArbiterClient::fail(const std::string& what) {
+  disconnect();
+  throw ArbiterUnavailable("arbiter " + address_ + ": " + what);
+}
+
+}  // namespace vmft::arbiter

@@ -1,0 +1,123 @@
+#include "vmft/arbiter/ArbiterStore.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <limits>
+
+#include "StateFile.h"
+
+namespace vmft::arbiter {
+
+namespace {
+
+// Beside the state files; a pair's file always ends in ".state", so no pair name reaches it.
+constexpr const char* kLockFileName = "arbiter.lock";
+
+int lock_directory(const std::filesystem::path& dir) {
+  const std::string path = dir / kLockFileName;
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      throw std::runtime_error("data directory " + dir.string() +
+                               " is in use by another arbiter (" + path + " is locked)");
+    }
+    throw std::runtime_error("cannot lock " + path + ": " + std::strerror(err));
+  }
+  return fd;
+}
+
+std::string pair_text(const std::string& pair) { return "pair '" + pair + "'"; }
+
+}  // namespace
+
+ArbiterStore::ArbiterStore(std::filesystem::path dir) : dir_(std::move(dir)) {
+  std::error_code ec;
+  const bool created = std::filesystem::create_directories(dir_, ec);
+  if (ec) {
+    throw std::runtime_error("cannot create data directory " + dir_.string() + ": " + ec.message());
+  }
+  if (created) {
+    // The directory's own entry must be durable too, or a crash could lose every pair in it.
+    std::filesystem::path made = std::filesystem::absolute(dir_);
+    if (made.filename().empty()) made = made.parent_path();  // "dir/"
+    detail::sync_directory(made.parent_path());
+  }
+  lock_fd_ = lock_directory(dir_);
+}
+
+ArbiterStore::~ArbiterStore() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+ArbiterState ArbiterStore::read(const std::string& pair) {
+  check_pair_name(pair);
+  std::lock_guard lock(mutex_);
+  return current(pair);
+}
+
+RegisterResult ArbiterStore::register_epoch(const std::string& pair, uint64_t expected_epoch,
+                                            const std::string& id) {
+  check_pair_name(pair);
+  check_holder_id(id);
+  std::lock_guard lock(mutex_);
+  const ArbiterState state = current(pair);
+  const bool may_hold = state.mode == Mode::kNone || state.holder == id;
+  if (state.epoch != expected_epoch || !may_hold) return {false, state};
+  if (expected_epoch == std::numeric_limits<uint64_t>::max()) {
+    throw ArbiterUnavailable(pair_text(pair) + " is at the last epoch there is");
+  }
+  const ArbiterState next{expected_epoch + 1, Mode::kPaired, id};
+  commit(pair, next);
+  return {true, next};
+}
+
+TasResult ArbiterStore::test_and_set(const std::string& pair, uint64_t epoch,
+                                     const std::string& id) {
+  check_pair_name(pair);
+  check_holder_id(id);
+  std::lock_guard lock(mutex_);
+  const ArbiterState state = current(pair);
+  if (state.mode == Mode::kNone || epoch > state.epoch) {
+    throw ArbiterUnavailable("unknown epoch " + std::to_string(epoch) + " for " + pair_text(pair) +
+                             " (" + describe(state) + ")");
+  }
+  if (epoch < state.epoch) return {false, state};
+  if (state.mode == Mode::kAlone) return {state.holder == id, state};
+  const ArbiterState next{epoch, Mode::kAlone, id};
+  commit(pair, next);
+  return {true, next};
+}
+
+ArbiterState ArbiterStore::current(const std::string& pair) {
+  if (const auto it = states_.find(pair); it != states_.end()) return it->second;
+  std::optional<ArbiterState> stored;
+  try {
+    stored = detail::read_state_file(dir_, pair);
+  } catch (const std::exception& e) {
+    throw ArbiterUnavailable(pair_text(pair) + ": " + e.what());
+  }
+  if (!stored) return {};
+  states_.emplace(pair, *stored);
+  return *stored;
+}
+
+void ArbiterStore::commit(const std::string& pair, const ArbiterState& next) {
+  try {
+    detail::write_state_file(dir_, pair, next);
+  } catch (const std::exception& e) {
+    throw ArbiterUnavailable("cannot persist the decision for " + pair_text(pair) +
+                             ", so none was made: " + e.what());
+  }
+  states_[pair] = next;
+}
+
+}  // namespace vmft::arbiter

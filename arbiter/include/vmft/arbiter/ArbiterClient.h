@@ -1,0 +1,63 @@
+#pragma once
+// The client of the built-in arbiter (`vmft arbiter`), over its text protocol.
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include "vmft/arbiter/Arbiter.h"
+
+namespace vmft::arbiter {
+
+/// Talks to one `vmft arbiter` over TCP. Each call sends one request line and waits for its
+/// reply, within the timeout (connecting included); it keeps the connection for the next
+/// call and, if the arbiter closed a kept connection meanwhile (idle, restarted), retries
+/// once on a new one. A failed or timed-out call closes the connection, so a late reply can
+/// never be taken for the next call's. Blocking; any thread may call; calls are serialised.
+///
+/// A retry may repeat a REGISTER the arbiter had already carried out before its reply was
+/// lost; register_epoch therefore also reports ok when the arbiter refuses because the pair
+/// is already at expected_epoch + 1, paired, held by this id (only that very registration
+/// leads there).
+class ArbiterClient final : public Arbiter {
+ public:
+  static constexpr std::chrono::milliseconds kDefaultTimeout{1000};
+
+  /// `address` is HOST:PORT, HOST an IPv4 address or a host name (resolved at each connect:
+  /// a name can block in the resolver beyond the timeout, an address never does). Throws
+  /// std::invalid_argument if it is malformed. Connects at the first call, not here.
+  explicit ArbiterClient(const std::string& address,
+                         std::chrono::milliseconds timeout = kDefaultTimeout);
+  ~ArbiterClient() override;
+  ArbiterClient(const ArbiterClient&) = delete;
+  ArbiterClient& operator=(const ArbiterClient&) = delete;
+
+  const std::string& address() const { return address_; }
+
+  ArbiterState read(const std::string& pair) override;
+  RegisterResult register_epoch(const std::string& pair, uint64_t expected_epoch,
+                                const std::string& id) override;
+  TasResult test_and_set(const std::string& pair, uint64_t epoch, const std::string& id) override;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  // Sends `request` and returns the reply line (without its newline), or throws
+  // ArbiterUnavailable naming the arbiter. Caller holds mutex_.
+  std::string call(const std::string& request);
+  // One attempt on the current connection; false if the arbiter closed it before replying.
+  bool try_call(const std::string& request, Clock::time_point deadline, std::string& reply);
+  void connect(Clock::time_point deadline);
+  void disconnect();
+  [[noreturn]] void fail(const std::string& what);
+
+  std::string address_;
+  std::string host_;
+  std::string port_;
+  std::chrono::milliseconds timeout_;
+  std::mutex mutex_;
+  int fd_ = -1;  // the kept connection, or -1
+};
+
+}  // namespace vmft::arbiter

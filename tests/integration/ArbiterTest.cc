@@ -1,0 +1,335 @@
+// `vmft arbiter` as the failover code and an operator meet it: a real arbiter process on
+// 127.0.0.1, reached through ArbiterClient, raw request lines, and nc.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <barrier>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "NetClients.h"
+#include "ShellCommand.h"
+#include "VmftProcess.h"
+#include "vmft/arbiter/ArbiterClient.h"
+
+namespace vmft::integration {
+namespace {
+
+namespace fs = std::filesystem;
+using arbiter::ArbiterClient;
+using arbiter::ArbiterState;
+using arbiter::ArbiterUnavailable;
+using arbiter::Mode;
+using Clock = std::chrono::steady_clock;
+
+constexpr Duration kStartTimeout{10000};
+constexpr Duration kExitTimeout{10000};
+constexpr Duration kReplyTimeout{5000};
+// Generous for a loaded test machine: a decision costs two fsyncs.
+constexpr std::chrono::milliseconds kClientTimeout{5000};
+
+// A listening socket on an ephemeral port of 127.0.0.1 that never accepts: connections
+// complete in the kernel and then hear nothing.
+class SilentListener {
+ public:
+  SilentListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+        ::listen(fd_, 8) != 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len)) {
+      throw std::runtime_error("cannot listen on 127.0.0.1");
+    }
+    port_ = ntohs(addr.sin_port);
+  }
+  ~SilentListener() { ::close(fd_); }
+  uint16_t port() const { return port_; }
+  int fd() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+class ArbiterService : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "vmft-arbiter-it-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    data_ = pattern;
+    ASSERT_NO_FATAL_FAILURE(start());
+  }
+  void TearDown() override {
+    arbiter_.reset();
+    fs::remove_all(data_);
+  }
+
+  // Starts `vmft arbiter` on `port` (0: any) with the test's data directory.
+  void start(uint16_t port = 0, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {"arbiter", "--listen", "127.0.0.1:" + std::to_string(port),
+                                     "--data", data_.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    arbiter_ = std::make_unique<VmftProcess>(args);
+    const auto bound = arbiter_->listening_port("arbiter", kStartTimeout);
+    ASSERT_TRUE(bound) << "the arbiter did not start: " << arbiter_->log();
+    port_ = *bound;
+  }
+  // SIGKILL, then a new arbiter on the same port and data directory.
+  void kill_and_restart() {
+    arbiter_->kill();
+    ASSERT_EQ(arbiter_->wait_for_exit(kExitTimeout), 128 + SIGKILL);
+    start(port_);
+  }
+
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::unique_ptr<ArbiterClient> client() {
+    return std::make_unique<ArbiterClient>(address(), kClientTimeout);
+  }
+  // One request line and its reply, on a new connection.
+  std::string exchange(const std::string& line) {
+    TcpClient tcp(port_);
+    tcp.send_all(line + "\n");
+    return tcp.receive_line(kReplyTimeout).data;
+  }
+
+  fs::path data_;
+  std::unique_ptr<VmftProcess> arbiter_;
+  uint16_t port_ = 0;
+};
+
+TEST_F(ArbiterService, FirstTestAndSetWinsAndTheSecondLearnsTheWinner) {
+  const auto c = client();
+  ASSERT_TRUE(c->register_epoch("p", 0, "primary").ok);
+  const auto backup = c->test_and_set("p", 1, "backup");
+  EXPECT_TRUE(backup.won);
+  EXPECT_EQ(backup.state, (ArbiterState{1, Mode::kAlone, "backup"}));
+  const auto primary = c->test_and_set("p", 1, "primary");
+  EXPECT_FALSE(primary.won);
+  EXPECT_EQ(primary.state, (ArbiterState{1, Mode::kAlone, "backup"}));
+  EXPECT_TRUE(arbiter_->wait_for_log("pair 'p': epoch 1 registered by primary", kReplyTimeout));
+  EXPECT_TRUE(arbiter_->wait_for_log("pair 'p': epoch 1 won by backup", kReplyTimeout));
+  EXPECT_TRUE(arbiter_->wait_for_log("pair 'p': epoch 1 lost by primary", kReplyTimeout))
+      << arbiter_->log();
+}
+
+TEST_F(ArbiterService, ConcurrentTestAndSetHasExactlyOneWinnerPerEpoch) {
+  constexpr int kClients = 8;
+  constexpr uint64_t kRounds = 20;
+  ASSERT_TRUE(client()->register_epoch("race", 0, "node-0").ok);
+  std::vector<std::unique_ptr<ArbiterClient>> clients;
+  for (int i = 0; i < kClients; ++i) clients.push_back(client());
+  for (uint64_t epoch = 1; epoch <= kRounds; ++epoch) {
+    std::barrier start_line(kClients);
+    std::vector<arbiter::TasResult> results(kClients);
+    std::vector<std::string> errors(kClients);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kClients; ++i) {
+      threads.emplace_back([&, i] {
+        start_line.arrive_and_wait();
+        try {
+          results[i] = clients[i]->test_and_set("race", epoch, "node-" + std::to_string(i));
+        } catch (const std::exception& e) {
+          errors[i] = e.what();
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    std::set<std::string> winners;
+    for (int i = 0; i < kClients; ++i) {
+      ASSERT_EQ(errors[i], "") << "client " << i << " at epoch " << epoch;
+      if (results[i].won) winners.insert("node-" + std::to_string(i));
+    }
+    ASSERT_EQ(winners.size(), 1u) << "epoch " << epoch;
+    const std::string winner = *winners.begin();
+    for (const auto& r : results) {
+      EXPECT_EQ(r.state, (ArbiterState{epoch, Mode::kAlone, winner})) << "epoch " << epoch;
+    }
+    // The winner's new backup is in sync: the next epoch is contested afresh.
+    ASSERT_TRUE(client()->register_epoch("race", epoch, winner).ok);
+  }
+}
+
+TEST_F(ArbiterService, DecisionsSurviveKill9AndRestart) {
+  const auto c = client();
+  ASSERT_TRUE(c->register_epoch("p", 0, "primary").ok);
+  ASSERT_NO_FATAL_FAILURE(kill_and_restart());
+  EXPECT_EQ(c->read("p"), (ArbiterState{1, Mode::kPaired, "primary"}));
+  ASSERT_TRUE(c->test_and_set("p", 1, "backup").won);
+  ASSERT_NO_FATAL_FAILURE(kill_and_restart());
+  EXPECT_EQ(c->read("p"), (ArbiterState{1, Mode::kAlone, "backup"}));
+  const auto late = c->test_and_set("p", 1, "primary");
+  EXPECT_FALSE(late.won);
+  EXPECT_EQ(late.state.holder, "backup");
+  EXPECT_TRUE(c->test_and_set("p", 1, "backup").won) << "the winner's retry still wins";
+  EXPECT_FALSE(c->register_epoch("p", 1, "primary").ok);
+}
+
+TEST_F(ArbiterService, GarbageAndOversizedLinesGetErrAndServingGoesOn) {
+  TcpClient raw(port_);
+  const auto reply = [&raw](const std::string& bytes) {
+    raw.send_all(bytes);
+    return raw.receive_line(kReplyTimeout).data;
+  };
+  EXPECT_EQ(reply("HELLO\n"), "ERR unknown request 'HELLO' (expected READ, REGISTER or TAS)\n");
+  EXPECT_EQ(reply(std::string("\x00\xff\x01 \x02\n", 6)).substr(0, 4), "ERR ");
+  EXPECT_EQ(reply("TAS p one primary\n").substr(0, 10), "ERR epoch ");
+  // An oversized line, arriving in pieces; everything up to its newline is discarded.
+  raw.send_all(std::string(3000, 'A'));
+  EXPECT_TRUE(client()->register_epoch("p", 0, "primary").ok) << "another client is served";
+  EXPECT_EQ(reply(std::string(3000, 'B') + " READ p\n"),
+            "ERR request line longer than 1024 bytes\n");
+  EXPECT_EQ(reply("READ p\n"), "STATE 1 paired primary\n") << "the same connection goes on";
+  EXPECT_EQ(exchange("TAS p 1 backup"), "WON 1\n");
+}
+
+TEST_F(ArbiterService, ServesManyPairsAtOnce) {
+  constexpr int kThreads = 8;
+  constexpr int kPairsPerThread = 10;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const auto c = client();
+      for (int i = 0; i < kPairsPerThread; ++i) {
+        const std::string pair = "pair-" + std::to_string(t) + "." + std::to_string(i);
+        try {
+          if (!c->register_epoch(pair, 0, "p-" + pair).ok) ++failures;
+          if (!c->test_and_set(pair, 1, "b-" + pair).won) ++failures;
+        } catch (const std::exception&) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  const auto c = client();
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kPairsPerThread; ++i) {
+      const std::string pair = "pair-" + std::to_string(t) + "." + std::to_string(i);
+      EXPECT_EQ(c->read(pair), (ArbiterState{1, Mode::kAlone, "b-" + pair}));
+    }
+  }
+}
+
+TEST_F(ArbiterService, ErrReachesTheCallerAsArbiterUnavailable) {
+  try {
+    client()->test_and_set("p", 1, "backup");
+    FAIL() << "no error";
+  } catch (const ArbiterUnavailable& e) {
+    EXPECT_EQ(
+        std::string(e.what()),
+        "arbiter " + address() + " answered: unknown epoch 1 for pair 'p' (never registered)");
+  }
+}
+
+TEST_F(ArbiterService, ClosesAnIdleConnectionAndTheClientReconnects) {
+  ASSERT_NO_FATAL_FAILURE(start(0, {"--idle-timeout", "200"}));
+  TcpClient idle(port_);
+  const auto started = Clock::now();
+  EXPECT_TRUE(idle.receive_until_closed(kReplyTimeout).closed);
+  EXPECT_LT(Clock::now() - started, std::chrono::seconds(3));
+
+  const auto c = client();
+  ASSERT_TRUE(c->register_epoch("p", 0, "primary").ok);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_TRUE(c->test_and_set("p", 1, "primary").won) << "on a new connection";
+}
+
+TEST_F(ArbiterService, ClientGivesUpOnASilentArbiterAtItsTimeout) {
+  SilentListener silent;
+  ArbiterClient c("127.0.0.1:" + std::to_string(silent.port()), std::chrono::milliseconds(300));
+  const auto started = Clock::now();
+  try {
+    c.read("p");
+    FAIL() << "no error";
+  } catch (const ArbiterUnavailable& e) {
+    EXPECT_NE(std::string(e.what()).find("no reply within 300 ms"), std::string::npos) << e.what();
+  }
+  const auto took = Clock::now() - started;
+  EXPECT_GE(took, std::chrono::milliseconds(250));
+  EXPECT_LT(took, std::chrono::milliseconds(2000));
+}
+
+TEST_F(ArbiterService, ClientReportsAnArbiterThatIsNotThere) {
+  uint16_t free_port = 0;
+  {
+    SilentListener gone;
+    free_port = gone.port();
+  }
+  ArbiterClient c("127.0.0.1:" + std::to_string(free_port));
+  try {
+    c.read("p");
+    FAIL() << "no error";
+  } catch (const ArbiterUnavailable& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot connect: Connection refused"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(ArbiterService, ClientRejectsAReplyOutsideTheProtocol) {
+  SilentListener fake;
+  std::thread server([&fake] {
+    const int fd = ::accept(fake.fd(), nullptr, nullptr);
+    char buf[256];
+    [[maybe_unused]] const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    const std::string reply = "+PONG\r\n";
+    [[maybe_unused]] const ssize_t sent = ::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+    ::close(fd);
+  });
+  ArbiterClient c("127.0.0.1:" + std::to_string(fake.port()));
+  try {
+    c.test_and_set("p", 1, "backup");
+    ADD_FAILURE() << "no error";
+  } catch (const ArbiterUnavailable& e) {
+    EXPECT_NE(std::string(e.what()).find("unexpected reply '+PONG' to TAS"), std::string::npos)
+        << e.what();
+  }
+  server.join();
+}
+
+TEST_F(ArbiterService, AnswersNcAsTheProtocolDocumentShows) {
+  const auto r = run_shell(
+      "printf 'REGISTER demo 0 primary-a\\nTAS demo 1 backup-b\\nREAD demo\\n' | nc -q1 "
+      "127.0.0.1 " +
+          std::to_string(port_),
+      kReplyTimeout);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "OK 1\nWON 1\nSTATE 1 alone backup-b\n");
+}
+
+TEST_F(ArbiterService, ExitsZeroOnSigtermAndSigint) {
+  arbiter_->terminate();
+  EXPECT_EQ(arbiter_->wait_for_exit(kExitTimeout), 0) << arbiter_->log();
+  ASSERT_NO_FATAL_FAILURE(start());
+  TcpClient open_connection(port_);
+  arbiter_->interrupt();
+  EXPECT_EQ(arbiter_->wait_for_exit(kExitTimeout), 0) << arbiter_->log();
+}
+
+TEST_F(ArbiterService, RefusesADataDirectoryAnotherArbiterUses) {
+  const auto r =
+      run_vmft({"arbiter", "--listen", "127.0.0.1:0", "--data", data_.string()}, kExitTimeout);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("is in use by another arbiter"), std::string::npos) << r.err;
+}
+
+TEST_F(ArbiterService, RefusesAMalformedListenAddress) {
+  const auto r =
+      run_vmft({"arbiter", "--listen", "localhost", "--data", data_.string()}, kExitTimeout);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("address 'localhost' must be HOST:PORT"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace vmft::integration
