@@ -21,6 +21,7 @@ void print_header(const logchannel::LogHeader& header) {
   std::printf("guest %s digest %016" PRIx64 "\n", header.guest_name.c_str(), header.guest_digest);
   std::printf("ram %" PRIu64 " bytes (%" PRIu64 " MiB)\n", header.ram_size, header.ram_size >> 20);
   std::printf("nic udp=%s tcp=%s\n", header.has_udp ? "yes" : "no", header.has_tcp ? "yes" : "no");
+  std::printf("digest every %" PRIu64 " instructions\n", header.digest_interval);
 }
 
 // Prints every record; returns whether one of them ended the run.

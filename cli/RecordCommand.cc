@@ -3,6 +3,7 @@
 #include "RecordCommand.h"
 
 #include <memory>
+#include <stdexcept>
 
 #include "LiveRun.h"
 #include "Logging.h"
@@ -16,9 +17,19 @@ void add_record_command(CLI::App& app, std::string& log_level, std::function<int
       "record", "Run a guest like `vmft run` and record its inputs and outputs to a log");
   add_live_options(*cmd, *options);
   cmd->add_option("--log", *log_path, "The log file to write (replaced if it exists)")->required();
+  cmd->add_option("--digest-interval", options->digest_interval,
+                  "Instructions between state digests (at least 1). Smaller values narrow a "
+                  "replay's divergence report, at the cost of log size and speed")
+      ->capture_default_str();
   add_log_level_option(*cmd, log_level);
   cmd->callback([&action, options, log_path] {
-    action = [options, log_path] { return run_live(*options, *log_path); };
+    action = [options, log_path] {
+      if (options->digest_interval == 0) {
+        throw std::invalid_argument(
+            "--digest-interval 0: state digests need at least 1 instruction between them");
+      }
+      return run_live(*options, *log_path);
+    };
   });
 }
 

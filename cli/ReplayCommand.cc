@@ -29,6 +29,9 @@ namespace vmft::cli {
 
 namespace {
 
+// A header that does not name an interval describes a VM with vmft's default one.
+static_assert(logchannel::LogHeader{}.digest_interval == hypervisor::kDigestInterval);
+
 struct ReplayOptions {
   std::string guest;
   std::string log;
@@ -128,6 +131,7 @@ int replay(const ReplayOptions& options) {
 
   hypervisor::ReplayRole role(*log, stop_requests);
   hypervisor::MachineConfig config{log->header().ram_size, write_console};
+  config.digest_interval = log->header().digest_interval;  // digests where the recording took them
   config.until = options.until;
   hypervisor::Machine machine(std::move(image), std::move(config), role);
   const auto started = std::chrono::steady_clock::now();

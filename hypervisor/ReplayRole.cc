@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "RiscvNames.h"
 #include "vmft/logchannel/LogError.h"
 
@@ -31,9 +33,19 @@ std::string describe_end(const logchannel::RunEnd& end) {
   return "ended";
 }
 
+// What the replay feeds the guest (and the interrupts that follow from it), as opposed to
+// what it only checks.
+bool is_applied_input(const logchannel::RecordBody& body) {
+  return std::holds_alternative<logchannel::ClockRead>(body) ||
+         std::holds_alternative<logchannel::EntropyRead>(body) ||
+         std::holds_alternative<logchannel::TimerFired>(body) ||
+         std::holds_alternative<logchannel::NetInput>(body) ||
+         std::holds_alternative<logchannel::InterruptTaken>(body);
+}
+
 }  // namespace
 
-ReplayRole::ReplayRole(logchannel::LogReader& log, InputQueue& stop_requests)
+ReplayRole::ReplayRole(logchannel::RecordSource& log, InputQueue& stop_requests)
     : Role(stop_requests), log_(log), net_(log.header().has_udp, log.header().has_tcp) {
   update_due();
 }
@@ -45,7 +57,7 @@ const Record* ReplayRole::head() {
     } catch (const logchannel::LogError& e) {
       log_error_ = e.what();
     }
-    if (!head_) exhausted_ = true;
+    if (!head_ && (log_error_ || log_.ended())) exhausted_ = true;
   }
   return head_ ? &*head_ : nullptr;
 }
@@ -56,35 +68,54 @@ void ReplayRole::pop() {
   last_ = std::move(head_);
   head_.reset();
   ++stats_.records;
+  if (std::holds_alternative<logchannel::StateDigest>(last_->body)) {
+    window_.verified(last_->icount);
+  } else if (is_applied_input(last_->body)) {
+    window_.applied(*last_);
+  }
   update_due();
 }
 
 // The next boundary the machine must look at: the next record's, or at once when the log
-// has run out (so a guest that keeps computing stops where the recording did).
+// has run out (so a guest that keeps computing stops where the recording did). A live log
+// that has no next record yet is looked at again when the machine reaches run_limit().
 void ReplayRole::update_due() {
   const Record* next = head();
-  due_icount_ = next ? next->icount : 0;
+  due_icount_ = next ? next->icount : exhausted_ ? 0 : UINT64_MAX;
+  run_limit_ = log_.complete_below();
+}
+
+// The machine would run instructions below `icount`: wait until the log has every record
+// that comes before them (at once for a file).
+void ReplayRole::hold(uint64_t icount) {
+  log_.wait_for(icount);
+  update_due();
 }
 
 void ReplayRole::diverge(uint64_t icount, const std::string& what) const {
   std::string report = fmt::format("replay diverged at instruction {}: {}", icount, what);
   if (head_) report += "\n  the log's next record: " + logchannel::describe(*head_);
   if (last_) report += "\n  the last record that matched: " + logchannel::describe(*last_);
+  report += window_.describe(icount);
   throw Divergence(report);
 }
 
 // The next record, checked to be a T due at `icount`; it stays at the head until pop(), so
-// that a report about its content still shows it as the next record, not as matched.
+// that a report about its content still shows it as the next record, not as matched. When the
+// replay has gone past the next record's instruction without reproducing it, it parted from
+// the recording there (as in boundary_done), and the report says so.
 template <typename T>
 const T& ReplayRole::expect(uint64_t icount, const char* what) {
   const Record* next = head();
   if (!next) diverge(icount, fmt::format("the guest {}, but the log has ended", what));
+  const uint64_t parted = std::min(icount, next->icount);
   if (!std::holds_alternative<T>(next->body)) {
-    diverge(icount, fmt::format("the guest {}, but the log has a {} record there", what,
-                                logchannel::record_type_name(next->body)));
+    diverge(parted,
+            fmt::format("the guest {} at instruction {}, but the log has a {} record at {}", what,
+                        icount, logchannel::record_type_name(next->body), next->icount));
   }
   if (next->icount != icount) {
-    diverge(icount, fmt::format("the guest {} at instruction {}, the recording at {}", what, icount,
+    diverge(parted, fmt::format("the guest {} at instruction {}, the recording at {}", what, icount,
                                 next->icount));
   }
   return std::get<T>(next->body);
@@ -131,7 +162,7 @@ void ReplayRole::wait_for_input(uint64_t icount) {
   }
 }
 
-bool ReplayRole::should_stop(uint64_t icount) const {
+bool ReplayRole::should_stop(uint64_t icount) {
   if (inputs_.stop_requested() || exhausted_) return true;
   const auto* end = head_ ? std::get_if<logchannel::RunEnd>(&head_->body) : nullptr;
   return end && end->reason == logchannel::RunEnd::Reason::kStopped && head_->icount == icount;
@@ -163,7 +194,9 @@ bool ReplayRole::output(uint64_t icount, const logchannel::Output& output) {
 void ReplayRole::digest(uint64_t icount, const logchannel::StateDigest& digest) {
   const std::string difference = describe_digest_difference(
       expect<logchannel::StateDigest>(icount, "reached a state check"), digest);
-  if (!difference.empty()) diverge(icount, "guest state differs:\n" + difference);
+  if (!difference.empty()) {
+    diverge(icount, "guest state differs:\n" + difference.substr(0, difference.size() - 1));
+  }
   pop();
   ++stats_.digests;
 }
@@ -201,6 +234,55 @@ void ReplayRole::boundary_done(uint64_t icount, uint64_t pc) {
   diverge(next->icount, fmt::format("the recording has a {} record here that the replay did not "
                                     "reproduce (the replay is now at instruction {}, pc {:#x})",
                                     logchannel::record_type_name(next->body), icount, pc));
+}
+
+void DivergenceWindow::verified(uint64_t icount) {
+  *this = DivergenceWindow();
+  verified_icount_ = icount;
+}
+
+void DivergenceWindow::applied(const Record& record) {
+  if (count_ == 0) first_icount_ = record.icount;
+  if (count_ == 0 || record.icount != last_icount_) last_pc_.reset();
+  last_icount_ = record.icount;
+  if (const auto* irq = std::get_if<logchannel::InterruptTaken>(&record.body)) last_pc_ = irq->pc;
+  if (listed_.size() < kListedInputs) listed_.push_back(logchannel::describe(record));
+  ++count_;
+}
+
+std::string DivergenceWindow::describe(uint64_t detected) const {
+  std::string out = "\n  state last verified equal to the recording's: ";
+  out += verified_icount_ ? fmt::format("the digest at instruction {}", *verified_icount_)
+                          : std::string("boot (instruction 0)");
+  out += fmt::format("\n  difference detected at instruction {}", detected);
+  return out + describe_inputs();
+}
+
+// Where the state matched, execution up to the next input repeats the recording's exactly;
+// so the first difference lies at or after the first input applied since.
+std::string DivergenceWindow::describe_inputs() const {
+  if (count_ == 0) {
+    return "\n  the replay applied no input in between, and execution between inputs is "
+           "deterministic: its state should still equal the recording's, so the log differs "
+           "from what the recording saw (a record changed, moved or missing), or the replay is "
+           "not deterministic";
+  }
+  std::string out;
+  if (first_icount_ == last_icount_) {
+    const std::string pc = last_pc_ ? fmt::format(" (pc {:#x})", *last_pc_) : "";
+    out = fmt::format("\n  guest state first differs at instruction {}{}, ", last_icount_, pc);
+    out += count_ == 1 ? "at the one input the replay applied in between:"
+                       : fmt::format("where the replay applied all {} inputs in between:", count_);
+  } else {
+    out = fmt::format(
+        "\n  guest state first differs at or after the first of the {} inputs the replay applied "
+        "in between (the state matched before it, and between inputs execution is "
+        "deterministic):",
+        count_);
+  }
+  for (const std::string& line : listed_) out += "\n    " + line;
+  if (count_ > listed_.size()) out += fmt::format("\n    ... and {} more", count_ - listed_.size());
+  return out;
 }
 
 std::string describe_digest_difference(const logchannel::StateDigest& recorded,

@@ -343,9 +343,13 @@ void encode_header(const LogHeader& header, std::vector<uint8_t>& out) {
   if (header.guest_name.size() > kMaxGuestNameBytes) {
     throw LogError("cannot encode the log header: guest name longer than 4096 bytes");
   }
+  if (header.digest_interval == 0) {
+    throw LogError("cannot encode the log header: a digest interval of 0 instructions");
+  }
   ByteWriter w(out);
   w.fixed64(header.guest_digest);
   w.varint(header.ram_size);
+  w.varint(header.digest_interval);
   w.u8((header.has_udp ? kHeaderHasUdp : 0) | (header.has_tcp ? kHeaderHasTcp : 0));
   w.varint(header.guest_name.size());
   w.bytes({reinterpret_cast<const uint8_t*>(header.guest_name.data()), header.guest_name.size()});
@@ -356,6 +360,9 @@ LogHeader decode_header(std::span<const uint8_t> bytes, uint64_t stream_offset) 
   LogHeader header;
   header.guest_digest = r.fixed64();
   header.ram_size = r.varint();
+  const size_t interval_pos = r.position();
+  header.digest_interval = r.varint();
+  if (header.digest_interval == 0) r.fail_at(interval_pos, "digest interval of 0 instructions");
   const size_t flags_pos = r.position();
   const uint8_t flags = r.u8();
   if (flags & ~(kHeaderHasUdp | kHeaderHasTcp)) r.fail_at(flags_pos, "unknown header flags");

@@ -185,6 +185,36 @@ TEST_F(RecordReplay, KilledRecordersLogReplaysUpToWhereItEnds) {
   EXPECT_GE(std::stoi(outputs[1]), 31) << r.err;
 }
 
+TEST_F(RecordReplay, RecordRefusesADigestIntervalOfZero) {
+  const auto r =
+      vmft({"record", guest_path("count"), "--log", log_path(0), "--digest-interval", "0"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--digest-interval 0"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(log_path(0))) << "a log was written";
+}
+
+// The counter runs past 100000 instructions before it is ready: the log has a digest there,
+// which the replay reproduces only if it takes the interval from the log.
+TEST_F(RecordReplay, ReplayTakesDigestsAtTheRecordedInterval) {
+  std::mt19937 random(5);
+  {
+    VmftProcess recorder("record", "counter",
+                         {"--log", log_path(0), "--digest-interval", "100000", "--tcp",
+                          "127.0.0.1:0", "--udp", "127.0.0.1:0"});
+    drive_counter(recorder, random);
+    recorder.terminate();
+    ASSERT_EQ(recorder.wait_for_exit(kTimeout), 0) << recorder.log();
+  }
+  const auto shown = vmft({"log", "show", log_path(0)});
+  EXPECT_NE(shown.out.find("\ndigest every 100000 instructions\n"), std::string::npos)
+      << shown.out.substr(0, 300);
+  const auto r = replay("counter", log_path(0));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::smatch digests;
+  ASSERT_TRUE(std::regex_search(r.err, digests, std::regex(R"((\d+) digests)"))) << r.err;
+  EXPECT_GE(std::stoi(digests[1]), 2) << "no digest before the final one: " << r.err;
+}
+
 // A short recorded run to damage.
 std::string record_count(const std::string& path) {
   Subprocess p({VMFT_BINARY, "record", guest_path("timer"), "--log", path});

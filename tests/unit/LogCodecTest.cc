@@ -349,7 +349,8 @@ TEST(RecordEncoder, RefusesUnknownEnumValue) {
 }
 
 TEST(LogHeaderCodec, RoundTrips) {
-  const LogHeader header{kFormatVersion, 0x0123456789abcdef, "counter.elf", 64 << 20, true, false};
+  const LogHeader header{kFormatVersion, 0x0123456789abcdef, "counter.elf", 64 << 20, true, false,
+                         12345};
   std::vector<uint8_t> bytes;
   encode_header(header, bytes);
   const LogHeader decoded = decode_header(bytes, 12);
@@ -358,7 +359,29 @@ TEST(LogHeaderCodec, RoundTrips) {
   EXPECT_EQ(decoded.ram_size, header.ram_size);
   EXPECT_EQ(decoded.has_udp, true);
   EXPECT_EQ(decoded.has_tcp, false);
+  EXPECT_EQ(decoded.digest_interval, 12345u);
   EXPECT_EQ(decoded.version, kFormatVersion);
+}
+
+// A machine divides by it: a header that says 0 is corrupt.
+TEST(LogHeaderCodec, RejectsADigestIntervalOfZero) {
+  const std::vector<uint8_t> bytes = {0, 0, 0, 0, 0, 0, 0, 0,  // guest digest
+                                      1,                       // ram_size
+                                      0,                       // digest interval
+                                      0, 0};                   // flags, empty name
+  try {
+    decode_header(bytes, 20);
+    FAIL() << "no error";
+  } catch (const LogError& e) {
+    EXPECT_STREQ(e.what(), "offset 0x1d (the header): digest interval of 0 instructions");
+  }
+}
+
+TEST(LogHeaderCodec, RefusesToEncodeADigestIntervalOfZero) {
+  LogHeader header;
+  header.digest_interval = 0;
+  std::vector<uint8_t> bytes;
+  EXPECT_THROW(encode_header(header, bytes), LogError);
 }
 
 TEST(LogHeaderCodec, RejectsTrailingBytes) {
@@ -369,7 +392,7 @@ TEST(LogHeaderCodec, RejectsTrailingBytes) {
     decode_header(bytes, 20);
     FAIL() << "no error";
   } catch (const LogError& e) {
-    EXPECT_STREQ(e.what(), "offset 0x1f (the header): 1 unexpected bytes after the header");
+    EXPECT_STREQ(e.what(), "offset 0x24 (the header): 1 unexpected bytes after the header");
   }
 }
 

@@ -201,10 +201,34 @@ TEST_F(LogReaderTest, RejectsAnEmptyFile) {
 
 TEST_F(LogReaderTest, RejectsUnknownVersionBeforeParsingTheHeader) {
   std::vector<uint8_t> bytes = testing::bytes_of("VMFTLOG\n");
-  bytes.insert(bytes.end(), {7, 0, 0, 0, 0xde, 0xad});  // version 7, then bytes v1 cannot parse
+  bytes.insert(bytes.end(), {7, 0, 0, 0, 0xde, 0xad});  // version 7, then bytes no header has
   write_bytes(path_, bytes);
-  EXPECT_EQ(read_error(path_),
-            path_.string() + ": log format version 7 is not supported (this vmft reads version 1)");
+  EXPECT_EQ(read_error(path_), path_.string() +
+                                   ": log format version 7 is not supported (this vmft reads "
+                                   "version " +
+                                   std::to_string(kFormatVersion) + ")");
+}
+
+// Version 1 headers had no digest interval: a replay could not know where to take its digests.
+TEST_F(LogReaderTest, RefusesAVersion1Log) {
+  std::vector<uint8_t> bytes = testing::bytes_of("VMFTLOG\n");
+  bytes.insert(bytes.end(), {1, 0, 0, 0});
+  // Guest digest; ram_size (16 MiB), flags (udp, tcp), name "g": no digest interval.
+  std::vector<uint8_t> v1_header = {0xef, 0xcd, 0xab, 0x89, 0x67, 0x45, 0x23, 0x01};
+  v1_header.insert(v1_header.end(), {0x80, 0x80, 0x80, 0x08, 3, 1, 'g'});
+  append_frame(v1_header, bytes);
+  write_bytes(path_, bytes);
+  EXPECT_EQ(read_error(path_), path_.string() +
+                                   ": log format version 1 is not supported (this vmft reads "
+                                   "version " +
+                                   std::to_string(kFormatVersion) + ")");
+}
+
+TEST_F(LogFileTest, HeaderKeepsTheDigestInterval) {
+  LogHeader header = test_header();
+  header.digest_interval = 1000;
+  LogWriter(path_, header).close();
+  EXPECT_EQ(LogReader(path_).header().digest_interval, 1000u);
 }
 
 TEST_F(LogReaderTest, RejectsTruncatedHeader) {

@@ -7,6 +7,8 @@
 #include <csignal>
 #include <filesystem>
 #include <functional>
+#include <optional>
+#include <regex>
 
 #include "Fakes.h"
 #include "vmft/hypervisor/ReplayRole.h"
@@ -30,13 +32,17 @@ class Replay : public ::testing::Test {
   }
   ~Replay() override { std::filesystem::remove_all(dir_); }
 
-  // Records the nondet guest: five timer ticks, some datagrams, then "quit".
-  std::string record() {
+  // Records the nondet guest: five timer ticks, some datagrams, then "quit"; a state digest
+  // every `digest_interval` instructions.
+  std::string record(uint64_t digest_interval = hypervisor::kDigestInterval) {
     const std::string path = dir_ + "/recorded.log";
     logchannel::LogWriter log(
         path, logchannel::guest_log_header(std::string(VMFT_GUEST_DIR) + "/nondet.elf", 16ULL << 20,
-                                           /*has_udp=*/true, /*has_tcp=*/true));
+                                           /*has_udp=*/true, /*has_tcp=*/true, digest_interval));
     TestVm vm("nondet", /*entropy=*/12345, /*timer_fires=*/5, &log);
+    // TestVm's machine takes digests at the default interval: this one at the log's.
+    vm.machine = std::make_unique<hypervisor::Machine>(
+        test_guest("nondet"), hypervisor::MachineConfig{16ULL << 20, {}, digest_interval}, vm.role);
     for (const char* text : {"one", "two", "three"}) vm.inputs.push(datagram(text));
     vm.inputs.push(datagram("quit"));
     const auto result = vm.run();
@@ -66,7 +72,8 @@ class Replay : public ::testing::Test {
     logchannel::LogReader log(path);
     hypervisor::InputQueue stop_requests;
     hypervisor::ReplayRole role(log, stop_requests);
-    hypervisor::Machine machine(test_guest("nondet"), {log.header().ram_size, {}}, role);
+    hypervisor::Machine machine(test_guest("nondet"),
+                                {log.header().ram_size, {}, log.header().digest_interval}, role);
     return machine.run();
   }
 
@@ -80,24 +87,78 @@ class Replay : public ::testing::Test {
     return nullptr;
   }
 
+  // The index of the first record from `from` on with a T body that `match`es, or
+  // records.size().
+  template <typename T>
+  static size_t index_of(
+      const std::vector<Record>& records, size_t from = 0,
+      const std::function<bool(const T&)>& match = [](const T&) { return true; }) {
+    for (size_t i = from; i < records.size(); ++i) {
+      if (const auto* body = std::get_if<T>(&records[i].body); body && match(*body)) return i;
+    }
+    return records.size();
+  }
+
+  // The instruction count of the first record after `index` with a T body that `match`es.
+  template <typename T>
+  static uint64_t next_icount(
+      const std::vector<Record>& records, size_t index,
+      const std::function<bool(const T&)>& match = [](const T&) { return true; }) {
+    const size_t next = index_of<T>(records, index + 1, match);
+    EXPECT_LT(next, records.size()) << "no such record after #" << records[index].seq;
+    return next < records.size() ? records[next].icount : 0;
+  }
+
+  static bool is_udp(const logchannel::Output& output) {
+    return output.kind == logchannel::OutputKind::kUdp;
+  }
+
   std::string dir_;
 };
+
+// What a divergence report says about where the difference lies.
+struct Window {
+  uint64_t detected = 0;  ///< the instruction where it was detected
+  uint64_t verified = 0;  ///< the last instruction where state was verified equal (0: boot)
+  std::string lines;      ///< the report from the verified point on, inputs included
+};
+
+std::optional<Window> window_of(const std::string& report) {
+  static const std::regex detected(R"(\n  difference detected at instruction (\d+))");
+  static const std::regex verified(R"(\n  state last verified equal to the recording's: )"
+                                   R"((?:the digest at instruction (\d+)|boot \(instruction 0\)))");
+  std::smatch d, v;
+  if (!std::regex_search(report, d, detected) || !std::regex_search(report, v, verified)) {
+    return std::nullopt;
+  }
+  return Window{std::stoull(d[1]), v[1].matched ? std::stoull(v[1]) : 0,
+                report.substr(static_cast<size_t>(v.position(0)))};
+}
 
 TEST_F(Replay, UntouchedLogReplaysExactly) {
   const auto result = replay(record());
   EXPECT_EQ(result.outcome, Outcome::kExited) << result.report;
 }
 
-TEST_F(Replay, ChangedClockValueIsCaught) {
-  const auto path = perturb(record(), [](std::vector<Record>& records) {
-    auto* read = find_nth<logchannel::ClockRead>(records, 2);
-    ASSERT_NE(read, nullptr);
-    read->value += 1;
+// nondet.c stirs the wall clock it reads at boot into every reply it sends: the first UDP
+// reply after the read is the first check that must fail.
+TEST_F(Replay, ChangedClockValueIsCaughtAtTheFirstReplyThatMixesItIn) {
+  uint64_t first_affected = 0;
+  Record changed;
+  const auto path = perturb(record(), [&](std::vector<Record>& records) {
+    const size_t read = index_of<logchannel::ClockRead>(
+        records, 0, [](const auto& c) { return c.source == logchannel::ClockSource::kWall; });
+    ASSERT_LT(read, records.size());
+    first_affected = next_icount<logchannel::Output>(records, read, is_udp);
+    std::get<logchannel::ClockRead>(records[read].body).value += 1;
+    changed = records[read];
   });
   const auto result = replay(path);
-  EXPECT_EQ(result.outcome, Outcome::kDiverged);
-  EXPECT_NE(result.report.find("replay diverged at instruction"), std::string::npos)
-      << result.report;
+  ASSERT_EQ(result.outcome, Outcome::kDiverged);
+  const auto window = window_of(result.report);
+  ASSERT_TRUE(window) << result.report;
+  EXPECT_EQ(window->detected, first_affected) << result.report;
+  EXPECT_NE(window->lines.find(logchannel::describe(changed)), std::string::npos) << result.report;
 }
 
 TEST_F(Replay, InterruptMovedByOneInstructionIsCaughtWhereItWasMoved) {
@@ -122,29 +183,72 @@ TEST_F(Replay, InterruptMovedByOneInstructionIsCaughtWhereItWasMoved) {
       << result.report;
 }
 
-TEST_F(Replay, FlippedPacketByteIsCaught) {
-  const auto path = perturb(record(), [](std::vector<Record>& records) {
-    auto* input = find_nth<logchannel::NetInput>(records, 0);
-    ASSERT_NE(input, nullptr);
-    input->data[0] ^= 1;
+// nondet.c echoes each datagram (with its mix): the echo of the first one is the first check
+// that must fail.
+TEST_F(Replay, FlippedPacketByteIsCaughtAtItsEcho) {
+  uint64_t echo = 0;
+  Record flipped;
+  const auto path = perturb(record(), [&](std::vector<Record>& records) {
+    const size_t input = index_of<logchannel::NetInput>(records);
+    ASSERT_LT(input, records.size());
+    echo = next_icount<logchannel::Output>(records, input, is_udp);
+    std::get<logchannel::NetInput>(records[input].body).data[0] ^= 1;
+    flipped = records[input];
   });
   const auto result = replay(path);
-  EXPECT_EQ(result.outcome, Outcome::kDiverged);
+  ASSERT_EQ(result.outcome, Outcome::kDiverged);
   EXPECT_NE(result.report.find("output differs"), std::string::npos) << result.report;
+  const auto window = window_of(result.report);
+  ASSERT_TRUE(window) << result.report;
+  EXPECT_EQ(window->detected, echo) << result.report;
+  EXPECT_NE(window->lines.find(logchannel::describe(flipped)), std::string::npos) << result.report;
 }
 
-TEST_F(Replay, DroppedEventIsCaught) {
-  const auto path = perturb(record(), [](std::vector<Record>& records) {
-    for (auto it = records.begin(); it != records.end(); ++it) {
-      if (std::holds_alternative<logchannel::NetInput>(it->body)) {
-        records.erase(it);
-        return;
-      }
-    }
-    FAIL() << "no network record";
+// Without the first datagram the guest's first reply is to the second one, and not where the
+// recording replied to the first: that reply is the first check that must fail.
+TEST_F(Replay, DroppedEventIsCaughtWhereItsReplyWasDue) {
+  uint64_t dropped_at = 0;
+  uint64_t reply = 0;
+  const auto path = perturb(record(), [&](std::vector<Record>& records) {
+    const size_t input = index_of<logchannel::NetInput>(records);
+    ASSERT_LT(input, records.size());
+    dropped_at = records[input].icount;
+    reply = next_icount<logchannel::Output>(records, input, is_udp);
+    records.erase(records.begin() + static_cast<ptrdiff_t>(input));
   });
   const auto result = replay(path);
-  EXPECT_EQ(result.outcome, Outcome::kDiverged) << result.report;
+  ASSERT_EQ(result.outcome, Outcome::kDiverged) << result.report;
+  const auto window = window_of(result.report);
+  ASSERT_TRUE(window) << result.report;
+  EXPECT_EQ(window->detected, reply) << result.report;
+  EXPECT_LE(window->verified, dropped_at) << result.report;
+}
+
+// nondet.c keeps the tick period it derives from entropy in RAM: the first digest after the
+// read must fail, and the report's window reaches back no further than the digest before.
+TEST_F(Replay, SmallDigestIntervalNarrowsTheWindowToOneInterval) {
+  constexpr uint64_t kInterval = 1000;
+  // Digests are taken at block boundaries: the first at or after each multiple of the
+  // interval, at most one block (TCG_MAX_INSNS = 512 instructions) late.
+  constexpr uint64_t kLongestBlock = 512;
+  uint64_t first_digest_after = 0;
+  Record changed;
+  const auto path = perturb(record(kInterval), [&](std::vector<Record>& records) {
+    const size_t read = index_of<logchannel::EntropyRead>(records);
+    ASSERT_LT(read, records.size());
+    first_digest_after = next_icount<logchannel::StateDigest>(records, read);
+    std::get<logchannel::EntropyRead>(records[read].body).value ^= 0x10000;
+    changed = records[read];
+  });
+  const auto result = replay(path);
+  ASSERT_EQ(result.outcome, Outcome::kDiverged);
+  EXPECT_NE(result.report.find("RAM differs"), std::string::npos) << result.report;
+  const auto window = window_of(result.report);
+  ASSERT_TRUE(window) << result.report;
+  EXPECT_EQ(window->detected, first_digest_after) << result.report;
+  EXPECT_GT(window->verified, 0u) << "no digest matched before the difference\n" << result.report;
+  EXPECT_LE(window->detected - window->verified, kInterval + kLongestBlock) << result.report;
+  EXPECT_NE(window->lines.find(logchannel::describe(changed)), std::string::npos) << result.report;
 }
 
 TEST_F(Replay, DigestMismatchNamesTheRegisterWithBothValues) {
@@ -156,6 +260,59 @@ TEST_F(Replay, DigestMismatchNamesTheRegisterWithBothValues) {
   const auto result = replay(path);
   EXPECT_EQ(result.outcome, Outcome::kDiverged);
   EXPECT_NE(result.report.find("a0: recorded"), std::string::npos) << result.report;
+}
+
+TEST(DivergenceWindow, OneInputIsWhereStateFirstDiffers) {
+  hypervisor::DivergenceWindow window;
+  window.verified(1000);
+  window.applied({7, 1234, logchannel::ClockRead{logchannel::ClockSource::kMono, 42}});
+  EXPECT_EQ(window.describe(1500),
+            "\n  state last verified equal to the recording's: the digest at instruction 1000"
+            "\n  difference detected at instruction 1500"
+            "\n  guest state first differs at instruction 1234, at the one input the replay "
+            "applied in between:"
+            "\n    #7 @1234 clock mono=42");
+}
+
+TEST(DivergenceWindow, InputsAtOneInstructionAreWhereStateFirstDiffersWithTheInterruptsPc) {
+  hypervisor::DivergenceWindow window;
+  window.applied({3, 1234, logchannel::TimerFired{1}});
+  window.applied({4, 1234, logchannel::InterruptTaken{7, 0x80000100}});
+  EXPECT_NE(window.describe(1500).find("\n  guest state first differs at instruction 1234 (pc "
+                                       "0x80000100), where the replay applied all 2 inputs in "
+                                       "between:\n    #3 @1234 timer generation=1\n    #4 @1234 "
+                                       "irq cause=7 pc=0x80000100"),
+            std::string::npos)
+      << window.describe(1500);
+}
+
+TEST(DivergenceWindow, ListsTheFirstInputsSinceBootAndCountsTheRest) {
+  hypervisor::DivergenceWindow window;
+  for (uint64_t i = 1; i <= hypervisor::DivergenceWindow::kListedInputs + 2; ++i) {
+    window.applied({i, 100 * i, logchannel::EntropyRead{i}});
+  }
+  const std::string report = window.describe(5000);
+  EXPECT_NE(report.find("verified equal to the recording's: boot (instruction 0)\n"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("\n  guest state first differs at or after the first of the 10 inputs "
+                        "the replay applied in between (the state matched before it, and "
+                        "between inputs execution is deterministic):\n    #1 @100 entropy"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("\n    #8 @800 entropy value=0x8\n    ... and 2 more"), std::string::npos)
+      << report;
+  EXPECT_EQ(report.find("#9 "), std::string::npos) << report;
+}
+
+TEST(DivergenceWindow, StartsAgainAtADigestThatMatched) {
+  hypervisor::DivergenceWindow window;
+  window.applied({1, 100, logchannel::EntropyRead{1}});
+  window.verified(200);
+  const std::string report = window.describe(300);
+  EXPECT_NE(report.find("the digest at instruction 200\n"), std::string::npos) << report;
+  EXPECT_NE(report.find("\n  the replay applied no input in between"), std::string::npos) << report;
+  EXPECT_EQ(report.find("#1 "), std::string::npos) << report;
 }
 
 // A recorder that cannot write its log stops the guest instead of running on unrecorded.

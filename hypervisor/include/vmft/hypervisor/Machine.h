@@ -11,8 +11,8 @@
 
 namespace vmft::hypervisor {
 
-/// Instructions between two state digests. Part of what makes a log: a recording and its
-/// replay must use the same interval.
+/// The default number of instructions between two state digests. A log's header records the
+/// interval it was made with, and its replay (or a backup) uses the same.
 inline constexpr uint64_t kDigestInterval = 1ULL << 28;
 
 struct MachineConfig {

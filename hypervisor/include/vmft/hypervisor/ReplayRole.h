@@ -1,9 +1,11 @@
 #pragma once
 
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "vmft/hypervisor/Role.h"
-#include "vmft/logchannel/LogFile.h"
+#include "vmft/logchannel/RecordStream.h"
 
 namespace vmft::hypervisor {
 
@@ -17,11 +19,40 @@ struct ReplayStats {
   bool complete = false;  ///< the log had an end record, and the replay reached it
 };
 
-/// Inputs from a log file, and every check compared with it. Uses no host clock, socket or
+/// The inputs a replay applied since its state was last verified equal to the recording's (a
+/// digest that matched, or boot). Between inputs execution is deterministic, so guest state
+/// first differs at or after the first of them: a divergence report shows them. Its memory is
+/// bounded however many inputs come between two digests.
+class DivergenceWindow {
+ public:
+  /// A digest at `icount` matched: the window starts again there.
+  void verified(uint64_t icount);
+  /// The replay applied `record`: an input, or an interrupt it took.
+  void applied(const logchannel::Record& record);
+  /// Report lines, each after a newline, for a difference detected at `detected`.
+  std::string describe(uint64_t detected) const;
+
+  /// The inputs a report lists, from the first: the difference lies at or after the first.
+  /// Later ones are only counted.
+  static constexpr size_t kListedInputs = 8;
+
+ private:
+  std::string describe_inputs() const;
+
+  std::optional<uint64_t> verified_icount_;  ///< none: the state was verified only at boot
+  std::vector<std::string> listed_;          ///< describe() lines, not records: bounded
+  uint64_t count_ = 0;
+  uint64_t first_icount_ = 0;
+  uint64_t last_icount_ = 0;
+  std::optional<uint64_t> last_pc_;  ///< of an interrupt taken at last_icount_
+};
+
+/// Inputs from a log, and every check compared with it: the replayer (a log file) and the
+/// backup (the logging channel, which it never runs ahead of). Uses no host clock, socket or
 /// randomness at all. Throws Divergence at the first difference.
 class ReplayRole final : public Role {
  public:
-  ReplayRole(logchannel::LogReader& log, InputQueue& stop_requests);
+  ReplayRole(logchannel::RecordSource& log, InputQueue& stop_requests);
 
   devices::TimerBackend& timer() override { return timer_; }
   devices::NetBackend& net() override { return net_; }
@@ -30,7 +61,7 @@ class ReplayRole final : public Role {
   uint64_t entropy(uint64_t icount) override;
   void take_inputs(uint64_t icount, std::vector<HostInput>& out) override;
   void wait_for_input(uint64_t icount) override;
-  bool should_stop(uint64_t icount) const override;
+  bool should_stop(uint64_t icount) override;
 
   void interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) override;
   bool output(uint64_t icount, const logchannel::Output& output) override;
@@ -38,8 +69,12 @@ class ReplayRole final : public Role {
   void end(uint64_t icount, const logchannel::RunEnd& end,
            const logchannel::StateDigest& final) override;
   void boundary_done(uint64_t icount, uint64_t pc) override;
+  void hold(uint64_t icount) override;
 
   const ReplayStats& stats() const { return stats_; }
+  /// Every record was reproduced and no more will come (the file ended, or a live log's
+  /// primary is gone), without the recording's end.
+  bool exhausted() const { return exhausted_ && !log_error_; }
   /// Why the log could not be read to its end (a truncated or corrupt frame), if it could not.
   /// The replay stops where the readable part ends.
   const std::optional<std::string>& log_error() const { return log_error_; }
@@ -73,13 +108,14 @@ class ReplayRole final : public Role {
   [[noreturn]] void diverge(uint64_t icount, const std::string& what) const;
   void update_due();
 
-  logchannel::LogReader& log_;
+  logchannel::RecordSource& log_;
   NoTimer timer_;
   NoNet net_;
   std::optional<logchannel::Record> head_;
   bool exhausted_ = false;
   std::optional<std::string> log_error_;
   std::optional<logchannel::Record> last_;  ///< the last record reproduced, for reports
+  DivergenceWindow window_;
   ReplayStats stats_;
 };
 

@@ -13,7 +13,7 @@
 
 namespace vmft::logchannel {
 
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersion = 2;
 
 /// Where a guest read a clock.
 enum class ClockSource : uint8_t {
@@ -112,6 +112,9 @@ struct LogHeader {
   uint64_t ram_size = 0;
   bool has_udp = false;  ///< whether the NIC had a UDP socket (the guest can tell)
   bool has_tcp = false;
+  /// Instructions between state digests, at least 1: a replay must take its digests where
+  /// the recording did. vmft's default is hypervisor::kDigestInterval.
+  uint64_t digest_interval = 1ULL << 28;
 };
 
 /// A short name for a record's type ("clock", "entropy", "timer", "net", "irq", "output",

@@ -83,7 +83,8 @@ class RecordDecoder {
 };
 
 /// Appends the encoding of `header` (everything but its version, which a file stores in
-/// front of it) to `out`. Throws LogError if the guest name is longer than kMaxGuestNameBytes.
+/// front of it) to `out`. Throws LogError if the guest name is longer than kMaxGuestNameBytes
+/// or the digest interval is 0.
 void encode_header(const LogHeader& header, std::vector<uint8_t>& out);
 
 /// Decodes a header encoded by encode_header; `bytes` must hold exactly one. Its version is
