@@ -22,9 +22,7 @@
 
 namespace vmft::cli {
 
-namespace {
-
-int report(const hypervisor::RunResult& result, double seconds) {
+int report_run(const hypervisor::RunResult& result, double seconds) {
   using Outcome = hypervisor::RunResult::Outcome;
   switch (result.outcome) {
     case Outcome::kExited:
@@ -46,12 +44,14 @@ std::optional<devices::Endpoint> optional_endpoint(const std::string& text) {
   return parse_endpoint(text);
 }
 
+namespace {
+
 std::unique_ptr<logchannel::LogWriter> open_log(const std::string& path, const LiveOptions& options,
                                                 uint64_t ram_size) {
   if (path.empty()) return nullptr;
   return std::make_unique<logchannel::LogWriter>(
       path, logchannel::guest_log_header(options.guest, ram_size, !options.udp.empty(),
-                                         !options.tcp.empty()));
+                                         !options.tcp.empty(), options.digest_interval));
 }
 
 }  // namespace
@@ -112,7 +112,8 @@ int run_live(const LiveOptions& options, const std::string& log_path) {
   if (auto ep = net->tcp_endpoint()) spdlog::info("listening on tcp {}", format_endpoint(*ep));
 
   hypervisor::LiveRole role({clock, entropy, timer, *net}, inputs, log.get());
-  hypervisor::Machine machine(std::move(image), {ram_size, write_console}, role);
+  hypervisor::Machine machine(std::move(image), {ram_size, write_console, options.digest_interval},
+                              role);
   net->start();
   std::thread io_thread([&io] { io.run(); });
 
@@ -132,7 +133,7 @@ int run_live(const LiveOptions& options, const std::string& log_path) {
     spdlog::info("log {}: {} bytes, {:.0f} bytes/s", log_path, log->bytes_written(),
                  static_cast<double>(log->bytes_written()) / std::max(seconds, 1e-9));
   }
-  return report(result, seconds);
+  return report_run(result, seconds);
 }
 
 }  // namespace vmft::cli

@@ -2,8 +2,12 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
+
+#include "vmft/devices/AsioNetwork.h"
+#include "vmft/hypervisor/Machine.h"
 
 namespace vmft::cli {
 
@@ -13,6 +17,7 @@ struct LiveOptions {
   std::string udp;
   std::string tcp;
   std::string mem = "64M";
+  uint64_t digest_interval = hypervisor::kDigestInterval;  ///< set by `vmft record` only
 };
 
 /// Adds the guest argument and --udp, --tcp, --mem to `cmd`.
@@ -22,6 +27,12 @@ void add_live_options(CLI::App& cmd, LiveOptions& options);
 /// when `log_path` is not empty, records every input and check there. Returns the exit code.
 int run_live(const LiveOptions& options, const std::string& log_path);
 
+/// Logs how a run ended, and returns vmft's exit code for it.
+int report_run(const hypervisor::RunResult& result, double seconds);
+
+/// parse_endpoint, or nullopt for an empty text (an option not given).
+std::optional<devices::Endpoint> optional_endpoint(const std::string& text);
+
 /// Where the guest's console goes: vmft's stdout, unbuffered.
 void write_console(std::span<const uint8_t> bytes);
 
@@ -29,5 +40,9 @@ void write_console(std::span<const uint8_t> bytes);
 inline constexpr int kUsageExitCode = 1;     ///< bad input: a flag, a guest file, a log file
 inline constexpr int kFaultExitCode = 70;    ///< EX_SOFTWARE: the guest crashed
 inline constexpr int kDivergedExitCode = 3;  ///< a replay did not match its log
+/// A primary or backup lost its peer and, with nobody to decide which side goes on, stopped.
+inline constexpr int kPairBrokenExitCode = 4;
+/// The arbiter gave the pair to the other side: this one halted.
+inline constexpr int kLostPairExitCode = 5;
 
 }  // namespace vmft::cli

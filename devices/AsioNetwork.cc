@@ -42,8 +42,8 @@ struct AsioNetwork::Connection {
 };
 
 AsioNetwork::AsioNetwork(asio::io_context& io, std::optional<Endpoint> udp,
-                         std::optional<Endpoint> tcp, Sink sink)
-    : io_(io), sink_(std::move(sink)), udp_buffer_(65536) {
+                         std::optional<Endpoint> tcp, Sink sink, uint32_t first_conn)
+    : io_(io), sink_(std::move(sink)), udp_buffer_(65536), next_conn_(first_conn) {
   asio::error_code ec;
   if (udp) {
     asio::ip::udp::endpoint ep(to_address(udp->ip), udp->port);

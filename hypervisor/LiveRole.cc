@@ -1,11 +1,19 @@
 #include "vmft/hypervisor/LiveRole.h"
 
+#include "vmft/logchannel/LogError.h"
+
 namespace vmft::hypervisor {
 
 using logchannel::ClockSource;
 
-LiveRole::LiveRole(HostServices host, InputQueue& inputs, logchannel::LogWriter* log)
-    : Role(inputs), host_(host), log_(log) {}
+LiveRole::LiveRole(HostServices host, InputQueue& inputs, logchannel::RecordSink* log,
+                   OutputGate* gate)
+    : Role(inputs), host_(host), log_(log), gate_(gate) {}
+
+void LiveRole::report_progress_every(uint64_t instructions) {
+  progress_interval_ = instructions;
+  due_icount_ = instructions;
+}
 
 template <typename F>
 void LiveRole::write_log(F&& write) {
@@ -20,7 +28,7 @@ void LiveRole::write_log(F&& write) {
 }
 
 void LiveRole::log(uint64_t icount, logchannel::RecordBody body) {
-  write_log([&](logchannel::LogWriter& log) {
+  write_log([&](logchannel::RecordSink& log) {
     log.append(logchannel::Record{++seq_, icount, std::move(body)});
   });
 }
@@ -54,12 +62,13 @@ void LiveRole::take_inputs(uint64_t icount, std::vector<HostInput>& out) {
 // Before anything leaves the guest, the log so far goes to the file (see output()), so a
 // recorder that is killed loses nothing a client could have seen. An idle guest's log also
 // goes out, at most once a second: a frame per tick would cost more than the ticks.
-void LiveRole::wait_for_input(uint64_t) {
+void LiveRole::wait_for_input(uint64_t icount) {
   constexpr uint64_t kIdleFlushInterval = 1'000'000'000;  // ns
   if (log_) {
+    write_log([icount](logchannel::RecordSink& log) { log.progress(icount); });
     const uint64_t now = host_.clock.mono_ns();
     if (now - last_idle_flush_ >= kIdleFlushInterval) {
-      write_log([](logchannel::LogWriter& log) { log.flush(); });
+      write_log([](logchannel::RecordSink& log) { log.flush(); });
       last_idle_flush_ = now;
     }
   }
@@ -72,7 +81,11 @@ void LiveRole::interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) {
 
 bool LiveRole::output(uint64_t icount, const logchannel::Output& output) {
   log(icount, output);
-  write_log([](logchannel::LogWriter& log) { log.flush(); });
+  write_log([icount](logchannel::RecordSink& log) {
+    log.progress(icount);
+    log.flush();
+  });
+  if (gate_) gate_->hold_until(seq_);
   return !log_error_;
 }
 
@@ -84,7 +97,14 @@ void LiveRole::end(uint64_t icount, const logchannel::RunEnd& end,
                    const logchannel::StateDigest& final) {
   log(icount, end);
   log(icount, final);
-  write_log([](logchannel::LogWriter& log) { log.close(); });
+  write_log([](logchannel::RecordSink& log) { log.close(); });
+}
+
+// Every record below this boundary's instruction count is logged (those at it may follow).
+void LiveRole::boundary_done(uint64_t icount, uint64_t) {
+  if (!log_) return;
+  write_log([icount](logchannel::RecordSink& log) { log.progress(icount); });
+  if (progress_interval_) due_icount_ = icount + progress_interval_;
 }
 
 }  // namespace vmft::hypervisor

@@ -175,7 +175,7 @@ void Machine::Impl::on_block(uc_engine*, uint64_t address, uint32_t size, void* 
   if (self->boundary_work_ || self->role_.attention() ||
       self->block_start_icount_ >= self->role_.due_icount() ||
       self->block_start_icount_ >= self->next_digest_icount_ ||
-      self->icount_ > self->config_.until) {
+      self->icount_ > self->role_.run_limit() || self->icount_ > self->config_.until) {
     self->at_block_boundary(address);
   }
 }
@@ -185,6 +185,7 @@ void Machine::Impl::on_block(uc_engine*, uint64_t address, uint32_t size, void* 
 void Machine::Impl::at_block_boundary(uint64_t address) {
   const uint64_t icount = block_start_icount_;
   try {
+    if (icount_ > role_.run_limit()) role_.hold(icount_);  // the block runs up to icount_
     if (role_.should_stop(icount)) {
       icount_ = icount;  // the block will not run
       uc_emu_stop(uc_);
@@ -277,6 +278,7 @@ void Machine::Impl::resync_icount(uint64_t pc) {
 void Machine::Impl::wait_while_idle() {
   try {
     for (;;) {
+      role_.hold(icount_ + 1);  // every input at this instruction is known
       if (role_.should_stop(icount_)) {
         state_ = State::kStopped;
         return;

@@ -145,7 +145,9 @@ LogReader::~LogReader() {
 std::optional<Record> LogReader::next_record() {
   if (error_) throw *error_;
   try {
-    return read_record();
+    std::optional<Record> record = read_record();
+    if (!record) at_end_ = true;
+    return record;
   } catch (const LogError& e) {
     error_.emplace(path_.string() + ": " + e.what());
     throw *error_;
@@ -276,13 +278,14 @@ uint64_t guest_file_digest(const std::filesystem::path& path) {
 }
 
 LogHeader guest_log_header(const std::filesystem::path& guest_path, uint64_t ram_size, bool has_udp,
-                           bool has_tcp) {
+                           bool has_tcp, uint64_t digest_interval) {
   LogHeader header;
   header.guest_digest = guest_file_digest(guest_path);
   header.guest_name = guest_path.filename().string();
   header.ram_size = ram_size;
   header.has_udp = has_udp;
   header.has_tcp = has_tcp;
+  header.digest_interval = digest_interval;
   return header;
 }
 

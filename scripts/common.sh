@@ -1,7 +1,7 @@
 # Shared by scripts/demo, scripts/test and scripts/bench: install what vmft needs, build it.
 # Source it; it sets ROOT to the repository root.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD="$ROOT/build"
+BUILD="${VMFT_BUILD_DIR:-$ROOT/build}"
 
 # Debian packages needed to build vmft, its guests, and to run its tests and demo.
 VMFT_PACKAGES=(

@@ -80,7 +80,7 @@ inline hypervisor::GuestImage test_guest(const std::string& name) {
 /// standalone, or recording to `log` when one is given.
 struct TestVm {
   explicit TestVm(const std::string& guest, uint64_t entropy = 0, int timer_fires = 0,
-                  logchannel::LogWriter* log = nullptr)
+                  logchannel::RecordSink* log = nullptr)
       : entropy_source(entropy),
         timer(inputs, timer_fires),
         role({clock, entropy_source, timer, net}, inputs, log) {

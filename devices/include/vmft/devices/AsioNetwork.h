@@ -26,8 +26,10 @@ class AsioNetwork final : public NetBackend {
   using Sink = std::function<void(NetEvent)>;
   /// Binds the sockets now; throws std::system_error naming the address if one cannot bind
   /// ("cannot bind tcp 127.0.0.1:6380: Address already in use").
+  /// TCP connections get ids from `first_conn` up (a backup that goes live starts above the
+  /// ids its guest already knows).
   AsioNetwork(asio::io_context& io, std::optional<Endpoint> udp, std::optional<Endpoint> tcp,
-              Sink sink);
+              Sink sink, uint32_t first_conn = 1);
   ~AsioNetwork() override;
 
   /// The bound addresses (port 0 in the request becomes the real port).

@@ -34,4 +34,22 @@ class SystemClock final : public HostClock {
   std::chrono::steady_clock::time_point boot_;
 };
 
+/// The real clocks for a guest that already read other clocks (a backup that goes live after
+/// its primary's): they go on from at least the last values the guest saw, so that its time
+/// never runs backwards on a new host, and run at the host's rate from there.
+class ContinuedClock final : public HostClock {
+ public:
+  ContinuedClock(uint64_t last_wall_ns, uint64_t last_mono_ns)
+      : wall_offset_(offset(last_wall_ns, system_.wall_ns())),
+        mono_offset_(offset(last_mono_ns, system_.mono_ns())) {}
+  uint64_t wall_ns() override { return system_.wall_ns() + wall_offset_; }
+  uint64_t mono_ns() override { return system_.mono_ns() + mono_offset_; }
+
+ private:
+  static uint64_t offset(uint64_t last, uint64_t now) { return last >= now ? last - now + 1 : 0; }
+
+  SystemClock system_;
+  uint64_t wall_offset_, mono_offset_;
+};
+
 }  // namespace vmft::devices

@@ -41,8 +41,9 @@ class Role {
   /// The guest idles at `icount` and nothing it waits for is pending. Blocks until inputs may
   /// be there (live), or returns at once (replay).
   virtual void wait_for_input(uint64_t icount) = 0;
-  /// Whether the run ends at `icount` (a stop request; a replayer: where the recording ended).
-  virtual bool should_stop(uint64_t icount) const = 0;
+  /// Whether the run ends at `icount` (a stop request; a replayer: where the recording ended;
+  /// a backup whose primary is gone may instead go live here and answer false).
+  virtual bool should_stop(uint64_t icount) = 0;
 
   /// Checked at every block boundary, so inline: something from another thread is waiting
   /// (inputs or a stop request).
@@ -50,6 +51,12 @@ class Role {
   /// The instruction count at which the role needs a look at a block boundary (a replayer:
   /// its next record), or UINT64_MAX.
   uint64_t due_icount() const { return due_icount_; }
+  /// The machine may run instructions below this count without asking; to go further it
+  /// calls hold() first. A backup: as far as the primary's log is known to be complete.
+  uint64_t run_limit() const { return run_limit_; }
+  /// Blocks until the machine may run the instructions below `icount` (a backup: until the
+  /// primary's log has every record before them).
+  virtual void hold(uint64_t icount) { (void)icount; }
 
   // ---- checks: a recorder logs them, a replayer compares them ----
   virtual void interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) = 0;
@@ -68,6 +75,7 @@ class Role {
  protected:
   InputQueue& inputs_;
   uint64_t due_icount_ = UINT64_MAX;
+  uint64_t run_limit_ = UINT64_MAX;
 };
 
 }  // namespace vmft::hypervisor

@@ -13,18 +13,19 @@
 #include "vmft/logchannel/LogError.h"
 #include "vmft/logchannel/Record.h"
 #include "vmft/logchannel/RecordCodec.h"
+#include "vmft/logchannel/RecordStream.h"
 
 namespace vmft::logchannel {
 
 /// Writes a log file. Used by one thread at a time (the recorder's vCPU thread).
-class LogWriter {
+class LogWriter final : public RecordSink {
  public:
   /// Creates or truncates `path` and writes the magic, the version and `header` (whose
   /// version must be kFormatVersion). Throws LogError naming the path and the system error.
   LogWriter(const std::filesystem::path& path, const LogHeader& header);
   /// Closes the file; a failure is reported on stderr, since a destructor cannot throw. Call
   /// close() first to handle it.
-  ~LogWriter();
+  ~LogWriter() override;
   LogWriter(const LogWriter&) = delete;
   LogWriter& operator=(const LogWriter&) = delete;
 
@@ -32,14 +33,14 @@ class LogWriter {
   /// its own records, so a gap is a bug and asserts. Writes a frame once more than 64 KiB are
   /// buffered. Throws LogError if the record cannot be encoded or the write fails; after a
   /// write failure every later call throws too (the file is incomplete).
-  void append(const Record& record);
+  void append(const Record& record) override;
 
   /// Writes the buffered records as one frame (to the OS: they survive vmft being killed,
   /// not the host crashing).
-  void flush();
+  void flush() override;
 
   /// Flushes, fsyncs and closes. Idempotent; nothing may be appended afterwards.
-  void close();
+  void close() override;
 
   /// Bytes handed to the file so far (magic and header included, buffered records not).
   uint64_t bytes_written() const { return bytes_written_; }
@@ -58,23 +59,25 @@ class LogWriter {
 };
 
 /// Reads a log file from the start. Used by one thread at a time.
-class LogReader {
+class LogReader final : public RecordSource {
  public:
   /// Opens `path` and reads the magic, the version and the header. Throws LogError naming the
   /// path: cannot open, not a vmft log, an unsupported version, a truncated or corrupt header.
   explicit LogReader(const std::filesystem::path& path);
-  ~LogReader();
+  ~LogReader() override;
   LogReader(const LogReader&) = delete;
   LogReader& operator=(const LogReader&) = delete;
 
-  const LogHeader& header() const { return header_; }
+  const LogHeader& header() const override { return header_; }
 
   /// The next record, or nullopt at a clean end of the file (after a whole frame; a log
   /// without a RunEnd is not an error here: the recorder may have been killed). Throws
   /// LogError naming the path, the byte offset and the record for a truncated frame, a
   /// checksum mismatch, malformed record bytes, or a seq that is not the previous + 1. After a
   /// LogError every later call throws it again.
-  std::optional<Record> next_record();
+  std::optional<Record> next_record() override;
+  /// The file ended cleanly, or could not be read further.
+  bool ended() const override { return at_end_ || error_.has_value(); }
 
  private:
   void read_preamble();
@@ -95,6 +98,7 @@ class LogReader {
   RecordDecoder decoder_;
   uint64_t last_seq_ = 0;
   std::optional<LogError> error_;
+  bool at_end_ = false;
 };
 
 /// XXH64 (seed 0) of a file's bytes: how a log's header names its guest. Throws LogError
@@ -102,8 +106,9 @@ class LogReader {
 uint64_t guest_file_digest(const std::filesystem::path& path);
 
 /// The header of a log recorded with the guest at `guest_path` (its digest and file name) on a
-/// VM with `ram_size` bytes of RAM and the given NIC sockets. Throws as guest_file_digest.
+/// VM with `ram_size` bytes of RAM, the given NIC sockets and a state digest every
+/// `digest_interval` instructions. Throws as guest_file_digest.
 LogHeader guest_log_header(const std::filesystem::path& guest_path, uint64_t ram_size, bool has_udp,
-                           bool has_tcp);
+                           bool has_tcp, uint64_t digest_interval);
 
 }  // namespace vmft::logchannel

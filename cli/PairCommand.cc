@@ -1,0 +1,527 @@
+// vmft primary / vmft backup: the two halves of a fault-tolerant pair. The primary runs the
+// guest against the real host and streams its log to the backup, holding every output until
+// the backup has the log up to it; the backup replays that log as it arrives.
+#include "PairCommand.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <asio.hpp>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+
+#include "LiveRun.h"
+#include "Logging.h"
+#include "Options.h"
+#include "vmft/arbiter/Arbiter.h"
+#include "vmft/arbiter/ArbiterClient.h"
+#include "vmft/devices/AsioNetwork.h"
+#include "vmft/devices/AsioTimer.h"
+#include "vmft/devices/Entropy.h"
+#include "vmft/devices/HostClock.h"
+#include "vmft/guest/abi.h"
+#include "vmft/hypervisor/BackupRole.h"
+#include "vmft/hypervisor/ElfLoader.h"
+#include "vmft/hypervisor/LiveRole.h"
+#include "vmft/hypervisor/Machine.h"
+#include "vmft/hypervisor/OutputGate.h"
+#include "vmft/hypervisor/ReplayRole.h"
+#include "vmft/logchannel/Channel.h"
+#include "vmft/logchannel/LogFile.h"
+
+namespace vmft::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// How often the primary tells its backup how far it got when nothing else does: about a
+// millisecond of a CPU-bound guest.
+constexpr uint64_t kProgressInterval = 1 << 20;
+// Between attempts to reach an arbiter that does not answer, and to bind an address the old
+// primary still holds.
+constexpr auto kArbiterRetry = std::chrono::milliseconds(100);
+constexpr auto kBindRetry = std::chrono::milliseconds(20);
+
+struct PairOptions {
+  LiveOptions live;
+  std::string name;
+  std::string channel;  ///< --log-listen (primary) or --log-connect (backup)
+  uint32_t heartbeat_ms = 25;
+  uint32_t peer_timeout_ms = 200;
+  std::string log_buffer = "8M";
+  double status_interval = 10;  ///< seconds
+  std::string arbiter;          ///< HOST:PORT of the arbiter; empty: none
+};
+
+asio::ip::tcp::endpoint tcp_endpoint(const std::string& text) {
+  const devices::Endpoint ep = parse_endpoint(text);
+  return {asio::ip::address_v4(ep.ip), ep.port};
+}
+
+void add_pair_options(CLI::App& cmd, PairOptions& options) {
+  add_live_options(cmd, options.live);
+  cmd.add_option("--name", options.name, "The pair's name: primary and backup must agree")
+      ->required();
+  cmd.add_option("--heartbeat-interval", options.heartbeat_ms,
+                 "Milliseconds between heartbeats on the logging channel when nothing else flows")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 60000));
+  cmd.add_option("--peer-timeout", options.peer_timeout_ms,
+                 "Milliseconds of silence after which the other side counts as gone")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 600000));
+  cmd.add_option("--log-buffer", options.log_buffer,
+                 "Log the backup may lag behind by (primary: unacknowledged; backup: received, "
+                 "not yet executed) before the primary's guest is slowed down, 64K to 8M")
+      ->capture_default_str();
+  cmd.add_option("--arbiter", options.arbiter,
+                 "The test-and-set arbiter (HOST:PORT of `vmft arbiter`) that decides which side "
+                 "goes on when they lose each other; without one, neither does");
+  cmd.add_option("--status-interval", options.status_interval,
+                 "Seconds between status lines (0: none)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 86400.0));
+}
+
+// Everything a side needs before its guest starts: the checked options, the guest image, and
+// the channel's configuration. Throws std::invalid_argument or ElfError for bad input.
+struct Prepared {
+  uint64_t ram_size = 0;
+  hypervisor::GuestImage image;
+  logchannel::ChannelConfig channel;
+  asio::ip::tcp::endpoint channel_endpoint;
+};
+
+Prepared prepare(const PairOptions& options) {
+  Prepared p;
+  p.ram_size = parse_ram_size(options.live.mem);
+  if (!options.live.udp.empty()) parse_endpoint(options.live.udp);
+  if (!options.live.tcp.empty()) parse_endpoint(options.live.tcp);
+  p.channel_endpoint = tcp_endpoint(options.channel);
+  const uint64_t buffer = parse_size(options.log_buffer);
+  if (buffer < (64u << 10) || buffer > (8u << 20)) {
+    throw std::invalid_argument("--log-buffer must be from 64K to 8M, not " + options.log_buffer);
+  }
+  arbiter::check_pair_name(options.name);  // it names the pair at the arbiter, and a file there
+  if (!options.arbiter.empty()) parse_endpoint(options.arbiter);
+  if (options.peer_timeout_ms <= options.heartbeat_ms) {
+    throw std::invalid_argument("--peer-timeout must be longer than --heartbeat-interval");
+  }
+  p.image = hypervisor::load_elf_file(options.live.guest, VMFT_RAM_BASE, p.ram_size);
+  p.channel.pair = options.name;
+  p.channel.header =
+      logchannel::guest_log_header(options.live.guest, p.ram_size, !options.live.udp.empty(),
+                                   !options.live.tcp.empty(), hypervisor::kDigestInterval);
+  p.channel.heartbeat_interval = std::chrono::milliseconds(options.heartbeat_ms);
+  p.channel.peer_timeout = std::chrono::milliseconds(options.peer_timeout_ms);
+  p.channel.buffer_bytes = buffer;
+  return p;
+}
+
+// asio on its own thread, SIGINT/SIGTERM as a stop request, and a status line at a steady
+// interval.
+class IoThread {
+ public:
+  IoThread() : work_(asio::make_work_guard(io_)), signals_(io_, SIGINT, SIGTERM), status_(io_) {}
+  ~IoThread() { stop(); }
+
+  asio::io_context& io() { return io_; }
+
+  void on_signal(std::function<void()> f) {
+    signals_.async_wait([f = std::move(f)](const asio::error_code& ec, int signo) {
+      if (ec) return;
+      spdlog::info("received {}, stopping", signo == SIGINT ? "SIGINT" : "SIGTERM");
+      f();
+    });
+  }
+
+  void every(double seconds, std::function<void(double)> f) {
+    if (seconds <= 0) return;
+    status_fn_ = std::move(f);
+    interval_ = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    asio::post(io_, [this] { schedule(); });
+  }
+
+  void start() {
+    if (!thread_.joinable()) thread_ = std::thread([this] { io_.run(); });
+  }
+  void stop() {
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void schedule() {
+    status_.expires_after(interval_);
+    status_.async_wait([this](const asio::error_code& ec) {
+      if (ec) return;
+      status_fn_(std::chrono::duration<double>(interval_).count());
+      schedule();
+    });
+  }
+
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  asio::signal_set signals_;
+  asio::steady_timer status_;
+  Clock::duration interval_{};
+  std::function<void(double)> status_fn_;
+  std::thread thread_;
+};
+
+double kb_per_s(uint64_t bytes, double seconds) { return bytes / 1024.0 / seconds; }
+
+// Who this process is, to the arbiter.
+std::string process_id(const char* role) {
+  char host[256] = "host";
+  gethostname(host, sizeof host - 1);
+  return fmt::format("{}@{}:{}", role, host, getpid());
+}
+
+// Asks the arbiter until it answers, saying so while it cannot be reached; nullopt if a stop
+// was requested first. Neither side acts without an answer.
+template <typename F>
+auto ask_arbiter(const std::string& address, hypervisor::InputQueue& stop, F&& call)
+    -> std::optional<decltype(call())> {
+  auto last_said = Clock::now() - std::chrono::hours(1);
+  for (;;) {
+    try {
+      return call();
+    } catch (const arbiter::ArbiterUnavailable& e) {
+      if (Clock::now() - last_said >= std::chrono::seconds(5)) {
+        spdlog::warn("cannot get a decision from the arbiter at {}: {}; trying again", address,
+                     e.what());
+        last_said = Clock::now();
+      }
+    }
+    if (stop.stop_requested()) return std::nullopt;
+    std::this_thread::sleep_for(kArbiterRetry);
+  }
+}
+
+std::unique_ptr<arbiter::Arbiter> connect_arbiter(const PairOptions& options) {
+  if (options.arbiter.empty()) return nullptr;
+  return std::make_unique<arbiter::ArbiterClient>(options.arbiter);
+}
+
+int run_primary(const PairOptions& options) {
+  Prepared p;
+  try {
+    p = prepare(options);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return kUsageExitCode;
+  }
+  IoThread io;
+  hypervisor::InputQueue inputs;
+  std::unique_ptr<logchannel::ChannelPrimary> channel;
+  std::unique_ptr<devices::AsioNetwork> net;
+  devices::SystemClock clock;
+  devices::SystemEntropy entropy;
+  devices::AsioTimer timer(io.io(), clock,
+                           [&inputs](uint64_t gen) { inputs.push(hypervisor::TimerExpired{gen}); });
+  try {
+    net = std::make_unique<devices::AsioNetwork>(
+        io.io(), optional_endpoint(options.live.udp), optional_endpoint(options.live.tcp),
+        [&inputs](devices::NetEvent ev) { inputs.push(std::move(ev)); });
+    channel = std::make_unique<logchannel::ChannelPrimary>(io.io(), p.channel_endpoint, p.channel);
+  } catch (const std::system_error& e) {
+    spdlog::error("{}", e.what());
+    return kUsageExitCode;
+  }
+  // Before the guest runs, a stop ends the wait for a backup; once it runs, the guest stops and
+  // the primary sends its backup the end of the log.
+  std::atomic<bool> guest_started{false};
+  io.on_signal([&] {
+    inputs.request_stop();
+    if (!guest_started) channel->shutdown();
+  });
+  const auto arbiter = connect_arbiter(options);
+  const std::string me = process_id("primary");
+  hypervisor::OutputGate gate(*net);
+  channel->on_ack([&gate](uint64_t seq) { gate.acknowledged(seq); });
+
+  // When the backup is lost: without an arbiter, stop; with one, test-and-set (on a thread of
+  // its own, while the guest runs on with its outputs held) and go on alone or halt.
+  enum class Fate { kPaired, kAlone, kBroken, kLost };
+  std::atomic<Fate> fate{Fate::kPaired};
+  uint64_t epoch = 0;
+  std::thread decider;
+  channel->on_peer_lost([&](const std::string& why) {
+    if (!arbiter) {
+      spdlog::error("{}; with no arbiter to decide, the primary stops rather than go on alone",
+                    why);
+      fate = Fate::kBroken;
+      inputs.request_stop();
+      return;
+    }
+    spdlog::warn("{}; asking the arbiter at {} whether the primary goes on alone", why,
+                 options.arbiter);
+    decider = std::thread([&] {
+      const auto result = ask_arbiter(options.arbiter, inputs, [&] {
+        return arbiter->test_and_set(options.name, epoch, me);
+      });
+      if (!result) return;
+      if (result->won) {
+        spdlog::warn("the arbiter gave pair '{}' to this primary at epoch {}: going on alone",
+                     options.name, epoch);
+        fate = Fate::kAlone;
+        gate.open();
+      } else {
+        spdlog::error("the arbiter gave pair '{}' to the other side ({}): this primary halts and "
+                      "sends nothing more",
+                      options.name, arbiter::describe(result->state));
+        fate = Fate::kLost;
+        inputs.request_stop();
+      }
+    });
+  });
+  if (auto ep = net->udp_endpoint()) spdlog::info("listening on udp {}", format_endpoint(*ep));
+  if (auto ep = net->tcp_endpoint()) spdlog::info("listening on tcp {}", format_endpoint(*ep));
+  const auto log_ep = channel->local_endpoint();
+  spdlog::info("primary of pair '{}': listening on log {}:{}, waiting for the backup",
+               options.name, log_ep.address().to_string(), log_ep.port());
+  io.start();
+  if (!channel->wait_for_backup()) return 0;  // stopped before a backup came
+  guest_started = true;
+  if (inputs.stop_requested()) return 0;
+  if (arbiter) {
+    const auto registered = ask_arbiter(options.arbiter, inputs, [&] {
+      return arbiter->register_epoch(options.name, arbiter->read(options.name).epoch, me);
+    });
+    if (!registered) return 0;  // stopped
+    if (!registered->ok) {
+      spdlog::error("the arbiter will not register pair '{}' for this primary: it is at {}. Use "
+                    "another --name, or an arbiter that does not know this pair",
+                    options.name, arbiter::describe(registered->state));
+      return kUsageExitCode;
+    }
+    epoch = registered->state.epoch;
+    channel->send_epoch(epoch);
+    spdlog::info("pair '{}' registered at the arbiter at epoch {}", options.name, epoch);
+  }
+
+  hypervisor::LiveRole role({clock, entropy, timer, *net}, inputs, channel.get(), &gate);
+  role.report_progress_every(kProgressInterval);
+  hypervisor::Machine machine(std::move(p.image),
+                              {p.ram_size, write_console, hypervisor::kDigestInterval}, role);
+  uint64_t last_bytes = 0;
+  io.every(options.status_interval, [&](double seconds) {
+    const auto s = channel->stats();
+    if (fate != Fate::kPaired) {
+      spdlog::info("primary (alone): instruction {}, outputs held {}", s.progress, gate.held());
+      return;
+    }
+    spdlog::info("primary: instruction {}, log #{} acknowledged #{}, backup at instruction {} "
+                 "(lag {}), outputs held {}, log {:.1f} KB/s",
+                 s.progress, s.last_seq, s.acked_seq, s.peer_icount,
+                 s.progress > s.peer_icount ? s.progress - s.peer_icount : 0, gate.held(),
+                 kb_per_s(s.bytes_sent - last_bytes, seconds));
+    last_bytes = s.bytes_sent;
+  });
+  net->start();
+  const auto started = Clock::now();
+  const hypervisor::RunResult result = machine.run();
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  // So that the last outputs leave: they wait for the backup to have the log's end.
+  if (!channel->lost()) channel->wait_acknowledged(std::chrono::seconds(5));
+  channel->shutdown();
+  io.stop();
+  if (decider.joinable()) decider.join();
+  const bool stopped = result.outcome == hypervisor::RunResult::Outcome::kStopped;
+  if (stopped && fate == Fate::kLost) return kLostPairExitCode;
+  if (stopped && fate == Fate::kBroken) return kPairBrokenExitCode;
+  return report_run(result, seconds);
+}
+
+// What a backup that won the pair runs on: this host's clocks (continuing the primary's),
+// randomness, timer and the client-facing sockets.
+struct LiveSide {
+  std::unique_ptr<devices::ContinuedClock> clock;
+  devices::SystemEntropy entropy;
+  std::unique_ptr<devices::AsioTimer> timer;
+  std::unique_ptr<devices::AsioNetwork> net;
+  std::unique_ptr<hypervisor::LiveRole> role;
+};
+
+// Binds the guest's sockets, retrying while the old primary still holds the addresses; null
+// if a stop was requested first.
+std::unique_ptr<devices::AsioNetwork> bind_when_free(const PairOptions& options,
+                                                     asio::io_context& io,
+                                                     hypervisor::InputQueue& inputs,
+                                                     uint32_t first_conn) {
+  bool said = false;
+  for (;;) {
+    try {
+      return std::make_unique<devices::AsioNetwork>(
+          io, optional_endpoint(options.live.udp), optional_endpoint(options.live.tcp),
+          [&inputs](devices::NetEvent ev) { inputs.push(std::move(ev)); }, first_conn);
+    } catch (const std::system_error& e) {
+      if (!said) spdlog::warn("{}; trying again until it is free", e.what());
+      said = true;
+    }
+    if (inputs.stop_requested()) return nullptr;
+    std::this_thread::sleep_for(kBindRetry);
+  }
+}
+
+uint64_t last_clock(const hypervisor::Takeover& t, std::initializer_list<logchannel::ClockSource> of) {
+  uint64_t last = 0;
+  for (auto source : of) {
+    if (auto it = t.last_clock.find(source); it != t.last_clock.end()) last = std::max(last, it->second);
+  }
+  return last;
+}
+
+int run_backup(const PairOptions& options) {
+  Prepared p;
+  try {
+    p = prepare(options);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return kUsageExitCode;
+  }
+  IoThread io;
+  hypervisor::InputQueue inputs;
+  logchannel::ChannelBackup channel(io.io(), p.channel);
+  io.on_signal([&] {
+    inputs.request_stop();
+    channel.shutdown();
+  });
+  channel.on_peer_lost([](const std::string& why) { spdlog::warn("{}", why); });
+  const auto arbiter = connect_arbiter(options);
+  const std::string me = process_id("backup");
+  io.start();
+  spdlog::info("backup of pair '{}': connecting to the primary at {}", options.name,
+               options.channel);
+  try {
+    if (!channel.connect(p.channel_endpoint)) return 0;  // stopped first
+  } catch (const logchannel::ChannelRefused& e) {
+    spdlog::error("the primary at {} refused this backup: {}", options.channel, e.what());
+    return kUsageExitCode;
+  } catch (const logchannel::LogError& e) {
+    spdlog::error("{}", e.what());
+    return kPairBrokenExitCode;
+  }
+  spdlog::info("backup: paired with the primary at {}", options.channel);
+
+  // The primary is gone and every record it sent has run: go live if the arbiter says so.
+  int declined_code = 0;
+  LiveSide live;
+  std::atomic<bool> went_live{false};
+  auto go_live = [&](const hypervisor::Takeover& t) -> hypervisor::Role* {
+    const auto epoch = channel.epoch();
+    if (!arbiter || !epoch) {
+      spdlog::error("the backup executed every record it received, up to instruction {}; {}",
+                    t.icount,
+                    arbiter ? "the primary never registered the pair at the arbiter, so the "
+                              "backup does not go live"
+                            : "with no arbiter to decide, it does not go live");
+      declined_code = kPairBrokenExitCode;
+      return nullptr;
+    }
+    spdlog::warn("the backup executed every record it received, up to instruction {}; asking the "
+                 "arbiter at {} for pair '{}' at epoch {}",
+                 t.icount, options.arbiter, options.name, *epoch);
+    const auto result = ask_arbiter(options.arbiter, inputs, [&] {
+      return arbiter->test_and_set(options.name, *epoch, me);
+    });
+    if (!result) return nullptr;  // stopped
+    if (!result->won) {
+      spdlog::error("the arbiter gave pair '{}' to the other side ({}): this backup exits",
+                    options.name, arbiter::describe(result->state));
+      declined_code = kLostPairExitCode;
+      return nullptr;
+    }
+    using logchannel::ClockSource;
+    live.clock = std::make_unique<devices::ContinuedClock>(
+        last_clock(t, {ClockSource::kWall}),
+        last_clock(t, {ClockSource::kMono, ClockSource::kCsrTime, ClockSource::kCsrCycle}));
+    live.timer = std::make_unique<devices::AsioTimer>(
+        io.io(), *live.clock, [&inputs](uint64_t gen) { inputs.push(hypervisor::TimerExpired{gen}); });
+    live.net = bind_when_free(options, io.io(), inputs, t.highest_connection + 1);
+    if (!live.net) return nullptr;  // stopped
+    // Its TCP connections do not exist here: the guest hears that they closed.
+    for (uint32_t conn : t.open_connections) {
+      inputs.push(devices::NetEvent{VMFT_NIC_KIND_TCP_CLOSE, conn, 0, 0, {}});
+    }
+    live.role = std::make_unique<hypervisor::LiveRole>(
+        hypervisor::HostServices{*live.clock, live.entropy, *live.timer, *live.net}, inputs,
+        nullptr);
+    if (auto ep = live.net->udp_endpoint()) spdlog::info("listening on udp {}", format_endpoint(*ep));
+    if (auto ep = live.net->tcp_endpoint()) spdlog::info("listening on tcp {}", format_endpoint(*ep));
+    live.net->start();
+    spdlog::warn("the arbiter gave pair '{}' to this backup at epoch {}: live at instruction {}, "
+                 "{} TCP connection(s) reset",
+                 options.name, *epoch, t.icount, t.open_connections.size());
+    went_live = true;
+    return live.role.get();
+  };
+  hypervisor::BackupRole role(channel, inputs, go_live);
+  // The backup's console stays quiet until it goes live: the primary's is the one people read.
+  hypervisor::Machine machine(std::move(p.image),
+                              {p.ram_size,
+                               [&went_live](std::span<const uint8_t> bytes) {
+                                 if (went_live) write_console(bytes);
+                               },
+                               hypervisor::kDigestInterval},
+                              role);
+  uint64_t last_bytes = 0;
+  io.every(options.status_interval, [&](double seconds) {
+    if (went_live) return;  // its status is the guest's service now
+    const auto s = channel.stats();
+    spdlog::info("backup: at instruction {}, primary at least at {} (lag {}), log #{} received, "
+                 "{} bytes queued, log {:.1f} KB/s",
+                 s.peer_icount, s.progress, s.progress > s.peer_icount ? s.progress - s.peer_icount : 0,
+                 s.last_seq, s.buffered_bytes, kb_per_s(s.bytes_received - last_bytes, seconds));
+    last_bytes = s.bytes_received;
+  });
+  const auto started = Clock::now();
+  const hypervisor::RunResult result = machine.run();
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  channel.shutdown();
+  io.stop();
+  if (role.replay().log_error()) {
+    spdlog::error("the log from the primary is damaged: {}", *role.replay().log_error());
+    return kDivergedExitCode;
+  }
+  const bool stopped = result.outcome == hypervisor::RunResult::Outcome::kStopped;
+  if (stopped && declined_code != 0) return declined_code;
+  if (role.replay().stats().complete) {
+    const auto& st = role.replay().stats();
+    spdlog::info("backup: reproduced the primary's run to its end at instruction {}: {} inputs, "
+                 "{} interrupts, {} outputs and {} state digests matched",
+                 result.instructions, st.inputs, st.interrupts, st.outputs, st.digests);
+  }
+  return report_run(result, seconds);
+}
+
+}  // namespace
+
+void add_pair_commands(CLI::App& app, std::string& log_level, std::function<int()>& action) {
+  auto primary = std::make_shared<PairOptions>();
+  CLI::App* p = app.add_subcommand(
+      "primary", "Run a guest as the primary of a fault-tolerant pair: stream its log to the "
+                 "backup and hold every output until the backup has the log up to it");
+  add_pair_options(*p, *primary);
+  p->add_option("--log-listen", primary->channel,
+                "Where the backup connects: HOST:PORT of the logging channel")
+      ->required();
+  add_log_level_option(*p, log_level);
+  p->callback([&action, primary] { action = [primary] { return run_primary(*primary); }; });
+
+  auto backup = std::make_shared<PairOptions>();
+  CLI::App* b = app.add_subcommand(
+      "backup", "Run a guest as the backup of a fault-tolerant pair: replay the primary's log "
+                "as it arrives, sending nothing to clients");
+  add_pair_options(*b, *backup);
+  b->add_option("--log-connect", backup->channel, "The primary's logging channel: HOST:PORT")
+      ->required();
+  add_log_level_option(*b, log_level);
+  b->callback([&action, backup] { action = [backup] { return run_backup(*backup); }; });
+}
+
+}  // namespace vmft::cli

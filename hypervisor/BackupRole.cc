@@ -1,0 +1,125 @@
+#include "vmft/hypervisor/BackupRole.h"
+
+#include "vmft/guest/abi.h"
+
+namespace vmft::hypervisor {
+
+BackupRole::BackupRole(logchannel::RecordSource& log, InputQueue& inputs, GoLive go_live)
+    : Role(inputs), replay_(log, inputs), go_live_(std::move(go_live)) {
+  sync();
+}
+
+void BackupRole::sync() {
+  Role& role = active();
+  due_icount_ = role.due_icount();
+  run_limit_ = role.run_limit();
+}
+
+uint64_t BackupRole::clock(logchannel::ClockSource source, uint64_t icount) {
+  const uint64_t value = active().clock(source, icount);
+  takeover_.last_clock[source] = value;
+  sync();
+  return value;
+}
+
+uint64_t BackupRole::entropy(uint64_t icount) {
+  const uint64_t value = active().entropy(icount);
+  sync();
+  return value;
+}
+
+void BackupRole::track(const HostInput& input) {
+  const auto* ev = std::get_if<devices::NetEvent>(&input);
+  if (!ev || ev->kind == VMFT_NIC_KIND_UDP) return;
+  takeover_.highest_connection = std::max(takeover_.highest_connection, ev->conn);
+  if (ev->kind == VMFT_NIC_KIND_TCP_OPEN) takeover_.open_connections.insert(ev->conn);
+  if (ev->kind == VMFT_NIC_KIND_TCP_CLOSE) takeover_.open_connections.erase(ev->conn);
+}
+
+void BackupRole::take_inputs(uint64_t icount, std::vector<HostInput>& out) {
+  const size_t before = out.size();
+  active().take_inputs(icount, out);
+  for (size_t i = before; i < out.size(); ++i) track(out[i]);
+  sync();
+}
+
+void BackupRole::wait_for_input(uint64_t icount) {
+  active().wait_for_input(icount);
+  sync();
+}
+
+// The replay stops where the log ends; if it ended because the primary is gone (not with the
+// primary's own end, nor a damaged log, nor a stop request), the backup may go live instead.
+bool BackupRole::should_stop(uint64_t icount) {
+  if (live_) return live_->should_stop(icount);
+  if (inputs_.stop_requested() || declined_) return true;
+  if (!replay_.should_stop(icount)) return false;
+  if (!replay_.exhausted()) return true;
+  return !try_go_live(icount);
+}
+
+bool BackupRole::try_go_live(uint64_t icount) {
+  takeover_.icount = icount;
+  takeover_.timer = timer_.armed();
+  live_ = go_live_(takeover_);
+  if (!live_) {
+    declined_ = true;
+    return false;
+  }
+  went_live_at_ = icount;
+  timer_.go_live(live_->timer());
+  sync();
+  return true;
+}
+
+void BackupRole::hold(uint64_t icount) {
+  active().hold(icount);
+  sync();
+}
+
+void BackupRole::interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) {
+  active().interrupt_taken(icount, cause, pc);
+  sync();
+}
+
+bool BackupRole::output(uint64_t icount, const logchannel::Output& output) {
+  if (output.kind == logchannel::OutputKind::kTcpClose) {
+    takeover_.open_connections.erase(output.conn);
+  }
+  const bool may_leave = active().output(icount, output);
+  sync();
+  return may_leave;
+}
+
+void BackupRole::digest(uint64_t icount, const logchannel::StateDigest& digest) {
+  active().digest(icount, digest);
+  sync();
+}
+
+void BackupRole::end(uint64_t icount, const logchannel::RunEnd& end,
+                     const logchannel::StateDigest& final) {
+  active().end(icount, end, final);
+  sync();
+}
+
+void BackupRole::boundary_done(uint64_t icount, uint64_t pc) {
+  active().boundary_done(icount, pc);
+  sync();
+}
+
+void BackupRole::SwitchTimer::arm(uint64_t deadline, uint64_t generation) {
+  armed_ = {deadline, generation};
+  if (live_) live_->arm(deadline, generation);
+}
+
+void BackupRole::SwitchTimer::disarm() {
+  armed_.reset();
+  if (live_) live_->disarm();
+}
+
+void BackupRole::SwitchTimer::go_live(devices::TimerBackend& live) {
+  live_ = &live;
+  if (armed_) live_->arm(armed_->first, armed_->second);
+}
+
+}  // namespace vmft::hypervisor

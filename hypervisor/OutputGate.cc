@@ -1,0 +1,60 @@
+#include "vmft/hypervisor/OutputGate.h"
+
+namespace vmft::hypervisor {
+
+// Under the mutex, so that a send released by an acknowledgement never overtakes one made
+// before it.
+void OutputGate::pass(Send& send) {
+  switch (send.kind) {
+    case Send::Kind::kUdp: net_.send_udp(send.conn_or_ip, send.port, std::move(send.data)); break;
+    case Send::Kind::kTcp: net_.send_tcp(send.conn_or_ip, std::move(send.data)); break;
+    case Send::Kind::kClose: net_.close_tcp(send.conn_or_ip); break;
+  }
+}
+
+void OutputGate::submit(Send send) {
+  std::lock_guard lock(mutex_);
+  if (held_.empty() && (open_ || send.seq <= acked_)) return pass(send);
+  held_bytes_ += send.data.size();
+  held_.push_back(std::move(send));
+}
+
+void OutputGate::send_udp(uint32_t peer_ip, uint32_t peer_port, std::vector<uint8_t> data) {
+  submit({Send::Kind::kUdp, hold_seq_, peer_ip, peer_port, std::move(data)});
+}
+
+void OutputGate::send_tcp(uint32_t conn, std::vector<uint8_t> data) {
+  submit({Send::Kind::kTcp, hold_seq_, conn, 0, std::move(data)});
+}
+
+void OutputGate::close_tcp(uint32_t conn) { submit({Send::Kind::kClose, hold_seq_, conn, 0, {}}); }
+
+void OutputGate::acknowledged(uint64_t seq) {
+  std::lock_guard lock(mutex_);
+  acked_ = std::max(acked_, seq);
+  while (!held_.empty() && (open_ || held_.front().seq <= acked_)) {
+    held_bytes_ -= held_.front().data.size();
+    pass(held_.front());
+    held_.pop_front();
+  }
+}
+
+void OutputGate::open() {
+  {
+    std::lock_guard lock(mutex_);
+    open_ = true;
+  }
+  acknowledged(0);
+}
+
+size_t OutputGate::held() const {
+  std::lock_guard lock(mutex_);
+  return held_.size();
+}
+
+size_t OutputGate::held_bytes() const {
+  std::lock_guard lock(mutex_);
+  return held_bytes_;
+}
+
+}  // namespace vmft::hypervisor

@@ -1,0 +1,89 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "vmft/hypervisor/ReplayRole.h"
+
+namespace vmft::hypervisor {
+
+/// What a backup knows about its guest when the primary's log ends without the primary's end,
+/// so that it can go on as the primary: where the guest is, and what of the host it believes in.
+struct Takeover {
+  uint64_t icount = 0;
+  /// The last value the guest read from each clock (ClockSource index), so that time never
+  /// goes backwards for it on another host.
+  std::map<logchannel::ClockSource, uint64_t> last_clock;
+  /// TCP connections the guest was told of (or will be) and that are not closed: they do not
+  /// exist on this host, so the guest must hear that they closed.
+  std::set<uint32_t> open_connections;
+  uint32_t highest_connection = 0;  ///< new connections must get higher ids
+  /// The timer as the guest last set it: (deadline, generation), if armed.
+  std::optional<std::pair<uint64_t, uint64_t>> timer;
+};
+
+/// The backup of a pair: replays the primary's log as it arrives (a ReplayRole). When that
+/// log ends because the primary is gone, with every record received executed, it asks
+/// `go_live`, on the vCPU thread, whether it may go on; go_live returns the live role to
+/// continue as (which must share this role's input queue), or null to stop. The machine never
+/// notices the switch: it happens at a block boundary or while the guest idles.
+class BackupRole final : public Role {
+ public:
+  using GoLive = std::function<Role*(const Takeover&)>;
+  BackupRole(logchannel::RecordSource& log, InputQueue& inputs, GoLive go_live);
+
+  devices::TimerBackend& timer() override { return timer_; }
+  devices::NetBackend& net() override { return live_ ? live_->net() : replay_.net(); }
+
+  uint64_t clock(logchannel::ClockSource source, uint64_t icount) override;
+  uint64_t entropy(uint64_t icount) override;
+  void take_inputs(uint64_t icount, std::vector<HostInput>& out) override;
+  void wait_for_input(uint64_t icount) override;
+  bool should_stop(uint64_t icount) override;
+  void hold(uint64_t icount) override;
+
+  void interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) override;
+  bool output(uint64_t icount, const logchannel::Output& output) override;
+  void digest(uint64_t icount, const logchannel::StateDigest& digest) override;
+  void end(uint64_t icount, const logchannel::RunEnd& end,
+           const logchannel::StateDigest& final) override;
+  void boundary_done(uint64_t icount, uint64_t pc) override;
+
+  const ReplayRole& replay() const { return replay_; }
+  /// Whether it went live, and at which instruction.
+  std::optional<uint64_t> went_live_at() const { return went_live_at_; }
+
+  /// The timer's host side: ignored while replaying (the log says when it fired), remembered
+  /// so that the live timer can be armed as the guest left it.
+  class SwitchTimer final : public devices::TimerBackend {
+   public:
+    void arm(uint64_t deadline, uint64_t generation) override;
+    void disarm() override;
+    /// From now on the timer is `live`, armed as the guest last set it.
+    void go_live(devices::TimerBackend& live);
+    std::optional<std::pair<uint64_t, uint64_t>> armed() const { return armed_; }
+
+   private:
+    devices::TimerBackend* live_ = nullptr;
+    std::optional<std::pair<uint64_t, uint64_t>> armed_;
+  };
+
+ private:
+  Role& active() { return live_ ? *live_ : static_cast<Role&>(replay_); }
+  /// Mirrors the active role's due_icount and run_limit, which the machine reads inline.
+  void sync();
+  void track(const HostInput& input);
+  bool try_go_live(uint64_t icount);
+
+  ReplayRole replay_;
+  GoLive go_live_;
+  Role* live_ = nullptr;
+  SwitchTimer timer_;
+  Takeover takeover_;
+  std::optional<uint64_t> went_live_at_;
+  bool declined_ = false;  ///< go_live said no: stop
+};
+
+}  // namespace vmft::hypervisor

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <vector>
+
+#include "vmft/devices/Nic.h"
+
+namespace vmft::hypervisor {
+
+/// The output rule: the guest's sends wait here until the backup has acknowledged the log
+/// through the record that announced them, then go to the network in the order the guest made
+/// them. The vCPU never waits for the gate.
+class OutputGate final : public devices::NetBackend {
+ public:
+  /// `net` must outlive the gate; its send calls must not block (AsioNetwork posts them).
+  explicit OutputGate(devices::NetBackend& net) : net_(net) {}
+
+  /// The sends that follow wait for record `seq` (vCPU thread, before each send).
+  void hold_until(uint64_t seq) { hold_seq_ = seq; }
+
+  bool has_udp() const override { return net_.has_udp(); }
+  bool has_tcp() const override { return net_.has_tcp(); }
+  void send_udp(uint32_t peer_ip, uint32_t peer_port, std::vector<uint8_t> data) override;
+  void send_tcp(uint32_t conn, std::vector<uint8_t> data) override;
+  void close_tcp(uint32_t conn) override;
+  void delivered(const devices::NetEvent& event) override { net_.delivered(event); }
+
+  /// The backup acknowledged the log through `seq`: what waited for it leaves (any thread).
+  void acknowledged(uint64_t seq);
+  /// Everything held leaves now, and later sends pass at once: the primary goes on alone.
+  void open();
+
+  /// Sends waiting, and their payload bytes (any thread).
+  size_t held() const;
+  size_t held_bytes() const;
+
+ private:
+  struct Send {
+    enum class Kind { kUdp, kTcp, kClose } kind;
+    uint64_t seq;
+    uint32_t conn_or_ip;
+    uint32_t port;
+    std::vector<uint8_t> data;
+  };
+  void pass(Send& send);
+  void submit(Send send);
+
+  devices::NetBackend& net_;
+  uint64_t hold_seq_ = 0;  ///< vCPU thread
+  mutable std::mutex mutex_;
+  std::deque<Send> held_;
+  size_t held_bytes_ = 0;
+  uint64_t acked_ = 0;
+  bool open_ = false;
+};
+
+}  // namespace vmft::hypervisor

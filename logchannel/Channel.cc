@@ -1,0 +1,747 @@
+#include "vmft/logchannel/Channel.h"
+
+#include <spdlog/spdlog.h>
+
+#include "ByteIo.h"
+#include "vmft/logchannel/Frame.h"
+
+namespace vmft::logchannel {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using asio::ip::tcp;
+
+// The first byte of every message's frame payload.
+enum MessageType : uint8_t {
+  kHello = 1,    // backup -> primary: protocol version, pair name, header
+  kWelcome = 2,  // primary -> backup: paired
+  kRefuse = 3,   // primary -> backup: why not
+  kBatch = 4,    // primary -> backup: progress mark, then records
+  kAck = 5,      // backup -> primary: highest seq received, instruction count executed
+  kEpoch = 6,    // primary -> backup: the epoch the arbiter registered the pair at
+};
+
+// A handshake message is small: a pair name and a header.
+constexpr uint32_t kMaxHandshakeBytes = 64 * 1024;
+// The records of one batch, beyond which the primary sends what it has without waiting for a
+// progress mark or an output.
+constexpr size_t kSendNowBytes = 256 * 1024;
+// Between attempts to reach a primary that does not listen yet.
+constexpr auto kConnectRetry = std::chrono::milliseconds(100);
+
+std::string text(std::span<const uint8_t> bytes) { return {bytes.begin(), bytes.end()}; }
+std::span<const uint8_t> bytes_of(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+std::vector<uint8_t> framed(const std::vector<uint8_t>& payload) {
+  std::vector<uint8_t> frame;
+  frame.reserve(payload.size() + kFrameHeaderBytes);
+  append_frame(payload, frame);
+  return frame;
+}
+
+std::vector<uint8_t> message(MessageType type, const std::string& body = {}) {
+  std::vector<uint8_t> payload{type};
+  detail::ByteWriter(payload).bytes(bytes_of(body));
+  return framed(payload);
+}
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+std::string remote_text(const tcp::socket& socket) {
+  asio::error_code ec;
+  const auto ep = socket.remote_endpoint(ec);
+  return ec ? std::string("an unknown address") : endpoint_text(ep);
+}
+
+}  // namespace
+
+namespace detail {
+
+/// One TCP connection carrying frames. io thread only.
+class FrameLink : public std::enable_shared_from_this<FrameLink> {
+ public:
+  using FrameHandler = std::function<void(std::span<const uint8_t>)>;
+  using ErrorHandler = std::function<void(const std::string&)>;
+
+  explicit FrameLink(tcp::socket socket) : socket_(std::move(socket)) {
+    asio::error_code ec;
+    socket_.set_option(tcp::no_delay(true), ec);
+  }
+
+  tcp::socket& socket() { return socket_; }
+  /// May be called from within the frame handler: the new ones take over after it returns.
+  void set_handlers(FrameHandler on_frame, ErrorHandler on_error) {
+    if (in_handler_) {
+      next_handlers_.emplace(std::move(on_frame), std::move(on_error));
+      return;
+    }
+    on_frame_ = std::move(on_frame);
+    on_error_ = std::move(on_error);
+  }
+
+  /// Reads frames, one after the other, into the frame handler, until paused or closed.
+  void read(uint32_t max_payload) {
+    max_payload_ = max_payload;
+    paused_ = false;
+    if (!reading_) read_header();
+  }
+  void pause() { paused_ = true; }
+
+  /// Sends `frame` after those before it; `done` runs once it is written.
+  void write(std::vector<uint8_t> frame, std::function<void()> done = {}) {
+    writes_.push_back({std::move(frame), std::move(done)});
+    if (writes_.size() == 1) write_front();
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    asio::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+  }
+  bool closed() const { return closed_; }
+
+ private:
+  struct Write {
+    std::vector<uint8_t> frame;
+    std::function<void()> done;
+  };
+
+  void fail(const std::string& why) {
+    if (closed_) return;
+    close();
+    if (on_error_) on_error_(why);
+  }
+
+  void read_header() {
+    reading_ = true;
+    asio::async_read(socket_, asio::buffer(header_),
+                     [self = shared_from_this()](const asio::error_code& ec, size_t) {
+                       if (ec) {
+                         self->reading_ = false;
+                         return self->fail(ec == asio::error::eof ? "the peer closed the channel"
+                                                                  : ec.message());
+                       }
+                       self->read_payload();
+                     });
+  }
+
+  void read_payload() {
+    const FrameHeader h = parse_frame_header(header_);
+    if (h.payload_bytes > max_payload_) {
+      reading_ = false;
+      return fail("a frame of " + std::to_string(h.payload_bytes) + " bytes is over the limit");
+    }
+    checksum_ = h.checksum;
+    payload_.resize(h.payload_bytes);
+    asio::async_read(socket_, asio::buffer(payload_),
+                     [self = shared_from_this()](const asio::error_code& ec, size_t) {
+                       self->reading_ = false;
+                       if (ec) return self->fail(ec.message());
+                       if (frame_checksum(self->payload_) != self->checksum_) {
+                         return self->fail("a frame with a bad checksum");
+                       }
+                       if (self->payload_.empty()) return self->fail("an empty frame");
+                       self->in_handler_ = true;
+                       self->on_frame_(self->payload_);
+                       self->in_handler_ = false;
+                       if (self->next_handlers_) {
+                         self->on_frame_ = std::move(self->next_handlers_->first);
+                         self->on_error_ = std::move(self->next_handlers_->second);
+                         self->next_handlers_.reset();
+                       }
+                       if (!self->closed_ && !self->paused_ && !self->reading_) self->read_header();
+                     });
+  }
+
+  void write_front() {
+    asio::async_write(socket_, asio::buffer(writes_.front().frame),
+                      [self = shared_from_this()](const asio::error_code& ec, size_t) {
+                        if (ec) return self->fail(ec.message());
+                        auto done = std::move(self->writes_.front().done);
+                        self->writes_.pop_front();
+                        if (!self->writes_.empty()) self->write_front();
+                        if (done) done();
+                      });
+  }
+
+  tcp::socket socket_;
+  FrameHandler on_frame_;
+  ErrorHandler on_error_;
+  bool in_handler_ = false;
+  std::optional<std::pair<FrameHandler, ErrorHandler>> next_handlers_;
+  std::array<uint8_t, kFrameHeaderBytes> header_{};
+  std::vector<uint8_t> payload_;
+  uint32_t checksum_ = 0;
+  uint32_t max_payload_ = kMaxHandshakeBytes;
+  bool reading_ = false;
+  bool paused_ = false;
+  bool closed_ = false;
+  std::deque<Write> writes_;
+};
+
+}  // namespace detail
+
+using detail::FrameLink;
+
+std::string pairing_mismatch(const std::string& primary_pair, const LogHeader& primary,
+                             const std::string& backup_pair, const LogHeader& backup) {
+  if (primary_pair != backup_pair) {
+    return fmt::format("the primary serves pair '{}', the backup asked for pair '{}'", primary_pair,
+                       backup_pair);
+  }
+  if (primary.guest_digest != backup.guest_digest) {
+    return fmt::format(
+        "the primary runs guest {} (XXH64 {:016x}), the backup guest {} (XXH64 {:016x})",
+        primary.guest_name, primary.guest_digest, backup.guest_name, backup.guest_digest);
+  }
+  if (primary.ram_size != backup.ram_size) {
+    return fmt::format("the primary's guest has {} bytes of RAM, the backup's {}", primary.ram_size,
+                       backup.ram_size);
+  }
+  if (primary.has_udp != backup.has_udp || primary.has_tcp != backup.has_tcp) {
+    const auto socks = [](const LogHeader& h) {
+      return std::string(h.has_udp ? "udp" : "no udp") + " and " + (h.has_tcp ? "tcp" : "no tcp");
+    };
+    return fmt::format("the primary's guest has {}, the backup's {}: give both the same --udp and "
+                       "--tcp options",
+                       socks(primary), socks(backup));
+  }
+  if (primary.digest_interval != backup.digest_interval) {
+    return fmt::format("the primary digests its state every {} instructions, the backup every {}",
+                       primary.digest_interval, backup.digest_interval);
+  }
+  return {};
+}
+
+// ================================ primary ================================
+
+ChannelPrimary::ChannelPrimary(asio::io_context& io, const tcp::endpoint& listen,
+                               ChannelConfig config)
+    : io_(io), config_(std::move(config)), acceptor_(io), timer_(io) {
+  asio::error_code ec;
+  acceptor_.open(listen.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(listen, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw std::system_error(ec, "cannot listen for a backup on " + endpoint_text(listen));
+  local_ = acceptor_.local_endpoint();
+  asio::post(io_, [this] { start_accept(); });
+}
+
+ChannelPrimary::~ChannelPrimary() = default;
+
+void ChannelPrimary::start_accept() {
+  acceptor_.async_accept([this](const asio::error_code& ec, tcp::socket socket) {
+    if (ec) return;  // closed by shutdown()
+    auto link = std::make_shared<FrameLink>(std::move(socket));
+    std::weak_ptr<FrameLink> weak = link;
+    link->set_handlers(
+        [this, weak](std::span<const uint8_t> hello) {
+          if (auto l = weak.lock()) handshake(l, hello);
+        },
+        [](const std::string&) {});
+    link->read(kMaxHandshakeBytes);
+    start_accept();
+  });
+}
+
+void ChannelPrimary::handshake(std::shared_ptr<FrameLink> link, std::span<const uint8_t> hello) {
+  const std::string from = remote_text(link->socket());
+  std::string reason;
+  try {
+    detail::ByteReader r(hello, 0, "the backup's hello");
+    if (r.u8() != kHello) throw LogError("not a hello message");
+    const uint32_t version = r.fixed32();
+    if (version != kFormatVersion) {
+      reason = fmt::format("the backup speaks log format {}, the primary {}", version,
+                           kFormatVersion);
+    } else {
+      const std::string pair = text(r.sized_bytes(kMaxGuestNameBytes, "pair name"));
+      const LogHeader header = decode_header(hello.subspan(r.position()), r.position());
+      reason = pairing_mismatch(config_.pair, config_.header, pair, header);
+    }
+  } catch (const LogError& e) {
+    reason = std::string("malformed hello: ") + e.what();
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (reason.empty() && (paired_ || shut_down_)) {
+      reason = fmt::format("pair '{}' already has a backup", config_.pair);
+    }
+  }
+  link->pause();
+  if (!reason.empty()) {
+    spdlog::warn("refused a backup from {}: {}", from, reason);
+    link->write(message(kRefuse, reason), [link] { link->close(); });
+    return;
+  }
+  spdlog::info("backup connected from {}", from);
+  link_ = link;
+  link_->set_handlers([this](std::span<const uint8_t> payload) { on_frame(payload); },
+                      [this](const std::string& why) { lose("the backup is gone: " + why); });
+  link_->write(message(kWelcome));
+  link_->read(kMaxHandshakeBytes);
+  {
+    std::lock_guard lock(mutex_);
+    paired_ = true;
+    last_heard_ = last_sent_ = Clock::now();
+  }
+  cv_.notify_all();
+  tick();
+}
+
+void ChannelPrimary::send_epoch(uint64_t epoch) {
+  std::vector<uint8_t> payload{kEpoch};
+  detail::ByteWriter(payload).varint(epoch);
+  asio::post(io_, [this, frame = framed(payload)]() mutable {
+    if (link_ && !link_->closed()) link_->write(std::move(frame));
+  });
+}
+
+bool ChannelPrimary::wait_for_backup() {
+  std::unique_lock lock(mutex_);
+  cv_.wait(lock, [this] { return paired_ || shut_down_; });
+  return paired_ && !shut_down_;
+}
+
+void ChannelPrimary::append(const Record& record) {
+  std::vector<uint8_t> bytes;
+  encoder_.encode(record, bytes);
+  std::unique_lock lock(mutex_);
+  cv_.wait(lock, [this] { return lost_ || shut_down_ || unacked_bytes_ < config_.buffer_bytes; });
+  appended_seq_ = record.seq;
+  if (lost_ || shut_down_) return;
+  pending_.insert(pending_.end(), bytes.begin(), bytes.end());
+  pending_seq_ = record.seq;
+  unacked_bytes_ += bytes.size();
+  if (pending_.size() >= kSendNowBytes) schedule_send_locked();
+}
+
+void ChannelPrimary::flush() {
+  std::lock_guard lock(mutex_);
+  schedule_send_locked();
+}
+
+void ChannelPrimary::close() { flush(); }
+
+void ChannelPrimary::progress(uint64_t icount) {
+  std::lock_guard lock(mutex_);
+  mark_ = icount;
+  schedule_send_locked();
+}
+
+void ChannelPrimary::schedule_send_locked() {
+  if (send_posted_ || writing_ || !paired_ || lost_ || shut_down_) return;
+  send_posted_ = true;
+  asio::post(io_, [this] { send(); });
+}
+
+// io thread: one batch with everything pending and the latest progress mark (or a heartbeat).
+void ChannelPrimary::send() {
+  std::vector<uint8_t> frame;
+  {
+    std::lock_guard lock(mutex_);
+    send_posted_ = false;
+    if (!link_ || writing_ || lost_ || shut_down_) return;
+    const bool heartbeat_due = Clock::now() - last_sent_ >= config_.heartbeat_interval;
+    if (pending_.empty() && mark_ == sent_mark_ && !heartbeat_due) return;
+    std::vector<uint8_t> payload{kBatch};
+    detail::ByteWriter(payload).varint(mark_);
+    payload.insert(payload.end(), pending_.begin(), pending_.end());
+    if (!pending_.empty()) in_flight_.emplace_back(pending_seq_, pending_.size());
+    pending_.clear();
+    sent_mark_ = mark_;
+    frame = framed(payload);
+    bytes_sent_ += frame.size();
+    last_sent_ = Clock::now();
+    writing_ = true;
+  }
+  link_->write(std::move(frame), [this] {
+    {
+      std::lock_guard lock(mutex_);
+      writing_ = false;
+    }
+    send();
+  });
+}
+
+// io thread: an acknowledgement.
+void ChannelPrimary::on_frame(std::span<const uint8_t> payload) {
+  uint64_t acked = 0;
+  bool rose = false;
+  try {
+    detail::ByteReader r(payload, 0, "the backup's message");
+    if (r.u8() != kAck) throw LogError("unexpected message type");
+    acked = r.varint();
+    const uint64_t icount = r.varint();
+    std::lock_guard lock(mutex_);
+    if (acked > appended_seq_) {
+      throw LogError(fmt::format("acknowledges record #{}, but only #{} was sent", acked,
+                                 appended_seq_));
+    }
+    last_heard_ = Clock::now();
+    bytes_received_ += payload.size() + kFrameHeaderBytes;
+    peer_icount_ = icount;
+    if (acked > acked_seq_) {
+      acked_seq_ = acked;
+      rose = true;
+      while (!in_flight_.empty() && in_flight_.front().first <= acked) {
+        unacked_bytes_ -= in_flight_.front().second;
+        in_flight_.pop_front();
+      }
+    }
+  } catch (const LogError& e) {
+    return lose(std::string("the backup sent a malformed message: ") + e.what());
+  }
+  if (rose) {
+    cv_.notify_all();
+    if (on_ack_) on_ack_(acked);
+  }
+}
+
+void ChannelPrimary::tick() {
+  std::chrono::steady_clock::duration silent;
+  {
+    std::lock_guard lock(mutex_);
+    if (lost_ || shut_down_) return;
+    silent = Clock::now() - last_heard_;
+  }
+  if (silent > config_.peer_timeout) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(silent).count();
+    return lose(fmt::format("the backup sent nothing for {} ms", ms));
+  }
+  send();  // a heartbeat if nothing else went out lately
+  timer_.expires_after(config_.heartbeat_interval);
+  timer_.async_wait([this](const asio::error_code& ec) {
+    if (!ec) tick();
+  });
+}
+
+void ChannelPrimary::lose(const std::string& why) {
+  {
+    std::lock_guard lock(mutex_);
+    if (lost_ || shut_down_) return;
+    lost_ = why;
+  }
+  cv_.notify_all();
+  if (link_) link_->close();
+  timer_.cancel();
+  if (on_lost_) on_lost_(why);
+}
+
+bool ChannelPrimary::wait_acknowledged(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  cv_.wait_for(lock, timeout,
+               [this] { return lost_ || shut_down_ || acked_seq_ >= appended_seq_; });
+  return !lost_ && acked_seq_ >= appended_seq_;
+}
+
+std::optional<std::string> ChannelPrimary::lost() const {
+  std::lock_guard lock(mutex_);
+  return lost_;
+}
+
+void ChannelPrimary::shutdown() {
+  {
+    std::lock_guard lock(mutex_);
+    shut_down_ = true;
+  }
+  cv_.notify_all();
+  asio::post(io_, [this] {
+    asio::error_code ec;
+    acceptor_.close(ec);
+    timer_.cancel();
+    if (link_) link_->close();
+  });
+}
+
+ChannelStats ChannelPrimary::stats() const {
+  std::lock_guard lock(mutex_);
+  ChannelStats s;
+  s.bytes_sent = bytes_sent_;
+  s.bytes_received = bytes_received_;
+  s.last_seq = appended_seq_;
+  s.acked_seq = acked_seq_;
+  s.progress = mark_;
+  s.peer_icount = peer_icount_;
+  s.buffered_bytes = unacked_bytes_;
+  return s;
+}
+
+// ================================ backup ================================
+
+ChannelBackup::ChannelBackup(asio::io_context& io, ChannelConfig config)
+    : io_(io), config_(std::move(config)), timer_(io) {}
+
+ChannelBackup::~ChannelBackup() = default;
+
+bool ChannelBackup::connect(const tcp::endpoint& primary) {
+  asio::post(io_, [this, primary] { try_connect(primary); });
+  std::unique_lock lock(mutex_);
+  cv_.wait(lock, [this] { return connected_ || refused_ || lost_ || shut_down_; });
+  if (refused_) throw ChannelRefused(*refused_);
+  if (lost_ && !connected_) throw LogError(*lost_);
+  return connected_ && !shut_down_;
+}
+
+void ChannelBackup::try_connect(const tcp::endpoint& primary) {
+  auto link = std::make_shared<FrameLink>(tcp::socket(io_));
+  link->socket().async_connect(primary, [this, link, primary](const asio::error_code& ec) {
+    {
+      std::lock_guard lock(mutex_);
+      if (shut_down_) return;
+    }
+    if (ec) {
+      if (!said_waiting_) {
+        spdlog::info("waiting for the primary at {} ({})", endpoint_text(primary), ec.message());
+        said_waiting_ = true;
+      }
+      timer_.expires_after(kConnectRetry);
+      timer_.async_wait([this, primary](const asio::error_code& e) {
+        if (!e) try_connect(primary);
+      });
+      return;
+    }
+    asio::error_code nodelay;
+    link->socket().set_option(tcp::no_delay(true), nodelay);
+    std::vector<uint8_t> hello{kHello};
+    detail::ByteWriter w(hello);
+    w.fixed32(kFormatVersion);
+    w.varint(config_.pair.size());
+    w.bytes(bytes_of(config_.pair));
+    encode_header(config_.header, hello);
+    link->set_handlers(
+        [this, link](std::span<const uint8_t> reply) {
+          link->pause();
+          if (reply[0] == kRefuse) {
+            {
+              std::lock_guard lock(mutex_);
+              refused_ = text(reply.subspan(1));
+            }
+            link->close();
+            cv_.notify_all();
+            return;
+          }
+          if (reply[0] != kWelcome) return lose("the primary answered with an unknown message");
+          link_ = link;
+          link_->set_handlers([this](std::span<const uint8_t> payload) { on_frame(payload); },
+                              [this](const std::string& why) { lose("the primary is gone: " + why); });
+          link_->read(kMaxFramePayload);
+          {
+            std::lock_guard lock(mutex_);
+            connected_ = true;
+            last_heard_ = Clock::now();
+          }
+          cv_.notify_all();
+          tick();
+        },
+        [this](const std::string& why) { lose("the primary closed the channel before answering (" + why + ")"); });
+    link->write(framed(hello));
+    link->read(kMaxHandshakeBytes);
+  });
+}
+
+// io thread: a batch of records, or the pair's epoch.
+void ChannelBackup::on_frame(std::span<const uint8_t> payload) {
+  if (payload[0] == kEpoch) {
+    try {
+      detail::ByteReader r(payload, 0, "the primary's epoch");
+      r.u8();
+      const uint64_t epoch = r.varint();
+      std::lock_guard lock(mutex_);
+      epoch_ = epoch;
+      last_heard_ = Clock::now();
+    } catch (const LogError& e) {
+      return lose(std::string("the primary sent a malformed message: ") + e.what());
+    }
+    return;
+  }
+  std::vector<std::pair<Record, size_t>> records;
+  uint64_t mark = 0;
+  uint64_t seq;
+  {
+    std::lock_guard lock(mutex_);
+    seq = received_seq_;
+  }
+  try {
+    detail::ByteReader r(payload, 0, "a batch from the primary");
+    if (r.u8() != kBatch) throw LogError("unexpected message type");
+    mark = r.varint();
+    size_t pos = r.position();
+    while (pos < payload.size()) {
+      DecodedRecord d = decoder_.decode(payload.subspan(pos), pos);
+      if (d.record.seq != seq + 1) {
+        throw LogError(fmt::format("record #{} follows #{}", d.record.seq, seq));
+      }
+      seq = d.record.seq;
+      pos += d.size;
+      records.emplace_back(std::move(d.record), d.size);
+    }
+  } catch (const LogError& e) {
+    return lose(std::string("the primary sent a malformed batch: ") + e.what());
+  }
+  bool pause = false;
+  {
+    std::lock_guard lock(mutex_);
+    last_heard_ = Clock::now();
+    bytes_received_ += payload.size() + kFrameHeaderBytes;
+    for (auto& r : records) {
+      last_icount_ = r.first.icount;
+      queued_bytes_ += r.second;
+      queue_.push_back(std::move(r));
+    }
+    received_seq_ = seq;
+    mark_ = std::max(mark_, mark);
+    if (waiting_ && std::max(mark_, last_icount_) >= wait_target_) waiting_ = false;  // woken
+    if (queued_bytes_ >= config_.buffer_bytes && !waiting_) {
+      reading_paused_ = true;
+      pause = true;
+    }
+  }
+  cv_.notify_all();
+  if (pause) link_->pause();
+  send_ack();
+}
+
+void ChannelBackup::send_ack() {
+  if (!link_ || ack_writing_) return;
+  std::vector<uint8_t> payload{kAck};
+  {
+    std::lock_guard lock(mutex_);
+    detail::ByteWriter w(payload);
+    w.varint(received_seq_);
+    w.varint(executed_.load(std::memory_order_relaxed));
+    acked_ = received_seq_;
+  }
+  auto frame = framed(payload);
+  {
+    std::lock_guard lock(mutex_);
+    bytes_sent_ += frame.size();
+  }
+  ack_writing_ = true;
+  last_ack_sent_ = Clock::now();
+  link_->write(std::move(frame), [this] {
+    ack_writing_ = false;
+    bool more;
+    {
+      std::lock_guard lock(mutex_);
+      more = received_seq_ > acked_;
+    }
+    if (more) send_ack();
+  });
+}
+
+void ChannelBackup::tick() {
+  const auto now = Clock::now();
+  std::chrono::steady_clock::duration silent;
+  {
+    std::lock_guard lock(mutex_);
+    if (lost_ || shut_down_) return;
+    silent = now - last_heard_;
+  }
+  if (silent > config_.peer_timeout) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(silent).count();
+    return lose(fmt::format("the primary sent nothing for {} ms", ms));
+  }
+  if (now - last_ack_sent_ >= config_.heartbeat_interval) send_ack();
+  timer_.expires_after(config_.heartbeat_interval);
+  timer_.async_wait([this](const asio::error_code& ec) {
+    if (!ec) tick();
+  });
+}
+
+void ChannelBackup::lose(const std::string& why) {
+  {
+    std::lock_guard lock(mutex_);
+    if (lost_ || shut_down_) return;
+    lost_ = why;
+  }
+  cv_.notify_all();
+  if (link_) link_->close();
+  timer_.cancel();
+  if (on_lost_) on_lost_(why);
+}
+
+std::optional<Record> ChannelBackup::next_record() {
+  std::lock_guard lock(mutex_);
+  if (queue_.empty()) return std::nullopt;
+  auto [record, size] = std::move(queue_.front());
+  queue_.pop_front();
+  executed_.store(record.icount, std::memory_order_relaxed);
+  queued_bytes_ -= size;
+  if (reading_paused_ && queued_bytes_ < config_.buffer_bytes / 2) resume_reading_locked();
+  return std::move(record);
+}
+
+void ChannelBackup::resume_reading_locked() {
+  reading_paused_ = false;
+  asio::post(io_, [this] {
+    if (link_ && !link_->closed()) link_->read(kMaxFramePayload);
+  });
+}
+
+bool ChannelBackup::ended() const {
+  std::lock_guard lock(mutex_);
+  return (lost_ || shut_down_) && queue_.empty();
+}
+
+uint64_t ChannelBackup::complete_below() const {
+  std::lock_guard lock(mutex_);
+  if (lost_ || shut_down_) return UINT64_MAX;
+  return std::max(mark_, last_icount_);
+}
+
+void ChannelBackup::wait_for(uint64_t icount) {
+  executed_.store(icount - 1, std::memory_order_relaxed);
+  std::unique_lock lock(mutex_);
+  if (std::max(mark_, last_icount_) >= icount) return;
+  waiting_ = true;
+  wait_target_ = icount;
+  if (reading_paused_) resume_reading_locked();
+  cv_.wait(lock, [&] { return lost_ || shut_down_ || std::max(mark_, last_icount_) >= icount; });
+  waiting_ = false;
+}
+
+std::optional<uint64_t> ChannelBackup::epoch() const {
+  std::lock_guard lock(mutex_);
+  return epoch_;
+}
+
+std::optional<std::string> ChannelBackup::lost() const {
+  std::lock_guard lock(mutex_);
+  return lost_;
+}
+
+void ChannelBackup::shutdown() {
+  {
+    std::lock_guard lock(mutex_);
+    shut_down_ = true;
+  }
+  cv_.notify_all();
+  asio::post(io_, [this] {
+    timer_.cancel();
+    if (link_) link_->close();
+  });
+}
+
+ChannelStats ChannelBackup::stats() const {
+  std::lock_guard lock(mutex_);
+  ChannelStats s;
+  s.bytes_sent = bytes_sent_;
+  s.bytes_received = bytes_received_;
+  s.last_seq = received_seq_;
+  s.acked_seq = acked_;
+  s.progress = std::max(mark_, last_icount_);
+  s.peer_icount = executed_.load(std::memory_order_relaxed);
+  s.buffered_bytes = queued_bytes_;
+  return s;
+}
+
+}  // namespace vmft::logchannel

@@ -1,0 +1,209 @@
+#pragma once
+// The logging channel: a primary streams its log to its backup over TCP, the backup
+// acknowledges what it received, and each side hears from the other at least every heartbeat
+// interval. docs/channel-protocol.md describes the bytes.
+//
+// Both ends do their socket work on an asio io_context that the caller runs on another
+// thread; the vCPU thread uses them as a RecordSink (primary) or RecordSource (backup).
+
+#include <asio.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "vmft/logchannel/LogError.h"
+#include "vmft/logchannel/RecordCodec.h"
+#include "vmft/logchannel/RecordStream.h"
+
+namespace vmft::logchannel {
+
+namespace detail {
+class FrameLink;
+}
+
+/// What both ends are configured with.
+struct ChannelConfig {
+  std::string pair;  ///< the pair's name: both ends must use the same
+  LogHeader header;  ///< the guest and its VM: both ends must run the same
+  std::chrono::milliseconds heartbeat_interval{25};
+  /// A peer that sends nothing for this long is lost.
+  std::chrono::milliseconds peer_timeout{200};
+  /// Primary: log bytes the backup has not acknowledged, past which the vCPU waits.
+  /// Backup: bytes received and not yet executed, past which it stops reading.
+  size_t buffer_bytes = 8u << 20;
+};
+
+/// The primary refused this backup (or the backup refused the primary's answer). what() is
+/// the reason.
+class ChannelRefused : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// How one end sees the channel, for status lines and tests. Counters since the start.
+struct ChannelStats {
+  uint64_t bytes_sent = 0;
+  uint64_t bytes_received = 0;
+  uint64_t last_seq = 0;     ///< primary: appended; backup: received
+  uint64_t acked_seq = 0;    ///< primary: the backup's acknowledgement
+  uint64_t progress = 0;     ///< primary: the last progress mark; backup: complete_below()
+  uint64_t peer_icount = 0;  ///< primary: where the backup has executed to
+  size_t buffered_bytes = 0;  ///< primary: unacknowledged; backup: queued
+};
+
+/// What `a` (this end) and `b` (the peer) disagree about, or empty when they may pair.
+std::string pairing_mismatch(const std::string& pair_a, const LogHeader& a,
+                             const std::string& pair_b, const LogHeader& b);
+
+/// The primary's end: listens for one backup, then streams its log to it.
+class ChannelPrimary final : public RecordSink {
+ public:
+  /// Binds `listen` now; throws std::system_error naming the address if it cannot.
+  ChannelPrimary(asio::io_context& io, const asio::ip::tcp::endpoint& listen,
+                 ChannelConfig config);
+  ~ChannelPrimary() override;
+
+  asio::ip::tcp::endpoint local_endpoint() const { return local_; }
+
+  /// Called on the io thread whenever the backup's acknowledgement rises, with its seq.
+  void on_ack(std::function<void(uint64_t)> f) { on_ack_ = std::move(f); }
+  /// Called once on the io thread when the backup is lost, with why.
+  void on_peer_lost(std::function<void(const std::string&)> f) { on_lost_ = std::move(f); }
+
+  /// Accepts backups until one passes the handshake (refusing, and logging, any that does not
+  /// match). Blocks; false if shutdown() came first.
+  bool wait_for_backup();
+
+  // RecordSink, vCPU thread. append() waits while buffer_bytes are unacknowledged; once the
+  // backup is lost it drops records (what to do then is the caller's decision).
+  void append(const Record& record) override;
+  void flush() override;
+  void close() override;
+  void progress(uint64_t icount) override;
+
+  /// Tells the backup the epoch at which the arbiter registered the pair (any thread).
+  void send_epoch(uint64_t epoch);
+
+  /// Blocks until the backup acknowledged every record appended, it is lost, or `timeout`
+  /// passed; returns whether everything was acknowledged.
+  bool wait_acknowledged(std::chrono::milliseconds timeout);
+  /// Whether the backup is lost, and why.
+  std::optional<std::string> lost() const;
+  /// Closes everything and wakes every waiter (any thread).
+  void shutdown();
+
+  ChannelStats stats() const;
+
+ private:
+  void start_accept();
+  void handshake(std::shared_ptr<detail::FrameLink> link, std::span<const uint8_t> hello);
+  void lose(const std::string& why);
+  void schedule_send_locked();
+  void send();
+  void on_frame(std::span<const uint8_t> payload);
+  void tick();
+
+  asio::io_context& io_;
+  ChannelConfig config_;
+  asio::ip::tcp::acceptor acceptor_;
+  asio::ip::tcp::endpoint local_;
+  asio::steady_timer timer_;
+  std::shared_ptr<detail::FrameLink> link_;  ///< io thread
+  std::function<void(uint64_t)> on_ack_;
+  std::function<void(const std::string&)> on_lost_;
+  RecordEncoder encoder_;  ///< vCPU thread
+
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  bool paired_ = false;
+  bool shut_down_ = false;
+  std::optional<std::string> lost_;
+  std::vector<uint8_t> pending_;  ///< encoded records not yet sent
+  uint64_t pending_seq_ = 0;      ///< the last record in pending_
+  uint64_t appended_seq_ = 0;
+  uint64_t mark_ = 0;
+  uint64_t sent_mark_ = 0;
+  bool send_posted_ = false;
+  bool writing_ = false;
+  std::deque<std::pair<uint64_t, size_t>> in_flight_;  ///< (last seq, bytes) per batch sent
+  size_t unacked_bytes_ = 0;
+  uint64_t acked_seq_ = 0;
+  uint64_t peer_icount_ = 0;
+  uint64_t bytes_sent_ = 0, bytes_received_ = 0;
+  std::chrono::steady_clock::time_point last_sent_, last_heard_;
+};
+
+/// The backup's end: connects to the primary and receives its log.
+class ChannelBackup final : public RecordSource {
+ public:
+  ChannelBackup(asio::io_context& io, ChannelConfig config);
+  ~ChannelBackup() override;
+
+  /// Called once on the io thread when the primary is lost, with why.
+  void on_peer_lost(std::function<void(const std::string&)> f) { on_lost_ = std::move(f); }
+
+  /// Connects to `primary` (retrying while nothing listens there) and does the handshake.
+  /// Blocks; throws ChannelRefused with the primary's reason, false if shutdown() came first.
+  bool connect(const asio::ip::tcp::endpoint& primary);
+
+  // RecordSource, vCPU thread.
+  const LogHeader& header() const override { return config_.header; }
+  std::optional<Record> next_record() override;
+  bool ended() const override;
+  uint64_t complete_below() const override;
+  void wait_for(uint64_t icount) override;
+
+  std::optional<std::string> lost() const;
+  /// The epoch at which the primary registered the pair, once it said.
+  std::optional<uint64_t> epoch() const;
+  /// Closes everything and wakes every waiter (any thread).
+  void shutdown();
+
+  ChannelStats stats() const;
+
+ private:
+  void try_connect(const asio::ip::tcp::endpoint& primary);
+  void lose(const std::string& why);
+  void on_frame(std::span<const uint8_t> payload);
+  void send_ack();
+  void tick();
+  void resume_reading_locked();
+
+  asio::io_context& io_;
+  ChannelConfig config_;
+  asio::steady_timer timer_;
+  std::shared_ptr<detail::FrameLink> link_;  ///< io thread
+  std::function<void(const std::string&)> on_lost_;
+  bool said_waiting_ = false;  ///< io thread
+  std::chrono::steady_clock::time_point last_ack_sent_;  ///< io thread
+  RecordDecoder decoder_;  ///< io thread
+  std::atomic<uint64_t> executed_{0};  ///< roughly where the vCPU is, for the primary
+
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  bool connected_ = false;
+  bool shut_down_ = false;
+  std::optional<std::string> refused_;
+  std::optional<std::string> lost_;
+  std::optional<uint64_t> epoch_;
+  std::deque<std::pair<Record, size_t>> queue_;  ///< received, with its encoded size
+  size_t queued_bytes_ = 0;
+  bool waiting_ = false;  ///< the vCPU waits in wait_for(), for wait_target_
+  uint64_t wait_target_ = 0;
+  bool reading_paused_ = false;
+  uint64_t received_seq_ = 0;
+  uint64_t last_icount_ = 0;  ///< of the last record received: all below it are here
+  uint64_t mark_ = 0;
+  uint64_t acked_ = 0;  ///< the last seq acknowledged
+  bool ack_writing_ = false;
+  uint64_t bytes_sent_ = 0, bytes_received_ = 0;
+  std::chrono::steady_clock::time_point last_heard_;
+};
+
+}  // namespace vmft::logchannel

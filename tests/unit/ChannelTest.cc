@@ -1,0 +1,227 @@
+// The logging channel's two ends over real loopback TCP, in one process, and the output gate.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "Fakes.h"
+#include "vmft/hypervisor/OutputGate.h"
+#include "vmft/logchannel/Channel.h"
+
+namespace vmft::testing {
+namespace {
+
+using logchannel::ChannelBackup;
+using logchannel::ChannelConfig;
+using logchannel::ChannelPrimary;
+using logchannel::Record;
+
+ChannelConfig config(const std::string& pair = "p", uint64_t guest_digest = 42) {
+  ChannelConfig c;
+  c.pair = pair;
+  c.header.guest_digest = guest_digest;
+  c.header.guest_name = "guest.elf";
+  c.header.ram_size = 16 << 20;
+  c.peer_timeout = std::chrono::milliseconds(10000);  // no test here waits on silence
+  return c;
+}
+
+Record datagram(uint64_t seq, uint64_t icount, size_t bytes) {
+  return {seq, icount,
+          logchannel::NetInput{VMFT_NIC_KIND_UDP, 0, 0x7f000001, 9, std::vector<uint8_t>(bytes, 7)}};
+}
+
+// Both ends on one io_context, run by its own thread.
+class Channel : public ::testing::Test {
+ protected:
+  ~Channel() override {
+    if (primary_) primary_->shutdown();
+    if (backup_) backup_->shutdown();
+    work_.reset();
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void start(ChannelConfig primary_config, ChannelConfig backup_config) {
+    primary_ = std::make_unique<ChannelPrimary>(
+        io_, asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), 0), primary_config);
+    backup_ = std::make_unique<ChannelBackup>(io_, backup_config);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+
+  bool pair() { return backup_->connect(primary_->local_endpoint()) && primary_->wait_for_backup(); }
+
+  // The records the backup takes, waiting for each as a backup's vCPU does.
+  std::vector<Record> receive(size_t n) {
+    std::vector<Record> got;
+    while (got.size() < n) {
+      if (auto r = backup_->next_record()) {
+        got.push_back(std::move(*r));
+      } else if (backup_->ended()) {
+        break;
+      } else {
+        backup_->wait_for(backup_->complete_below() + 1);
+      }
+    }
+    return got;
+  }
+
+  asio::io_context io_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{
+      asio::make_work_guard(io_)};
+  std::unique_ptr<ChannelPrimary> primary_;
+  std::unique_ptr<ChannelBackup> backup_;
+  std::thread thread_;
+};
+
+TEST_F(Channel, StreamsRecordsInOrderAndTheBackupAcknowledgesThem) {
+  start(config(), config());
+  ASSERT_TRUE(pair());
+  std::vector<Record> sent;
+  for (uint64_t i = 1; i <= 2000; ++i) {
+    sent.push_back(datagram(i, i * 10, i % 300));
+    primary_->append(sent.back());
+    if (i % 100 == 0) primary_->progress(i * 10 + 1);
+  }
+  primary_->flush();
+  const std::vector<Record> got = receive(sent.size());
+  ASSERT_EQ(got.size(), sent.size());
+  for (size_t i = 0; i < sent.size(); ++i) {
+    EXPECT_EQ(got[i].seq, sent[i].seq);
+    EXPECT_EQ(got[i].icount, sent[i].icount);
+    EXPECT_TRUE(got[i].body == sent[i].body) << "record " << i;
+  }
+  EXPECT_TRUE(primary_->wait_acknowledged(std::chrono::seconds(10)));
+  EXPECT_EQ(primary_->stats().acked_seq, 2000u);
+}
+
+TEST_F(Channel, ProgressMarkLetsTheBackupRunWithoutRecords) {
+  start(config(), config());
+  ASSERT_TRUE(pair());
+  primary_->progress(123456);
+  backup_->wait_for(123456);
+  EXPECT_GE(backup_->complete_below(), 123456u);
+  EXPECT_FALSE(backup_->next_record().has_value());
+}
+
+TEST_F(Channel, RefusesABackupOfAnotherPairOrGuestAndStillPairsARightOne) {
+  start(config("left"), config("right"));
+  try {
+    backup_->connect(primary_->local_endpoint());
+    FAIL() << "a backup of another pair was accepted";
+  } catch (const logchannel::ChannelRefused& e) {
+    EXPECT_NE(std::string(e.what()).find("pair 'left', the backup asked for pair 'right'"),
+              std::string::npos)
+        << e.what();
+  }
+  ChannelBackup other_guest(io_, config("left", 7));
+  try {
+    other_guest.connect(primary_->local_endpoint());
+    FAIL() << "a backup of another guest was accepted";
+  } catch (const logchannel::ChannelRefused& e) {
+    EXPECT_NE(std::string(e.what()).find("the primary runs guest"), std::string::npos) << e.what();
+  }
+  ChannelBackup right(io_, config("left"));
+  EXPECT_TRUE(right.connect(primary_->local_endpoint()));
+  EXPECT_TRUE(primary_->wait_for_backup());
+  right.shutdown();
+}
+
+// Bytes in the primary's buffer never exceed the limit by more than a record, and the backup
+// queues no more than the limit plus a batch, however far behind its vCPU is.
+TEST_F(Channel, BuffersStayBoundedWhileTheBackupLags) {
+  ChannelConfig c = config();
+  c.buffer_bytes = 64 * 1024;
+  start(c, c);
+  ASSERT_TRUE(pair());
+  constexpr size_t kRecords = 4000;
+  constexpr size_t kBytes = 1000;  // 4 MB in all, 60 times the buffer
+  size_t max_primary = 0;
+  std::thread producer([&] {
+    for (uint64_t i = 1; i <= kRecords; ++i) {
+      primary_->append(datagram(i, i, kBytes));
+      primary_->progress(i);
+      max_primary = std::max(max_primary, primary_->stats().buffered_bytes);
+    }
+  });
+  size_t received = 0, max_backup = 0;
+  while (received < kRecords) {
+    max_backup = std::max(max_backup, backup_->stats().buffered_bytes);
+    if (backup_->next_record()) {
+      ++received;
+    } else {
+      backup_->wait_for(backup_->complete_below() + 1);
+    }
+  }
+  producer.join();
+  EXPECT_LE(max_primary, c.buffer_bytes + 2 * kBytes);
+  EXPECT_LE(max_backup, 2 * c.buffer_bytes + 2 * kBytes);
+}
+
+TEST_F(Channel, ThePrimaryLearnsWhenTheBackupGoes) {
+  start(config(), config());
+  ASSERT_TRUE(pair());
+  std::promise<std::string> lost;
+  primary_->on_peer_lost([&lost](const std::string& why) { lost.set_value(why); });
+  backup_->shutdown();
+  auto future = lost.get_future();
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_NE(future.get().find("the backup is gone"), std::string::npos);
+  // Appends after that are dropped, not blocked.
+  for (uint64_t i = 1; i <= 100; ++i) primary_->append(datagram(i, i, 100000));
+  EXPECT_TRUE(primary_->lost().has_value());
+}
+
+TEST_F(Channel, TheBackupSeesTheEndWhenThePrimaryGoes) {
+  start(config(), config());
+  ASSERT_TRUE(pair());
+  primary_->append(datagram(1, 5, 10));
+  primary_->progress(6);
+  primary_->flush();
+  ASSERT_EQ(receive(1).size(), 1u);
+  primary_->shutdown();
+  backup_->wait_for(UINT64_MAX);  // returns once the primary is gone
+  EXPECT_TRUE(backup_->ended());
+  EXPECT_TRUE(backup_->lost().has_value());
+}
+
+// ---- the output gate ----
+
+TEST(OutputGate, HoldsSendsUntilAcknowledgedAndKeepsTheirOrder) {
+  RecordingNet net;
+  hypervisor::OutputGate gate(net);
+  gate.hold_until(3);
+  gate.send_udp(1, 2, {'a'});
+  gate.hold_until(5);
+  gate.send_tcp(9, {'b'});
+  gate.close_tcp(9);
+  EXPECT_TRUE(net.sent.empty());
+  EXPECT_EQ(gate.held(), 3u);
+  gate.acknowledged(4);
+  ASSERT_EQ(net.sent.size(), 1u);
+  EXPECT_EQ(net.sent[0].data, std::vector<uint8_t>{'a'});
+  gate.acknowledged(5);
+  ASSERT_EQ(net.sent.size(), 3u);
+  EXPECT_EQ(net.sent[1].kind, uint32_t{VMFT_NIC_KIND_TCP_DATA});
+  EXPECT_EQ(net.sent[2].kind, uint32_t{VMFT_NIC_KIND_TCP_CLOSE});
+  gate.hold_until(5);  // already acknowledged: passes at once
+  gate.send_udp(1, 2, {'c'});
+  EXPECT_EQ(net.sent.size(), 4u);
+  EXPECT_EQ(gate.held(), 0u);
+}
+
+TEST(OutputGate, OpeningReleasesEverythingAndStopsHolding) {
+  RecordingNet net;
+  hypervisor::OutputGate gate(net);
+  gate.hold_until(10);
+  gate.send_udp(1, 2, {'a', 'b'});
+  EXPECT_EQ(gate.held_bytes(), 2u);
+  gate.open();
+  EXPECT_EQ(net.sent.size(), 1u);
+  gate.hold_until(20);
+  gate.send_udp(1, 2, {'c'});
+  EXPECT_EQ(net.sent.size(), 2u);
+}
+
+}  // namespace
+}  // namespace vmft::testing
