@@ -1,6 +1,7 @@
 #include "vmft/logchannel/Channel.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include "ByteIo.h"
 #include "vmft/logchannel/Frame.h"
@@ -27,6 +28,8 @@ constexpr uint32_t kMaxHandshakeBytes = 64 * 1024;
 // The records of one batch, beyond which the primary sends what it has without waiting for a
 // progress mark or an output.
 constexpr size_t kSendNowBytes = 256 * 1024;
+// How often progress marks alone are sent.
+constexpr auto kMarkInterval = std::chrono::milliseconds(1);
 // Between attempts to reach a primary that does not listen yet.
 constexpr auto kConnectRetry = std::chrono::milliseconds(100);
 
@@ -286,11 +289,16 @@ void ChannelPrimary::handshake(std::shared_ptr<FrameLink> link, std::span<const 
   link_ = link;
   link_->set_handlers([this](std::span<const uint8_t> payload) { on_frame(payload); },
                       [this](const std::string& why) { lose("the backup is gone: " + why); });
-  link_->write(message(kWelcome));
+  {
+    std::lock_guard lock(mutex_);
+    writing_ = true;
+  }
+  link_->write(message(kWelcome), [this] { written(); });
   link_->read(kMaxHandshakeBytes);
   {
     std::lock_guard lock(mutex_);
     paired_ = true;
+    fd_ = link_->socket().native_handle();
     last_heard_ = last_sent_ = Clock::now();
   }
   cv_.notify_all();
@@ -298,11 +306,9 @@ void ChannelPrimary::handshake(std::shared_ptr<FrameLink> link, std::span<const 
 }
 
 void ChannelPrimary::send_epoch(uint64_t epoch) {
-  std::vector<uint8_t> payload{kEpoch};
-  detail::ByteWriter(payload).varint(epoch);
-  asio::post(io_, [this, frame = framed(payload)]() mutable {
-    if (link_ && !link_->closed()) link_->write(std::move(frame));
-  });
+  std::lock_guard lock(mutex_);
+  epoch_to_send_ = epoch;
+  schedule_send_locked();
 }
 
 bool ChannelPrimary::wait_for_backup() {
@@ -331,45 +337,81 @@ void ChannelPrimary::flush() {
 
 void ChannelPrimary::close() { flush(); }
 
+// A mark alone goes out at most every kMarkInterval (or with the next batch): the backup then
+// trails a CPU-bound guest by about that much, without a write per block boundary.
 void ChannelPrimary::progress(uint64_t icount) {
   std::lock_guard lock(mutex_);
   mark_ = icount;
-  schedule_send_locked();
+  if (Clock::now() - last_sent_ >= kMarkInterval) schedule_send_locked();
 }
 
+// Sends what is pending. From the vCPU thread, when nothing else is being written, it writes
+// straight to the socket (the common case: an output's batch leaves without waking the io
+// thread); what the socket does not take at once, and everything while a write is in flight,
+// goes through the io thread. Only one of the two paths writes at a time (writing_), so
+// frames never interleave.
 void ChannelPrimary::schedule_send_locked() {
-  if (send_posted_ || writing_ || !paired_ || lost_ || shut_down_) return;
-  send_posted_ = true;
-  asio::post(io_, [this] { send(); });
+  if (writing_ || send_posted_ || !paired_ || lost_ || shut_down_) return;
+  if (fd_ < 0) {
+    send_posted_ = true;
+    asio::post(io_, [this] { send(); });
+    return;
+  }
+  std::vector<uint8_t> bytes = take_batch_locked(false);
+  if (bytes.empty()) return;
+  const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n == static_cast<ssize_t>(bytes.size())) return;
+  bytes.erase(bytes.begin(), bytes.begin() + std::max<ssize_t>(n, 0));
+  writing_ = true;
+  asio::post(io_, [this, rest = std::move(bytes)]() mutable {
+    if (link_ && !link_->closed()) link_->write(std::move(rest), [this] { written(); });
+  });
 }
 
-// io thread: one batch with everything pending and the latest progress mark (or a heartbeat).
+// The bytes of one batch with everything pending and the latest progress mark (after the
+// epoch message, if one waits), or none when there is nothing to say.
+std::vector<uint8_t> ChannelPrimary::take_batch_locked(bool heartbeat) {
+  std::vector<uint8_t> bytes;
+  if (epoch_to_send_) {
+    std::vector<uint8_t> payload{kEpoch};
+    detail::ByteWriter(payload).varint(*epoch_to_send_);
+    append_frame(payload, bytes);
+    epoch_to_send_.reset();
+  }
+  if (pending_.empty() && mark_ == sent_mark_ && !heartbeat && bytes.empty()) return bytes;
+  std::vector<uint8_t> payload{kBatch};
+  detail::ByteWriter(payload).varint(mark_);
+  payload.insert(payload.end(), pending_.begin(), pending_.end());
+  if (!pending_.empty()) in_flight_.emplace_back(pending_seq_, pending_.size());
+  pending_.clear();
+  sent_mark_ = mark_;
+  append_frame(payload, bytes);
+  bytes_sent_ += bytes.size();
+  last_sent_ = Clock::now();
+  return bytes;
+}
+
+// io thread: a batch (or a heartbeat) through asio.
 void ChannelPrimary::send() {
-  std::vector<uint8_t> frame;
+  std::vector<uint8_t> bytes;
   {
     std::lock_guard lock(mutex_);
     send_posted_ = false;
     if (!link_ || writing_ || lost_ || shut_down_) return;
-    const bool heartbeat_due = Clock::now() - last_sent_ >= config_.heartbeat_interval;
-    if (pending_.empty() && mark_ == sent_mark_ && !heartbeat_due) return;
-    std::vector<uint8_t> payload{kBatch};
-    detail::ByteWriter(payload).varint(mark_);
-    payload.insert(payload.end(), pending_.begin(), pending_.end());
-    if (!pending_.empty()) in_flight_.emplace_back(pending_seq_, pending_.size());
-    pending_.clear();
-    sent_mark_ = mark_;
-    frame = framed(payload);
-    bytes_sent_ += frame.size();
-    last_sent_ = Clock::now();
+    bytes = take_batch_locked(Clock::now() - last_sent_ >= config_.heartbeat_interval);
+    if (bytes.empty()) return;
     writing_ = true;
   }
-  link_->write(std::move(frame), [this] {
-    {
-      std::lock_guard lock(mutex_);
-      writing_ = false;
-    }
-    send();
-  });
+  link_->write(std::move(bytes), [this] { written(); });
+}
+
+// io thread: a write through asio finished; send what piled up meanwhile.
+void ChannelPrimary::written() {
+  {
+    std::lock_guard lock(mutex_);
+    writing_ = false;
+  }
+  send();
 }
 
 // io thread: an acknowledgement.
@@ -429,6 +471,7 @@ void ChannelPrimary::lose(const std::string& why) {
     std::lock_guard lock(mutex_);
     if (lost_ || shut_down_) return;
     lost_ = why;
+    fd_ = -1;  // before the socket closes: the vCPU must not write to a closed descriptor
   }
   cv_.notify_all();
   if (link_) link_->close();
@@ -452,6 +495,7 @@ void ChannelPrimary::shutdown() {
   {
     std::lock_guard lock(mutex_);
     shut_down_ = true;
+    fd_ = -1;
   }
   cv_.notify_all();
   asio::post(io_, [this] {

@@ -105,7 +105,9 @@ class ChannelPrimary final : public RecordSink {
   void handshake(std::shared_ptr<detail::FrameLink> link, std::span<const uint8_t> hello);
   void lose(const std::string& why);
   void schedule_send_locked();
+  std::vector<uint8_t> take_batch_locked(bool heartbeat);
   void send();
+  void written();
   void on_frame(std::span<const uint8_t> payload);
   void tick();
 
@@ -130,7 +132,9 @@ class ChannelPrimary final : public RecordSink {
   uint64_t mark_ = 0;
   uint64_t sent_mark_ = 0;
   bool send_posted_ = false;
-  bool writing_ = false;
+  bool writing_ = false;  ///< bytes are queued on the link: only the io thread writes
+  int fd_ = -1;           ///< the backup's socket, for the vCPU's direct writes; -1 once closed
+  std::optional<uint64_t> epoch_to_send_;
   std::deque<std::pair<uint64_t, size_t>> in_flight_;  ///< (last seq, bytes) per batch sent
   size_t unacked_bytes_ = 0;
   uint64_t acked_seq_ = 0;
