@@ -3,9 +3,13 @@
 // It checks what a client of a fault-tolerant server may expect: every reply is a number, and
 // no reply is lower than one it already saw. It prints its progress, and at the end the number
 // of acknowledged INCRs, the highest value seen, and the longest time without a reply (across a
-// failover: the time the client waited for the backup to take over).
+// failover: the time the client waited for the backup to take over). With --report-gaps-over MS
+// it also prints every wait longer than MS as it ends, with its start and end in wall-clock
+// (CLOCK_REALTIME) milliseconds since the epoch and whether its reply came on a new connection,
+// so that a script can find the first reply a backup served after it killed the primary.
 //
 // usage: vmft-incr-client (--tcp|--udp) HOST:PORT [--key K] [--seconds S] [--progress S]
+//                         [--report-gaps-over MS]
 // Exit: 0 when every check held, 1 when a reply was wrong or went backwards, 2 for bad usage.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -30,12 +34,13 @@ struct Options {
   std::string key = "demo";
   double seconds = 10;
   double progress = 1;
+  std::optional<double> report_gaps_over;  // milliseconds
 };
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "vmft-incr-client: %s\nusage: vmft-incr-client (--tcp|--udp) HOST:PORT [--key K] "
-               "[--seconds S] [--progress S]\n",
+               "[--seconds S] [--progress S] [--report-gaps-over MS]\n",
                why);
   std::exit(2);
 }
@@ -73,12 +78,15 @@ Options parse(int argc, char** argv) {
       o.seconds = std::atof(value().c_str());
     } else if (arg == "--progress") {
       o.progress = std::atof(value().c_str());
+    } else if (arg == "--report-gaps-over") {
+      o.report_gaps_over = std::atof(value().c_str());
     } else {
       usage(("unknown argument " + arg).c_str());
     }
   }
   if (!have_address) usage("give --tcp or --udp");
   if (o.seconds <= 0) usage("--seconds must be positive");
+  if (o.report_gaps_over && *o.report_gaps_over < 0) usage("--report-gaps-over must be >= 0");
   return o;
 }
 
@@ -87,6 +95,10 @@ class Connection {
  public:
   explicit Connection(const Options& o) : o_(o) {}
   ~Connection() { close(); }
+
+  /// How many connections have been opened so far: a change between two replies means the
+  /// second came on a new connection (after a failover, from the new server).
+  long opened() const { return opened_; }
 
   // The reply to one INCR, or nullopt when the server did not answer (it is gone, or a UDP
   // datagram was lost): the caller tries again.
@@ -117,6 +129,7 @@ class Connection {
   bool open() {
     fd_ = ::socket(AF_INET, o_.udp ? SOCK_DGRAM : SOCK_STREAM, 0);
     if (fd_ < 0) return false;
+    ++opened_;
     // A reply this late counts as lost; the request is sent again (an INCR that was applied
     // without its reply arriving just counts once more, which the checks allow).
     timeval tv{0, 200000};
@@ -136,9 +149,18 @@ class Connection {
 
   const Options& o_;
   int fd_ = -1;
+  long opened_ = 0;
 };
 
 double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+// Wall-clock milliseconds since the epoch, comparable with a script's `date +%s%N` or bash's
+// EPOCHREALTIME; the steady clock measures the gaps themselves.
+double wall_ms() {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace
 
@@ -149,6 +171,8 @@ int main(int argc, char** argv) {
   const auto end = start + std::chrono::duration_cast<Clock::duration>(
                                std::chrono::duration<double>(o.seconds));
   auto last_reply = start, next_progress = start;
+  double last_reply_wall = o.report_gaps_over ? wall_ms() : 0;
+  long last_reply_opened = 0;
   Clock::duration longest_gap{};
   double longest_gap_at = 0;
   long acked = 0, highest = 0;
@@ -166,6 +190,7 @@ int main(int argc, char** argv) {
       continue;
     }
     const auto got = Clock::now();
+    const double got_wall = o.report_gaps_over ? wall_ms() : 0;
     if (reply->empty() || (*reply)[0] != ':') {
       std::printf("incr-client: FAILED: INCR %s answered '%s'\n", o.key.c_str(), reply->c_str());
       return 1;
@@ -175,6 +200,18 @@ int main(int argc, char** argv) {
       std::printf("incr-client: FAILED: INCR answered %ld after %ld: the value went backwards\n",
                   value, highest);
       return 1;
+    }
+    if (o.report_gaps_over) {
+      if (ms(got - last_reply) > *o.report_gaps_over) {
+        std::printf(
+            "incr-client: gap %.3f ms without a reply, from %.3f to %.3f ms since the "
+            "epoch (CLOCK_REALTIME)%s\n",
+            ms(got - last_reply), last_reply_wall, got_wall,
+            conn.opened() != last_reply_opened ? ", on a new connection" : "");
+        std::fflush(stdout);
+      }
+      last_reply_wall = got_wall;
+      last_reply_opened = conn.opened();
     }
     if (got - last_reply > longest_gap) {
       longest_gap = got - last_reply;
