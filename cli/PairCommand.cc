@@ -248,8 +248,17 @@ int run_primary(const PairOptions& options) {
   // its own, while the guest runs on with its outputs held) and go on alone or halt.
   enum class Fate { kPaired, kAlone, kBroken, kLost };
   std::atomic<Fate> fate{Fate::kPaired};
-  uint64_t epoch = 0;
+  std::atomic<uint64_t> epoch{0};  // set once registered; the decider reads it at each try
   std::thread decider;
+  // On every way out: no more io callbacks (which may start the decider), then the decider.
+  struct StopThreads {
+    IoThread& io;
+    std::thread& decider;
+    ~StopThreads() {
+      io.stop();
+      if (decider.joinable()) decider.join();
+    }
+  } stop_threads{io, decider};
   channel->on_peer_lost([&](const std::string& why) {
     if (!arbiter) {
       spdlog::error("{}; with no arbiter to decide, the primary stops rather than go on alone",
@@ -261,19 +270,19 @@ int run_primary(const PairOptions& options) {
     spdlog::warn("{}; asking the arbiter at {} whether the primary goes on alone", why,
                  options.arbiter);
     decider = std::thread([&] {
-      const auto result = ask_arbiter(options.arbiter, inputs, [&] {
-        return arbiter->test_and_set(options.name, epoch, me);
-      });
+      const auto result = ask_arbiter(
+          options.arbiter, inputs, [&] { return arbiter->test_and_set(options.name, epoch, me); });
       if (!result) return;
       if (result->won) {
         spdlog::warn("the arbiter gave pair '{}' to this primary at epoch {}: going on alone",
-                     options.name, epoch);
+                     options.name, epoch.load());
         fate = Fate::kAlone;
         gate.open();
       } else {
-        spdlog::error("the arbiter gave pair '{}' to the other side ({}): this primary halts and "
-                      "sends nothing more",
-                      options.name, arbiter::describe(result->state));
+        spdlog::error(
+            "the arbiter gave pair '{}' to the other side ({}): this primary halts and "
+            "sends nothing more",
+            options.name, arbiter::describe(result->state));
         fate = Fate::kLost;
         inputs.request_stop();
       }
@@ -282,8 +291,8 @@ int run_primary(const PairOptions& options) {
   if (auto ep = net->udp_endpoint()) spdlog::info("listening on udp {}", format_endpoint(*ep));
   if (auto ep = net->tcp_endpoint()) spdlog::info("listening on tcp {}", format_endpoint(*ep));
   const auto log_ep = channel->local_endpoint();
-  spdlog::info("primary of pair '{}': listening on log {}:{}, waiting for the backup",
-               options.name, log_ep.address().to_string(), log_ep.port());
+  spdlog::info("primary of pair '{}': listening on log {}:{}, waiting for the backup", options.name,
+               log_ep.address().to_string(), log_ep.port());
   io.start();
   if (!channel->wait_for_backup()) return 0;  // stopped before a backup came
   guest_started = true;
@@ -294,14 +303,15 @@ int run_primary(const PairOptions& options) {
     });
     if (!registered) return 0;  // stopped
     if (!registered->ok) {
-      spdlog::error("the arbiter will not register pair '{}' for this primary: it is at {}. Use "
-                    "another --name, or an arbiter that does not know this pair",
-                    options.name, arbiter::describe(registered->state));
+      spdlog::error(
+          "the arbiter will not register pair '{}' for this primary: it is at {}. Use "
+          "another --name, or an arbiter that does not know this pair",
+          options.name, arbiter::describe(registered->state));
       return kUsageExitCode;
     }
     epoch = registered->state.epoch;
     channel->send_epoch(epoch);
-    spdlog::info("pair '{}' registered at the arbiter at epoch {}", options.name, epoch);
+    spdlog::info("pair '{}' registered at the arbiter at epoch {}", options.name, epoch.load());
   }
 
   hypervisor::LiveRole role({clock, entropy, timer, *net}, inputs, channel.get(), &gate);
@@ -315,11 +325,12 @@ int run_primary(const PairOptions& options) {
       spdlog::info("primary (alone): instruction {}, outputs held {}", s.progress, gate.held());
       return;
     }
-    spdlog::info("primary: instruction {}, log #{} acknowledged #{}, backup at instruction {} "
-                 "(lag {}), outputs held {}, log {:.1f} KB/s",
-                 s.progress, s.last_seq, s.acked_seq, s.peer_icount,
-                 s.progress > s.peer_icount ? s.progress - s.peer_icount : 0, gate.held(),
-                 kb_per_s(s.bytes_sent - last_bytes, seconds));
+    spdlog::info(
+        "primary: instruction {}, log #{} acknowledged #{}, backup at instruction {} "
+        "(lag {}), outputs held {}, log {:.1f} KB/s",
+        s.progress, s.last_seq, s.acked_seq, s.peer_icount,
+        s.progress > s.peer_icount ? s.progress - s.peer_icount : 0, gate.held(),
+        kb_per_s(s.bytes_sent - last_bytes, seconds));
     last_bytes = s.bytes_sent;
   });
   net->start();
@@ -330,7 +341,7 @@ int run_primary(const PairOptions& options) {
   if (!channel->lost()) channel->wait_acknowledged(std::chrono::seconds(5));
   channel->shutdown();
   io.stop();
-  if (decider.joinable()) decider.join();
+  if (decider.joinable()) decider.join();  // its verdict decides the exit code
   const bool stopped = result.outcome == hypervisor::RunResult::Outcome::kStopped;
   if (stopped && fate == Fate::kLost) return kLostPairExitCode;
   if (stopped && fate == Fate::kBroken) return kPairBrokenExitCode;
@@ -368,10 +379,12 @@ std::unique_ptr<devices::AsioNetwork> bind_when_free(const PairOptions& options,
   }
 }
 
-uint64_t last_clock(const hypervisor::Takeover& t, std::initializer_list<logchannel::ClockSource> of) {
+uint64_t last_clock(const hypervisor::Takeover& t,
+                    std::initializer_list<logchannel::ClockSource> of) {
   uint64_t last = 0;
   for (auto source : of) {
-    if (auto it = t.last_clock.find(source); it != t.last_clock.end()) last = std::max(last, it->second);
+    if (auto it = t.last_clock.find(source); it != t.last_clock.end())
+      last = std::max(last, it->second);
   }
   return last;
 }
@@ -394,6 +407,14 @@ int run_backup(const PairOptions& options) {
   channel.on_peer_lost([](const std::string& why) { spdlog::warn("{}", why); });
   const auto arbiter = connect_arbiter(options);
   const std::string me = process_id("backup");
+  int declined_code = 0;
+  LiveSide live;
+  std::atomic<bool> went_live{false};
+  // On every way out, the io thread stops before what its handlers use is destroyed.
+  struct StopIo {
+    IoThread& io;
+    ~StopIo() { io.stop(); }
+  } stop_io{io};
   io.start();
   spdlog::info("backup of pair '{}': connecting to the primary at {}", options.name,
                options.channel);
@@ -409,9 +430,6 @@ int run_backup(const PairOptions& options) {
   spdlog::info("backup: paired with the primary at {}", options.channel);
 
   // The primary is gone and every record it sent has run: go live if the arbiter says so.
-  int declined_code = 0;
-  LiveSide live;
-  std::atomic<bool> went_live{false};
   auto go_live = [&](const hypervisor::Takeover& t) -> hypervisor::Role* {
     const auto epoch = channel.epoch();
     if (!arbiter || !epoch) {
@@ -423,12 +441,12 @@ int run_backup(const PairOptions& options) {
       declined_code = kPairBrokenExitCode;
       return nullptr;
     }
-    spdlog::warn("the backup executed every record it received, up to instruction {}; asking the "
-                 "arbiter at {} for pair '{}' at epoch {}",
-                 t.icount, options.arbiter, options.name, *epoch);
-    const auto result = ask_arbiter(options.arbiter, inputs, [&] {
-      return arbiter->test_and_set(options.name, *epoch, me);
-    });
+    spdlog::warn(
+        "the backup executed every record it received, up to instruction {}; asking the "
+        "arbiter at {} for pair '{}' at epoch {}",
+        t.icount, options.arbiter, options.name, *epoch);
+    const auto result = ask_arbiter(
+        options.arbiter, inputs, [&] { return arbiter->test_and_set(options.name, *epoch, me); });
     if (!result) return nullptr;  // stopped
     if (!result->won) {
       spdlog::error("the arbiter gave pair '{}' to the other side ({}): this backup exits",
@@ -441,7 +459,8 @@ int run_backup(const PairOptions& options) {
         last_clock(t, {ClockSource::kWall}),
         last_clock(t, {ClockSource::kMono, ClockSource::kCsrTime, ClockSource::kCsrCycle}));
     live.timer = std::make_unique<devices::AsioTimer>(
-        io.io(), *live.clock, [&inputs](uint64_t gen) { inputs.push(hypervisor::TimerExpired{gen}); });
+        io.io(), *live.clock,
+        [&inputs](uint64_t gen) { inputs.push(hypervisor::TimerExpired{gen}); });
     live.net = bind_when_free(options, io.io(), inputs, t.highest_connection + 1);
     if (!live.net) return nullptr;  // stopped
     // Its TCP connections do not exist here: the guest hears that they closed.
@@ -451,12 +470,15 @@ int run_backup(const PairOptions& options) {
     live.role = std::make_unique<hypervisor::LiveRole>(
         hypervisor::HostServices{*live.clock, live.entropy, *live.timer, *live.net}, inputs,
         nullptr);
-    if (auto ep = live.net->udp_endpoint()) spdlog::info("listening on udp {}", format_endpoint(*ep));
-    if (auto ep = live.net->tcp_endpoint()) spdlog::info("listening on tcp {}", format_endpoint(*ep));
+    if (auto ep = live.net->udp_endpoint())
+      spdlog::info("listening on udp {}", format_endpoint(*ep));
+    if (auto ep = live.net->tcp_endpoint())
+      spdlog::info("listening on tcp {}", format_endpoint(*ep));
     live.net->start();
-    spdlog::warn("the arbiter gave pair '{}' to this backup at epoch {}: live at instruction {}, "
-                 "{} TCP connection(s) reset",
-                 options.name, *epoch, t.icount, t.open_connections.size());
+    spdlog::warn(
+        "the arbiter gave pair '{}' to this backup at epoch {}: live at instruction {}, "
+        "{} TCP connection(s) reset",
+        options.name, *epoch, t.icount, t.open_connections.size());
     went_live = true;
     return live.role.get();
   };
@@ -473,10 +495,11 @@ int run_backup(const PairOptions& options) {
   io.every(options.status_interval, [&](double seconds) {
     if (went_live) return;  // its status is the guest's service now
     const auto s = channel.stats();
-    spdlog::info("backup: at instruction {}, primary at least at {} (lag {}), log #{} received, "
-                 "{} bytes queued, log {:.1f} KB/s",
-                 s.peer_icount, s.progress, s.progress > s.peer_icount ? s.progress - s.peer_icount : 0,
-                 s.last_seq, s.buffered_bytes, kb_per_s(s.bytes_received - last_bytes, seconds));
+    spdlog::info(
+        "backup: at instruction {}, primary at least at {} (lag {}), log #{} received, "
+        "{} bytes queued, log {:.1f} KB/s",
+        s.peer_icount, s.progress, s.progress > s.peer_icount ? s.progress - s.peer_icount : 0,
+        s.last_seq, s.buffered_bytes, kb_per_s(s.bytes_received - last_bytes, seconds));
     last_bytes = s.bytes_received;
   });
   const auto started = Clock::now();
@@ -492,9 +515,10 @@ int run_backup(const PairOptions& options) {
   if (stopped && declined_code != 0) return declined_code;
   if (role.replay().stats().complete) {
     const auto& st = role.replay().stats();
-    spdlog::info("backup: reproduced the primary's run to its end at instruction {}: {} inputs, "
-                 "{} interrupts, {} outputs and {} state digests matched",
-                 result.instructions, st.inputs, st.interrupts, st.outputs, st.digests);
+    spdlog::info(
+        "backup: reproduced the primary's run to its end at instruction {}: {} inputs, "
+        "{} interrupts, {} outputs and {} state digests matched",
+        result.instructions, st.inputs, st.interrupts, st.outputs, st.digests);
   }
   return report_run(result, seconds);
 }
@@ -504,8 +528,9 @@ int run_backup(const PairOptions& options) {
 void add_pair_commands(CLI::App& app, std::string& log_level, std::function<int()>& action) {
   auto primary = std::make_shared<PairOptions>();
   CLI::App* p = app.add_subcommand(
-      "primary", "Run a guest as the primary of a fault-tolerant pair: stream its log to the "
-                 "backup and hold every output until the backup has the log up to it");
+      "primary",
+      "Run a guest as the primary of a fault-tolerant pair: stream its log to the "
+      "backup and hold every output until the backup has the log up to it");
   add_pair_options(*p, *primary);
   p->add_option("--log-listen", primary->channel,
                 "Where the backup connects: HOST:PORT of the logging channel")
@@ -515,8 +540,9 @@ void add_pair_commands(CLI::App& app, std::string& log_level, std::function<int(
 
   auto backup = std::make_shared<PairOptions>();
   CLI::App* b = app.add_subcommand(
-      "backup", "Run a guest as the backup of a fault-tolerant pair: replay the primary's log "
-                "as it arrives, sending nothing to clients");
+      "backup",
+      "Run a guest as the backup of a fault-tolerant pair: replay the primary's log "
+      "as it arrives, sending nothing to clients");
   add_pair_options(*b, *backup);
   b->add_option("--log-connect", backup->channel, "The primary's logging channel: HOST:PORT")
       ->required();

@@ -212,9 +212,10 @@ std::string pairing_mismatch(const std::string& primary_pair, const LogHeader& p
     const auto socks = [](const LogHeader& h) {
       return std::string(h.has_udp ? "udp" : "no udp") + " and " + (h.has_tcp ? "tcp" : "no tcp");
     };
-    return fmt::format("the primary's guest has {}, the backup's {}: give both the same --udp and "
-                       "--tcp options",
-                       socks(primary), socks(backup));
+    return fmt::format(
+        "the primary's guest has {}, the backup's {}: give both the same --udp and "
+        "--tcp options",
+        socks(primary), socks(backup));
   }
   if (primary.digest_interval != backup.digest_interval) {
     return fmt::format("the primary digests its state every {} instructions, the backup every {}",
@@ -263,8 +264,8 @@ void ChannelPrimary::handshake(std::shared_ptr<FrameLink> link, std::span<const 
     if (r.u8() != kHello) throw LogError("not a hello message");
     const uint32_t version = r.fixed32();
     if (version != kFormatVersion) {
-      reason = fmt::format("the backup speaks log format {}, the primary {}", version,
-                           kFormatVersion);
+      reason =
+          fmt::format("the backup speaks log format {}, the primary {}", version, kFormatVersion);
     } else {
       const std::string pair = text(r.sized_bytes(kMaxGuestNameBytes, "pair name"));
       const LogHeader header = decode_header(hello.subspan(r.position()), r.position());
@@ -425,8 +426,8 @@ void ChannelPrimary::on_frame(std::span<const uint8_t> payload) {
     const uint64_t icount = r.varint();
     std::lock_guard lock(mutex_);
     if (acked > appended_seq_) {
-      throw LogError(fmt::format("acknowledges record #{}, but only #{} was sent", acked,
-                                 appended_seq_));
+      throw LogError(
+          fmt::format("acknowledges record #{}, but only #{} was sent", acked, appended_seq_));
     }
     last_heard_ = Clock::now();
     bytes_received_ += payload.size() + kFrameHeaderBytes;
@@ -575,8 +576,9 @@ void ChannelBackup::try_connect(const tcp::endpoint& primary) {
           }
           if (reply[0] != kWelcome) return lose("the primary answered with an unknown message");
           link_ = link;
-          link_->set_handlers([this](std::span<const uint8_t> payload) { on_frame(payload); },
-                              [this](const std::string& why) { lose("the primary is gone: " + why); });
+          link_->set_handlers(
+              [this](std::span<const uint8_t> payload) { on_frame(payload); },
+              [this](const std::string& why) { lose("the primary is gone: " + why); });
           link_->read(kMaxFramePayload);
           {
             std::lock_guard lock(mutex_);
@@ -586,7 +588,9 @@ void ChannelBackup::try_connect(const tcp::endpoint& primary) {
           cv_.notify_all();
           tick();
         },
-        [this](const std::string& why) { lose("the primary closed the channel before answering (" + why + ")"); });
+        [this](const std::string& why) {
+          lose("the primary closed the channel before answering (" + why + ")");
+        });
     link->write(framed(hello));
     link->read(kMaxHandshakeBytes);
   });

@@ -27,8 +27,9 @@ ChannelConfig config(const std::string& pair = "p", uint64_t guest_digest = 42) 
 }
 
 Record datagram(uint64_t seq, uint64_t icount, size_t bytes) {
-  return {seq, icount,
-          logchannel::NetInput{VMFT_NIC_KIND_UDP, 0, 0x7f000001, 9, std::vector<uint8_t>(bytes, 7)}};
+  return {
+      seq, icount,
+      logchannel::NetInput{VMFT_NIC_KIND_UDP, 0, 0x7f000001, 9, std::vector<uint8_t>(bytes, 7)}};
 }
 
 // Both ends on one io_context, run by its own thread.
@@ -49,7 +50,9 @@ class Channel : public ::testing::Test {
     thread_ = std::thread([this] { io_.run(); });
   }
 
-  bool pair() { return backup_->connect(primary_->local_endpoint()) && primary_->wait_for_backup(); }
+  bool pair() {
+    return backup_->connect(primary_->local_endpoint()) && primary_->wait_for_backup();
+  }
 
   // The records the backup takes, waiting for each as a backup's vCPU does.
   std::vector<Record> receive(size_t n) {

@@ -50,10 +50,10 @@ class ChannelRefused : public std::runtime_error {
 struct ChannelStats {
   uint64_t bytes_sent = 0;
   uint64_t bytes_received = 0;
-  uint64_t last_seq = 0;     ///< primary: appended; backup: received
-  uint64_t acked_seq = 0;    ///< primary: the backup's acknowledgement
-  uint64_t progress = 0;     ///< primary: the last progress mark; backup: complete_below()
-  uint64_t peer_icount = 0;  ///< primary: where the backup has executed to
+  uint64_t last_seq = 0;      ///< primary: appended; backup: received
+  uint64_t acked_seq = 0;     ///< primary: the backup's acknowledgement
+  uint64_t progress = 0;      ///< primary: the last progress mark; backup: complete_below()
+  uint64_t peer_icount = 0;   ///< primary: where the backup has executed to
   size_t buffered_bytes = 0;  ///< primary: unacknowledged; backup: queued
 };
 
@@ -65,8 +65,7 @@ std::string pairing_mismatch(const std::string& pair_a, const LogHeader& a,
 class ChannelPrimary final : public RecordSink {
  public:
   /// Binds `listen` now; throws std::system_error naming the address if it cannot.
-  ChannelPrimary(asio::io_context& io, const asio::ip::tcp::endpoint& listen,
-                 ChannelConfig config);
+  ChannelPrimary(asio::io_context& io, const asio::ip::tcp::endpoint& listen, ChannelConfig config);
   ~ChannelPrimary() override;
 
   asio::ip::tcp::endpoint local_endpoint() const { return local_; }
@@ -184,9 +183,9 @@ class ChannelBackup final : public RecordSource {
   asio::steady_timer timer_;
   std::shared_ptr<detail::FrameLink> link_;  ///< io thread
   std::function<void(const std::string&)> on_lost_;
-  bool said_waiting_ = false;  ///< io thread
+  bool said_waiting_ = false;                            ///< io thread
   std::chrono::steady_clock::time_point last_ack_sent_;  ///< io thread
-  RecordDecoder decoder_;  ///< io thread
+  RecordDecoder decoder_;                                ///< io thread
   std::atomic<uint64_t> executed_{0};  ///< roughly where the vCPU is, for the primary
 
   mutable std::mutex mutex_;
