@@ -200,7 +200,11 @@ void AsioNetwork::close_tcp(uint32_t conn) {
 
 void AsioNetwork::delivered(const NetEvent& event) {
   if (event.kind == VMFT_NIC_KIND_UDP) {
-    --udp_queued_;
+    // Never below zero: a backup that went live delivers datagrams the old primary took in,
+    // which this network never counted.
+    size_t queued = udp_queued_.load();
+    while (queued > 0 && !udp_queued_.compare_exchange_weak(queued, queued - 1)) {
+    }
     return;
   }
   if (event.kind != VMFT_NIC_KIND_TCP_DATA) return;

@@ -692,6 +692,9 @@ void ChannelBackup::tick() {
   {
     std::lock_guard lock(mutex_);
     if (lost_ || shut_down_) return;
+    // While the backup itself does not read (its queue is full), the primary's silence is
+    // its own doing, not a sign the primary is gone.
+    if (reading_paused_) last_heard_ = now;
     silent = now - last_heard_;
   }
   if (silent > config_.peer_timeout) {

@@ -221,6 +221,15 @@ int main(int argc, char** argv) {
     highest = value;
     ++acked;
   }
+  // A server that stopped answering for good shows as a wait that lasts to the end.
+  if (Clock::now() - last_reply > longest_gap) {
+    longest_gap = Clock::now() - last_reply;
+    longest_gap_at = std::chrono::duration<double>(last_reply - start).count();
+  }
+  if (acked == 0) {
+    std::printf("incr-client: FAILED: no INCR was answered\n");
+    return 1;
+  }
   std::printf("incr-client: done: %ld INCRs acknowledged, highest value %ld, never backwards; "
               "longest wait for a reply %.1f ms (after %.2f s)\n",
               acked, highest, ms(longest_gap), longest_gap_at);

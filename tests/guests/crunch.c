@@ -3,7 +3,7 @@
    also writes memory as it goes, so a backup that diverged would show it in a state digest. */
 #include "vmft.h"
 
-/* 14 instructions a round: one to two seconds under vmft on a busy 2-core machine, long
+/* 14 instructions a round: one to three seconds under vmft on a busy 2-core machine, long
    enough for several status lines at 0.2 s, short enough for a test that runs a primary and
    a backup at once. */
 #define CRUNCH_ROUNDS 8000000u

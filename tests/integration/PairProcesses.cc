@@ -46,9 +46,8 @@ void PairProcesses::pair() {
   backup_ = start_backup(spec_.guest, backup_options());
   const bool connected = primary_->wait_for_log("backup connected from", kStartTimeout) &&
                          backup_->wait_for_log("backup: paired with the primary", kStartTimeout);
-  const bool ready =
-      connected && (spec_.ready_line.empty() ||
-                    primary_->wait_for_console(spec_.ready_line, kStartTimeout));
+  const bool ready = connected && (spec_.ready_line.empty() ||
+                                   primary_->wait_for_console(spec_.ready_line, kStartTimeout));
   if (!ready) {
     throw std::runtime_error("the " + spec_.guest + " pair did not get ready (paired, and \"" +
                              spec_.ready_line + "\" printed)\n" + diagnostics());

@@ -1,5 +1,8 @@
 #include "VmftProcess.h"
 
+#include <sched.h>
+#include <sys/resource.h>
+
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -109,7 +112,30 @@ bool all_threads_stopped(pid_t pid) {
   return !error;
 }
 
+bool confine_thread(pid_t tid, int cpu, int niceness) {
+  cpu_set_t one_cpu;
+  CPU_ZERO(&one_cpu);
+  CPU_SET(cpu, &one_cpu);
+  return ::sched_setaffinity(tid, sizeof one_cpu, &one_cpu) == 0 &&
+         ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), niceness) == 0;
+}
+
 }  // namespace
+
+bool VmftProcess::confine(int cpu, int niceness) {
+  std::error_code error;
+  bool all = true;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid()) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks, error)) {
+    const pid_t tid = static_cast<pid_t>(std::stol(task.path().filename().string()));
+    all = confine_thread(tid, cpu, niceness) && all;
+  }
+  return all && !error;
+}
+
+bool VmftProcess::confine_vcpu(int cpu, int niceness) {
+  return confine_thread(pid(), cpu, niceness);
+}
 
 bool VmftProcess::freeze(Duration timeout) {
   process_.signal(SIGSTOP);

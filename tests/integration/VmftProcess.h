@@ -55,6 +55,14 @@ class VmftProcess {
   bool freeze(Duration timeout);
   void thaw();  ///< SIGCONT, after freeze()
 
+  /// Moves every thread of vmft onto CPU `cpu` at `niceness` (threads it starts later inherit
+  /// both), so that a test can make one process slower than another. Returns whether every
+  /// thread was moved.
+  bool confine(int cpu, int niceness);
+  /// The same for vmft's main thread only, which runs the guest's vCPU: the guest slows
+  /// down, the thread that serves vmft's sockets does not.
+  bool confine_vcpu(int cpu, int niceness);
+
   pid_t pid() const { return process_.pid(); }
   /// vmft's resident memory (VmRSS in /proc/<pid>/status), or nullopt once it has gone.
   std::optional<uint64_t> resident_bytes() const;

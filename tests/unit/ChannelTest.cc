@@ -38,6 +38,7 @@ class Channel : public ::testing::Test {
   ~Channel() override {
     if (primary_) primary_->shutdown();
     if (backup_) backup_->shutdown();
+    for (auto& b : extra_) b->shutdown();
     work_.reset();
     io_.stop();
     if (thread_.joinable()) thread_.join();
@@ -74,6 +75,7 @@ class Channel : public ::testing::Test {
       asio::make_work_guard(io_)};
   std::unique_ptr<ChannelPrimary> primary_;
   std::unique_ptr<ChannelBackup> backup_;
+  std::vector<std::unique_ptr<ChannelBackup>> extra_;  ///< more backups trying to pair
   std::thread thread_;
 };
 
@@ -117,17 +119,17 @@ TEST_F(Channel, RefusesABackupOfAnotherPairOrGuestAndStillPairsARightOne) {
               std::string::npos)
         << e.what();
   }
-  ChannelBackup other_guest(io_, config("left", 7));
+  // Members, so that they outlive the io thread that runs their handlers.
+  auto& other_guest = *extra_.emplace_back(std::make_unique<ChannelBackup>(io_, config("left", 7)));
   try {
     other_guest.connect(primary_->local_endpoint());
     FAIL() << "a backup of another guest was accepted";
   } catch (const logchannel::ChannelRefused& e) {
     EXPECT_NE(std::string(e.what()).find("the primary runs guest"), std::string::npos) << e.what();
   }
-  ChannelBackup right(io_, config("left"));
+  auto& right = *extra_.emplace_back(std::make_unique<ChannelBackup>(io_, config("left")));
   EXPECT_TRUE(right.connect(primary_->local_endpoint()));
   EXPECT_TRUE(primary_->wait_for_backup());
-  right.shutdown();
 }
 
 // Bytes in the primary's buffer never exceed the limit by more than a record, and the backup

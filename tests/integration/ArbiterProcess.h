@@ -1,0 +1,50 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "VmftProcess.h"
+#include "vmft/arbiter/Arbiter.h"
+
+namespace vmft::integration {
+
+/// A real `vmft arbiter` on an ephemeral port of 127.0.0.1, with a data directory of its own
+/// that is removed at the end. A test can kill it and start it again on the same port and
+/// directory, as an operator restarts a crashed arbiter.
+class ArbiterProcess {
+ public:
+  static constexpr Duration kStartTimeout{10000};
+  static constexpr Duration kExitTimeout{10000};
+
+  /// Starts it; throws std::runtime_error quoting its log if it does not start listening.
+  ArbiterProcess();
+  ~ArbiterProcess();
+  ArbiterProcess(const ArbiterProcess&) = delete;
+  ArbiterProcess& operator=(const ArbiterProcess&) = delete;
+
+  /// "127.0.0.1:<port>", for --arbiter.
+  std::string address() const;
+  /// SIGKILL, and waits until it has gone (and with it the lock on its data directory).
+  /// Throws std::runtime_error if it has not gone within kExitTimeout.
+  void kill();
+  /// Starts it again on the same port and data directory, after kill().
+  void restart();
+  /// The pair's state, asked of the running arbiter. Throws arbiter::ArbiterUnavailable.
+  arbiter::ArbiterState read(const std::string& pair) const;
+
+  VmftProcess& process() { return *process_; }
+  /// What every arbiter this object started logged, the killed ones included.
+  std::string log() const { return earlier_logs_ + (process_ ? process_->log() : ""); }
+
+ private:
+  void start(uint16_t port);
+
+  std::filesystem::path data_;
+  std::unique_ptr<VmftProcess> process_;
+  std::string earlier_logs_;  // of the arbiters killed before this one
+  uint16_t port_ = 0;
+};
+
+}  // namespace vmft::integration
