@@ -52,6 +52,7 @@ struct PairOptions {
   uint32_t heartbeat_ms = 25;
   uint32_t peer_timeout_ms = 200;
   std::string log_buffer = "8M";
+  std::string max_lag = "16M";  ///< primary only
   double status_interval = 10;  ///< seconds
   std::string arbiter;          ///< HOST:PORT of the arbiter; empty: none
 };
@@ -118,6 +119,11 @@ Prepared prepare(const PairOptions& options) {
   p.channel.heartbeat_interval = std::chrono::milliseconds(options.heartbeat_ms);
   p.channel.peer_timeout = std::chrono::milliseconds(options.peer_timeout_ms);
   p.channel.buffer_bytes = buffer;
+  p.channel.max_lag = parse_size(options.max_lag);
+  if (p.channel.max_lag != 0 && p.channel.max_lag < 4 * logchannel::kExecutedReportStep) {
+    throw std::invalid_argument("--max-lag must be 0 (no bound) or at least 4M, not " +
+                                options.max_lag);
+  }
   return p;
 }
 
@@ -327,10 +333,10 @@ int run_primary(const PairOptions& options) {
     }
     spdlog::info(
         "primary: instruction {}, log #{} acknowledged #{}, backup at instruction {} "
-        "(lag {}), outputs held {}, log {:.1f} KB/s",
+        "(lag {}), outputs held {}, log {:.1f} KB/s, waited for the backup {} times",
         s.progress, s.last_seq, s.acked_seq, s.peer_icount,
         s.progress > s.peer_icount ? s.progress - s.peer_icount : 0, gate.held(),
-        kb_per_s(s.bytes_sent - last_bytes, seconds));
+        kb_per_s(s.bytes_sent - last_bytes, seconds), s.lag_waits);
     last_bytes = s.bytes_sent;
   });
   net->start();
@@ -535,6 +541,10 @@ void add_pair_commands(CLI::App& app, std::string& log_level, std::function<int(
   p->add_option("--log-listen", primary->channel,
                 "Where the backup connects: HOST:PORT of the logging channel")
       ->required();
+  p->add_option("--max-lag", primary->max_lag,
+                "Instructions the guest may run ahead of where the backup has executed to; "
+                "further, it waits until the backup is within half of it (0: no bound)")
+      ->capture_default_str();
   add_log_level_option(*p, log_level);
   p->callback([&action, primary] { action = [primary] { return run_primary(*primary); }; });
 

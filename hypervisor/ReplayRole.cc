@@ -77,11 +77,12 @@ void ReplayRole::pop() {
 }
 
 // The next boundary the machine must look at: the next record's, or at once when the log
-// has run out (so a guest that keeps computing stops where the recording did). A live log
-// that has no next record yet is looked at again when the machine reaches run_limit().
+// has run out (so a guest that keeps computing stops where the recording did), and at least
+// every kReachedInterval instructions to tell the log where the replay is. A live log that
+// has no next record yet is looked at again when the machine reaches run_limit().
 void ReplayRole::update_due() {
   const Record* next = head();
-  due_icount_ = next ? next->icount : exhausted_ ? 0 : UINT64_MAX;
+  due_icount_ = std::min(next ? next->icount : exhausted_ ? 0 : UINT64_MAX, next_reached_);
   run_limit_ = log_.complete_below();
 }
 
@@ -155,7 +156,16 @@ void ReplayRole::take_inputs(uint64_t icount, std::vector<HostInput>& out) {
   }
 }
 
+void ReplayRole::reached(uint64_t icount) {
+  log_.reached(icount);
+  if (icount >= next_reached_) {
+    next_reached_ = icount + kReachedInterval;
+    update_due();
+  }
+}
+
 void ReplayRole::wait_for_input(uint64_t icount) {
+  reached(icount);
   const Record* next = head();
   if (!next || next->icount != icount) {
     diverge(icount, "the guest waits for an interrupt that the recording never gave it here");
@@ -219,6 +229,7 @@ void ReplayRole::end(uint64_t icount, const logchannel::RunEnd& end,
 // A record still due here was not reproduced. The replay parts from the recording at that
 // record's instruction: that is where the report says it diverged.
 void ReplayRole::boundary_done(uint64_t icount, uint64_t pc) {
+  reached(icount);
   const Record* next = head();
   if (!next || next->icount > icount) return;
   if (std::holds_alternative<logchannel::RunEnd>(next->body)) return;

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include "ByteIo.h"
+#include "ChannelMessages.h"
 #include "vmft/logchannel/Frame.h"
 
 namespace vmft::logchannel {
@@ -260,16 +261,13 @@ void ChannelPrimary::handshake(std::shared_ptr<FrameLink> link, std::span<const 
   const std::string from = remote_text(link->socket());
   std::string reason;
   try {
-    detail::ByteReader r(hello, 0, "the backup's hello");
-    if (r.u8() != kHello) throw LogError("not a hello message");
-    const uint32_t version = r.fixed32();
-    if (version != kFormatVersion) {
+    if (hello[0] != kHello) throw LogError("not a hello message");
+    const detail::Hello h = detail::decode_hello(hello);
+    if (h.version != kFormatVersion) {
       reason =
-          fmt::format("the backup speaks log format {}, the primary {}", version, kFormatVersion);
+          fmt::format("the backup speaks log format {}, the primary {}", h.version, kFormatVersion);
     } else {
-      const std::string pair = text(r.sized_bytes(kMaxGuestNameBytes, "pair name"));
-      const LogHeader header = decode_header(hello.subspan(r.position()), r.position());
-      reason = pairing_mismatch(config_.pair, config_.header, pair, header);
+      reason = pairing_mismatch(config_.pair, config_.header, h.pair, h.header);
     }
   } catch (const LogError& e) {
     reason = std::string("malformed hello: ") + e.what();
@@ -340,10 +338,17 @@ void ChannelPrimary::close() { flush(); }
 
 // A mark alone goes out at most every kMarkInterval (or with the next batch): the backup then
 // trails a CPU-bound guest by about that much, without a write per block boundary.
+// Past max_lag instructions ahead of where the backup has executed to, the vCPU waits (with
+// its mark sent, so the backup can run up to it) until the backup is within half of it.
 void ChannelPrimary::progress(uint64_t icount) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   mark_ = icount;
-  if (Clock::now() - last_sent_ >= kMarkInterval) schedule_send_locked();
+  const bool too_far = config_.max_lag && paired_ && icount - peer_icount_ > config_.max_lag;
+  if (too_far || Clock::now() - last_sent_ >= kMarkInterval) schedule_send_locked();
+  if (!too_far) return;
+  ++lag_waits_;
+  cv_.wait(lock,
+           [&] { return lost_ || shut_down_ || icount - peer_icount_ <= config_.max_lag / 2; });
 }
 
 // Sends what is pending. From the vCPU thread, when nothing else is being written, it writes
@@ -418,12 +423,12 @@ void ChannelPrimary::written() {
 // io thread: an acknowledgement.
 void ChannelPrimary::on_frame(std::span<const uint8_t> payload) {
   uint64_t acked = 0;
-  bool rose = false;
+  bool rose = false, caught_up = false;
   try {
-    detail::ByteReader r(payload, 0, "the backup's message");
-    if (r.u8() != kAck) throw LogError("unexpected message type");
-    acked = r.varint();
-    const uint64_t icount = r.varint();
+    if (payload[0] != kAck) throw LogError("unexpected message type");
+    const detail::Ack ack = detail::decode_ack(payload);
+    acked = ack.seq;
+    const uint64_t icount = ack.icount;
     std::lock_guard lock(mutex_);
     if (acked > appended_seq_) {
       throw LogError(
@@ -431,7 +436,10 @@ void ChannelPrimary::on_frame(std::span<const uint8_t> payload) {
     }
     last_heard_ = Clock::now();
     bytes_received_ += payload.size() + kFrameHeaderBytes;
-    peer_icount_ = icount;
+    if (icount > peer_icount_) {
+      peer_icount_ = icount;
+      caught_up = true;  // a vCPU waiting for the backup looks again
+    }
     if (acked > acked_seq_) {
       acked_seq_ = acked;
       rose = true;
@@ -443,10 +451,8 @@ void ChannelPrimary::on_frame(std::span<const uint8_t> payload) {
   } catch (const LogError& e) {
     return lose(std::string("the backup sent a malformed message: ") + e.what());
   }
-  if (rose) {
-    cv_.notify_all();
-    if (on_ack_) on_ack_(acked);
-  }
+  if (rose || caught_up) cv_.notify_all();
+  if (rose && on_ack_) on_ack_(acked);
 }
 
 void ChannelPrimary::tick() {
@@ -516,6 +522,7 @@ ChannelStats ChannelPrimary::stats() const {
   s.acked_seq = acked_seq_;
   s.progress = mark_;
   s.peer_icount = peer_icount_;
+  s.lag_waits = lag_waits_;
   s.buffered_bytes = unacked_bytes_;
   return s;
 }
@@ -557,11 +564,7 @@ void ChannelBackup::try_connect(const tcp::endpoint& primary) {
     asio::error_code nodelay;
     link->socket().set_option(tcp::no_delay(true), nodelay);
     std::vector<uint8_t> hello{kHello};
-    detail::ByteWriter w(hello);
-    w.fixed32(kFormatVersion);
-    w.varint(config_.pair.size());
-    w.bytes(bytes_of(config_.pair));
-    encode_header(config_.header, hello);
+    detail::encode_hello(config_.pair, config_.header, hello);
     link->set_handlers(
         [this, link](std::span<const uint8_t> reply) {
           link->pause();
@@ -600,9 +603,7 @@ void ChannelBackup::try_connect(const tcp::endpoint& primary) {
 void ChannelBackup::on_frame(std::span<const uint8_t> payload) {
   if (payload[0] == kEpoch) {
     try {
-      detail::ByteReader r(payload, 0, "the primary's epoch");
-      r.u8();
-      const uint64_t epoch = r.varint();
+      const uint64_t epoch = detail::decode_epoch(payload);
       std::lock_guard lock(mutex_);
       epoch_ = epoch;
       last_heard_ = Clock::now();
@@ -619,19 +620,8 @@ void ChannelBackup::on_frame(std::span<const uint8_t> payload) {
     seq = received_seq_;
   }
   try {
-    detail::ByteReader r(payload, 0, "a batch from the primary");
-    if (r.u8() != kBatch) throw LogError("unexpected message type");
-    mark = r.varint();
-    size_t pos = r.position();
-    while (pos < payload.size()) {
-      DecodedRecord d = decoder_.decode(payload.subspan(pos), pos);
-      if (d.record.seq != seq + 1) {
-        throw LogError(fmt::format("record #{} follows #{}", d.record.seq, seq));
-      }
-      seq = d.record.seq;
-      pos += d.size;
-      records.emplace_back(std::move(d.record), d.size);
-    }
+    if (payload[0] != kBatch) throw LogError("unexpected message type");
+    mark = detail::decode_batch(payload, decoder_, seq, records);
   } catch (const LogError& e) {
     return lose(std::string("the primary sent a malformed batch: ") + e.what());
   }
@@ -665,7 +655,9 @@ void ChannelBackup::send_ack() {
     std::lock_guard lock(mutex_);
     detail::ByteWriter w(payload);
     w.varint(received_seq_);
-    w.varint(executed_.load(std::memory_order_relaxed));
+    const uint64_t executed = executed_.load(std::memory_order_relaxed);
+    w.varint(executed);
+    reported_.store(executed, std::memory_order_relaxed);
     acked_ = received_seq_;
   }
   auto frame = framed(payload);
@@ -680,7 +672,9 @@ void ChannelBackup::send_ack() {
     bool more;
     {
       std::lock_guard lock(mutex_);
-      more = received_seq_ > acked_;
+      more = received_seq_ > acked_ || executed_.load(std::memory_order_relaxed) -
+                                               reported_.load(std::memory_order_relaxed) >=
+                                           kExecutedReportStep;
     }
     if (more) send_ack();
   });
@@ -725,7 +719,6 @@ std::optional<Record> ChannelBackup::next_record() {
   if (queue_.empty()) return std::nullopt;
   auto [record, size] = std::move(queue_.front());
   queue_.pop_front();
-  executed_.store(record.icount, std::memory_order_relaxed);
   queued_bytes_ -= size;
   if (reading_paused_ && queued_bytes_ < config_.buffer_bytes / 2) resume_reading_locked();
   return std::move(record);
@@ -749,8 +742,19 @@ uint64_t ChannelBackup::complete_below() const {
   return std::max(mark_, last_icount_);
 }
 
+// vCPU thread: an ack tells the primary whenever the backup got kExecutedReportStep further
+// (the primary may be waiting for it to catch up); heartbeat acks carry it too.
+void ChannelBackup::reached(uint64_t icount) {
+  executed_.store(icount, std::memory_order_relaxed);
+  if (icount - reported_.load(std::memory_order_relaxed) < kExecutedReportStep) return;
+  if (report_posted_.exchange(true)) return;
+  asio::post(io_, [this] {
+    report_posted_ = false;
+    send_ack();
+  });
+}
+
 void ChannelBackup::wait_for(uint64_t icount) {
-  executed_.store(icount - 1, std::memory_order_relaxed);
   std::unique_lock lock(mutex_);
   if (std::max(mark_, last_icount_) >= icount) return;
   waiting_ = true;

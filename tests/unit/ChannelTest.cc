@@ -1,6 +1,7 @@
 // The logging channel's two ends over real loopback TCP, in one process, and the output gate.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
 #include <thread>
 
@@ -161,6 +162,41 @@ TEST_F(Channel, BuffersStayBoundedWhileTheBackupLags) {
   producer.join();
   EXPECT_LE(max_primary, c.buffer_bytes + 2 * kBytes);
   EXPECT_LE(max_backup, 2 * c.buffer_bytes + 2 * kBytes);
+}
+
+// A CPU-bound guest logs nothing but progress marks: the bound on how far the primary runs
+// ahead is in instructions. It stops within max_lag (plus the mark interval at which it
+// checks) of where the backup reported it had executed to, and follows as the backup moves.
+TEST_F(Channel, ThePrimaryWaitsWhileItsBackupTrailsByMoreThanMaxLag) {
+  constexpr uint64_t kMark = 1u << 20;  // the primary checks once a mark, as a LiveRole does
+  constexpr uint64_t kEnd = 64 * kMark;
+  ChannelConfig c = config();
+  c.max_lag = 8 * kMark;
+  start(c, c);
+  ASSERT_TRUE(pair());
+  std::atomic<uint64_t> primary_at{0};
+  std::thread primary([&] {
+    for (uint64_t at = kMark; at <= kEnd; at += kMark) {
+      primary_->progress(at);
+      primary_at = at;
+    }
+    primary_->flush();  // the last mark, for the backup
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (primary_->stats().lag_waits == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  ASSERT_EQ(primary_->stats().lag_waits, 1u) << "the primary never waited for its backup";
+  EXPECT_LE(primary_at.load(), c.max_lag + kMark);
+
+  for (uint64_t at = 0; at < kEnd; at += kMark / 4) {
+    if (backup_->complete_below() <= at) backup_->wait_for(at + 1);
+    ASSERT_GT(backup_->complete_below(), at) << "the primary stopped sending marks";
+    backup_->reached(at);
+    EXPECT_LE(primary_at.load(), at + c.max_lag + kMark) << "the backup is at " << at;
+  }
+  primary.join();
+  EXPECT_GT(primary_->stats().lag_waits, 1u);
 }
 
 TEST_F(Channel, ThePrimaryLearnsWhenTheBackupGoes) {

@@ -107,8 +107,13 @@ class ReplayRole final : public Role {
   const T& expect(uint64_t icount, const char* what);
   [[noreturn]] void diverge(uint64_t icount, const std::string& what) const;
   void update_due();
+  /// Tells the log the replay executed everything below `icount`.
+  void reached(uint64_t icount);
+
+  static constexpr uint64_t kReachedInterval = 1u << 18;
 
   logchannel::RecordSource& log_;
+  uint64_t next_reached_ = 0;  ///< a boundary at or after it tells the log where the replay is
   NoTimer timer_;
   NoNet net_;
   std::optional<logchannel::Record> head_;

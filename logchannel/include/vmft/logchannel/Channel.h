@@ -37,7 +37,14 @@ struct ChannelConfig {
   /// Primary: log bytes the backup has not acknowledged, past which the vCPU waits.
   /// Backup: bytes received and not yet executed, past which it stops reading.
   size_t buffer_bytes = 8u << 20;
+  /// Primary: instructions its vCPU may run beyond where the backup has executed to; past
+  /// that it waits until the backup is within half of it. 0: no bound.
+  uint64_t max_lag = 16u << 20;
 };
+
+/// A backup reports where it has executed to at least every this many instructions (in an
+/// ack, see docs/channel-protocol.md), so a primary's max_lag must be well above it.
+constexpr uint64_t kExecutedReportStep = 1u << 20;
 
 /// The primary refused this backup (or the backup refused the primary's answer). what() is
 /// the reason.
@@ -54,6 +61,7 @@ struct ChannelStats {
   uint64_t acked_seq = 0;     ///< primary: the backup's acknowledgement
   uint64_t progress = 0;      ///< primary: the last progress mark; backup: complete_below()
   uint64_t peer_icount = 0;   ///< primary: where the backup has executed to
+  uint64_t lag_waits = 0;     ///< primary: times the vCPU waited for the backup to catch up
   size_t buffered_bytes = 0;  ///< primary: unacknowledged; backup: queued
 };
 
@@ -138,6 +146,7 @@ class ChannelPrimary final : public RecordSink {
   size_t unacked_bytes_ = 0;
   uint64_t acked_seq_ = 0;
   uint64_t peer_icount_ = 0;
+  uint64_t lag_waits_ = 0;
   uint64_t bytes_sent_ = 0, bytes_received_ = 0;
   std::chrono::steady_clock::time_point last_sent_, last_heard_;
 };
@@ -161,6 +170,7 @@ class ChannelBackup final : public RecordSource {
   bool ended() const override;
   uint64_t complete_below() const override;
   void wait_for(uint64_t icount) override;
+  void reached(uint64_t icount) override;
 
   std::optional<std::string> lost() const;
   /// The epoch at which the primary registered the pair, once it said.
@@ -186,7 +196,9 @@ class ChannelBackup final : public RecordSource {
   bool said_waiting_ = false;                            ///< io thread
   std::chrono::steady_clock::time_point last_ack_sent_;  ///< io thread
   RecordDecoder decoder_;                                ///< io thread
-  std::atomic<uint64_t> executed_{0};  ///< roughly where the vCPU is, for the primary
+  std::atomic<uint64_t> executed_{0};                    ///< where the vCPU is, for the primary
+  std::atomic<uint64_t> reported_{0};                    ///< the executed_ the last ack carried
+  std::atomic<bool> report_posted_{false};
 
   mutable std::mutex mutex_;
   std::condition_variable cv_;

@@ -40,6 +40,9 @@ class RecordSource {
   virtual uint64_t complete_below() const { return UINT64_MAX; }
   /// Blocks until complete_below() >= `icount` or the source ends (a file: returns at once).
   virtual void wait_for(uint64_t icount) { (void)icount; }
+  /// The replay has executed every instruction below `icount` (a live source tells the
+  /// primary, which keeps within a bound of it). Called at block boundaries and when idle.
+  virtual void reached(uint64_t icount) { (void)icount; }
 };
 
 }  // namespace vmft::logchannel

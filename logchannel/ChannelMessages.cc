@@ -1,0 +1,61 @@
+#include "ChannelMessages.h"
+
+#include "ByteIo.h"
+
+namespace vmft::logchannel::detail {
+
+void encode_hello(const std::string& pair, const LogHeader& header, std::vector<uint8_t>& out) {
+  ByteWriter w(out);
+  w.fixed32(kFormatVersion);
+  w.varint(pair.size());
+  w.bytes({reinterpret_cast<const uint8_t*>(pair.data()), pair.size()});
+  encode_header(header, out);
+}
+
+Hello decode_hello(std::span<const uint8_t> payload) {
+  ByteReader r(payload, 0, "the backup's hello");
+  r.u8();
+  Hello hello;
+  hello.version = r.fixed32();
+  if (hello.version != kFormatVersion) return hello;
+  const auto pair = r.sized_bytes(kMaxGuestNameBytes, "pair name");
+  hello.pair.assign(pair.begin(), pair.end());
+  hello.header = decode_header(payload.subspan(r.position()), r.position());
+  return hello;
+}
+
+Ack decode_ack(std::span<const uint8_t> payload) {
+  ByteReader r(payload, 0, "the backup's message");
+  r.u8();
+  Ack ack;
+  ack.seq = r.varint();
+  ack.icount = r.varint();
+  return ack;
+}
+
+uint64_t decode_epoch(std::span<const uint8_t> payload) {
+  ByteReader r(payload, 0, "the primary's epoch");
+  r.u8();
+  return r.varint();
+}
+
+uint64_t decode_batch(std::span<const uint8_t> payload, RecordDecoder& decoder, uint64_t& seq,
+                      std::vector<std::pair<Record, size_t>>& records) {
+  ByteReader r(payload, 0, "a batch from the primary");
+  r.u8();
+  const uint64_t mark = r.varint();
+  size_t pos = r.position();
+  while (pos < payload.size()) {
+    DecodedRecord d = decoder.decode(payload.subspan(pos), pos);
+    if (d.record.seq != seq + 1) {
+      throw LogError("record #" + std::to_string(d.record.seq) + " follows #" +
+                     std::to_string(seq));
+    }
+    seq = d.record.seq;
+    pos += d.size;
+    records.emplace_back(std::move(d.record), d.size);
+  }
+  return mark;
+}
+
+}  // namespace vmft::logchannel::detail

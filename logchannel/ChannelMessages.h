@@ -1,0 +1,50 @@
+#pragma once
+// The logging channel's handshake and message payloads (docs/channel-protocol.md) as pure
+// functions, apart from the sockets so that fuzz/ can feed them any bytes. Each decoder takes a
+// whole frame payload whose first byte, the message type, the caller has checked, and reads the
+// rest with a ByteReader: malformed bytes throw LogError saying where. Private to logchannel;
+// the message types, and the encoders of all but the hello, are in Channel.cc.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "vmft/logchannel/Record.h"
+#include "vmft/logchannel/RecordCodec.h"
+
+namespace vmft::logchannel::detail {
+
+/// A backup's hello.
+struct Hello {
+  uint32_t version = 0;  ///< the backup's kFormatVersion
+  /// Read only when `version` is this vmft's kFormatVersion: another version may lay them out
+  /// differently.
+  std::string pair;
+  LogHeader header;
+};
+
+/// Appends the fields of a hello from this vmft (what follows its type byte) to `out`.
+void encode_hello(const std::string& pair, const LogHeader& header, std::vector<uint8_t>& out);
+Hello decode_hello(std::span<const uint8_t> payload);
+
+/// A backup's acknowledgement.
+struct Ack {
+  uint64_t seq = 0;     ///< the highest record seq received
+  uint64_t icount = 0;  ///< the instruction count the backup has executed to
+};
+Ack decode_ack(std::span<const uint8_t> payload);
+
+/// The epoch the primary's pair was registered at.
+uint64_t decode_epoch(std::span<const uint8_t> payload);
+
+/// A batch: returns its progress mark and appends its records, each with its encoded size, to
+/// `records`. `decoder` is the connection's (records are delta-coded across batches). `seq` is
+/// the last seq received before the batch; each record must carry the next one, and `seq`
+/// ends at the batch's last.
+uint64_t decode_batch(std::span<const uint8_t> payload, RecordDecoder& decoder, uint64_t& seq,
+                      std::vector<std::pair<Record, size_t>>& records);
+
+}  // namespace vmft::logchannel::detail
