@@ -71,4 +71,19 @@ void check_holder_id(std::string_view id) {
   if (id == "-") throw std::invalid_argument("id '-' is reserved (it means nobody)");
 }
 
+HostPort split_host_port(const std::string& text, const std::string& what) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    throw std::invalid_argument(what + " '" + text + "' must be HOST:PORT");
+  }
+  HostPort split{text.substr(0, colon), text.substr(colon + 1)};
+  const bool digits = !split.port.empty() && split.port.size() <= 5 &&
+                      split.port.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits || std::stoul(split.port) == 0 || std::stoul(split.port) > 65535) {
+    throw std::invalid_argument(what + " '" + text +
+                                "': the port must be a number from 1 to 65535");
+  }
+  return split;
+}
+
 }  // namespace vmft::arbiter

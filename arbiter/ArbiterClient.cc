@@ -10,8 +10,10 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 #include "Protocol.h"
+#include "vmft/arbiter/Rules.h"
 
 namespace vmft::arbiter {
 
@@ -60,18 +62,9 @@ auto interpret(const std::string& address, const Parse& parse) {
 
 ArbiterClient::ArbiterClient(const std::string& address, std::chrono::milliseconds timeout)
     : address_(address), timeout_(timeout) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0) {
-    throw std::invalid_argument("arbiter address '" + address + "' must be HOST:PORT");
-  }
-  host_ = address.substr(0, colon);
-  port_ = address.substr(colon + 1);
-  const bool digits = !port_.empty() && port_.size() <= 5 &&
-                      port_.find_first_not_of("0123456789") == std::string::npos;
-  if (!digits || std::stoul(port_) == 0 || std::stoul(port_) > 65535) {
-    throw std::invalid_argument("arbiter address '" + address +
-                                "': the port must be a number from 1 to 65535");
-  }
+  HostPort split = split_host_port(address, "arbiter address");
+  host_ = std::move(split.host);
+  port_ = std::move(split.port);
 }
 
 ArbiterClient::~ArbiterClient() { disconnect(); }
@@ -90,12 +83,10 @@ RegisterResult ArbiterClient::register_epoch(const std::string& pair, uint64_t e
   std::lock_guard lock(mutex_);
   const std::string reply =
       call(detail::format_request({Request::Op::kRegister, pair, expected_epoch, id}));
-  RegisterResult result =
-      interpret(address_, [&] { return detail::parse_register_reply(reply, id); });
   // Refused because our own registration, retried after its reply was lost, already happened.
-  const ArbiterState ours{expected_epoch + 1, Mode::kPaired, id};
-  if (!result.ok && expected_epoch + 1 != 0 && result.state == ours) result.ok = true;
-  return result;
+  return count_repeated_registration(
+      interpret(address_, [&] { return detail::parse_register_reply(reply, id); }), expected_epoch,
+      id);
 }
 
 TasResult ArbiterClient::test_and_set(const std::string& pair, uint64_t epoch,

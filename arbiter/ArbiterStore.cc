@@ -6,9 +6,9 @@
 
 #include <cerrno>
 #include <cstring>
-#include <limits>
 
 #include "StateFile.h"
+#include "vmft/arbiter/Rules.h"
 
 namespace vmft::arbiter {
 
@@ -69,15 +69,9 @@ RegisterResult ArbiterStore::register_epoch(const std::string& pair, uint64_t ex
   check_pair_name(pair);
   check_holder_id(id);
   std::lock_guard lock(mutex_);
-  const ArbiterState state = current(pair);
-  const bool may_hold = state.mode == Mode::kNone || state.holder == id;
-  if (state.epoch != expected_epoch || !may_hold) return {false, state};
-  if (expected_epoch == std::numeric_limits<uint64_t>::max()) {
-    throw ArbiterUnavailable(pair_text(pair) + " is at the last epoch there is");
-  }
-  const ArbiterState next{expected_epoch + 1, Mode::kPaired, id};
-  commit(pair, next);
-  return {true, next};
+  const auto decision = decide_register(pair, current(pair), expected_epoch, id);
+  if (decision.next) commit(pair, *decision.next);
+  return decision.result;
 }
 
 TasResult ArbiterStore::test_and_set(const std::string& pair, uint64_t epoch,
@@ -85,16 +79,9 @@ TasResult ArbiterStore::test_and_set(const std::string& pair, uint64_t epoch,
   check_pair_name(pair);
   check_holder_id(id);
   std::lock_guard lock(mutex_);
-  const ArbiterState state = current(pair);
-  if (state.mode == Mode::kNone || epoch > state.epoch) {
-    throw ArbiterUnavailable("unknown epoch " + std::to_string(epoch) + " for " + pair_text(pair) +
-                             " (" + describe(state) + ")");
-  }
-  if (epoch < state.epoch) return {false, state};
-  if (state.mode == Mode::kAlone) return {state.holder == id, state};
-  const ArbiterState next{epoch, Mode::kAlone, id};
-  commit(pair, next);
-  return {true, next};
+  const auto decision = decide_test_and_set(pair, current(pair), epoch, id);
+  if (decision.next) commit(pair, *decision.next);
+  return decision.result;
 }
 
 ArbiterState ArbiterStore::current(const std::string& pair) {

@@ -35,15 +35,30 @@ class Fd {
   int fd_;
 };
 
-std::string encode(const ArbiterState& state) {
+void write_all(int fd, const std::string& text, const std::string& path) {
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_errno("cannot write " + path);
+    done += static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+std::string encode_state(const ArbiterState& state) {
   return std::string(kMagic) + " " + std::to_string(kStateFileVersion) + "\n" +
          std::to_string(state.epoch) + " " + std::string(mode_name(state.mode)) + " " +
          (state.holder.empty() ? "-" : state.holder) + "\n";
 }
 
-std::optional<ArbiterState> decode(std::string_view text) {
+std::optional<ArbiterState> decode_state(std::string_view text) {
   const std::string header = std::string(kMagic) + " " + std::to_string(kStateFileVersion) + "\n";
-  if (!text.starts_with(header) || !text.ends_with("\n")) return std::nullopt;
+  // More than the header: its own newline must not count as the state line's.
+  if (text.size() <= header.size() || !text.starts_with(header) || !text.ends_with("\n")) {
+    return std::nullopt;
+  }
   text.remove_prefix(header.size());
   text.remove_suffix(1);
   const size_t first_space = text.find(' ');
@@ -75,18 +90,6 @@ std::optional<ArbiterState> decode(std::string_view text) {
   return state;
 }
 
-void write_all(int fd, const std::string& text, const std::string& path) {
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw_errno("cannot write " + path);
-    done += static_cast<size_t>(n);
-  }
-}
-
-}  // namespace
-
 std::filesystem::path state_file_path(const std::filesystem::path& dir, const std::string& pair) {
   return dir / (pair + ".state");
 }
@@ -106,7 +109,7 @@ std::optional<ArbiterState> read_state_file(const std::filesystem::path& dir,
     if (n == 0) break;
     text.append(buf, static_cast<size_t>(n));
   }
-  const auto state = text.size() <= kMaxStateFileBytes ? decode(text) : std::nullopt;
+  const auto state = text.size() <= kMaxStateFileBytes ? decode_state(text) : std::nullopt;
   if (!state) {
     throw std::runtime_error(path + " is not a valid arbiter state file (version " +
                              std::to_string(kStateFileVersion) +
@@ -122,7 +125,7 @@ void write_state_file(const std::filesystem::path& dir, const std::string& pair,
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (fd.get() < 0) throw_errno("cannot create " + tmp);
   try {
-    write_all(fd.get(), encode(state), tmp);
+    write_all(fd.get(), encode_state(state), tmp);
     if (::fsync(fd.get()) != 0) throw_errno("cannot fsync " + tmp);
     if (::close(fd.release()) != 0) throw_errno("cannot close " + tmp);
     if (::rename(tmp.c_str(), path.c_str()) != 0)

@@ -1,16 +1,25 @@
 #pragma once
 // One pair's state on disk: `<dir>/<pair>.state`, replaced crash-safely. The format is in
-// docs/arbiter-protocol.md ("Durability"); bump kStateFileVersion on any change to it.
+// docs/arbiter-protocol.md ("Durability"); bump kStateFileVersion on any change to it. etcd
+// values hold the same text (docs/arbiter-protocol.md, "On etcd").
 
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "vmft/arbiter/Arbiter.h"
 
 namespace vmft::arbiter::detail {
 
 inline constexpr int kStateFileVersion = 1;
+
+/// A state as stored: "vmft-arbiter-state <version>\n<epoch> <mode> <holder>\n". Both
+/// ArbiterStore's files and EtcdArbiter's values hold it.
+std::string encode_state(const ArbiterState& state);
+/// The inverse of encode_state; nullopt for anything that is not a valid stored state (a
+/// never-registered state included: only decisions are ever stored).
+std::optional<ArbiterState> decode_state(std::string_view text);
 
 /// `<dir>/<pair>.state`; `pair` must have passed check_pair_name.
 std::filesystem::path state_file_path(const std::filesystem::path& dir, const std::string& pair);

@@ -16,7 +16,7 @@
 #include "Logging.h"
 #include "Options.h"
 #include "vmft/arbiter/Arbiter.h"
-#include "vmft/arbiter/ArbiterClient.h"
+#include "vmft/arbiter/ConnectArbiter.h"
 #include "vmft/devices/AsioNetwork.h"
 #include "vmft/devices/AsioTimer.h"
 #include "vmft/devices/Entropy.h"
@@ -54,7 +54,7 @@ struct PairOptions {
   std::string log_buffer = "8M";
   std::string max_lag = "16M";  ///< primary only
   double status_interval = 10;  ///< seconds
-  std::string arbiter;          ///< HOST:PORT of the arbiter; empty: none
+  std::string arbiter;          ///< the arbiter's address (ConnectArbiter.h); empty: none
 };
 
 asio::ip::tcp::endpoint tcp_endpoint(const std::string& text) {
@@ -79,8 +79,9 @@ void add_pair_options(CLI::App& cmd, PairOptions& options) {
                  "not yet executed) before the primary's guest is slowed down, 64K to 8M")
       ->capture_default_str();
   cmd.add_option("--arbiter", options.arbiter,
-                 "The test-and-set arbiter (HOST:PORT of `vmft arbiter`) that decides which side "
-                 "goes on when they lose each other; without one, neither does");
+                 "The test-and-set arbiter that decides which side goes on when they lose each "
+                 "other: HOST:PORT of `vmft arbiter`, or etcd://HOST:PORT[,HOST:PORT...] of the "
+                 "members of an etcd cluster; without one, neither does");
   cmd.add_option("--status-interval", options.status_interval,
                  "Seconds between status lines (0: none)")
       ->capture_default_str()
@@ -107,7 +108,7 @@ Prepared prepare(const PairOptions& options) {
     throw std::invalid_argument("--log-buffer must be from 64K to 8M, not " + options.log_buffer);
   }
   arbiter::check_pair_name(options.name);  // it names the pair at the arbiter, and a file there
-  if (!options.arbiter.empty()) parse_endpoint(options.arbiter);
+  if (!options.arbiter.empty()) arbiter::parse_arbiter_address(options.arbiter);
   if (options.peer_timeout_ms <= options.heartbeat_ms) {
     throw std::invalid_argument("--peer-timeout must be longer than --heartbeat-interval");
   }
@@ -210,7 +211,7 @@ auto ask_arbiter(const std::string& address, hypervisor::InputQueue& stop, F&& c
 
 std::unique_ptr<arbiter::Arbiter> connect_arbiter(const PairOptions& options) {
   if (options.arbiter.empty()) return nullptr;
-  return std::make_unique<arbiter::ArbiterClient>(options.arbiter);
+  return arbiter::connect_arbiter(options.arbiter);
 }
 
 int run_primary(const PairOptions& options) {

@@ -45,15 +45,25 @@ uint64_t decode_batch(std::span<const uint8_t> payload, RecordDecoder& decoder, 
   r.u8();
   const uint64_t mark = r.varint();
   size_t pos = r.position();
+  uint64_t chunks = 0;
   while (pos < payload.size()) {
     DecodedRecord d = decoder.decode(payload.subspan(pos), pos);
     if (d.record.seq != seq + 1) {
       throw LogError("record #" + std::to_string(d.record.seq) + " follows #" +
                      std::to_string(seq));
     }
+    size_t held = d.size;
+    if (const auto* digest = std::get_if<StateDigest>(&d.record.body)) {
+      chunks += digest->ram_chunks.size();
+      if (chunks > kMaxBatchRamChunks) {
+        r.fail_at(pos, "the batch's digests hold more than " + std::to_string(kMaxBatchRamChunks) +
+                           " RAM chunk hashes");
+      }
+      held += digest->ram_chunks.size() * sizeof(uint64_t);
+    }
     seq = d.record.seq;
     pos += d.size;
-    records.emplace_back(std::move(d.record), d.size);
+    records.emplace_back(std::move(d.record), held);
   }
   return mark;
 }

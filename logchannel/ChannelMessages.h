@@ -40,10 +40,18 @@ Ack decode_ack(std::span<const uint8_t> payload);
 /// The epoch the primary's pair was registered at.
 uint64_t decode_epoch(std::span<const uint8_t> payload);
 
-/// A batch: returns its progress mark and appends its records, each with its encoded size, to
-/// `records`. `decoder` is the connection's (records are delta-coded across batches). `seq` is
-/// the last seq received before the batch; each record must carry the next one, and `seq`
-/// ends at the batch's last.
+/// The RAM chunk hashes the digests of one batch may hold in all: eight digests of the largest
+/// RAM a record may describe (64 MiB of hashes). A pair takes a digest every 2^28 instructions
+/// and sends a batch at least every heartbeat, so a batch holds one or two; but an unchanged run
+/// of chunks costs a byte or two to send, so without this bound a batch of a few KiB could make
+/// a backup allocate gigabytes.
+inline constexpr uint64_t kMaxBatchRamChunks = 8 * kMaxRamChunks;
+
+/// A batch: returns its progress mark and appends its records to `records`, each with what
+/// holding it costs: its encoded size plus its digest's RAM chunk hashes, so that a backup that
+/// bounds the sum bounds its memory. `decoder` is the connection's (records are delta-coded
+/// across batches). `seq` is the last seq received before the batch; each record must carry the
+/// next one, and `seq` ends at the batch's last. Throws LogError past kMaxBatchRamChunks.
 uint64_t decode_batch(std::span<const uint8_t> payload, RecordDecoder& decoder, uint64_t& seq,
                       std::vector<std::pair<Record, size_t>>& records);
 

@@ -8,12 +8,16 @@ VMFT_PACKAGES=(
   cmake g++ make pkg-config
   libunicorn-dev libasio-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libxxhash-dev
   gcc-riscv64-unknown-elf
+  libcurl4-openssl-dev nlohmann-json3-dev
   redis-tools netcat-openbsd procps
+  etcd-server
 )
 
+# install_deps [PACKAGE...]: installs those of the packages (default: VMFT_PACKAGES) missing.
 install_deps() {
-  local missing=()
-  for pkg in "${VMFT_PACKAGES[@]}"; do
+  local wanted=("$@") missing=()
+  [ $# -gt 0 ] || wanted=("${VMFT_PACKAGES[@]}")
+  for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
       missing+=("$pkg")
   done

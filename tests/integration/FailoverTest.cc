@@ -1,22 +1,24 @@
-// Failover of a primary/backup pair of the counter guest, as real processes on 127.0.0.1 with
-// a real `vmft arbiter`: the backup taking over from a killed primary under load, the primary
-// going on without its backup, a logging channel cut between two live sides, a restarted
-// arbiter, an arbiter that is down, and no arbiter at all.
+// Failover of a primary/backup pair of the counter guest, as real processes on 127.0.0.1,
+// against each arbiter (a real `vmft arbiter`, and a real single-member etcd): the backup
+// taking over from a killed primary under load, the primary going on without its backup, a
+// logging channel cut between two live sides, a restarted arbiter, an arbiter that is down;
+// a three-member etcd losing a member as the primary dies; and no arbiter at all.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "ArbiterProcess.h"
 #include "FreePort.h"
 #include "IncrLoad.h"
 #include "NetClients.h"
 #include "PairProcesses.h"
 #include "TcpRelay.h"
+#include "TestArbiter.h"
 
 namespace vmft::integration {
 namespace {
@@ -108,9 +110,12 @@ void expect_no_acknowledged_incr_lost(const std::vector<IncrClientRecord>& clien
 }
 
 // A pair of the counter guest on client-facing addresses fixed in advance (the backup binds
-// the same ones when it takes over), with an arbiter unless a test goes without.
-class Failover : public ::testing::Test {
+// the same ones when it takes over), with an arbiter of arbiter_kind() unless a test goes
+// without.
+class FailoverHarness : public ::testing::Test {
  protected:
+  virtual ArbiterKind arbiter_kind() const = 0;
+
   /// Starts the arbiter and the primary; `primary_options` are for the primary only.
   void start_primary(std::vector<std::string> primary_options = {}, bool with_arbiter = true) {
     PairSpec spec;
@@ -120,7 +125,7 @@ class Failover : public ::testing::Test {
     spec.options = {"--tcp", "127.0.0.1:" + std::to_string(tcp_port_),  //
                     "--udp", "127.0.0.1:" + std::to_string(udp_port_)};
     if (with_arbiter) {
-      arbiter_ = std::make_unique<ArbiterProcess>();
+      arbiter_ = TestArbiter::start(arbiter_kind());
       spec.options.insert(spec.options.end(), {"--arbiter", arbiter_->address()});
     }
     spec.primary_options = std::move(primary_options);
@@ -158,9 +163,11 @@ class Failover : public ::testing::Test {
     return text + "---\n";
   }
 
-  // Kills the primary while clients INCR one key over `transport`, and checks that the
-  // backup takes over on the same address with every acknowledged INCR in it.
-  void kill_the_primary_under_load(Transport transport) {
+  // Kills the primary (and runs `also_kill` at once) while clients INCR one key over
+  // `transport`, and checks that the backup takes over on the same address with every
+  // acknowledged INCR in it, within `decision_timeout`.
+  void kill_the_primary_under_load(Transport transport, const std::function<void()>& also_kill = {},
+                                   Duration decision_timeout = kTimeout) {
     constexpr int kClients = 8;
     constexpr size_t kBeforeKill = 1000;
     constexpr size_t kAfterTakeover = 1000;
@@ -171,8 +178,11 @@ class Failover : public ::testing::Test {
     ASSERT_TRUE(load.wait_for_acknowledged(kBeforeKill, kTimeout)) << diagnostics();
 
     primary().kill();
+    if (also_kill) {
+      ASSERT_NO_FATAL_FAILURE(also_kill());
+    }
     const size_t at_kill = load.acknowledged();
-    ASSERT_TRUE(backup().wait_for_log(kBackupWon, kTimeout)) << diagnostics();
+    ASSERT_TRUE(backup().wait_for_log(kBackupWon, decision_timeout)) << diagnostics();
     // Only the new primary can answer these.
     ASSERT_TRUE(load.wait_for_acknowledged(at_kill + kAfterTakeover, kTimeout))
         << "the new primary answered " << load.acknowledged() - at_kill << " INCRs, not "
@@ -243,24 +253,34 @@ class Failover : public ::testing::Test {
 
   const uint16_t tcp_port_ = unused_port(SOCK_STREAM);
   const uint16_t udp_port_ = unused_port(SOCK_DGRAM);
-  std::unique_ptr<ArbiterProcess> arbiter_;
+  std::unique_ptr<TestArbiter> arbiter_;
   std::unique_ptr<PairProcesses> pair_;
   std::unique_ptr<VmftProcess> backup_;
 };
 
+// The tests every arbiter must pass alike.
+class Failover : public FailoverHarness, public ::testing::WithParamInterface<ArbiterKind> {
+ protected:
+  ArbiterKind arbiter_kind() const override { return GetParam(); }
+};
+
+INSTANTIATE_TEST_SUITE_P(Arbiter, Failover,
+                         ::testing::Values(ArbiterKind::kBuiltIn, ArbiterKind::kEtcd),
+                         [](const auto& info) { return arbiter_kind_name(info.param); });
+
 // ------------------------------------------------------------------ the primary dies
 
-TEST_F(Failover, KillingThePrimaryUnderTcpLoadLosesNothingAcknowledged) {
+TEST_P(Failover, KillingThePrimaryUnderTcpLoadLosesNothingAcknowledged) {
   kill_the_primary_under_load(Transport::kTcp);
 }
 
-TEST_F(Failover, KillingThePrimaryUnderUdpLoadLosesNothingAcknowledged) {
+TEST_P(Failover, KillingThePrimaryUnderUdpLoadLosesNothingAcknowledged) {
   kill_the_primary_under_load(Transport::kUdp);
 }
 
 // ------------------------------------------------------------------ the backup dies
 
-TEST_F(Failover, KillingTheBackupLeavesThePrimaryServing) {
+TEST_P(Failover, KillingTheBackupLeavesThePrimaryServing) {
   start_primary();
   ASSERT_NO_FATAL_FAILURE(pair());
   TcpClient client(tcp_port_);
@@ -284,21 +304,23 @@ TEST_F(Failover, KillingTheBackupLeavesThePrimaryServing) {
 
 // ------------------------------------------------------------------ only the channel breaks
 
-TEST_F(Failover, CuttingOnlyTheLoggingChannelLeavesExactlyOneSideLive) {
+TEST_P(Failover, CuttingOnlyTheLoggingChannelLeavesExactlyOneSideLive) {
   cut_the_logging_channel(300, 300);
 }
 
-TEST_F(Failover, CutChannelNoticedFirstByThePrimaryLeavesThePrimaryServing) {
+TEST_P(Failover, CutChannelNoticedFirstByThePrimaryLeavesThePrimaryServing) {
   EXPECT_TRUE(cut_the_logging_channel(300, 2000));
 }
 
-TEST_F(Failover, CutChannelNoticedFirstByTheBackupLeavesTheBackupServing) {
+TEST_P(Failover, CutChannelNoticedFirstByTheBackupLeavesTheBackupServing) {
   EXPECT_FALSE(cut_the_logging_channel(2000, 300));
 }
 
 // ------------------------------------------------------------------ the arbiter
 
-TEST_F(Failover, ArbiterRestartBetweenDecisionsKeepsThem) {
+// A `vmft arbiter` restarts on its data directory, etcd on its own: a decision survives either.
+
+TEST_P(Failover, ArbiterRestartBetweenDecisionsKeepsThem) {
   start_primary();
   ASSERT_NO_FATAL_FAILURE(pair());
   TcpClient client(tcp_port_);
@@ -326,7 +348,7 @@ TEST_F(Failover, ArbiterRestartBetweenDecisionsKeepsThem) {
 }
 
 // The primary's kept connection to the arbiter died with the arbiter: it asks on a new one.
-TEST_F(Failover, ArbiterRestartSincePairingStillDecidesForThePrimary) {
+TEST_P(Failover, ArbiterRestartSincePairingStillDecidesForThePrimary) {
   start_primary();
   ASSERT_NO_FATAL_FAILURE(pair());
   TcpClient client(tcp_port_);
@@ -339,7 +361,7 @@ TEST_F(Failover, ArbiterRestartSincePairingStillDecidesForThePrimary) {
   EXPECT_EQ(counter_command(client, "INCR k"), ":2\r\n") << diagnostics();
 }
 
-TEST_F(Failover, ArbiterDownWhenTheBackupDiesHoldsThePrimarysRepliesUntilItIsBack) {
+TEST_P(Failover, ArbiterDownWhenTheBackupDiesHoldsThePrimarysRepliesUntilItIsBack) {
   start_primary();
   ASSERT_NO_FATAL_FAILURE(pair());
   TcpClient client(tcp_port_);
@@ -358,7 +380,7 @@ TEST_F(Failover, ArbiterDownWhenTheBackupDiesHoldsThePrimarysRepliesUntilItIsBac
   EXPECT_EQ(client.receive_line(kTimeout).data, ":2\r\n") << diagnostics();
 }
 
-TEST_F(Failover, ArbiterDownWhenThePrimaryDiesKeepsTheBackupWaitingUntilItIsBack) {
+TEST_P(Failover, ArbiterDownWhenThePrimaryDiesKeepsTheBackupWaitingUntilItIsBack) {
   start_primary();
   ASSERT_NO_FATAL_FAILURE(pair());
   TcpClient client(tcp_port_);
@@ -366,6 +388,8 @@ TEST_F(Failover, ArbiterDownWhenThePrimaryDiesKeepsTheBackupWaitingUntilItIsBack
 
   ASSERT_NO_THROW(arbiter_->kill());
   primary().kill();
+  // Until it has exited, the killed primary may still hold its listener for a moment.
+  ASSERT_NE(primary().wait_for_exit(kTimeout), std::nullopt);
   ASSERT_TRUE(backup().wait_for_log("cannot get a decision from the arbiter", kTimeout))
       << diagnostics();
   EXPECT_FALSE(accepts_connections(tcp_port_)) << diagnostics();
@@ -380,13 +404,46 @@ TEST_F(Failover, ArbiterDownWhenThePrimaryDiesKeepsTheBackupWaitingUntilItIsBack
   EXPECT_EQ(counter_command(after, "INCR k"), ":2\r\n") << diagnostics();
 }
 
-TEST_F(Failover, NoArbiterMeansNobodyGoesLive) {
+// ------------------------------------------------------------------ a three-member etcd
+
+class FailoverOnAnEtcdCluster : public FailoverHarness {
+ protected:
+  ArbiterKind arbiter_kind() const override { return ArbiterKind::kEtcdCluster; }
+};
+
+// The members left elect a new leader (etcd's election timeout is 1 s) while the backup moves
+// on from the member it asked first, which is the leader when the pair starts.
+TEST_F(FailoverOnAnEtcdCluster, KillingThePrimaryAndTheEtcdLeaderLosesNothingAcknowledged) {
+  constexpr Duration kDecisionTimeout{30000};
+  kill_the_primary_under_load(
+      Transport::kTcp,
+      [this] {
+        EtcdCluster& etcd = *arbiter_->etcd();
+        ASSERT_NO_THROW(etcd.kill(etcd.leader().value_or(0))) << diagnostics();
+      },
+      kDecisionTimeout);
+  if (HasFatalFailure()) return;
+  const arbiter::ArbiterState state = arbiter_->read(kPair);
+  EXPECT_EQ(state.epoch, 1u);
+  EXPECT_EQ(state.mode, arbiter::Mode::kAlone);
+  EXPECT_TRUE(state.holder.starts_with("backup@")) << state.holder;
+}
+
+// ------------------------------------------------------------------ no arbiter
+
+class FailoverWithoutArbiter : public FailoverHarness {
+ protected:
+  ArbiterKind arbiter_kind() const override { return ArbiterKind::kBuiltIn; }  // never started
+};
+
+TEST_F(FailoverWithoutArbiter, NoArbiterMeansNobodyGoesLive) {
   start_primary({}, /*with_arbiter=*/false);
   ASSERT_NO_FATAL_FAILURE(pair());
   TcpClient client(tcp_port_);
   ASSERT_EQ(counter_command(client, "INCR k"), ":1\r\n") << diagnostics();
 
   primary().kill();
+  ASSERT_NE(primary().wait_for_exit(kTimeout), std::nullopt);
   EXPECT_EQ(backup().wait_for_exit(kTimeout), std::optional<int>(kPairBroken)) << diagnostics();
   EXPECT_TRUE(contains(backup().log(), "with no arbiter to decide, it does not go live"))
       << diagnostics();

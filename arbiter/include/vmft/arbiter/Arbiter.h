@@ -1,8 +1,9 @@
 #pragma once
 // The test-and-set arbiter as the failover code sees it. For each pair of VMs it keeps an
 // epoch, who holds it, and whether the pair runs paired or alone; docs/arbiter-protocol.md
-// gives the rules. Implementations: ArbiterClient (the built-in arbiter over TCP) and
-// ArbiterStore (the decisions themselves, in process).
+// gives the rules. Implementations: ArbiterClient (the built-in arbiter over TCP), EtcdArbiter
+// (the state kept in etcd) and ArbiterStore (the decisions themselves, in process);
+// connect_arbiter (ConnectArbiter.h) picks the client that an --arbiter address names.
 
 #include <cstdint>
 #include <optional>
@@ -62,6 +63,15 @@ void check_pair_name(std::string_view pair);
 /// Holder ids are 1..128 printable non-space ASCII characters, and not "-" (which the protocol
 /// writes for "nobody"). Throws std::invalid_argument saying what is wrong.
 void check_holder_id(std::string_view id);
+
+/// A network address as the arbiter's clients take it.
+struct HostPort {
+  std::string host;  ///< a host name or an IPv4 address
+  std::string port;  ///< decimal, 1..65535
+};
+/// Splits "HOST:PORT". Throws std::invalid_argument naming `what` (e.g. "arbiter address")
+/// and `text` if there is no host or the port is not a number from 1 to 65535.
+HostPort split_host_port(const std::string& text, const std::string& what);
 
 /// The arbiter's three operations. Implementations are blocking and may be called from any
 /// thread. A bad pair name or id throws std::invalid_argument (see check_pair_name); anything

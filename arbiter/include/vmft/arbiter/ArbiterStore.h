@@ -11,9 +11,9 @@
 
 namespace vmft::arbiter {
 
-/// Decides per the rules of docs/arbiter-protocol.md and persists each change (file fsynced,
-/// renamed into place, directory fsynced) before returning it. If persisting fails the call
-/// throws ArbiterUnavailable and the state stays as it was, so nobody acts on a decision a
+/// Decides per the rules of docs/arbiter-protocol.md (Rules.h) and persists each change (file
+/// fsynced, renamed into place, directory fsynced) before returning it. If persisting fails the
+/// call throws ArbiterUnavailable and the state stays as it was, so nobody acts on a decision a
 /// crash could forget. Any thread may call; calls are serialised, each decision taken whole.
 class ArbiterStore final : public Arbiter {
  public:

@@ -1,0 +1,109 @@
+// The arbiter's text protocol: request lines through the server's answer_request, and the
+// same lines through the client's reply parsers.
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "FuzzTargets.h"
+#include "Protocol.h"
+#include "vmft/arbiter/ArbiterServer.h"
+
+namespace vmft::fuzz {
+
+namespace {
+
+using namespace vmft::arbiter;
+
+// Decides just enough for every reply to occur; the rules themselves are not under test.
+class MemoryArbiter final : public Arbiter {
+ public:
+  ArbiterState read(const std::string& pair) override { return states_[pair]; }
+  RegisterResult register_epoch(const std::string& pair, uint64_t expected_epoch,
+                                const std::string& id) override {
+    ArbiterState& state = states_[pair];
+    if (state.epoch != expected_epoch) return {false, state};
+    if (state.epoch == UINT64_MAX) throw ArbiterUnavailable("no epoch after the last");
+    state = {state.epoch + 1, Mode::kPaired, id};
+    return {true, state};
+  }
+  TasResult test_and_set(const std::string& pair, uint64_t epoch, const std::string& id) override {
+    ArbiterState& state = states_[pair];
+    if (epoch > state.epoch || state.mode == Mode::kNone) throw ArbiterUnavailable("unknown epoch");
+    if (epoch < state.epoch || state.mode == Mode::kAlone) return {state.holder == id, state};
+    state = {epoch, Mode::kAlone, id};
+    return {true, state};
+  }
+
+ private:
+  std::map<std::string, ArbiterState> states_;
+};
+
+bool one_printable_line(std::string_view reply) {
+  if (reply.empty()) return false;
+  for (char c : reply) {
+    if (c < ' ' || c >= 0x7f) return false;
+  }
+  return true;
+}
+
+void expect_request_round_trip(std::string_view line) {
+  detail::Request request;
+  try {
+    request = detail::parse_request(line);
+  } catch (const std::invalid_argument&) {
+    return;
+  }
+  const detail::Request again = detail::parse_request(detail::format_request(request));
+  expect(again.op == request.op && again.pair == request.pair && again.epoch == request.epoch &&
+             again.id == request.id,
+         "a request changed in a format-parse round trip");
+}
+
+// What `parse` returns, or nullopt if it refused the reply.
+template <typename Parse>
+auto accepted(Parse parse) -> std::optional<decltype(parse())> {
+  try {
+    return parse();
+  } catch (const ArbiterUnavailable&) {
+    return std::nullopt;
+  }
+}
+
+// A reply the client accepts means what the server would have meant by it.
+void parse_as_replies(std::string_view line) {
+  if (const auto state = accepted([&] { return detail::parse_state_reply(line); })) {
+    expect(detail::parse_state_reply(detail::format_reply(*state)) == *state,
+           "a STATE reply changed in a round trip");
+  }
+  if (const auto result = accepted([&] { return detail::parse_register_reply(line, "fuzz-id"); })) {
+    const RegisterResult again =
+        detail::parse_register_reply(detail::format_reply(*result), "fuzz-id");
+    expect(again.ok == result->ok && again.state == result->state,
+           "a REGISTER reply changed in a round trip");
+  }
+  if (const auto result = accepted([&] { return detail::parse_tas_reply(line, "fuzz-id"); })) {
+    const TasResult again = detail::parse_tas_reply(detail::format_reply(*result), "fuzz-id");
+    expect(again.won == result->won && again.state == result->state,
+           "a TAS reply changed in a round trip");
+  }
+}
+
+}  // namespace
+
+void arbiter_request(Bytes data) {
+  quiet_logs();
+  MemoryArbiter arbiter;
+  std::string_view rest(reinterpret_cast<const char*>(data.data()), data.size());
+  while (!rest.empty()) {
+    const size_t end = rest.find('\n');
+    const std::string_view line = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+    expect(one_printable_line(answer_request(arbiter, line)),
+           "an arbiter reply is empty or not one printable line");
+    expect_request_round_trip(line);
+    parse_as_replies(line);
+  }
+}
+
+}  // namespace vmft::fuzz

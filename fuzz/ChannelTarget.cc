@@ -1,0 +1,97 @@
+// The logging channel's decoders, fed frame by frame as each side reads them off its socket:
+// the primary's handshake and acks, the backup's reply, epochs and batches.
+#include <utility>
+#include <vector>
+
+#include "ChannelMessages.h"
+#include "FuzzSupport.h"
+#include "vmft/logchannel/Channel.h"
+#include "vmft/logchannel/Frame.h"
+
+namespace vmft::fuzz {
+
+namespace {
+
+using namespace vmft::logchannel;
+
+// The frames in `stream` as FrameLink reads them: an 8-byte header, at most kMaxFramePayload
+// bytes, never empty; a short last frame is a connection that closed.
+std::vector<Bytes> split_frames(Bytes stream) {
+  std::vector<Bytes> frames;
+  while (stream.size() >= kFrameHeaderBytes) {
+    const FrameHeader header = parse_frame_header(stream.first<kFrameHeaderBytes>());
+    stream = stream.subspan(kFrameHeaderBytes);
+    if (header.payload_bytes > kMaxFramePayload || header.payload_bytes > stream.size()) break;
+    if (header.payload_bytes == 0) break;
+    frames.push_back(stream.first(header.payload_bytes));
+    stream = stream.subspan(header.payload_bytes);
+  }
+  return frames;
+}
+
+}  // namespace
+
+ChannelConfig channel_primary_config() {
+  ChannelConfig config;
+  config.pair = "fuzz";
+  config.header.guest_digest = 0x0123456789abcdef;
+  config.header.guest_name = "counter.elf";
+  config.header.ram_size = 64u << 20;
+  config.header.has_tcp = true;
+  return config;
+}
+
+namespace {
+
+void primary_reads(const std::vector<Bytes>& frames) {
+  static const ChannelConfig config = channel_primary_config();
+  const detail::Hello hello = detail::decode_hello(frames.front());
+  if (hello.version != kFormatVersion) return;
+  const std::string mismatch =
+      pairing_mismatch(config.pair, config.header, hello.pair, hello.header);
+  if (!mismatch.empty()) return;
+  for (size_t i = 1; i < frames.size(); ++i) (void)detail::decode_ack(frames[i]);
+}
+
+// The first frame, the welcome or a refusal's text, holds nothing to decode. The decoders
+// skip the type byte; here its low bit picks one.
+void backup_reads(const std::vector<Bytes>& frames) {
+  RecordDecoder decoder;
+  uint64_t seq = 0;
+  for (size_t i = 1; i < frames.size(); ++i) {
+    if (frames[i][0] & 1) {
+      (void)detail::decode_epoch(frames[i]);
+      continue;
+    }
+    std::vector<std::pair<Record, size_t>> records;
+    const uint64_t before = seq;
+    (void)detail::decode_batch(frames[i], decoder, seq, records);
+    expect(seq == before + records.size(), "a batch's records do not follow each other");
+    uint64_t held = 0;
+    for (const auto& [record, size] : records) {
+      expect(size > 0, "a record of no bytes");
+      held += size;
+    }
+    expect(held <= frames[i].size() + detail::kMaxBatchRamChunks * sizeof(uint64_t),
+           "a batch costs a backup more memory than its bound");
+  }
+}
+
+}  // namespace
+
+void channel(Bytes data) {
+  if (data.empty()) return;
+  const bool to_backup = data[0] & 1;
+  const std::vector<Bytes> frames = split_frames(data.subspan(1));
+  if (frames.empty()) return;
+  try {
+    if (to_backup) {
+      backup_reads(frames);
+    } else {
+      primary_reads(frames);
+    }
+  } catch (const LogError&) {
+  }
+}
+
+}  // namespace vmft::fuzz

@@ -1,0 +1,207 @@
+// vmft_fuzz_seeds FUZZ_DIR GUEST_DIR: writes the seed corpora, FUZZ_DIR/corpus/<target>/*, from
+// vmft's own encoders (and two test guests from GUEST_DIR), so that fuzzing starts from inputs
+// that pass every check. Run it again after a change to a format, and commit what changes.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "ByteIo.h"
+#include "ChannelMessages.h"
+#include "FuzzSupport.h"
+#include "Protocol.h"
+#include "StateFile.h"
+#include "vmft/guest/abi.h"
+#include "vmft/logchannel/Frame.h"
+#include "vmft/logchannel/LogFile.h"
+
+namespace vmft::fuzz {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace vmft::logchannel;
+
+// The channel's message types (docs/channel-protocol.md).
+constexpr uint8_t kWelcome = 2, kRefuse = 3, kBatch = 4, kAck = 5, kEpoch = 6, kHello = 1;
+
+void write_file(const fs::path& path, const std::vector<uint8_t>& bytes) {
+  fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+void write_text(const fs::path& path, const std::vector<std::string>& lines) {
+  std::string text;
+  for (const std::string& line : lines) text += line + "\n";
+  write_file(path, {text.begin(), text.end()});
+}
+
+std::vector<uint8_t> bytes_of(const std::string& text) { return {text.begin(), text.end()}; }
+
+// One record of every type, then an idle guest's timer ticks and a second digest (deltas).
+std::vector<Record> sample_records() {
+  StateDigest digest;
+  for (size_t i = 0; i < digest.regs.size(); ++i) digest.regs[i] = 0x80000000 + i * 0x1111;
+  digest.csrs = {0x1888, 0x880, 0x80000010, 0x80000124, 0x8000000000000007, 0};
+  digest.devices = 0xfeedface12345678;
+  digest.ram_chunks = {1, 2, 3, 0xffffffffffffffff, 5};
+  const RecordBody bodies[] = {
+      ClockRead{ClockSource::kMono, 1234567},
+      EntropyRead{0x0123456789abcdef},
+      TimerFired{1},
+      NetInput{VMFT_NIC_KIND_TCP_DATA, 3, 0x7f000001, 5555, bytes_of("INCR hits\r\n")},
+      InterruptTaken{VMFT_IRQ_NIC, 0x80000124},
+      Output{OutputKind::kUdp, 0, 0x7f000001, 6380, bytes_of("+PONG\r\n")},
+      digest,
+      ClockRead{ClockSource::kCsrCycle, 99},
+      TimerFired{2},
+      InterruptTaken{VMFT_IRQ_TIMER, 0x80000100},
+      ClockRead{ClockSource::kMono, 11234567},
+      Output{OutputKind::kTcpClose, 3, 0, 0, {}},
+  };
+  std::vector<Record> records;
+  uint64_t icount = 4000;
+  for (const RecordBody& body : bodies) {
+    records.push_back({records.size() + 1, icount, body});
+    icount += 250;
+  }
+  digest.regs[0] += 64;
+  digest.ram_chunks[1] = 7;
+  digest.ram_chunks.push_back(9);
+  records.push_back({records.size() + 1, icount, digest});
+  records.push_back({records.size() + 1, icount + 10, RunEnd{RunEnd::Reason::kExited, 3}});
+  return records;
+}
+
+std::vector<uint8_t> encode_all(const std::vector<Record>& records) {
+  RecordEncoder encoder;
+  std::vector<uint8_t> bytes;
+  for (const Record& record : records) encoder.encode(record, bytes);
+  return bytes;
+}
+
+void log_file_seeds(const fs::path& dir) {
+  const LogHeader header = channel_primary_config().header;
+  fs::create_directories(dir);
+  LogWriter(dir / "header_only.log", header).close();
+  LogWriter writer(dir / "sample_records.log", header);
+  for (const Record& record : sample_records()) writer.append(record);
+  writer.close();
+}
+
+void record_decoder_seeds(const fs::path& dir) {
+  write_file(dir / "sample_records.bin", encode_all(sample_records()));
+}
+
+std::vector<uint8_t> frame(const std::vector<uint8_t>& payload) {
+  std::vector<uint8_t> out;
+  append_frame(payload, out);
+  return out;
+}
+
+void append(std::vector<uint8_t>& to, const std::vector<uint8_t>& bytes) {
+  to.insert(to.end(), bytes.begin(), bytes.end());
+}
+
+void channel_seeds(const fs::path& dir) {
+  const ChannelConfig config = channel_primary_config();
+  std::vector<uint8_t> hello{kHello};
+  detail::encode_hello(config.pair, config.header, hello);
+  std::vector<uint8_t> ack{kAck};
+  detail::ByteWriter(ack).varint(3);
+  detail::ByteWriter(ack).varint(12345);
+  std::vector<uint8_t> to_primary{0};
+  append(to_primary, frame(hello));
+  append(to_primary, frame(ack));
+  write_file(dir / "to_primary_hello_ack.bin", to_primary);
+
+  std::vector<uint8_t> epoch{kEpoch};
+  detail::ByteWriter(epoch).varint(7);
+  std::vector<uint8_t> batch{kBatch};
+  detail::ByteWriter(batch).varint(9000);
+  append(batch, encode_all(sample_records()));
+  std::vector<uint8_t> heartbeat{kBatch};
+  detail::ByteWriter(heartbeat).varint(9500);
+  std::vector<uint8_t> to_backup{1};
+  append(to_backup, frame({kWelcome}));
+  append(to_backup, frame(epoch));
+  append(to_backup, frame(batch));
+  append(to_backup, frame(heartbeat));
+  write_file(dir / "to_backup_welcome_epoch_batch.bin", to_backup);
+
+  std::vector<uint8_t> refuse{kRefuse};
+  append(refuse, bytes_of(pairing_mismatch("fuzz", config.header, "other", config.header)));
+  std::vector<uint8_t> refused{1};
+  append(refused, frame(refuse));
+  write_file(dir / "to_backup_refused.bin", refused);
+}
+
+void arbiter_request_seeds(const fs::path& dir) {
+  using arbiter::detail::format_reply;
+  using arbiter::detail::format_request;
+  using arbiter::detail::Request;
+  using Op = Request::Op;
+  write_text(dir / "requests.txt", {format_request({Op::kRegister, "demo", 0, "primary-1"}),
+                                    format_request({Op::kRead, "demo", 0, ""}),
+                                    format_request({Op::kTestAndSet, "demo", 1, "backup-1"}),
+                                    format_request({Op::kTestAndSet, "demo", 1, "primary-1"}),
+                                    format_request({Op::kRegister, "demo", 1, "backup-1"})});
+  using arbiter::ArbiterState;
+  using arbiter::Mode;
+  const ArbiterState paired{1, Mode::kPaired, "primary-1"}, alone{2, Mode::kAlone, "backup-1"};
+  write_text(dir / "replies.txt",
+             {format_reply(ArbiterState{}), format_reply(paired),
+              format_reply(arbiter::RegisterResult{true, paired}),
+              format_reply(arbiter::RegisterResult{false, alone}),
+              format_reply(arbiter::TasResult{true, alone}),
+              format_reply(arbiter::TasResult{false, alone}),
+              arbiter::detail::format_error("TAS for epoch 9, which pair 'demo' never had")});
+}
+
+void arbiter_state_seeds(const fs::path& dir) {
+  const std::pair<const char*, arbiter::ArbiterState> states[] = {
+      {"paired.state", {1, arbiter::Mode::kPaired, "primary-1"}},
+      {"alone.state", {2, arbiter::Mode::kAlone, "backup-1"}}};
+  for (const auto& [name, state] : states) {
+    const std::string text = arbiter::detail::encode_state(state);
+    write_file(dir / name, {text.begin(), text.end()});
+  }
+}
+
+// Small assembly guests without the SDK: a few KiB each, yet real images.
+void elf_loader_seeds(const fs::path& dir, const fs::path& guests) {
+  fs::create_directories(dir);
+  for (const char* name : {"count.elf", "irq_count.elf"}) {
+    fs::copy_file(guests / name, dir / name, fs::copy_options::overwrite_existing);
+    fs::permissions(dir / name, fs::perms::owner_read | fs::perms::owner_write |
+                                    fs::perms::group_read | fs::perms::others_read);
+  }
+}
+
+}  // namespace
+}  // namespace vmft::fuzz
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: %s FUZZ_DIR GUEST_DIR\n", argv[0]);
+    return 2;
+  }
+  namespace fs = std::filesystem;
+  using namespace vmft::fuzz;
+  const fs::path corpus = fs::path(argv[1]) / "corpus";
+  try {
+    log_file_seeds(corpus / "log_file");
+    record_decoder_seeds(corpus / "record_decoder");
+    channel_seeds(corpus / "channel");
+    arbiter_request_seeds(corpus / "arbiter_request");
+    arbiter_state_seeds(corpus / "arbiter_state");
+    elf_loader_seeds(corpus / "elf_loader", argv[2]);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vmft_fuzz_seeds: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
