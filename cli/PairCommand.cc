@@ -15,6 +15,7 @@
 #include "LiveRun.h"
 #include "Logging.h"
 #include "Options.h"
+#include "Redundancy.h"
 #include "vmft/arbiter/Arbiter.h"
 #include "vmft/arbiter/ConnectArbiter.h"
 #include "vmft/devices/AsioNetwork.h"
@@ -40,9 +41,7 @@ using Clock = std::chrono::steady_clock;
 // How often the primary tells its backup how far it got when nothing else does: about a
 // millisecond of a CPU-bound guest.
 constexpr uint64_t kProgressInterval = 1 << 20;
-// Between attempts to reach an arbiter that does not answer, and to bind an address the old
-// primary still holds.
-constexpr auto kArbiterRetry = std::chrono::milliseconds(100);
+// Between attempts to bind an address the old primary still holds.
 constexpr auto kBindRetry = std::chrono::milliseconds(20);
 
 struct PairOptions {
@@ -55,6 +54,8 @@ struct PairOptions {
   std::string max_lag = "16M";  ///< primary only
   double status_interval = 10;  ///< seconds
   std::string arbiter;          ///< the arbiter's address (ConnectArbiter.h); empty: none
+  std::string listen;           ///< backup: --log-listen, where backups join it once live
+  bool join = false;            ///< backup: join a running primary
 };
 
 asio::ip::tcp::endpoint tcp_endpoint(const std::string& text) {
@@ -95,6 +96,7 @@ struct Prepared {
   hypervisor::GuestImage image;
   logchannel::ChannelConfig channel;
   asio::ip::tcp::endpoint channel_endpoint;
+  std::optional<asio::ip::tcp::endpoint> listen_endpoint;  ///< a backup's --log-listen
 };
 
 Prepared prepare(const PairOptions& options) {
@@ -103,6 +105,12 @@ Prepared prepare(const PairOptions& options) {
   if (!options.live.udp.empty()) parse_endpoint(options.live.udp);
   if (!options.live.tcp.empty()) parse_endpoint(options.live.tcp);
   p.channel_endpoint = tcp_endpoint(options.channel);
+  if (!options.listen.empty()) p.listen_endpoint = tcp_endpoint(options.listen);
+  if (options.join && options.arbiter.empty()) {
+    throw std::invalid_argument(
+        "--join needs --arbiter: a joined backup becomes part of the pair through a new epoch "
+        "there");
+  }
   const uint64_t buffer = parse_size(options.log_buffer);
   if (buffer < (64u << 10) || buffer > (8u << 20)) {
     throw std::invalid_argument("--log-buffer must be from 64K to 8M, not " + options.log_buffer);
@@ -188,30 +196,38 @@ std::string process_id(const char* role) {
   return fmt::format("{}@{}:{}", role, host, getpid());
 }
 
-// Asks the arbiter until it answers, saying so while it cannot be reached; nullopt if a stop
-// was requested first. Neither side acts without an answer.
-template <typename F>
-auto ask_arbiter(const std::string& address, hypervisor::InputQueue& stop, F&& call)
-    -> std::optional<decltype(call())> {
-  auto last_said = Clock::now() - std::chrono::hours(1);
-  for (;;) {
-    try {
-      return call();
-    } catch (const arbiter::ArbiterUnavailable& e) {
-      if (Clock::now() - last_said >= std::chrono::seconds(5)) {
-        spdlog::warn("cannot get a decision from the arbiter at {}: {}; trying again", address,
-                     e.what());
-        last_said = Clock::now();
-      }
-    }
-    if (stop.stop_requested()) return std::nullopt;
-    std::this_thread::sleep_for(kArbiterRetry);
-  }
-}
-
 std::unique_ptr<arbiter::Arbiter> connect_arbiter(const PairOptions& options) {
   if (options.arbiter.empty()) return nullptr;
   return arbiter::connect_arbiter(options.arbiter);
+}
+
+const char* state_name(Redundancy::State state) {
+  switch (state) {
+    case Redundancy::State::kPaired: return "paired";
+    case Redundancy::State::kDeciding: return "asking the arbiter";
+    case Redundancy::State::kAlone: return "alone";
+    case Redundancy::State::kJoining: return "a backup joins";
+    case Redundancy::State::kBroken:
+    case Redundancy::State::kLost: return "stopping";
+  }
+  return "?";
+}
+
+// A status line of the live side of a pair (a primary, or a backup that went live).
+void log_live_status(const char* side, const logchannel::ChannelStats& s, Redundancy::State state,
+                     const hypervisor::OutputGate& gate, uint64_t& last_bytes, double seconds) {
+  if (state != Redundancy::State::kPaired) {
+    spdlog::info("{} ({}): instruction {}, outputs held {}", side, state_name(state), s.progress,
+                 gate.held());
+  } else {
+    spdlog::info(
+        "{}: instruction {}, log #{} acknowledged #{}, backup at instruction {} "
+        "(lag {}), outputs held {}, log {:.1f} KB/s, waited for the backup {} times",
+        side, s.progress, s.last_seq, s.acked_seq, s.peer_icount,
+        s.progress > s.peer_icount ? s.progress - s.peer_icount : 0, gate.held(),
+        kb_per_s(s.bytes_sent - last_bytes, seconds), s.lag_waits);
+  }
+  last_bytes = s.bytes_sent;
 }
 
 int run_primary(const PairOptions& options) {
@@ -250,51 +266,19 @@ int run_primary(const PairOptions& options) {
   const std::string me = process_id("primary");
   hypervisor::OutputGate gate(*net);
   channel->on_ack([&gate](uint64_t seq) { gate.acknowledged(seq); });
-
-  // When the backup is lost: without an arbiter, stop; with one, test-and-set (on a thread of
-  // its own, while the guest runs on with its outputs held) and go on alone or halt.
-  enum class Fate { kPaired, kAlone, kBroken, kLost };
-  std::atomic<Fate> fate{Fate::kPaired};
-  std::atomic<uint64_t> epoch{0};  // set once registered; the decider reads it at each try
-  std::thread decider;
-  // On every way out: no more io callbacks (which may start the decider), then the decider.
+  // When the backup is lost: without an arbiter, stop; with one, test-and-set and go on alone
+  // (taking backups that join) or halt.
+  Redundancy redundancy(
+      {options.name, "primary", me, options.arbiter, arbiter.get(), *channel, gate, inputs});
+  // On every way out: no more io callbacks (which post to it), then its thread.
   struct StopThreads {
     IoThread& io;
-    std::thread& decider;
+    Redundancy& redundancy;
     ~StopThreads() {
       io.stop();
-      if (decider.joinable()) decider.join();
+      redundancy.stop();
     }
-  } stop_threads{io, decider};
-  channel->on_peer_lost([&](const std::string& why) {
-    if (!arbiter) {
-      spdlog::error("{}; with no arbiter to decide, the primary stops rather than go on alone",
-                    why);
-      fate = Fate::kBroken;
-      inputs.request_stop();
-      return;
-    }
-    spdlog::warn("{}; asking the arbiter at {} whether the primary goes on alone", why,
-                 options.arbiter);
-    decider = std::thread([&] {
-      const auto result = ask_arbiter(
-          options.arbiter, inputs, [&] { return arbiter->test_and_set(options.name, epoch, me); });
-      if (!result) return;
-      if (result->won) {
-        spdlog::warn("the arbiter gave pair '{}' to this primary at epoch {}: going on alone",
-                     options.name, epoch.load());
-        fate = Fate::kAlone;
-        gate.open();
-      } else {
-        spdlog::error(
-            "the arbiter gave pair '{}' to the other side ({}): this primary halts and "
-            "sends nothing more",
-            options.name, arbiter::describe(result->state));
-        fate = Fate::kLost;
-        inputs.request_stop();
-      }
-    });
-  });
+  } stop_threads{io, redundancy};
   if (auto ep = net->udp_endpoint()) spdlog::info("listening on udp {}", format_endpoint(*ep));
   if (auto ep = net->tcp_endpoint()) spdlog::info("listening on tcp {}", format_endpoint(*ep));
   const auto log_ep = channel->local_endpoint();
@@ -303,6 +287,7 @@ int run_primary(const PairOptions& options) {
   io.start();
   if (!channel->wait_for_backup()) return 0;  // stopped before a backup came
   guest_started = true;
+  redundancy.paired(0);
   if (inputs.stop_requested()) return 0;
   if (arbiter) {
     const auto registered = ask_arbiter(options.arbiter, inputs, [&] {
@@ -316,42 +301,33 @@ int run_primary(const PairOptions& options) {
           options.name, arbiter::describe(registered->state));
       return kUsageExitCode;
     }
-    epoch = registered->state.epoch;
-    channel->send_epoch(epoch);
-    spdlog::info("pair '{}' registered at the arbiter at epoch {}", options.name, epoch.load());
+    redundancy.paired(registered->state.epoch);
+    channel->send_epoch(registered->state.epoch);
+    spdlog::info("pair '{}' registered at the arbiter at epoch {}", options.name,
+                 registered->state.epoch);
   }
 
   hypervisor::LiveRole role({clock, entropy, timer, *net}, inputs, channel.get(), &gate);
   role.report_progress_every(kProgressInterval);
   hypervisor::Machine machine(std::move(p.image),
                               {p.ram_size, write_console, hypervisor::kDigestInterval}, role);
+  redundancy.set_machine(machine, [&role] { return role.last_seq(); });
   uint64_t last_bytes = 0;
   io.every(options.status_interval, [&](double seconds) {
-    const auto s = channel->stats();
-    if (fate != Fate::kPaired) {
-      spdlog::info("primary (alone): instruction {}, outputs held {}", s.progress, gate.held());
-      return;
-    }
-    spdlog::info(
-        "primary: instruction {}, log #{} acknowledged #{}, backup at instruction {} "
-        "(lag {}), outputs held {}, log {:.1f} KB/s, waited for the backup {} times",
-        s.progress, s.last_seq, s.acked_seq, s.peer_icount,
-        s.progress > s.peer_icount ? s.progress - s.peer_icount : 0, gate.held(),
-        kb_per_s(s.bytes_sent - last_bytes, seconds), s.lag_waits);
-    last_bytes = s.bytes_sent;
+    log_live_status("primary", channel->stats(), redundancy.state(), gate, last_bytes, seconds);
   });
   net->start();
   const auto started = Clock::now();
   const hypervisor::RunResult result = machine.run();
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  redundancy.stop();  // before the machine goes: a join works on it
   // So that the last outputs leave: they wait for the backup to have the log's end.
   if (!channel->lost()) channel->wait_acknowledged(std::chrono::seconds(5));
   channel->shutdown();
   io.stop();
-  if (decider.joinable()) decider.join();  // its verdict decides the exit code
   const bool stopped = result.outcome == hypervisor::RunResult::Outcome::kStopped;
-  if (stopped && fate == Fate::kLost) return kLostPairExitCode;
-  if (stopped && fate == Fate::kBroken) return kPairBrokenExitCode;
+  if (stopped && redundancy.state() == Redundancy::State::kLost) return kLostPairExitCode;
+  if (stopped && redundancy.state() == Redundancy::State::kBroken) return kPairBrokenExitCode;
   return report_run(result, seconds);
 }
 
@@ -362,6 +338,9 @@ struct LiveSide {
   devices::SystemEntropy entropy;
   std::unique_ptr<devices::AsioTimer> timer;
   std::unique_ptr<devices::AsioNetwork> net;
+  /// With --log-listen: the outputs wait for a backup that joins, and what decides about it.
+  std::unique_ptr<hypervisor::OutputGate> gate;
+  std::unique_ptr<Redundancy> redundancy;
   std::unique_ptr<hypervisor::LiveRole> role;
 };
 
@@ -407,6 +386,17 @@ int run_backup(const PairOptions& options) {
   IoThread io;
   hypervisor::InputQueue inputs;
   logchannel::ChannelBackup channel(io.io(), p.channel);
+  // Where backups join this one once it is live; until then it refuses them.
+  std::unique_ptr<logchannel::ChannelPrimary> listener;
+  if (p.listen_endpoint) {
+    try {
+      listener = std::make_unique<logchannel::ChannelPrimary>(
+          io.io(), *p.listen_endpoint, p.channel, logchannel::ChannelPrimary::Accepting::kNothing);
+    } catch (const std::system_error& e) {
+      spdlog::error("{}", e.what());
+      return kUsageExitCode;
+    }
+  }
   io.on_signal([&] {
     inputs.request_stop();
     channel.shutdown();
@@ -417,16 +407,33 @@ int run_backup(const PairOptions& options) {
   int declined_code = 0;
   LiveSide live;
   std::atomic<bool> went_live{false};
-  // On every way out, the io thread stops before what its handlers use is destroyed.
-  struct StopIo {
+  hypervisor::Machine* machine = nullptr;
+  // On every way out, the io thread stops before what its handlers use is destroyed, and a
+  // join's thread before the machine goes.
+  struct StopThreads {
     IoThread& io;
-    ~StopIo() { io.stop(); }
-  } stop_io{io};
+    LiveSide& live;
+    ~StopThreads() {
+      io.stop();
+      if (live.redundancy) live.redundancy->stop();
+    }
+  } stop_threads{io, live};
   io.start();
-  spdlog::info("backup of pair '{}': connecting to the primary at {}", options.name,
-               options.channel);
+  if (listener) {
+    const auto ep = listener->local_endpoint();
+    spdlog::info("listening on log {}:{} for backups that join this one once it is live",
+                 ep.address().to_string(), ep.port());
+  }
+  spdlog::info("backup of pair '{}': {} the primary at {}", options.name,
+               options.join ? "joining" : "connecting to", options.channel);
+  std::optional<logchannel::ChannelBackup::JoinStart> joined;
   try {
-    if (!channel.connect(p.channel_endpoint)) return 0;  // stopped first
+    if (options.join) {
+      joined = channel.join(p.channel_endpoint);
+      if (!joined) return 0;  // stopped first
+    } else if (!channel.connect(p.channel_endpoint)) {
+      return 0;  // stopped first
+    }
   } catch (const logchannel::ChannelRefused& e) {
     spdlog::error("the primary at {} refused this backup: {}", options.channel, e.what());
     return kUsageExitCode;
@@ -434,7 +441,20 @@ int run_backup(const PairOptions& options) {
     spdlog::error("{}", e.what());
     return kPairBrokenExitCode;
   }
-  spdlog::info("backup: paired with the primary at {}", options.channel);
+  std::optional<hypervisor::MachineSnapshot> snapshot;
+  if (joined) {
+    try {
+      snapshot = hypervisor::decode_snapshot(joined->snapshot);
+    } catch (const hypervisor::SnapshotError& e) {
+      spdlog::error("the primary's snapshot is unusable: {}", e.what());
+      return kPairBrokenExitCode;
+    }
+    snapshot->ram = std::move(joined->ram);
+    spdlog::info("backup: joined the primary at {} at instruction {}", options.channel,
+                 snapshot->icount);
+  } else {
+    spdlog::info("backup: paired with the primary at {}", options.channel);
+  }
 
   // The primary is gone and every record it sent has run: go live if the arbiter says so.
   auto go_live = [&](const hypervisor::Takeover& t) -> hypervisor::Role* {
@@ -442,8 +462,8 @@ int run_backup(const PairOptions& options) {
     if (!arbiter || !epoch) {
       spdlog::error("the backup executed every record it received, up to instruction {}; {}",
                     t.icount,
-                    arbiter ? "the primary never registered the pair at the arbiter, so the "
-                              "backup does not go live"
+                    arbiter ? "the primary never registered the pair with this backup at the "
+                              "arbiter, so the backup does not go live"
                             : "with no arbiter to decide, it does not go live");
       declined_code = kPairBrokenExitCode;
       return nullptr;
@@ -474,9 +494,21 @@ int run_backup(const PairOptions& options) {
     for (uint32_t conn : t.open_connections) {
       inputs.push(devices::NetEvent{VMFT_NIC_KIND_TCP_CLOSE, conn, 0, 0, {}});
     }
-    live.role = std::make_unique<hypervisor::LiveRole>(
-        hypervisor::HostServices{*live.clock, live.entropy, *live.timer, *live.net}, inputs,
-        nullptr);
+    const hypervisor::HostServices host{*live.clock, live.entropy, *live.timer, *live.net};
+    if (listener) {
+      live.gate = std::make_unique<hypervisor::OutputGate>(*live.net);
+      listener->on_ack([gate = live.gate.get()](uint64_t seq) { gate->acknowledged(seq); });
+      live.redundancy = std::make_unique<Redundancy>(
+          Redundancy::Setup{options.name, "backup", me, options.arbiter, arbiter.get(), *listener,
+                            *live.gate, inputs});
+      live.role =
+          std::make_unique<hypervisor::LiveRole>(host, inputs, listener.get(), live.gate.get());
+      live.role->report_progress_every(kProgressInterval);
+      live.redundancy->set_machine(*machine, [&live] { return live.role->last_seq(); });
+      live.redundancy->alone(*epoch);
+    } else {
+      live.role = std::make_unique<hypervisor::LiveRole>(host, inputs, nullptr);
+    }
     if (auto ep = live.net->udp_endpoint())
       spdlog::info("listening on udp {}", format_endpoint(*ep));
     if (auto ep = live.net->tcp_endpoint())
@@ -489,18 +521,41 @@ int run_backup(const PairOptions& options) {
     went_live = true;
     return live.role.get();
   };
-  hypervisor::BackupRole role(channel, inputs, go_live);
+  hypervisor::BackupRole role(
+      channel, inputs, go_live,
+      snapshot ? hypervisor::takeover_at(*snapshot) : hypervisor::Takeover{});
   // The backup's console stays quiet until it goes live: the primary's is the one people read.
-  hypervisor::Machine machine(std::move(p.image),
-                              {p.ram_size,
-                               [&went_live](std::span<const uint8_t> bytes) {
-                                 if (went_live) write_console(bytes);
-                               },
-                               hypervisor::kDigestInterval},
-                              role);
+  const hypervisor::MachineConfig config{p.ram_size,
+                                         [&went_live](std::span<const uint8_t> bytes) {
+                                           if (went_live) write_console(bytes);
+                                         },
+                                         hypervisor::kDigestInterval};
+  std::unique_ptr<hypervisor::Machine> machine_owner;
+  try {
+    machine_owner =
+        snapshot
+            ? std::make_unique<hypervisor::Machine>(std::move(p.image), config, role, *snapshot)
+            : std::make_unique<hypervisor::Machine>(std::move(p.image), config, role);
+  } catch (const hypervisor::SnapshotError& e) {
+    spdlog::error("the primary's snapshot does not fit this backup: {}", e.what());
+    return kPairBrokenExitCode;
+  }
+  machine = machine_owner.get();
+  if (snapshot) {
+    // Everything before the snapshot has run: the primary may count this backup in step now,
+    // even if its guest idles until the next input.
+    channel.reached(snapshot->icount);
+    snapshot.reset();  // its RAM is the machine's now
+  }
   uint64_t last_bytes = 0;
   io.every(options.status_interval, [&](double seconds) {
-    if (went_live) return;  // its status is the guest's service now
+    if (went_live) {
+      if (live.redundancy) {
+        log_live_status("backup (live)", listener->stats(), live.redundancy->state(), *live.gate,
+                        last_bytes, seconds);
+      }
+      return;
+    }
     const auto s = channel.stats();
     spdlog::info(
         "backup: at instruction {}, primary at least at {} (lag {}), log #{} received, "
@@ -510,9 +565,14 @@ int run_backup(const PairOptions& options) {
     last_bytes = s.bytes_received;
   });
   const auto started = Clock::now();
-  const hypervisor::RunResult result = machine.run();
+  const hypervisor::RunResult result = machine->run();
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  if (live.redundancy) live.redundancy->stop();  // before the machine goes: a join works on it
+  if (listener && went_live && !listener->lost()) {
+    listener->wait_acknowledged(std::chrono::seconds(5));  // so that the last outputs leave
+  }
   channel.shutdown();
+  if (listener) listener->shutdown();
   io.stop();
   if (role.replay().log_error()) {
     spdlog::error("the log from the primary is damaged: {}", *role.replay().log_error());
@@ -520,6 +580,11 @@ int run_backup(const PairOptions& options) {
   }
   const bool stopped = result.outcome == hypervisor::RunResult::Outcome::kStopped;
   if (stopped && declined_code != 0) return declined_code;
+  if (stopped && live.redundancy) {
+    const auto state = live.redundancy->state();
+    if (state == Redundancy::State::kLost) return kLostPairExitCode;
+    if (state == Redundancy::State::kBroken) return kPairBrokenExitCode;
+  }
   if (role.replay().stats().complete) {
     const auto& st = role.replay().stats();
     spdlog::info(
@@ -540,7 +605,8 @@ void add_pair_commands(CLI::App& app, std::string& log_level, std::function<int(
       "backup and hold every output until the backup has the log up to it");
   add_pair_options(*p, *primary);
   p->add_option("--log-listen", primary->channel,
-                "Where the backup connects: HOST:PORT of the logging channel")
+                "Where the backup connects, and later backups join: HOST:PORT of the logging "
+                "channel")
       ->required();
   p->add_option("--max-lag", primary->max_lag,
                 "Instructions the guest may run ahead of where the backup has executed to; "
@@ -557,6 +623,12 @@ void add_pair_commands(CLI::App& app, std::string& log_level, std::function<int(
   add_pair_options(*b, *backup);
   b->add_option("--log-connect", backup->channel, "The primary's logging channel: HOST:PORT")
       ->required();
+  b->add_option("--log-listen", backup->listen,
+                "Where a new backup joins this one once it has gone live: HOST:PORT of its "
+                "logging channel (none: it cannot be joined)");
+  b->add_flag("--join", backup->join,
+              "Join a primary that runs alone: start from a snapshot of its running guest "
+              "instead of from boot (needs --arbiter)");
   add_log_level_option(*b, log_level);
   b->callback([&action, backup] { action = [backup] { return run_backup(*backup); }; });
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #include "vmft/guest/abi.h"
 
@@ -54,6 +55,49 @@ uint64_t Nic::state_hash() const {
   }
   for (uint32_t conn : open_conns_) h = hash_combine(h, conn);
   return h;
+}
+
+NicState Nic::save() const {
+  return {{queue_.begin(), queue_.end()},
+          front_offset_,
+          {open_conns_.begin(), open_conns_.end()},
+          rx_full_,
+          rx_kind_,
+          rx_conn_,
+          rx_len_,
+          rx_peer_ip_,
+          rx_peer_port_,
+          rx_buf_addr_,
+          rx_buf_size_,
+          tx_kind_,
+          tx_conn_,
+          tx_peer_ip_,
+          tx_peer_port_,
+          tx_buf_addr_,
+          tx_len_,
+          tx_status_};
+}
+
+void Nic::restore(NicState state) {
+  queue_.assign(std::make_move_iterator(state.queue.begin()),
+                std::make_move_iterator(state.queue.end()));
+  front_offset_ = state.front_offset;
+  open_conns_ = {state.open_conns.begin(), state.open_conns.end()};
+  rx_full_ = state.rx_full;
+  rx_kind_ = state.rx_kind;
+  rx_conn_ = state.rx_conn;
+  rx_len_ = state.rx_len;
+  rx_peer_ip_ = state.rx_peer_ip;
+  rx_peer_port_ = state.rx_peer_port;
+  rx_buf_addr_ = state.rx_buf_addr;
+  rx_buf_size_ = state.rx_buf_size;
+  tx_kind_ = state.tx_kind;
+  tx_conn_ = state.tx_conn;
+  tx_peer_ip_ = state.tx_peer_ip;
+  tx_peer_port_ = state.tx_peer_port;
+  tx_buf_addr_ = state.tx_buf_addr;
+  tx_len_ = state.tx_len;
+  tx_status_ = state.tx_status;
 }
 
 void Nic::enqueue(NetEvent event) { queue_.push_back(std::move(event)); }

@@ -32,4 +32,11 @@ void Timer::expire(uint64_t generation) {
   if (generation == generation_ && compare_ != VMFT_TIMER_DISARMED) pending_ = true;
 }
 
+void Timer::restore(const TimerState& state) {
+  compare_ = state.compare;
+  generation_ = state.generation;
+  pending_ = state.pending;
+  if (compare_ != VMFT_TIMER_DISARMED && !pending_) backend_.arm(compare_, generation_);
+}
+
 }  // namespace vmft::devices

@@ -4,9 +4,35 @@
 
 namespace vmft::hypervisor {
 
-BackupRole::BackupRole(logchannel::RecordSource& log, InputQueue& inputs, GoLive go_live)
-    : Role(inputs), replay_(log, inputs), go_live_(std::move(go_live)) {
+BackupRole::BackupRole(logchannel::RecordSource& log, InputQueue& inputs, GoLive go_live,
+                       Takeover start)
+    : Role(inputs),
+      replay_(log, inputs),
+      go_live_(std::move(go_live)),
+      takeover_(std::move(start)) {
   sync();
+}
+
+Takeover takeover_at(const MachineSnapshot& snapshot) {
+  Takeover t;
+  t.icount = snapshot.icount;
+  for (size_t i = 0; i < snapshot.last_clock.size(); ++i) {
+    if (snapshot.last_clock[i]) {
+      t.last_clock[static_cast<logchannel::ClockSource>(i + 1)] = *snapshot.last_clock[i];
+    }
+  }
+  t.highest_connection = snapshot.highest_connection;
+  t.open_connections.insert(snapshot.nic.open_conns.begin(), snapshot.nic.open_conns.end());
+  // Events the guest has yet to take in were taken from the host already: as BackupRole
+  // tracks inputs when it takes them, they count.
+  for (const devices::NetEvent& ev : snapshot.nic.queue) {
+    if (ev.kind == VMFT_NIC_KIND_TCP_OPEN) t.open_connections.insert(ev.conn);
+    if (ev.kind == VMFT_NIC_KIND_TCP_CLOSE) t.open_connections.erase(ev.conn);
+  }
+  if (snapshot.timer.compare != VMFT_TIMER_DISARMED) {
+    t.timer = std::make_pair(snapshot.timer.compare, snapshot.timer.generation);
+  }
+  return t;
 }
 
 void BackupRole::sync() {

@@ -20,6 +20,14 @@ void InputQueue::request_stop() {
   cv_.notify_one();
 }
 
+void InputQueue::wake() {
+  {
+    std::lock_guard lock(mutex_);
+    wake_ = true;
+  }
+  cv_.notify_one();
+}
+
 std::deque<HostInput> InputQueue::take_all() {
   std::lock_guard lock(mutex_);
   std::deque<HostInput> out;
@@ -30,7 +38,9 @@ std::deque<HostInput> InputQueue::take_all() {
 
 void InputQueue::wait() {
   std::unique_lock lock(mutex_);
-  cv_.wait(lock, [this] { return !inputs_.empty() || stop_.load(std::memory_order_relaxed); });
+  cv_.wait(lock,
+           [this] { return !inputs_.empty() || stop_.load(std::memory_order_relaxed) || wake_; });
+  wake_ = false;
 }
 
 }  // namespace vmft::hypervisor

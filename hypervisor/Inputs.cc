@@ -3,6 +3,8 @@
 // instruction count at which it happens.
 #include <xxhash.h>
 
+#include <algorithm>
+
 #include "MachineImpl.h"
 #include "RiscvNames.h"
 #include "vmft/guest/abi.h"
@@ -13,11 +15,13 @@ using logchannel::ClockSource;
 using logchannel::Output;
 using logchannel::OutputKind;
 
-uint64_t Machine::Impl::RoleClock::wall_ns() {
-  return m_.role_.clock(ClockSource::kWall, m_.icount_);
-}
-uint64_t Machine::Impl::RoleClock::mono_ns() {
-  return m_.role_.clock(ClockSource::kMono, m_.icount_);
+uint64_t Machine::Impl::RoleClock::wall_ns() { return m_.read_clock(ClockSource::kWall); }
+uint64_t Machine::Impl::RoleClock::mono_ns() { return m_.read_clock(ClockSource::kMono); }
+
+uint64_t Machine::Impl::read_clock(ClockSource source) {
+  const uint64_t value = role_.clock(source, icount_);
+  last_clock_[static_cast<size_t>(source) - 1] = value;
+  return value;
 }
 uint64_t Machine::Impl::RoleEntropy::next() { return m_.role_.entropy(m_.icount_); }
 
@@ -64,21 +68,23 @@ void Machine::Impl::take_inputs(uint64_t icount) {
     if (auto* t = std::get_if<TimerExpired>(&input)) {
       timer_.expire(t->generation);
     } else {
-      nic_.enqueue(std::move(std::get<devices::NetEvent>(input)));
+      auto& event = std::get<devices::NetEvent>(input);
+      highest_connection_ = std::max(highest_connection_, event.conn);
+      nic_.enqueue(std::move(event));
     }
   }
   if (!inputs.empty()) boundary_work_ = true;
 }
 
-void Machine::Impl::take_digest_if_due(uint64_t icount) {
+void Machine::Impl::take_digest_if_due(uint64_t icount, uint64_t pc) {
   if (icount < next_digest_icount_) return;
-  role_.digest(icount, state_digest());
+  role_.digest(icount, state_digest(pc));
   next_digest_icount_ = icount - icount % config_.digest_interval + config_.digest_interval;
 }
 
-logchannel::StateDigest Machine::Impl::state_digest() const {
+logchannel::StateDigest Machine::Impl::state_digest(uint64_t pc) const {
   logchannel::StateDigest d;
-  d.regs[0] = reg(UC_RISCV_REG_PC);
+  d.regs[0] = pc;
   for (int i = 1; i < 32; ++i) d.regs[i] = reg(UC_RISCV_REG_X0 + i);
   static_assert(std::size(kDigestCsrs) == std::tuple_size_v<decltype(d.csrs)>);
   for (size_t i = 0; i < d.csrs.size(); ++i) d.csrs[i] = reg(kDigestCsrs[i].uc_reg);

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 #include "MachineImpl.h"
 #include "vmft/guest/abi.h"
@@ -25,8 +26,10 @@ void check(uc_err err, const char* what) {
 
 }  // namespace
 
-Machine::Impl::Impl(GuestImage image, MachineConfig config, Role& role)
-    : role_(role),
+Machine::Impl::Impl(Machine& owner, GuestImage image, MachineConfig config, Role& role,
+                    const MachineSnapshot* snapshot)
+    : owner_(owner),
+      role_(role),
       config_(std::move(config)),
       ram_(VMFT_RAM_BASE, config_.ram_size),
       role_clock_(*this),
@@ -39,6 +42,16 @@ Machine::Impl::Impl(GuestImage image, MachineConfig config, Role& role)
       entropy_(role_entropy_),
       next_digest_icount_(config_.digest_interval) {
   check(uc_open(UC_ARCH_RISCV, UC_MODE_RISCV64, &uc_), "uc_open");
+  try {
+    set_up(std::move(image), snapshot);
+  } catch (...) {
+    bus_.reset();
+    uc_close(uc_);
+    throw;
+  }
+}
+
+void Machine::Impl::set_up(GuestImage image, const MachineSnapshot* snapshot) {
   check(uc_mem_map_ptr(uc_, ram_.base(), ram_.size(), UC_PROT_ALL, ram_.data()), "map RAM");
   bus_.emplace(
       uc_, [this] { boundary_work_ = true; },
@@ -58,7 +71,12 @@ Machine::Impl::Impl(GuestImage image, MachineConfig config, Role& role)
   bus_->map(VMFT_NIC_BASE, nic_);
   bus_->map(VMFT_ENTROPY_BASE, entropy_);
   counters_.rewrite(image);
-  load(image);
+  image_digest_ = digest_of(image);
+  if (snapshot) {
+    restore(*snapshot);
+  } else {
+    load(image);
+  }
   install_hooks();
 }
 
@@ -72,7 +90,7 @@ void Machine::Impl::load(const GuestImage& image) {
     // The loader has checked that every segment lies inside RAM.
     std::memcpy(ram_.data() + (seg.vaddr - ram_.base()), seg.bytes.data(), seg.bytes.size());
   }
-  entry_ = image.entry;
+  set_reg(UC_RISCV_REG_PC, image.entry);  // where run() starts
   set_reg(UC_RISCV_REG_A0, ram_.base());
   set_reg(UC_RISCV_REG_A1, ram_.size());
 }
@@ -99,25 +117,40 @@ uint64_t Machine::Impl::reg(int id) const {
 
 void Machine::Impl::set_reg(int id, uint64_t value) { uc_reg_write(uc_, id, &value); }
 
+// Starts where the machine is: the entry point, a restored snapshot's point (which may be an
+// idle guest), or where a stopped run stopped.
 RunResult Machine::Impl::run() {
-  uint64_t pc = entry_;
-  while (state_ == State::kRunning) {
-    const uc_err err = uc_emu_start(uc_, pc, kNeverReached, 0, 0);
-    pc = reg(UC_RISCV_REG_PC);
-    resync_icount(pc);
-    after_emulation_stopped(err);
-    if (step_to_until_) step_to_until(pc);
+  if (state_ == State::kStopped) state_ = stopped_idle_ ? State::kIdle : State::kRunning;
+  struct InRun {
+    bool& flag;
+    explicit InRun(bool& f) : flag(f) { flag = true; }
+    ~InRun() { flag = false; }
+  } in_run(in_run_);
+  uint64_t pc = reg(UC_RISCV_REG_PC);
+  while (state_ == State::kRunning || state_ == State::kIdle) {
+    if (state_ == State::kRunning) {
+      const uc_err err = uc_emu_start(uc_, pc, kNeverReached, 0, 0);
+      pc = reg(UC_RISCV_REG_PC);
+      resync_icount(pc);
+      after_emulation_stopped(err);
+      if (step_to_until_) step_to_until(pc);
+    }
     if (state_ == State::kIdle) wait_while_idle();
-    if (state_ == State::kRunning && role_.should_stop(icount_)) state_ = State::kStopped;
+    if (state_ == State::kRunning && role_.should_stop(icount_)) stop(wfi_with_stop_);
   }
   return finish();
+}
+
+void Machine::Impl::stop(bool idle) {
+  state_ = State::kStopped;
+  stopped_idle_ = idle;
 }
 
 RunResult Machine::Impl::finish() {
   RunResult result;
   if (state_ != State::kDiverged && state_ != State::kUntil) {
     try {
-      role_.end(icount_, run_end(), state_digest());
+      role_.end(icount_, run_end(), state_digest(reg(UC_RISCV_REG_PC)));
     } catch (const Divergence& e) {
       state_ = State::kDiverged;
       report_ = e.what();
@@ -142,6 +175,8 @@ RunResult Machine::Impl::finish() {
 // request seen at a block boundary, or `wfi` (which makes Unicorn return by itself).
 void Machine::Impl::after_emulation_stopped(uc_err err) {
   const uint64_t pc = reg(UC_RISCV_REG_PC);
+  const bool stopped_at_boundary = std::exchange(stopped_at_boundary_, false);
+  wfi_with_stop_ = false;
   if (state_ != State::kRunning) return;
   if (err != UC_ERR_OK) {
     std::string cause = uc_strerror(err);
@@ -158,8 +193,13 @@ void Machine::Impl::after_emulation_stopped(uc_err err) {
     fault(cause, fault_pc);
     return;
   }
-  if (role_.should_stop(icount_) || step_to_until_) return;
-  if (fetch(pc - 4) == kWfi) {
+  // A stop at a block boundary leaves the pc at the block's start, which may follow a wfi.
+  const bool at_wfi = !stopped_at_boundary && fetch(pc - 4) == kWfi;
+  if (role_.should_stop(icount_) || step_to_until_) {
+    wfi_with_stop_ = at_wfi;  // resumed, the guest waits for its interrupt
+    return;
+  }
+  if (at_wfi) {
     state_ = State::kIdle;
     return;
   }
@@ -175,6 +215,7 @@ void Machine::Impl::on_block(uc_engine*, uint64_t address, uint32_t size, void* 
   if (self->boundary_work_ || self->role_.attention() ||
       self->block_start_icount_ >= self->role_.due_icount() ||
       self->block_start_icount_ >= self->next_digest_icount_ ||
+      self->tasks_pending_.load(std::memory_order_relaxed) ||
       self->icount_ > self->role_.run_limit() || self->icount_ > self->config_.until) {
     self->at_block_boundary(address);
   }
@@ -188,7 +229,12 @@ void Machine::Impl::at_block_boundary(uint64_t address) {
     if (icount_ > role_.run_limit()) role_.hold(icount_);  // the block runs up to icount_
     if (role_.should_stop(icount)) {
       icount_ = icount;  // the block will not run
+      stopped_at_boundary_ = true;
       uc_emu_stop(uc_);
+      return;
+    }
+    if (!run_boundary_tasks({icount, address, false})) {
+      icount_ = icount;
       return;
     }
     take_inputs(icount);
@@ -197,7 +243,7 @@ void Machine::Impl::at_block_boundary(uint64_t address) {
     boundary_work_ = pending || nic_.can_deliver();
     const bool interrupted = pending && take_interrupt(address);
     if (interrupted) icount_ = icount;
-    take_digest_if_due(icount);
+    take_digest_if_due(icount, interrupted ? reg(UC_RISCV_REG_PC) : address);
     role_.boundary_done(icount, address);
     // Not when an interrupt was just taken: the pc moved, and a stop would be lost; the
     // handler's first block comes next, at the same count.
@@ -280,13 +326,14 @@ void Machine::Impl::wait_while_idle() {
     for (;;) {
       role_.hold(icount_ + 1);  // every input at this instruction is known
       if (role_.should_stop(icount_)) {
-        state_ = State::kStopped;
+        stop(/*idle=*/true);
         return;
       }
       if (icount_ >= config_.until) {
         state_ = State::kUntil;
         return;
       }
+      if (!run_boundary_tasks({icount_, reg(UC_RISCV_REG_PC), true})) return;
       take_inputs(icount_);
       deliver_device_events();
       if (pending_interrupts() & reg(UC_RISCV_REG_MIE)) break;
@@ -301,11 +348,17 @@ void Machine::Impl::wait_while_idle() {
 }
 
 Machine::Machine(GuestImage image, MachineConfig config, Role& role)
-    : impl_(std::make_unique<Impl>(std::move(image), std::move(config), role)) {}
+    : impl_(std::make_unique<Impl>(*this, std::move(image), std::move(config), role, nullptr)) {}
+Machine::Machine(GuestImage image, MachineConfig config, Role& role,
+                 const MachineSnapshot& snapshot)
+    : impl_(std::make_unique<Impl>(*this, std::move(image), std::move(config), role, &snapshot)) {}
 Machine::~Machine() = default;
 RunResult Machine::run() { return impl_->run(); }
 uint64_t Machine::read_register(int reg) const { return impl_->reg(reg); }
 std::string Machine::register_dump() const { return impl_->register_dump(); }
 std::span<const uint8_t> Machine::ram() const { return impl_->ram(); }
+void Machine::at_next_boundary(BoundaryTask task) { impl_->at_next_boundary(std::move(task)); }
+MachineSnapshot Machine::snapshot(RamCopy ram) const { return impl_->snapshot(ram); }
+MachinePosition Machine::position() const { return impl_->position(); }
 
 }  // namespace vmft::hypervisor

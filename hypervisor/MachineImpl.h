@@ -2,8 +2,12 @@
 
 #include <unicorn/unicorn.h>
 
+#include <array>
+#include <atomic>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "CounterRewriter.h"
 #include "MmioBus.h"
@@ -22,10 +26,16 @@ namespace vmft::hypervisor {
 /// vCPU thread only.
 class Machine::Impl {
  public:
-  Impl(GuestImage image, MachineConfig config, Role& role);
+  /// Restores `snapshot` when given one (MachineSnapshot.cc), else boots `image`.
+  Impl(Machine& owner, GuestImage image, MachineConfig config, Role& role,
+       const MachineSnapshot* snapshot);
   ~Impl();
 
   RunResult run();
+  // MachineSnapshot.cc
+  void at_next_boundary(BoundaryTask task);
+  MachineSnapshot snapshot(RamCopy ram) const;
+  MachinePosition position() const;
   std::span<const uint8_t> ram() const { return {ram_.data(), ram_.size()}; }
   std::string register_dump() const;
   uint64_t reg(int id) const;
@@ -68,7 +78,9 @@ class Machine::Impl {
   };
 
   // Machine.cc
+  void set_up(GuestImage image, const MachineSnapshot* snapshot);
   void load(const GuestImage& image);
+  void stop(bool idle);
   void install_hooks();
   static void on_block(uc_engine*, uint64_t address, uint32_t size, void* user);
   void at_block_boundary(uint64_t address);
@@ -83,10 +95,14 @@ class Machine::Impl {
   RunResult finish();
 
   // Inputs.cc
+  /// Every clock the guest reads comes through here (clock registers and counter CSRs).
+  uint64_t read_clock(logchannel::ClockSource source);
   void take_inputs(uint64_t icount);
   void write_console(std::span<const uint8_t> bytes);
-  void take_digest_if_due(uint64_t icount);
-  logchannel::StateDigest state_digest() const;
+  /// `pc`: where the guest goes on. Unicorn's pc register is stale in a block hook, and how
+  /// stale depends on the vCPU's history, which a restored machine does not share.
+  void take_digest_if_due(uint64_t icount, uint64_t pc);
+  logchannel::StateDigest state_digest(uint64_t pc) const;
   logchannel::RunEnd run_end() const;
   void diverged(const std::string& report);
 
@@ -101,12 +117,22 @@ class Machine::Impl {
   std::optional<uint64_t> find_access(uint64_t address) const;
   void fault(const std::string& cause, uint64_t pc);
 
+  // MachineSnapshot.cc
+  static uint64_t digest_of(const GuestImage& image);
+  void restore(const MachineSnapshot& snapshot);
+  void restore_ram(std::span<const uint8_t> ram);
+  CpuState read_cpu(uint64_t pc) const;
+  void write_cpu(const CpuState& cpu);
+  /// Runs the posted tasks at a safe point; false when one failed (the machine faulted).
+  bool run_boundary_tasks(const MachinePosition& at);
+
+  Machine& owner_;
   Role& role_;
   MachineConfig config_;
   GuestMemory ram_;
   uc_engine* uc_ = nullptr;
-  uint64_t entry_ = 0;
   CounterRewriter counters_;
+  uint64_t image_digest_ = 0;  ///< of the rewritten image, for snapshots
 
   RoleClock role_clock_;
   RoleEntropy role_entropy_;
@@ -141,6 +167,24 @@ class Machine::Impl {
 
   /// --until lies inside the current block: run it instruction by instruction up to there.
   bool step_to_until_ = false;
+
+  // What a stopped run was doing, so that a snapshot of it (or another run()) goes on as it
+  // would have: a stop at a block boundary leaves the pc at the block's start, one that comes
+  // with wfi (Unicorn's own return) leaves the guest waiting for an interrupt.
+  bool stopped_idle_ = false;
+  bool stopped_at_boundary_ = false;  ///< at_block_boundary stopped the last uc_emu_start
+  bool wfi_with_stop_ = false;        ///< the last uc_emu_start ended at wfi with a stop due
+
+  /// The last value the guest read from each clock (ClockSource - 1), for snapshots.
+  std::array<std::optional<uint64_t>, 4> last_clock_{};
+  uint32_t highest_connection_ = 0;  ///< for snapshots
+
+  // Boundary tasks: posted from any thread, run on this one at the next safe point.
+  bool in_run_ = false;
+  std::optional<MachinePosition> safe_point_;  ///< set while tasks run
+  std::mutex tasks_mutex_;
+  std::vector<BoundaryTask> tasks_;  ///< under tasks_mutex_
+  std::atomic<bool> tasks_pending_{false};
 
   uc_hook block_hook_ = 0, intr_hook_ = 0, unmapped_hook_ = 0;
 };

@@ -42,6 +42,28 @@ void MmioBus::map(uint64_t base, devices::MmioDevice& device) {
   windows_.push_back(std::move(window));
 }
 
+std::vector<MmioLatch> MmioBus::latches() const {
+  std::vector<MmioLatch> out;
+  for (const auto& w : windows_) {
+    out.push_back({w->latched_reg, w->latched_value, w->pending_reg, w->pending_low});
+  }
+  return out;
+}
+
+void MmioBus::restore_latches(std::span<const MmioLatch> latches) {
+  if (latches.size() != windows_.size()) {
+    throw SnapshotError("the snapshot has " + std::to_string(latches.size()) +
+                        " MMIO windows, this machine " + std::to_string(windows_.size()));
+  }
+  for (size_t i = 0; i < latches.size(); ++i) {
+    Window& w = *windows_[i];
+    w.latched_reg = latches[i].read_reg;
+    w.latched_value = latches[i].read_value;
+    w.pending_reg = latches[i].write_reg;
+    w.pending_low = latches[i].write_low;
+  }
+}
+
 uint64_t MmioBus::on_read(uc_engine*, uint64_t offset, unsigned size, void* user) {
   auto* w = static_cast<Window*>(user);
   try {

@@ -5,10 +5,12 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "vmft/devices/MmioDevice.h"
+#include "vmft/hypervisor/Snapshot.h"
 
 namespace vmft::hypervisor {
 
@@ -25,6 +27,12 @@ class MmioBus {
 
   /// Maps `device` at one page starting at `base`. The device must outlive the bus.
   void map(uint64_t base, devices::MmioDevice& device);
+
+  /// Each window's reassembly state, in the order the windows were mapped (for snapshots).
+  std::vector<MmioLatch> latches() const;
+  /// Restores what latches() returned on a bus with the same windows; throws SnapshotError for
+  /// another number of windows.
+  void restore_latches(std::span<const MmioLatch> latches);
 
  private:
   struct Window;

@@ -47,6 +47,12 @@ void OutputGate::open() {
   acknowledged(0);
 }
 
+void OutputGate::hold_again(uint64_t seq) {
+  std::lock_guard lock(mutex_);
+  open_ = false;
+  acked_ = seq;
+}
+
 size_t OutputGate::held() const {
   std::lock_guard lock(mutex_);
   return held_.size();

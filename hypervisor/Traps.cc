@@ -130,9 +130,9 @@ bool Machine::Impl::emulate_csr(uint64_t pc) {
   if (writes && csr == kCsrTime) return false;
   uint64_t value = 0;
   switch (csr) {
-    case kCsrTime: value = role_.clock(ClockSource::kCsrTime, icount_); break;
+    case kCsrTime: value = read_clock(ClockSource::kCsrTime); break;
     case kCsrCycle:
-    case kCsrMcycle: value = role_.clock(ClockSource::kCsrCycle, icount_); break;
+    case kCsrMcycle: value = read_clock(ClockSource::kCsrCycle); break;
     case kCsrInstret:
     case kCsrMinstret: value = icount_ - 1; break;
     default: return false;

@@ -16,12 +16,15 @@ using asio::ip::tcp;
 
 // The first byte of every message's frame payload.
 enum MessageType : uint8_t {
-  kHello = 1,    // backup -> primary: protocol version, pair name, header
-  kWelcome = 2,  // primary -> backup: paired
-  kRefuse = 3,   // primary -> backup: why not
-  kBatch = 4,    // primary -> backup: progress mark, then records
-  kAck = 5,      // backup -> primary: highest seq received, instruction count executed
-  kEpoch = 6,    // primary -> backup: the epoch the arbiter registered the pair at
+  kHello = 1,     // backup -> primary: protocol version, pair name, header
+  kWelcome = 2,   // primary -> backup: paired
+  kRefuse = 3,    // primary -> backup: why not
+  kBatch = 4,     // primary -> backup: progress mark, then records
+  kAck = 5,       // backup -> primary: highest seq received, instruction count executed
+  kEpoch = 6,     // primary -> backup: the epoch the arbiter registered the pair at
+  kJoin = 7,      // backup -> primary: as hello, from a backup that joins a running primary
+  kRam = 8,       // primary -> joining backup: offset, then bytes of guest RAM
+  kSnapshot = 9,  // primary -> joining backup: seq, icount, the machine's snapshot
 };
 
 // A handshake message is small: a pair name and a header.
@@ -33,6 +36,8 @@ constexpr size_t kSendNowBytes = 256 * 1024;
 constexpr auto kMarkInterval = std::chrono::milliseconds(1);
 // Between attempts to reach a primary that does not listen yet.
 constexpr auto kConnectRetry = std::chrono::milliseconds(100);
+// RAM for a joining backup travels in frames of at most this much.
+constexpr size_t kRamFrameBytes = 1u << 20;
 
 std::string text(std::span<const uint8_t> bytes) { return {bytes.begin(), bytes.end()}; }
 std::span<const uint8_t> bytes_of(const std::string& s) {
@@ -228,8 +233,8 @@ std::string pairing_mismatch(const std::string& primary_pair, const LogHeader& p
 // ================================ primary ================================
 
 ChannelPrimary::ChannelPrimary(asio::io_context& io, const tcp::endpoint& listen,
-                               ChannelConfig config)
-    : io_(io), config_(std::move(config)), acceptor_(io), timer_(io) {
+                               ChannelConfig config, Accepting accepting)
+    : io_(io), config_(std::move(config)), acceptor_(io), timer_(io), accepting_(accepting) {
   asio::error_code ec;
   acceptor_.open(listen.protocol(), ec);
   if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
@@ -259,9 +264,10 @@ void ChannelPrimary::start_accept() {
 
 void ChannelPrimary::handshake(std::shared_ptr<FrameLink> link, std::span<const uint8_t> hello) {
   const std::string from = remote_text(link->socket());
+  const bool join = hello[0] == kJoin;
   std::string reason;
   try {
-    if (hello[0] != kHello) throw LogError("not a hello message");
+    if (hello[0] != kHello && !join) throw LogError("not a hello message");
     const detail::Hello h = detail::decode_hello(hello);
     if (h.version != kFormatVersion) {
       reason =
@@ -274,8 +280,11 @@ void ChannelPrimary::handshake(std::shared_ptr<FrameLink> link, std::span<const 
   }
   {
     std::lock_guard lock(mutex_);
-    if (reason.empty() && (paired_ || shut_down_)) {
-      reason = fmt::format("pair '{}' already has a backup", config_.pair);
+    if (reason.empty()) reason = refusal_locked(join);
+    if (reason.empty()) {
+      phase_ = join ? Phase::kJoining : Phase::kStreaming;
+      start_session_locked(link->socket().native_handle());
+      if (join) fd_ = -1;  // RAM goes through the io thread until the snapshot
     }
   }
   link->pause();
@@ -284,24 +293,114 @@ void ChannelPrimary::handshake(std::shared_ptr<FrameLink> link, std::span<const 
     link->write(message(kRefuse, reason), [link] { link->close(); });
     return;
   }
-  spdlog::info("backup connected from {}", from);
+  spdlog::info("{} connected from {}", join ? "a joining backup" : "backup", from);
   link_ = link;
   link_->set_handlers([this](std::span<const uint8_t> payload) { on_frame(payload); },
                       [this](const std::string& why) { lose("the backup is gone: " + why); });
-  {
-    std::lock_guard lock(mutex_);
-    writing_ = true;
-  }
   link_->write(message(kWelcome), [this] { written(); });
   link_->read(kMaxHandshakeBytes);
-  {
-    std::lock_guard lock(mutex_);
-    paired_ = true;
-    fd_ = link_->socket().native_handle();
-    last_heard_ = last_sent_ = Clock::now();
-  }
   cv_.notify_all();
   tick();
+  uint64_t session;
+  {
+    std::lock_guard lock(mutex_);
+    session = session_;
+  }
+  if (join && on_join_) on_join_(session);
+}
+
+// Why a backup (joining or not) cannot pair now, or empty.
+std::string ChannelPrimary::refusal_locked(bool join) const {
+  if (shut_down_) return "the primary is stopping";
+  if (phase_ == Phase::kJoining) return fmt::format("a backup is joining pair '{}'", config_.pair);
+  if (phase_ == Phase::kStreaming) {
+    return fmt::format("pair '{}' already has a backup", config_.pair);
+  }
+  switch (accepting_) {
+    case Accepting::kFirstBackup:
+      if (!join) return {};
+      return fmt::format(
+          "the primary of pair '{}' has not started its guest: start the backup without --join",
+          config_.pair);
+    case Accepting::kJoiners:
+      if (join) return {};
+      return fmt::format("the primary of pair '{}' is running: a new backup joins it with --join",
+                         config_.pair);
+    case Accepting::kNothing: break;
+  }
+  return fmt::format(
+      "this side of pair '{}' takes no backup now (it is a backup itself, or it lost its backup "
+      "and the arbiter has not decided yet)",
+      config_.pair);
+}
+
+// A backup passed the handshake: everything about the last one is forgotten.
+void ChannelPrimary::start_session_locked(int fd) {
+  ++session_;
+  lost_.reset();
+  fd_ = session_fd_ = fd;
+  writing_ = true;  // the welcome goes first
+  send_posted_ = false;
+  pending_.clear();
+  preface_.clear();
+  in_flight_.clear();
+  unacked_bytes_ = 0;
+  epoch_to_send_.reset();
+  sync_at_.reset();
+  last_heard_ = last_sent_ = Clock::now();
+}
+
+void ChannelPrimary::accept(Accepting what) {
+  std::lock_guard lock(mutex_);
+  accepting_ = what;
+}
+
+bool ChannelPrimary::send_ram(uint64_t session, uint64_t offset, std::span<const uint8_t> bytes) {
+  std::unique_lock lock(mutex_);
+  const auto gone = [&] { return phase_ != Phase::kJoining || session_ != session || shut_down_; };
+  for (size_t done = 0; done < bytes.size();) {
+    cv_.wait(lock, [&] { return gone() || (preface_.empty() && !writing_); });
+    if (gone()) return false;
+    const size_t n = std::min(kRamFrameBytes, bytes.size() - done);
+    std::vector<uint8_t> payload{kRam};
+    detail::ByteWriter w(payload);
+    w.varint(offset + done);
+    w.bytes(bytes.subspan(done, n));
+    append_frame(payload, preface_);
+    done += n;
+    schedule_send_locked();
+  }
+  return true;
+}
+
+bool ChannelPrimary::start_stream(uint64_t session, uint64_t seq, uint64_t icount,
+                                  const std::vector<std::pair<uint64_t, std::vector<uint8_t>>>& ram,
+                                  std::span<const uint8_t> snapshot) {
+  std::lock_guard lock(mutex_);
+  if (phase_ != Phase::kJoining || session_ != session || shut_down_) return false;
+  for (const auto& [offset, bytes] : ram) {
+    for (size_t done = 0; done < bytes.size(); done += kRamFrameBytes) {
+      std::vector<uint8_t> payload{kRam};
+      detail::ByteWriter w(payload);
+      w.varint(offset + done);
+      w.bytes(std::span(bytes).subspan(done, std::min(kRamFrameBytes, bytes.size() - done)));
+      append_frame(payload, preface_);
+    }
+  }
+  std::vector<uint8_t> payload{kSnapshot};
+  detail::ByteWriter w(payload);
+  w.varint(seq);
+  w.varint(icount);
+  w.bytes(snapshot);
+  append_frame(payload, preface_);
+  encoder_ = RecordEncoder();  // the joiner decodes from a fresh state
+  phase_ = Phase::kStreaming;
+  appended_seq_ = pending_seq_ = acked_seq_ = seq;
+  mark_ = sent_mark_ = peer_icount_ = icount;
+  sync_at_ = icount;
+  fd_ = session_fd_;
+  schedule_send_locked();
+  return true;
 }
 
 void ChannelPrimary::send_epoch(uint64_t epoch) {
@@ -312,17 +411,19 @@ void ChannelPrimary::send_epoch(uint64_t epoch) {
 
 bool ChannelPrimary::wait_for_backup() {
   std::unique_lock lock(mutex_);
-  cv_.wait(lock, [this] { return paired_ || shut_down_; });
-  return paired_ && !shut_down_;
+  cv_.wait(lock, [this] { return phase_ == Phase::kStreaming || shut_down_; });
+  return phase_ == Phase::kStreaming && !shut_down_;
 }
 
 void ChannelPrimary::append(const Record& record) {
   std::vector<uint8_t> bytes;
   encoder_.encode(record, bytes);
   std::unique_lock lock(mutex_);
-  cv_.wait(lock, [this] { return lost_ || shut_down_ || unacked_bytes_ < config_.buffer_bytes; });
+  cv_.wait(lock, [this] {
+    return phase_ != Phase::kStreaming || shut_down_ || unacked_bytes_ < config_.buffer_bytes;
+  });
   appended_seq_ = record.seq;
-  if (lost_ || shut_down_) return;
+  if (phase_ != Phase::kStreaming || shut_down_) return;  // no backup: nobody to send it to
   pending_.insert(pending_.end(), bytes.begin(), bytes.end());
   pending_seq_ = record.seq;
   unacked_bytes_ += bytes.size();
@@ -343,12 +444,15 @@ void ChannelPrimary::close() { flush(); }
 void ChannelPrimary::progress(uint64_t icount) {
   std::unique_lock lock(mutex_);
   mark_ = icount;
-  const bool too_far = config_.max_lag && paired_ && icount - peer_icount_ > config_.max_lag;
+  const bool too_far =
+      config_.max_lag && phase_ == Phase::kStreaming && icount - peer_icount_ > config_.max_lag;
   if (too_far || Clock::now() - last_sent_ >= kMarkInterval) schedule_send_locked();
   if (!too_far) return;
   ++lag_waits_;
-  cv_.wait(lock,
-           [&] { return lost_ || shut_down_ || icount - peer_icount_ <= config_.max_lag / 2; });
+  cv_.wait(lock, [&] {
+    return phase_ != Phase::kStreaming || shut_down_ ||
+           icount - peer_icount_ <= config_.max_lag / 2;
+  });
 }
 
 // Sends what is pending. From the vCPU thread, when nothing else is being written, it writes
@@ -357,7 +461,7 @@ void ChannelPrimary::progress(uint64_t icount) {
 // goes through the io thread. Only one of the two paths writes at a time (writing_), so
 // frames never interleave.
 void ChannelPrimary::schedule_send_locked() {
-  if (writing_ || send_posted_ || !paired_ || lost_ || shut_down_) return;
+  if (writing_ || send_posted_ || phase_ == Phase::kWaiting || shut_down_) return;
   if (fd_ < 0) {
     send_posted_ = true;
     asio::post(io_, [this] { send(); });
@@ -377,7 +481,15 @@ void ChannelPrimary::schedule_send_locked() {
 // The bytes of one batch with everything pending and the latest progress mark (after the
 // epoch message, if one waits), or none when there is nothing to say.
 std::vector<uint8_t> ChannelPrimary::take_batch_locked(bool heartbeat) {
-  std::vector<uint8_t> bytes;
+  std::vector<uint8_t> bytes = std::move(preface_);
+  preface_.clear();
+  if (phase_ == Phase::kJoining) {
+    // Before the snapshot a batch means nothing to the joiner but that the primary is there.
+    if (heartbeat && bytes.empty()) append_frame(std::vector<uint8_t>{kBatch, 0}, bytes);
+    if (!bytes.empty()) last_sent_ = Clock::now();
+    bytes_sent_ += bytes.size();
+    return bytes;
+  }
   if (epoch_to_send_) {
     std::vector<uint8_t> payload{kEpoch};
     detail::ByteWriter(payload).varint(*epoch_to_send_);
@@ -403,7 +515,7 @@ void ChannelPrimary::send() {
   {
     std::lock_guard lock(mutex_);
     send_posted_ = false;
-    if (!link_ || writing_ || lost_ || shut_down_) return;
+    if (!link_ || writing_ || phase_ == Phase::kWaiting || shut_down_) return;
     bytes = take_batch_locked(Clock::now() - last_sent_ >= config_.heartbeat_interval);
     if (bytes.empty()) return;
     writing_ = true;
@@ -417,13 +529,14 @@ void ChannelPrimary::written() {
     std::lock_guard lock(mutex_);
     writing_ = false;
   }
+  cv_.notify_all();  // a pre-copy waits for its RAM to be written
   send();
 }
 
 // io thread: an acknowledgement.
 void ChannelPrimary::on_frame(std::span<const uint8_t> payload) {
   uint64_t acked = 0;
-  bool rose = false, caught_up = false;
+  bool rose = false, caught_up = false, in_sync = false;
   try {
     if (payload[0] != kAck) throw LogError("unexpected message type");
     const detail::Ack ack = detail::decode_ack(payload);
@@ -440,6 +553,10 @@ void ChannelPrimary::on_frame(std::span<const uint8_t> payload) {
       peer_icount_ = icount;
       caught_up = true;  // a vCPU waiting for the backup looks again
     }
+    if (sync_at_ && icount >= *sync_at_) {  // a joiner restored the snapshot and runs
+      sync_at_.reset();
+      in_sync = true;
+    }
     if (acked > acked_seq_) {
       acked_seq_ = acked;
       rose = true;
@@ -453,13 +570,14 @@ void ChannelPrimary::on_frame(std::span<const uint8_t> payload) {
   }
   if (rose || caught_up) cv_.notify_all();
   if (rose && on_ack_) on_ack_(acked);
+  if (in_sync && on_in_sync_) on_in_sync_();
 }
 
 void ChannelPrimary::tick() {
   std::chrono::steady_clock::duration silent;
   {
     std::lock_guard lock(mutex_);
-    if (lost_ || shut_down_) return;
+    if (phase_ == Phase::kWaiting || shut_down_) return;
     silent = Clock::now() - last_heard_;
   }
   if (silent > config_.peer_timeout) {
@@ -476,9 +594,14 @@ void ChannelPrimary::tick() {
 void ChannelPrimary::lose(const std::string& why) {
   {
     std::lock_guard lock(mutex_);
-    if (lost_ || shut_down_) return;
+    if (phase_ == Phase::kWaiting || shut_down_) return;
     lost_ = why;
-    fd_ = -1;  // before the socket closes: the vCPU must not write to a closed descriptor
+    phase_ = Phase::kWaiting;
+    accepting_ = Accepting::kNothing;  // until whoever decides what comes next says
+    // Before the socket closes: the vCPU must not write to a closed descriptor.
+    fd_ = session_fd_ = -1;
+    pending_.clear();
+    preface_.clear();
   }
   cv_.notify_all();
   if (link_) link_->close();
@@ -488,9 +611,10 @@ void ChannelPrimary::lose(const std::string& why) {
 
 bool ChannelPrimary::wait_acknowledged(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  cv_.wait_for(lock, timeout,
-               [this] { return lost_ || shut_down_ || acked_seq_ >= appended_seq_; });
-  return !lost_ && acked_seq_ >= appended_seq_;
+  cv_.wait_for(lock, timeout, [this] {
+    return phase_ != Phase::kStreaming || shut_down_ || acked_seq_ >= appended_seq_;
+  });
+  return phase_ == Phase::kStreaming && acked_seq_ >= appended_seq_;
 }
 
 std::optional<std::string> ChannelPrimary::lost() const {
@@ -563,7 +687,7 @@ void ChannelBackup::try_connect(const tcp::endpoint& primary) {
     }
     asio::error_code nodelay;
     link->socket().set_option(tcp::no_delay(true), nodelay);
-    std::vector<uint8_t> hello{kHello};
+    std::vector<uint8_t> hello{joining_ ? kJoin : kHello};
     detail::encode_hello(config_.pair, config_.header, hello);
     link->set_handlers(
         [this, link](std::span<const uint8_t> reply) {
@@ -599,8 +723,59 @@ void ChannelBackup::try_connect(const tcp::endpoint& primary) {
   });
 }
 
+std::optional<ChannelBackup::JoinStart> ChannelBackup::join(const tcp::endpoint& primary) {
+  joining_ = true;
+  ram_.assign(config_.header.ram_size, 0);
+  if (!connect(primary)) return std::nullopt;
+  std::unique_lock lock(mutex_);
+  cv_.wait(lock, [this] { return join_start_ || lost_ || shut_down_; });
+  if (shut_down_) return std::nullopt;
+  if (!join_start_) throw LogError(*lost_);
+  JoinStart start = std::move(*join_start_);
+  join_start_.reset();
+  return start;
+}
+
+// io thread, while joining: guest RAM, or the snapshot that ends the join.
+void ChannelBackup::on_join_frame(std::span<const uint8_t> payload) {
+  try {
+    if (!joining_) throw LogError("the primary sent RAM or a snapshot to a backup not joining");
+    if (payload[0] == kRam) {
+      const detail::RamRun run = detail::decode_ram(payload);
+      if (run.offset > ram_.size() || run.bytes.size() > ram_.size() - run.offset) {
+        throw LogError(fmt::format("{} bytes of RAM at offset {} lie outside the guest's {}",
+                                   run.bytes.size(), run.offset, ram_.size()));
+      }
+      std::copy(run.bytes.begin(), run.bytes.end(), ram_.begin() + run.offset);
+    } else {
+      const detail::SnapshotStart start = detail::decode_snapshot_start(payload);
+      std::lock_guard lock(mutex_);
+      received_seq_ = acked_ = start.seq;
+      mark_ = last_icount_ = start.icount;
+      join_start_ = JoinStart{
+          start.seq, start.icount, {start.snapshot.begin(), start.snapshot.end()}, std::move(ram_)};
+      joining_ = false;
+    }
+  } catch (const LogError& e) {
+    return lose(std::string("the primary sent a malformed message: ") + e.what());
+  }
+  {
+    std::lock_guard lock(mutex_);
+    last_heard_ = Clock::now();
+    bytes_received_ += payload.size() + kFrameHeaderBytes;
+  }
+  cv_.notify_all();
+}
+
 // io thread: a batch of records, or the pair's epoch.
 void ChannelBackup::on_frame(std::span<const uint8_t> payload) {
+  if (payload[0] == kRam || payload[0] == kSnapshot) return on_join_frame(payload);
+  if (joining_ && payload[0] == kBatch) {  // a heartbeat before the snapshot
+    std::lock_guard lock(mutex_);
+    last_heard_ = Clock::now();
+    bytes_received_ += payload.size() + kFrameHeaderBytes;
+    return;
+  }
   if (payload[0] == kEpoch) {
     try {
       const uint64_t epoch = detail::decode_epoch(payload);

@@ -68,4 +68,23 @@ uint64_t decode_batch(std::span<const uint8_t> payload, RecordDecoder& decoder, 
   return mark;
 }
 
+RamRun decode_ram(std::span<const uint8_t> payload) {
+  ByteReader r(payload, 0, "the primary's RAM");
+  r.u8();
+  RamRun run;
+  run.offset = r.varint();
+  run.bytes = payload.subspan(r.position());
+  return run;
+}
+
+SnapshotStart decode_snapshot_start(std::span<const uint8_t> payload) {
+  ByteReader r(payload, 0, "the primary's snapshot");
+  r.u8();
+  SnapshotStart start;
+  start.seq = r.varint();
+  start.icount = r.varint();
+  start.snapshot = payload.subspan(r.position());
+  return start;
+}
+
 }  // namespace vmft::logchannel::detail

@@ -55,4 +55,21 @@ inline constexpr uint64_t kMaxBatchRamChunks = 8 * kMaxRamChunks;
 uint64_t decode_batch(std::span<const uint8_t> payload, RecordDecoder& decoder, uint64_t& seq,
                       std::vector<std::pair<Record, size_t>>& records);
 
+/// Bytes of a joining backup's RAM from the primary, at `offset` from the start of RAM. Views
+/// the payload.
+struct RamRun {
+  uint64_t offset = 0;
+  std::span<const uint8_t> bytes;
+};
+RamRun decode_ram(std::span<const uint8_t> payload);
+
+/// Where a joining backup starts: the primary's snapshot (opaque here: hypervisor/Snapshot.h
+/// encodes it) taken after log record `seq`, at instruction `icount`. Views the payload.
+struct SnapshotStart {
+  uint64_t seq = 0;
+  uint64_t icount = 0;
+  std::span<const uint8_t> snapshot;
+};
+SnapshotStart decode_snapshot_start(std::span<const uint8_t> payload);
+
 }  // namespace vmft::logchannel::detail

@@ -7,6 +7,7 @@
 // it also prints every wait longer than MS as it ends, with its start and end in wall-clock
 // (CLOCK_REALTIME) milliseconds since the epoch and whether its reply came on a new connection,
 // so that a script can find the first reply a backup served after it killed the primary.
+// SIGINT or SIGTERM ends the run early, with the summary.
 //
 // usage: vmft-incr-client (--tcp|--udp) HOST:PORT [--key K] [--seconds S] [--progress S]
 //                         [--report-gaps-over MS]
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -104,9 +106,9 @@ class Connection {
   // datagram was lost): the caller tries again.
   std::optional<std::string> incr() {
     if (fd_ < 0 && !open()) return std::nullopt;
-    const std::string request = o_.udp ? "INCR " + o_.key + "\r\n"
-                                       : "*2\r\n$4\r\nINCR\r\n$" + std::to_string(o_.key.size()) +
-                                             "\r\n" + o_.key + "\r\n";
+    const std::string request =
+        o_.udp ? "INCR " + o_.key + "\r\n"
+               : "*2\r\n$4\r\nINCR\r\n$" + std::to_string(o_.key.size()) + "\r\n" + o_.key + "\r\n";
     if (::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) !=
         static_cast<ssize_t>(request.size())) {
       close();
@@ -162,27 +164,34 @@ double wall_ms() {
       .count();
 }
 
+volatile std::sig_atomic_t stop_requested = 0;
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
+  // SIGINT or SIGTERM ends the run early, with the summary (a demo stops it when it is done).
+  struct sigaction stop {};
+  stop.sa_handler = [](int) { stop_requested = 1; };
+  sigaction(SIGINT, &stop, nullptr);
+  sigaction(SIGTERM, &stop, nullptr);
   Connection conn(o);
   const auto start = Clock::now();
-  const auto end = start + std::chrono::duration_cast<Clock::duration>(
-                               std::chrono::duration<double>(o.seconds));
+  const auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
   auto last_reply = start, next_progress = start;
   double last_reply_wall = o.report_gaps_over ? wall_ms() : 0;
   long last_reply_opened = 0;
   Clock::duration longest_gap{};
   double longest_gap_at = 0;
   long acked = 0, highest = 0;
-  for (auto now = start; now < end; now = Clock::now()) {
+  for (auto now = start; now < end && !stop_requested; now = Clock::now()) {
     if (now >= next_progress) {
       std::printf("incr-client: %6.2f s: %ld INCRs acknowledged, value %ld\n",
                   std::chrono::duration<double>(now - start).count(), acked, highest);
       std::fflush(stdout);
-      next_progress += std::chrono::duration_cast<Clock::duration>(
-          std::chrono::duration<double>(o.progress));
+      next_progress +=
+          std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.progress));
     }
     const auto reply = conn.incr();
     if (!reply) {
@@ -230,8 +239,9 @@ int main(int argc, char** argv) {
     std::printf("incr-client: FAILED: no INCR was answered\n");
     return 1;
   }
-  std::printf("incr-client: done: %ld INCRs acknowledged, highest value %ld, never backwards; "
-              "longest wait for a reply %.1f ms (after %.2f s)\n",
-              acked, highest, ms(longest_gap), longest_gap_at);
+  std::printf(
+      "incr-client: done: %ld INCRs acknowledged, highest value %ld, never backwards; "
+      "longest wait for a reply %.1f ms (after %.2f s)\n",
+      acked, highest, ms(longest_gap), longest_gap_at);
   return 0;
 }

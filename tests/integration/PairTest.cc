@@ -314,6 +314,8 @@ TEST(Pair, CpuBoundGuestKeepsASlowerBackupClose) {
   constexpr uint64_t kCheckInterval = 1u << 20;
   PairSpec spec = crunch_pair();
   spec.primary_options.insert(spec.primary_options.end(), {"--max-lag", "8M"});
+  // A side starved of CPU is slow, not gone: only the lag is under test.
+  spec.options = {"--peer-timeout", "20000"};
   PairProcesses pair(spec);
   pair.pair();
   const int cpu = first_allowed_cpu();
@@ -397,7 +399,12 @@ void flood_from_cpu(uint16_t port, std::chrono::milliseconds duration, int cpu) 
 // busy, while its channel thread runs freely: its queue of received records fills up. It must
 // then hold the primary back, as the bounded log buffer does, and not give up on it.
 TEST(Pair, ABackupWhoseGuestFallsBehindSlowsThePrimaryInsteadOfLeavingIt) {
-  PairProcesses pair(server_pair("echo"));
+  // Long enough that a loaded machine's scheduling does not break the pair, short enough that
+  // a backup counting its own paused reading as the primary's silence (over the 2 s flood)
+  // would.
+  PairSpec spec = server_pair("echo");
+  spec.options = {"--peer-timeout", "1000"};
+  PairProcesses pair(spec);
   pair.pair();
   const int cpu = first_allowed_cpu();
   ASSERT_TRUE(pair.primary().confine(cpu, 0) && pair.backup().confine_vcpu(cpu, 19))

@@ -199,6 +199,83 @@ TEST_F(Channel, ThePrimaryWaitsWhileItsBackupTrailsByMoreThanMaxLag) {
   EXPECT_GT(primary_->stats().lag_waits, 1u);
 }
 
+// A backup joins a primary that runs alone: RAM sent while it runs, then the pages that
+// changed and the snapshot, then the log from the snapshot's record on; the primary hears
+// when the joiner runs from the snapshot.
+TEST_F(Channel, ABackupJoinsARunningPrimaryFromItsSnapshot) {
+  ChannelConfig c = config();
+  c.header.ram_size = 3 * 4096;
+  primary_ = std::make_unique<ChannelPrimary>(
+      io_, asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), 0), c,
+      ChannelPrimary::Accepting::kJoiners);
+  backup_ = std::make_unique<ChannelBackup>(io_, c);
+  std::promise<uint64_t> joined;
+  primary_->on_join([&](uint64_t session) { joined.set_value(session); });
+  std::promise<void> in_sync;
+  primary_->on_in_sync([&] { in_sync.set_value(); });
+  thread_ = std::thread([this] { io_.run(); });
+
+  auto start =
+      std::async(std::launch::async, [&] { return backup_->join(primary_->local_endpoint()); });
+  const uint64_t session = joined.get_future().get();
+  EXPECT_FALSE(primary_->send_ram(session + 1, 0, std::vector<uint8_t>(4096, 9)))
+      << "RAM for another joiner was sent";
+  ASSERT_TRUE(primary_->send_ram(session, 0, std::vector<uint8_t>(8192, 1)));
+  ASSERT_TRUE(primary_->send_ram(session, 8192, std::vector<uint8_t>(4096, 3)));
+  const std::vector<uint8_t> snapshot{1, 2, 3, 4, 5};
+  ASSERT_TRUE(
+      primary_->start_stream(session, 41, 1000, {{4096, std::vector<uint8_t>(4096, 2)}}, snapshot));
+  for (uint64_t seq = 42; seq <= 50; ++seq) primary_->append(datagram(seq, 1000 + seq, 10));
+  primary_->flush();
+
+  const auto got = start.get();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->seq, 41u);
+  EXPECT_EQ(got->icount, 1000u);
+  EXPECT_EQ(got->snapshot, snapshot);
+  std::vector<uint8_t> ram(8192, 1);
+  std::fill(ram.begin() + 4096, ram.end(), 2);  // the page that changed after it was sent
+  ram.insert(ram.end(), 4096, 3);
+  EXPECT_EQ(got->ram, ram);
+  EXPECT_GE(backup_->complete_below(), 1000u);
+  const auto records = receive(9);
+  ASSERT_EQ(records.size(), 9u);
+  EXPECT_EQ(records.front().seq, 42u);
+  EXPECT_EQ(records.back().icount, 1050u);
+  EXPECT_TRUE(primary_->wait_acknowledged(std::chrono::seconds(10)));
+
+  backup_->reached(1000);  // the joiner runs from the snapshot on
+  EXPECT_EQ(in_sync.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+}
+
+// Which backups a primary takes depends on where it is; the reasons name the way out.
+TEST_F(Channel, RefusesABackupThatComesTheWrongWay) {
+  start(config(), config());
+  const auto refusal = [&](bool join) -> std::string {
+    auto& b = *extra_.emplace_back(std::make_unique<ChannelBackup>(io_, config()));
+    try {
+      if (join) {
+        b.join(primary_->local_endpoint());
+      } else {
+        b.connect(primary_->local_endpoint());
+      }
+    } catch (const logchannel::ChannelRefused& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  EXPECT_EQ(refusal(true),
+            "the primary of pair 'p' has not started its guest: start the backup without --join");
+  primary_->accept(ChannelPrimary::Accepting::kJoiners);
+  EXPECT_EQ(refusal(false),
+            "the primary of pair 'p' is running: a new backup joins it with --join");
+  primary_->accept(ChannelPrimary::Accepting::kNothing);
+  EXPECT_NE(refusal(true).find("this side of pair 'p' takes no backup now"), std::string::npos);
+  primary_->accept(ChannelPrimary::Accepting::kFirstBackup);
+  ASSERT_TRUE(pair());
+  EXPECT_EQ(refusal(true), "pair 'p' already has a backup");
+}
+
 TEST_F(Channel, ThePrimaryLearnsWhenTheBackupGoes) {
   start(config(), config());
   ASSERT_TRUE(pair());

@@ -5,7 +5,8 @@
 
 namespace vmft::devices {
 
-/// The clock device: wall and monotonic time, read from the injected HostClock.
+/// The clock device: wall and monotonic time, read from the injected HostClock. Stateless:
+/// nothing to snapshot.
 class Clock final : public MmioDevice {
  public:
   explicit Clock(HostClock& clock) : clock_(clock) {}

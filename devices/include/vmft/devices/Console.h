@@ -11,6 +11,7 @@ namespace vmft::devices {
 using ConsoleSink = std::function<void(std::span<const uint8_t>)>;
 
 /// The console: one byte per TX write, or whole buffers through the console hypercall.
+/// Buffers nothing (each byte goes to the sink at once), so a snapshot has nothing to save.
 class Console final : public MmioDevice {
  public:
   explicit Console(ConsoleSink sink) : sink_(std::move(sink)) {}

@@ -19,7 +19,8 @@ class SystemEntropy final : public EntropySource {
   uint64_t next() override;
 };
 
-/// The entropy device: each read of VALUE returns 64 fresh bits.
+/// The entropy device: each read of VALUE returns 64 fresh bits. Stateless: nothing to
+/// snapshot.
 class Entropy final : public MmioDevice {
  public:
   explicit Entropy(EntropySource& source) : source_(source) {}

@@ -18,6 +18,21 @@ struct NetEvent {
   uint32_t peer_ip = 0;
   uint32_t peer_port = 0;
   std::vector<uint8_t> data;
+  bool operator==(const NetEvent&) const = default;
+};
+
+/// Everything that decides the NIC's future, for snapshots: its registers, the connections the
+/// guest has been told about, and the host events not yet (or only partly) delivered.
+struct NicState {
+  std::vector<NetEvent> queue;
+  uint64_t front_offset = 0;         ///< bytes of queue.front() already delivered
+  std::vector<uint32_t> open_conns;  ///< ascending
+  bool rx_full = false;
+  uint64_t rx_kind = 0, rx_conn = 0, rx_len = 0, rx_peer_ip = 0, rx_peer_port = 0;
+  uint64_t rx_buf_addr = 0, rx_buf_size = 0;
+  uint64_t tx_kind = 0, tx_conn = 0, tx_peer_ip = 0, tx_peer_port = 0;
+  uint64_t tx_buf_addr = 0, tx_len = 0, tx_status = 0;
+  bool operator==(const NicState&) const = default;
 };
 
 /// Host side of the NIC. Calls come from the vCPU thread and must not block.
@@ -56,6 +71,11 @@ class Nic final : public MmioDevice {
   void deliver();
   bool interrupt_pending() const { return rx_full_; }
   size_t queued() const { return queue_.size(); }
+
+  NicState save() const;
+  /// Takes `state` from a snapshot. The backend hears nothing: the queued events came from the
+  /// host where the snapshot was taken, and were logged there.
+  void restore(NicState state);
 
  private:
   void send();

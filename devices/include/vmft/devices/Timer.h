@@ -15,6 +15,14 @@ class TimerBackend {
   virtual void disarm() = 0;
 };
 
+/// Everything that decides the timer's future, for snapshots.
+struct TimerState {
+  uint64_t compare = UINT64_MAX;  ///< VMFT_TIMER_DISARMED
+  uint64_t generation = 0;
+  bool pending = false;
+  bool operator==(const TimerState&) const = default;
+};
+
 /// The timer: one compare register in monotonic nanoseconds; its interrupt stays pending
 /// until the guest writes the compare register again.
 class Timer final : public MmioDevice {
@@ -28,6 +36,11 @@ class Timer final : public MmioDevice {
   /// The host timer armed for `generation` went off. Stale generations are ignored.
   void expire(uint64_t generation);
   bool interrupt_pending() const { return pending_; }
+
+  TimerState save() const { return {compare_, generation_, pending_}; }
+  /// Takes `state` from a snapshot. A timer that is armed and has not fired yet is armed on
+  /// the host side again, as the guest's last write armed it where the snapshot was taken.
+  void restore(const TimerState& state);
 
  private:
   TimerBackend& backend_;

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "vmft/hypervisor/ReplayRole.h"
+#include "vmft/hypervisor/Snapshot.h"
 
 namespace vmft::hypervisor {
 
@@ -24,6 +25,10 @@ struct Takeover {
   std::optional<std::pair<uint64_t, uint64_t>> timer;
 };
 
+/// What a backup that starts from `snapshot` (it joined a running primary) knows of the run
+/// before it: what the machine carries, and the connections its NIC knows or has queued.
+Takeover takeover_at(const MachineSnapshot& snapshot);
+
 /// The backup of a pair: replays the primary's log as it arrives (a ReplayRole). When that
 /// log ends because the primary is gone, with every record received executed, it asks
 /// `go_live`, on the vCPU thread, whether it may go on; go_live returns the live role to
@@ -32,7 +37,9 @@ struct Takeover {
 class BackupRole final : public Role {
  public:
   using GoLive = std::function<Role*(const Takeover&)>;
-  BackupRole(logchannel::RecordSource& log, InputQueue& inputs, GoLive go_live);
+  /// `start`: what a backup that joined knows of the run before its snapshot (takeover_at).
+  BackupRole(logchannel::RecordSource& log, InputQueue& inputs, GoLive go_live,
+             Takeover start = {});
 
   devices::TimerBackend& timer() override { return timer_; }
   devices::NetBackend& net() override { return live_ ? live_->net() : replay_.net(); }

@@ -26,13 +26,16 @@ class InputQueue {
   void push(HostInput input);
   /// Asks the vCPU to stop at its next block boundary (any thread).
   void request_stop();
+  /// Makes one wait() return without an input (any thread): the machine has a task for its
+  /// next safe point (Machine::at_next_boundary) while the guest idles.
+  void wake();
 
   /// True when there are inputs or a stop request (relaxed; vCPU thread).
   bool attention() const { return attention_.load(std::memory_order_relaxed); }
   bool stop_requested() const { return stop_.load(std::memory_order_acquire); }
   /// Moves every queued input out (vCPU thread).
   std::deque<HostInput> take_all();
-  /// Blocks until an input or a stop request arrives (vCPU thread).
+  /// Blocks until an input, a stop request or a wake() arrives (vCPU thread).
   void wait();
 
  private:
@@ -41,6 +44,7 @@ class InputQueue {
   std::deque<HostInput> inputs_;
   std::atomic<bool> attention_{false};
   std::atomic<bool> stop_{false};
+  bool wake_ = false;  ///< under mutex_
 };
 
 }  // namespace vmft::hypervisor

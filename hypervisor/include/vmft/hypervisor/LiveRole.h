@@ -49,6 +49,11 @@ class LiveRole final : public Role {
            const logchannel::StateDigest& final) override;
   void boundary_done(uint64_t icount, uint64_t pc) override;
 
+  /// The seq of the last record logged, 0 before the first (vCPU thread). A snapshot taken in
+  /// a boundary task comes before every record after it: a backup that joins with that
+  /// snapshot replays the log from last_seq() + 1.
+  uint64_t last_seq() const { return seq_; }
+
   /// Why writing the log failed (a full disk, say), if it did. The run is then stopped at
   /// once rather than going on unrecorded.
   const std::optional<std::string>& log_error() const { return log_error_; }

@@ -31,6 +31,9 @@ class OutputGate final : public devices::NetBackend {
   void acknowledged(uint64_t seq);
   /// Everything held leaves now, and later sends pass at once: the primary goes on alone.
   void open();
+  /// A backup joined with the log through record `seq`: later sends wait for its
+  /// acknowledgements again (vCPU thread, where the snapshot is taken).
+  void hold_again(uint64_t seq);
 
   /// Sends waiting, and their payload bytes (any thread).
   size_t held() const;

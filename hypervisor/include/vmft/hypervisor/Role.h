@@ -45,6 +45,10 @@ class Role {
   /// a backup whose primary is gone may instead go live here and answer false).
   virtual bool should_stop(uint64_t icount) = 0;
 
+  /// Any thread: returns the vCPU from wait_for_input if it waits there (the machine has a
+  /// task for its next safe point).
+  void wake() { inputs_.wake(); }
+
   /// Checked at every block boundary, so inline: something from another thread is waiting
   /// (inputs or a stop request).
   bool attention() const { return inputs_.attention(); }

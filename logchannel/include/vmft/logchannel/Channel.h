@@ -69,12 +69,42 @@ struct ChannelStats {
 std::string pairing_mismatch(const std::string& pair_a, const LogHeader& a,
                              const std::string& pair_b, const LogHeader& b);
 
-/// The primary's end: listens for one backup, then streams its log to it.
+/// The primary's end: listens for a backup, then streams its log to it. One backup at a
+/// time: the first from boot, and once the primary runs alone, backups that join it with a
+/// snapshot of the running machine (see docs/channel-protocol.md).
 class ChannelPrimary final : public RecordSink {
  public:
+  /// Which backup a primary without one takes.
+  enum class Accepting {
+    kFirstBackup,  ///< one that starts from boot, as the guest has not started
+    kJoiners,      ///< one that joins: the guest runs, alone
+    kNothing,      ///< none (this side is a backup, or the arbiter has not decided)
+  };
+
   /// Binds `listen` now; throws std::system_error naming the address if it cannot.
-  ChannelPrimary(asio::io_context& io, const asio::ip::tcp::endpoint& listen, ChannelConfig config);
+  ChannelPrimary(asio::io_context& io, const asio::ip::tcp::endpoint& listen, ChannelConfig config,
+                 Accepting accepting = Accepting::kFirstBackup);
   ~ChannelPrimary() override;
+
+  /// Any thread: which backup to take when there is none. Losing a backup sets kNothing.
+  void accept(Accepting what);
+  /// Called on the io thread when a joining backup passed the handshake, with the session
+  /// that names it. The caller then sends it RAM (send_ram) while the guest runs, and the
+  /// snapshot (start_stream).
+  void on_join(std::function<void(uint64_t)> f) { on_join_ = std::move(f); }
+  /// Pre-copy, any thread but the io thread: sends guest RAM at `offset` to the joining
+  /// backup of `session`; blocks while what it sent before is unwritten. False once that
+  /// joiner is lost.
+  bool send_ram(uint64_t session, uint64_t offset, std::span<const uint8_t> bytes);
+  /// vCPU thread, where the snapshot was taken (after log record `seq`, at instruction
+  /// `icount`): sends the RAM runs (offset, bytes) that changed since they were sent, then the
+  /// snapshot; records appended from now on stream to the joiner of `session`. False if it is
+  /// lost.
+  bool start_stream(uint64_t session, uint64_t seq, uint64_t icount,
+                    const std::vector<std::pair<uint64_t, std::vector<uint8_t>>>& ram,
+                    std::span<const uint8_t> snapshot);
+  /// Called on the io thread when the joined backup reports it runs from the snapshot on.
+  void on_in_sync(std::function<void()> f) { on_in_sync_ = std::move(f); }
 
   asio::ip::tcp::endpoint local_endpoint() const { return local_; }
 
@@ -87,8 +117,8 @@ class ChannelPrimary final : public RecordSink {
   /// match). Blocks; false if shutdown() came first.
   bool wait_for_backup();
 
-  // RecordSink, vCPU thread. append() waits while buffer_bytes are unacknowledged; once the
-  // backup is lost it drops records (what to do then is the caller's decision).
+  // RecordSink, vCPU thread. append() waits while buffer_bytes are unacknowledged; without a
+  // backup that takes the stream (lost, none yet, one still joining) it drops records.
   void append(const Record& record) override;
   void flush() override;
   void close() override;
@@ -100,7 +130,7 @@ class ChannelPrimary final : public RecordSink {
   /// Blocks until the backup acknowledged every record appended, it is lost, or `timeout`
   /// passed; returns whether everything was acknowledged.
   bool wait_acknowledged(std::chrono::milliseconds timeout);
-  /// Whether the backup is lost, and why.
+  /// Why the last backup was lost, if it was and no other took its place.
   std::optional<std::string> lost() const;
   /// Closes everything and wakes every waiter (any thread).
   void shutdown();
@@ -110,6 +140,8 @@ class ChannelPrimary final : public RecordSink {
  private:
   void start_accept();
   void handshake(std::shared_ptr<detail::FrameLink> link, std::span<const uint8_t> hello);
+  std::string refusal_locked(bool join) const;
+  void start_session_locked(int fd);
   void lose(const std::string& why);
   void schedule_send_locked();
   std::vector<uint8_t> take_batch_locked(bool heartbeat);
@@ -126,11 +158,17 @@ class ChannelPrimary final : public RecordSink {
   std::shared_ptr<detail::FrameLink> link_;  ///< io thread
   std::function<void(uint64_t)> on_ack_;
   std::function<void(const std::string&)> on_lost_;
+  std::function<void(uint64_t)> on_join_;
+  std::function<void()> on_in_sync_;
   RecordEncoder encoder_;  ///< vCPU thread
 
+  /// kWaiting: no backup; kJoining: one receives the pre-copy; kStreaming: records flow.
+  enum class Phase { kWaiting, kJoining, kStreaming };
   mutable std::mutex mutex_;
   std::condition_variable cv_;
-  bool paired_ = false;
+  Phase phase_ = Phase::kWaiting;
+  uint64_t session_ = 0;  ///< counts the backups that passed the handshake
+  Accepting accepting_;
   bool shut_down_ = false;
   std::optional<std::string> lost_;
   std::vector<uint8_t> pending_;  ///< encoded records not yet sent
@@ -141,6 +179,9 @@ class ChannelPrimary final : public RecordSink {
   bool send_posted_ = false;
   bool writing_ = false;  ///< bytes are queued on the link: only the io thread writes
   int fd_ = -1;           ///< the backup's socket, for the vCPU's direct writes; -1 once closed
+  int session_fd_ = -1;   ///< the backup's socket, also while it joins
+  std::vector<uint8_t> preface_;     ///< frames to send before the next batch (RAM, snapshot)
+  std::optional<uint64_t> sync_at_;  ///< a joiner is in sync once it has executed to here
   std::optional<uint64_t> epoch_to_send_;
   std::deque<std::pair<uint64_t, size_t>> in_flight_;  ///< (last seq, bytes) per batch sent
   size_t unacked_bytes_ = 0;
@@ -164,6 +205,19 @@ class ChannelBackup final : public RecordSource {
   /// Blocks; throws ChannelRefused with the primary's reason, false if shutdown() came first.
   bool connect(const asio::ip::tcp::endpoint& primary);
 
+  /// Where a backup that joins a running primary starts.
+  struct JoinStart {
+    uint64_t seq = 0;               ///< the last log record the snapshot includes
+    uint64_t icount = 0;            ///< the snapshot's instruction count
+    std::vector<uint8_t> snapshot;  ///< as the primary encoded it
+    std::vector<uint8_t> ram;       ///< all of guest RAM at the snapshot
+  };
+  /// Connects to a running `primary` as a backup that joins it (retrying while nothing
+  /// listens there) and receives its RAM and snapshot; the log from there on follows through
+  /// next_record(). Blocks; throws ChannelRefused with the primary's reason or LogError;
+  /// nullopt if shutdown() came first.
+  std::optional<JoinStart> join(const asio::ip::tcp::endpoint& primary);
+
   // RecordSource, vCPU thread.
   const LogHeader& header() const override { return config_.header; }
   std::optional<Record> next_record() override;
@@ -184,6 +238,7 @@ class ChannelBackup final : public RecordSource {
   void try_connect(const asio::ip::tcp::endpoint& primary);
   void lose(const std::string& why);
   void on_frame(std::span<const uint8_t> payload);
+  void on_join_frame(std::span<const uint8_t> payload);
   void send_ack();
   void tick();
   void resume_reading_locked();
@@ -196,8 +251,10 @@ class ChannelBackup final : public RecordSource {
   bool said_waiting_ = false;                            ///< io thread
   std::chrono::steady_clock::time_point last_ack_sent_;  ///< io thread
   RecordDecoder decoder_;                                ///< io thread
-  std::atomic<uint64_t> executed_{0};                    ///< where the vCPU is, for the primary
-  std::atomic<uint64_t> reported_{0};                    ///< the executed_ the last ack carried
+  bool joining_ = false;      ///< io thread (set before connecting): the snapshot is to come
+  std::vector<uint8_t> ram_;  ///< io thread, while joining
+  std::atomic<uint64_t> executed_{0};  ///< where the vCPU is, for the primary
+  std::atomic<uint64_t> reported_{0};  ///< the executed_ the last ack carried
   std::atomic<bool> report_posted_{false};
 
   mutable std::mutex mutex_;
@@ -207,6 +264,7 @@ class ChannelBackup final : public RecordSource {
   std::optional<std::string> refused_;
   std::optional<std::string> lost_;
   std::optional<uint64_t> epoch_;
+  std::optional<JoinStart> join_start_;
   std::deque<std::pair<Record, size_t>> queue_;  ///< received, with its encoded size
   size_t queued_bytes_ = 0;
   bool waiting_ = false;  ///< the vCPU waits in wait_for(), for wait_target_

@@ -13,7 +13,7 @@
 
 namespace vmft::logchannel {
 
-inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr uint32_t kFormatVersion = 3;
 
 /// Where a guest read a clock.
 enum class ClockSource : uint8_t {

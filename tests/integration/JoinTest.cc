@@ -1,0 +1,236 @@
+// Restoring redundancy: a new backup joins a side that runs alone (a primary whose backup
+// died, or a backup that went live), from a snapshot of its running guest, and the pair is
+// fault tolerant again. Real processes on 127.0.0.1 with a real `vmft arbiter` and the
+// counter guest, with clients running throughout.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ArbiterProcess.h"
+#include "CounterChecks.h"
+#include "FreePort.h"
+#include "IncrLoad.h"
+#include "NetClients.h"
+#include "VmftProcess.h"
+
+namespace vmft::integration {
+namespace {
+
+/// How long a test waits for anything that should happen; a passing test never waits this
+/// long. A join copies the guest's 64 MiB of RAM, slowly on a loaded machine.
+constexpr Duration kTimeout{20000};
+constexpr int kUsageError = 1;
+
+const std::string kPair = "join-pair";
+
+std::string backup_won(uint64_t epoch) {
+  return "the arbiter gave pair '" + kPair + "' to this backup at epoch " + std::to_string(epoch) +
+         ": live at instruction";
+}
+std::string primary_won(uint64_t epoch) {
+  return "the arbiter gave pair '" + kPair + "' to this primary at epoch " + std::to_string(epoch) +
+         ": going on alone";
+}
+std::string redundant_again(uint64_t epoch) {
+  return "pair '" + kPair + "' is fault tolerant again at epoch " + std::to_string(epoch);
+}
+
+// The counter guest served by a pair whose members come and go, on client-facing addresses
+// fixed in advance (whichever side is live binds them), with an arbiter.
+class Join : public ::testing::Test {
+ protected:
+  /// One vmft process, and the port of its logging channel: backups connect to or join it there.
+  struct Side {
+    std::unique_ptr<VmftProcess> process;
+    uint16_t log_port = 0;
+    VmftProcess* operator->() { return process.get(); }
+  };
+
+  std::vector<std::string> common_options(const std::string& pair = kPair) const {
+    return {"--name",
+            pair,
+            "--tcp",
+            "127.0.0.1:" + std::to_string(tcp_port_),  //
+            "--udp",
+            "127.0.0.1:" + std::to_string(udp_port_),  //
+            "--arbiter",
+            arbiter_.address(),
+            "--peer-timeout",
+            "2000",
+            "--status-interval",
+            "0"};
+  }
+
+  Side& start_primary() {
+    Side& side = sides_.emplace_back();
+    side.log_port = unused_port(SOCK_STREAM);
+    auto options = common_options();
+    options.insert(options.end(), {"--log-listen", "127.0.0.1:" + std::to_string(side.log_port)});
+    side.process = std::make_unique<VmftProcess>("primary", "counter", options);
+    return side;
+  }
+
+  /// A backup of `of`, joining it or from boot, with `options` instead of the usual ones.
+  Side& start_backup(const Side& of, bool join, std::vector<std::string> options = {},
+                     const std::string& guest = "counter") {
+    Side& side = sides_.emplace_back();
+    side.log_port = unused_port(SOCK_STREAM);
+    if (options.empty()) options = common_options();
+    options.insert(options.end(), {"--log-connect", "127.0.0.1:" + std::to_string(of.log_port),
+                                   "--log-listen", "127.0.0.1:" + std::to_string(side.log_port)});
+    if (join) options.push_back("--join");
+    side.process = std::make_unique<VmftProcess>("backup", guest, options);
+    return side;
+  }
+
+  /// A primary and a backup from boot, registered and serving.
+  std::pair<Side*, Side*> start_pair() {
+    Side& primary = start_primary();
+    Side& backup = start_backup(primary, false);
+    EXPECT_TRUE(primary->wait_for_log("pair '" + kPair + "' registered at the arbiter at epoch 1",
+                                      kTimeout))
+        << diagnostics();
+    EXPECT_TRUE(primary->wait_for_console("counter: ready\n", kTimeout)) << diagnostics();
+    return {&primary, &backup};
+  }
+
+  /// Kills `backup` and waits until `primary` runs alone at `epoch`.
+  void lose_the_backup(Side& primary, Side& backup, uint64_t epoch) {
+    backup->kill();
+    ASSERT_TRUE(primary->wait_for_log(primary_won(epoch), kTimeout)) << diagnostics();
+  }
+
+  /// `joiner`, a backup joining `live`, is in step with it at `epoch`.
+  void expect_joined(Side& live, Side& joiner, uint64_t epoch) {
+    ASSERT_TRUE(live->wait_for_log(redundant_again(epoch), kTimeout)) << diagnostics();
+    EXPECT_TRUE(joiner->wait_for_log("backup: joined the primary at", Duration(0)));
+    EXPECT_TRUE(live->wait_for_log("the guest paused", Duration(0))) << diagnostics();
+    EXPECT_EQ(arbiter_.read(kPair).epoch, epoch);
+    EXPECT_EQ(arbiter_.read(kPair).mode, arbiter::Mode::kPaired);
+  }
+
+  /// A backup started with `options` (and `guest`) to join `live` exits 1 with `reason`,
+  /// which `live` logs too.
+  void expect_join_refused(Side& live, const std::vector<std::string>& options,
+                           const std::string& reason, const std::string& guest = "counter",
+                           bool join = true) {
+    Side& refused = start_backup(live, join, options, guest);
+    EXPECT_EQ(refused->wait_for_exit(kTimeout), std::optional<int>(kUsageError)) << diagnostics();
+    EXPECT_TRUE(refused->wait_for_log("refused this backup: " + reason, Duration(0)))
+        << diagnostics();
+    EXPECT_TRUE(live->wait_for_log(reason, kTimeout)) << diagnostics();
+  }
+
+  std::string diagnostics() const {
+    std::string text;
+    int i = 0;
+    for (const Side& side : sides_) {
+      text += "--- vmft process " + std::to_string(i++) + " ---\n" + side.process->log();
+    }
+    return text + "--- arbiter ---\n" + arbiter_.log() + "---\n";
+  }
+
+  const uint16_t tcp_port_ = unused_port(SOCK_STREAM);
+  const uint16_t udp_port_ = unused_port(SOCK_DGRAM);
+  ArbiterProcess arbiter_;
+  std::list<Side> sides_;  ///< every process started, in order; a list keeps references valid
+};
+
+// A new backup joins a primary whose backup died while 24 clients INCR over TCP and UDP; then
+// the primary dies and the joined backup takes over with every acknowledged INCR.
+TEST_F(Join, AJoinedBackupTakesOverWithEverythingAcknowledgedUnderHeavyTraffic) {
+  auto [primary, backup] = start_pair();
+  ASSERT_FALSE(HasFailure());
+  IncrLoad tcp(Transport::kTcp, tcp_port_, "tcp", 16);
+  IncrLoad udp(Transport::kUdp, udp_port_, "udp", 8);
+  ASSERT_TRUE(tcp.wait_for_acknowledged(500, kTimeout)) << diagnostics();
+  ASSERT_NO_FATAL_FAILURE(lose_the_backup(*primary, *backup, 1));
+
+  Side& joiner = start_backup(*primary, true);
+  ASSERT_NO_FATAL_FAILURE(expect_joined(*primary, joiner, 2));
+  const size_t joined_at = tcp.acknowledged() + udp.acknowledged();
+  ASSERT_TRUE(tcp.wait_for_acknowledged(tcp.acknowledged() + 500, kTimeout)) << diagnostics();
+
+  (*primary)->kill();
+  ASSERT_TRUE(joiner->wait_for_log(backup_won(2), kTimeout)) << diagnostics();
+  ASSERT_TRUE(tcp.wait_for_acknowledged(tcp.acknowledged() + 500, kTimeout)) << diagnostics();
+  ASSERT_TRUE(udp.wait_for_acknowledged(udp.acknowledged() + 100, kTimeout)) << diagnostics();
+  const auto tcp_clients = tcp.stop();
+  const auto udp_clients = udp.stop();
+  EXPECT_GT(tcp.acknowledged() + udp.acknowledged(), joined_at);
+  expect_no_acknowledged_incr_lost(tcp_clients, counter_value(tcp_port_, "tcp"));
+  expect_no_acknowledged_incr_lost(udp_clients, counter_value(tcp_port_, "udp"));
+  EXPECT_EQ(joiner->wait_for_exit(Duration(0)), std::nullopt) << diagnostics();
+}
+
+// Kill the live side, let a new backup join the survivor, five times over, with clients
+// running throughout: each survivor was itself a joined backup that went live.
+TEST_F(Join, FiveCyclesOfKillAndRejoinLoseNothing) {
+  constexpr int kCycles = 5;
+  auto [live, backup] = start_pair();
+  ASSERT_FALSE(HasFailure());
+  IncrLoad load(Transport::kTcp, tcp_port_, "hits", 8);
+  ASSERT_TRUE(load.wait_for_acknowledged(200, kTimeout)) << diagnostics();
+  for (int cycle = 1; cycle <= kCycles; ++cycle) {
+    SCOPED_TRACE("cycle " + std::to_string(cycle));
+    (*live)->kill();
+    ASSERT_TRUE((*backup)->wait_for_log(backup_won(cycle), kTimeout)) << diagnostics();
+    ASSERT_TRUE(load.wait_for_acknowledged(load.acknowledged() + 200, kTimeout)) << diagnostics();
+    Side& joiner = start_backup(*backup, true);
+    ASSERT_NO_FATAL_FAILURE(expect_joined(*backup, joiner, cycle + 1));
+    ASSERT_TRUE(load.wait_for_acknowledged(load.acknowledged() + 200, kTimeout)) << diagnostics();
+    live = backup;
+    backup = &joiner;
+  }
+  const auto clients = load.stop();
+  expect_no_acknowledged_incr_lost(clients, counter_value(tcp_port_, "hits"));
+}
+
+TEST_F(Join, RefusesAJoinOfAnotherGuestOrPairAndThenTakesARightOne) {
+  auto [primary, backup] = start_pair();
+  ASSERT_FALSE(HasFailure());
+  ASSERT_NO_FATAL_FAILURE(lose_the_backup(*primary, *backup, 1));
+  expect_join_refused(*primary, common_options(), "the primary runs guest", "echo");
+  expect_join_refused(*primary, common_options("other"),
+                      "the primary serves pair 'join-pair', the backup asked for pair 'other'");
+  expect_join_refused(*primary, {},
+                      "the primary of pair 'join-pair' is running: a new backup joins it with "
+                      "--join",
+                      "counter", false);
+  Side& joiner = start_backup(*primary, true);
+  ASSERT_NO_FATAL_FAILURE(expect_joined(*primary, joiner, 2));
+}
+
+TEST_F(Join, RefusesAJoinToAPrimaryThatHasABackupOrToAMereBackup) {
+  auto [primary, backup] = start_pair();
+  ASSERT_FALSE(HasFailure());
+  expect_join_refused(*primary, {}, "pair 'join-pair' already has a backup");
+  expect_join_refused(*backup, {}, "this side of pair 'join-pair' takes no backup now");
+  TcpClient client(tcp_port_);
+  EXPECT_EQ(counter_command(client, "INCR k"), ":1\r\n") << diagnostics();
+}
+
+TEST_F(Join, RefusesAJoinToAPrimaryThatHasNotStarted) {
+  Side& primary = start_primary();
+  expect_join_refused(primary, {},
+                      "the primary of pair 'join-pair' has not started its guest: start the "
+                      "backup without --join");
+}
+
+TEST_F(Join, NeedsAnArbiter) {
+  Side& primary = start_primary();
+  auto options = common_options();
+  options.erase(std::find(options.begin(), options.end(), "--arbiter"),
+                std::find(options.begin(), options.end(), "--arbiter") + 2);
+  Side& joiner = start_backup(primary, true, options);
+  EXPECT_EQ(joiner->wait_for_exit(kTimeout), std::optional<int>(kUsageError));
+  EXPECT_TRUE(joiner->wait_for_log("--join needs --arbiter", Duration(0))) << diagnostics();
+}
+
+}  // namespace
+}  // namespace vmft::integration
