@@ -1,5 +1,6 @@
 // The logging channel's decoders, fed frame by frame as each side reads them off its socket:
-// the primary's handshake and acks, the backup's reply, epochs and batches.
+// the primary's handshake and acks, the backup's reply, epochs, batches, and a joining
+// backup's RAM and snapshot messages.
 #include <utility>
 #include <vector>
 
@@ -59,6 +60,18 @@ void backup_reads(const std::vector<Bytes>& frames) {
   RecordDecoder decoder;
   uint64_t seq = 0;
   for (size_t i = 1; i < frames.size(); ++i) {
+    if (frames[i][0] == 8) {  // a joining backup's RAM
+      const detail::RamRun run = detail::decode_ram(frames[i]);
+      expect(run.bytes.data() >= frames[i].data() &&
+                 run.bytes.data() + run.bytes.size() == frames[i].data() + frames[i].size(),
+             "RAM outside its frame");
+      continue;
+    }
+    if (frames[i][0] == 9) {  // a joining backup's snapshot
+      const detail::SnapshotStart start = detail::decode_snapshot_start(frames[i]);
+      expect(start.snapshot.size() < frames[i].size(), "a snapshot larger than its frame");
+      continue;
+    }
     if (frames[i][0] & 1) {
       (void)detail::decode_epoch(frames[i]);
       continue;

@@ -32,6 +32,8 @@ void arbiter_request(Bytes data);
 void arbiter_state(Bytes data);
 /// A guest ELF file, to parse_elf and then the counter rewriter, as `vmft run` loads a guest.
 void elf_loader(Bytes data);
+/// A machine snapshot, as a joining backup receives it from its primary.
+void snapshot(Bytes data);
 
 struct Target {
   const char* name;  ///< the directory under fuzz/corpus and fuzz/regressions, and fuzz_<name>
@@ -45,6 +47,7 @@ inline constexpr Target kTargets[] = {
     {"arbiter_request", arbiter_request},
     {"arbiter_state", arbiter_state},
     {"elf_loader", elf_loader},
+    {"snapshot", snapshot},
 };
 
 /// A decoder accepted something it should not have, or a round trip changed it.

@@ -13,6 +13,7 @@
 #include "Protocol.h"
 #include "StateFile.h"
 #include "vmft/guest/abi.h"
+#include "vmft/hypervisor/Snapshot.h"
 #include "vmft/logchannel/Frame.h"
 #include "vmft/logchannel/LogFile.h"
 
@@ -181,6 +182,26 @@ void elf_loader_seeds(const fs::path& dir, const fs::path& guests) {
   }
 }
 
+// A small machine's snapshot with RAM (one page zero, one not) and one without.
+void snapshot_seeds(const fs::path& dir) {
+  hypervisor::MachineSnapshot snapshot;
+  snapshot.image_digest = 0x0123456789abcdef;
+  snapshot.ram_base = 0x80000000;
+  snapshot.ram_size = 2 * hypervisor::kSnapshotPageBytes;
+  snapshot.digest_interval = 1u << 28;
+  snapshot.icount = 123456;
+  snapshot.cpu.pc = 0x80000100;
+  snapshot.cpu.x[2] = 0x80001ff0;
+  snapshot.nic.open_conns = {3, 7};
+  snapshot.nic.queue.push_back({VMFT_NIC_KIND_TCP_OPEN, 9, 0x7f000001, 4000, {}});
+  snapshot.mmio.resize(5);
+  snapshot.ram.assign(snapshot.ram_size, 0);
+  std::fill(snapshot.ram.begin() + hypervisor::kSnapshotPageBytes, snapshot.ram.end(), 0x5a);
+  write_file(dir / "with_ram.snapshot", hypervisor::encode_snapshot(snapshot));
+  snapshot.ram.clear();
+  write_file(dir / "without_ram.snapshot", hypervisor::encode_snapshot(snapshot));
+}
+
 }  // namespace
 }  // namespace vmft::fuzz
 
@@ -199,6 +220,7 @@ int main(int argc, char** argv) {
     arbiter_request_seeds(corpus / "arbiter_request");
     arbiter_state_seeds(corpus / "arbiter_state");
     elf_loader_seeds(corpus / "elf_loader", argv[2]);
+    snapshot_seeds(corpus / "snapshot");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vmft_fuzz_seeds: %s\n", e.what());
     return 1;
