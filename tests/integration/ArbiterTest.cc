@@ -3,13 +3,17 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <barrier>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <set>
 #include <thread>
@@ -329,6 +333,73 @@ TEST_F(ArbiterService, RefusesAMalformedListenAddress) {
       run_vmft({"arbiter", "--listen", "localhost", "--data", data_.string()}, kExitTimeout);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("address 'localhost' must be HOST:PORT"), std::string::npos) << r.err;
+}
+
+// The arbiter's data directory on a 64 KiB tmpfs that the test fills up: a decision that cannot
+// be written is not made. The arbiter answers ERR (the client's ArbiterUnavailable, on which
+// no side acts: it asks again), keeps the last decision it did persist, and decides once there
+// is room again. Mounting needs root; without it the test is skipped, saying so.
+class ArbiterOnASmallDisk : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "vmft-arbiter-disk-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    mount_ = pattern;
+    if (::mount("tmpfs", mount_.c_str(), "tmpfs", 0, "size=64k") != 0) {
+      const int error = errno;
+      fs::remove(mount_);
+      mount_.clear();
+      GTEST_SKIP() << "cannot mount a tmpfs to fill (needs root): " << std::strerror(error);
+    }
+    arbiter_ = std::make_unique<VmftProcess>(std::vector<std::string>{
+        "arbiter", "--listen", "127.0.0.1:0", "--data", (mount_ / "arbiter").string()});
+    const auto port = arbiter_->listening_port("arbiter", kStartTimeout);
+    ASSERT_TRUE(port) << "the arbiter did not start: " << arbiter_->log();
+    address_ = "127.0.0.1:" + std::to_string(*port);
+  }
+  void TearDown() override {
+    arbiter_.reset();
+    if (mount_.empty()) return;
+    ::umount2(mount_.c_str(), MNT_DETACH);
+    fs::remove(mount_);
+  }
+
+  // Writes to a file on the tmpfs until it is full; returns the bytes written.
+  size_t fill_the_disk() {
+    std::ofstream filler(mount_ / "filler", std::ios::binary);
+    const std::string block(4096, 'x');
+    size_t written = 0;
+    while (filler.write(block.data(), block.size()) && filler.flush()) written += block.size();
+    return written;
+  }
+
+  fs::path mount_;
+  std::unique_ptr<VmftProcess> arbiter_;
+  std::string address_;
+};
+
+TEST_F(ArbiterOnASmallDisk, AnswersErrAndDecidesNothingWhileItCannotPersist) {
+  ArbiterClient client(address_, kClientTimeout);
+  ASSERT_TRUE(client.register_epoch("p", 0, "primary").ok);
+  const ArbiterState registered{1, Mode::kPaired, "primary"};
+
+  ASSERT_GT(fill_the_disk(), 0u);
+  try {
+    client.test_and_set("p", 1, "backup");
+    FAIL() << "the arbiter decided with no room to write it down";
+  } catch (const ArbiterUnavailable& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot persist the decision for pair 'p'"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(client.register_epoch("q", 0, "primary"), ArbiterUnavailable);
+  EXPECT_EQ(client.read("p"), registered) << "a decision that was not persisted took effect";
+  EXPECT_EQ(client.read("q"), ArbiterState{});
+
+  fs::remove(mount_ / "filler");
+  const auto won = client.test_and_set("p", 1, "backup");
+  EXPECT_TRUE(won.won);
+  EXPECT_EQ(won.state, (ArbiterState{1, Mode::kAlone, "backup"}));
 }
 
 }  // namespace
