@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "ArbiterRaces.h"
 #include "NetClients.h"
 #include "ShellCommand.h"
 #include "VmftProcess.h"
@@ -127,40 +128,10 @@ TEST_F(ArbiterService, FirstTestAndSetWinsAndTheSecondLearnsTheWinner) {
 }
 
 TEST_F(ArbiterService, ConcurrentTestAndSetHasExactlyOneWinnerPerEpoch) {
-  constexpr int kClients = 8;
-  constexpr uint64_t kRounds = 20;
   ASSERT_TRUE(client()->register_epoch("race", 0, "node-0").ok);
-  std::vector<std::unique_ptr<ArbiterClient>> clients;
-  for (int i = 0; i < kClients; ++i) clients.push_back(client());
-  for (uint64_t epoch = 1; epoch <= kRounds; ++epoch) {
-    std::barrier start_line(kClients);
-    std::vector<arbiter::TasResult> results(kClients);
-    std::vector<std::string> errors(kClients);
-    std::vector<std::thread> threads;
-    for (int i = 0; i < kClients; ++i) {
-      threads.emplace_back([&, i] {
-        start_line.arrive_and_wait();
-        try {
-          results[i] = clients[i]->test_and_set("race", epoch, "node-" + std::to_string(i));
-        } catch (const std::exception& e) {
-          errors[i] = e.what();
-        }
-      });
-    }
-    for (auto& t : threads) t.join();
-    std::set<std::string> winners;
-    for (int i = 0; i < kClients; ++i) {
-      ASSERT_EQ(errors[i], "") << "client " << i << " at epoch " << epoch;
-      if (results[i].won) winners.insert("node-" + std::to_string(i));
-    }
-    ASSERT_EQ(winners.size(), 1u) << "epoch " << epoch;
-    const std::string winner = *winners.begin();
-    for (const auto& r : results) {
-      EXPECT_EQ(r.state, (ArbiterState{epoch, Mode::kAlone, winner})) << "epoch " << epoch;
-    }
-    // The winner's new backup is in sync: the next epoch is contested afresh.
-    ASSERT_TRUE(client()->register_epoch("race", epoch, winner).ok);
-  }
+  std::vector<std::unique_ptr<arbiter::Arbiter>> clients;
+  for (int i = 0; i < 8; ++i) clients.push_back(client());
+  expect_one_test_and_set_winner_per_epoch(clients, *client(), 20);
 }
 
 TEST_F(ArbiterService, DecisionsSurviveKill9AndRestart) {

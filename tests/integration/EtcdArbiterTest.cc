@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "ArbiterRaces.h"
 #include "Base64.h"
 #include "EtcdCluster.h"
 #include "EtcdGateway.h"
@@ -186,39 +187,10 @@ TEST_F(EtcdArbiterTest, TestAndSetForAnUnknownEpochIsAnError) {
 }
 
 TEST_F(EtcdArbiterTest, ConcurrentTestAndSetHasExactlyOneWinnerPerEpoch) {
-  constexpr int kClients = 8;
-  constexpr uint64_t kRounds = 10;
   ASSERT_TRUE(client()->register_epoch("race", 0, "node-0").ok);
-  std::vector<std::unique_ptr<EtcdArbiter>> clients;
-  for (int i = 0; i < kClients; ++i) clients.push_back(client());
-  for (uint64_t epoch = 1; epoch <= kRounds; ++epoch) {
-    std::barrier start_line(kClients);
-    std::vector<arbiter::TasResult> results(kClients);
-    std::vector<std::string> errors(kClients);
-    std::vector<std::thread> threads;
-    for (int i = 0; i < kClients; ++i) {
-      threads.emplace_back([&, i] {
-        start_line.arrive_and_wait();
-        try {
-          results[i] = clients[i]->test_and_set("race", epoch, "node-" + std::to_string(i));
-        } catch (const std::exception& e) {
-          errors[i] = e.what();
-        }
-      });
-    }
-    for (auto& t : threads) t.join();
-    std::set<std::string> winners;
-    for (int i = 0; i < kClients; ++i) {
-      ASSERT_EQ(errors[i], "") << "client " << i << " at epoch " << epoch;
-      if (results[i].won) winners.insert("node-" + std::to_string(i));
-    }
-    ASSERT_EQ(winners.size(), 1u) << "epoch " << epoch;
-    const std::string winner = *winners.begin();
-    for (const auto& r : results) {
-      EXPECT_EQ(r.state, (ArbiterState{epoch, Mode::kAlone, winner})) << "epoch " << epoch;
-    }
-    ASSERT_TRUE(client()->register_epoch("race", epoch, winner).ok);
-  }
+  std::vector<std::unique_ptr<arbiter::Arbiter>> clients;
+  for (int i = 0; i < 8; ++i) clients.push_back(client());
+  expect_one_test_and_set_winner_per_epoch(clients, *client(), 10);
 }
 
 TEST_F(EtcdArbiterTest, ConcurrentFirstRegistrationsHaveExactlyOneWinner) {
