@@ -8,14 +8,12 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <barrier>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <set>
 #include <thread>
 #include <vector>
 
