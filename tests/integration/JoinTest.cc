@@ -191,6 +191,31 @@ TEST_F(Join, FiveCyclesOfKillAndRejoinLoseNothing) {
   expect_no_acknowledged_incr_lost(clients, counter_value(tcp_port_, "hits"));
 }
 
+// A joiner killed while it joins: the primary goes on serving (alone again, or, if the pair
+// was already being registered with it, after the arbiter says so), and another joins.
+TEST_F(Join, AJoinerThatDiesIsForgottenAndAnotherJoins) {
+  auto [primary, backup] = start_pair();
+  ASSERT_FALSE(HasFailure());
+  ASSERT_NO_FATAL_FAILURE(lose_the_backup(*primary, *backup, 1));
+  IncrLoad load(Transport::kTcp, tcp_port_, "hits", 4);
+  ASSERT_TRUE(load.wait_for_acknowledged(100, kTimeout)) << diagnostics();
+
+  Side& doomed = start_backup(*primary, true);
+  ASSERT_TRUE((*primary)->wait_for_log("a joining backup connected from", kTimeout))
+      << diagnostics();
+  doomed->kill();
+  ASSERT_TRUE((*primary)->wait_for_log("the backup is gone", kTimeout)) << diagnostics();
+  // Its outputs no longer wait for the dead joiner.
+  ASSERT_TRUE(load.wait_for_acknowledged(load.acknowledged() + 200, kTimeout)) << diagnostics();
+
+  const uint64_t epoch = arbiter_.read(kPair).epoch;
+  Side& joiner = start_backup(*primary, true);
+  ASSERT_NO_FATAL_FAILURE(expect_joined(*primary, joiner, epoch + 1));
+  ASSERT_TRUE(load.wait_for_acknowledged(load.acknowledged() + 200, kTimeout)) << diagnostics();
+  const auto clients = load.stop();
+  expect_no_acknowledged_incr_lost(clients, counter_value(tcp_port_, "hits"));
+}
+
 TEST_F(Join, RefusesAJoinOfAnotherGuestOrPairAndThenTakesARightOne) {
   auto [primary, backup] = start_pair();
   ASSERT_FALSE(HasFailure());
