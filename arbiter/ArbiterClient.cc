@@ -60,8 +60,9 @@ auto interpret(const std::string& address, const Parse& parse) {
 
 }  // namespace
 
-ArbiterClient::ArbiterClient(const std::string& address, std::chrono::milliseconds timeout)
-    : address_(address), timeout_(timeout) {
+ArbiterClient::ArbiterClient(const std::string& address, std::chrono::milliseconds timeout,
+                             std::string secret)
+    : address_(address), timeout_(timeout), secret_(std::move(secret)) {
   HostPort split = split_host_port(address, "arbiter address");
   host_ = std::move(split.host);
   port_ = std::move(split.port);
@@ -115,7 +116,16 @@ std::string ArbiterClient::call(const std::string& request) {
 
 bool ArbiterClient::try_call(const std::string& request, Clock::time_point deadline,
                              std::string& reply) {
-  const std::string line = request + "\n";
+  if (!send_line(request, deadline)) return false;
+  if (!receive_line(deadline, "no reply", reply)) return false;
+  if (reply.starts_with("CHALLENGE")) {
+    fail("the arbiter requires a secret: give --secret-file (the file `vmft arbiter` has)");
+  }
+  return true;
+}
+
+bool ArbiterClient::send_line(const std::string& text, Clock::time_point deadline) {
+  const std::string line = text + "\n";
   size_t sent = 0;
   while (sent < line.size()) {
     const ssize_t n = ::send(fd_, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
@@ -131,6 +141,10 @@ bool ArbiterClient::try_call(const std::string& request, Clock::time_point deadl
       fail("cannot send: " + error_text(errno));
     }
   }
+  return true;
+}
+
+bool ArbiterClient::receive_line(Clock::time_point deadline, const char* what, std::string& line) {
   std::string received;
   char buf[256];
   for (;;) {
@@ -139,10 +153,14 @@ bool ArbiterClient::try_call(const std::string& request, Clock::time_point deadl
       received.append(buf, static_cast<size_t>(n));
       const size_t newline = received.find('\n');
       if (newline != std::string::npos) {
-        if (newline + 1 != received.size()) fail("sent more than one reply line");
+        // A client without the secret reads the challenge first, and may have the ERR that
+        // answers its request behind it.
+        if (newline + 1 != received.size() && !received.starts_with("CHALLENGE")) {
+          fail("sent more than one reply line");
+        }
         received.resize(newline);
         if (!received.empty() && received.back() == '\r') received.pop_back();
-        reply = std::move(received);
+        line = std::move(received);
         return true;
       }
       if (received.size() > kMaxReplyBytes) fail("sent a reply line longer than 1 KiB");
@@ -151,11 +169,44 @@ bool ArbiterClient::try_call(const std::string& request, Clock::time_point deadl
       fail("closed the connection in the middle of a reply");
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
       if (!wait_until_ready(fd_, POLLIN, deadline)) {
-        fail("no reply within " + std::to_string(timeout_.count()) + " ms");
+        fail(std::string(what) + " within " + std::to_string(timeout_.count()) + " ms");
       }
     } else if (errno != EINTR) {
       fail("cannot receive: " + error_text(errno));
     }
+  }
+}
+
+// A new connection, with a secret: the arbiter's challenge, our answer and nonce, and its
+// proof that it knows the secret too.
+void ArbiterClient::authenticate(Clock::time_point deadline) {
+  std::string line;
+  if (!receive_line(deadline, "no challenge (does it run without --secret-file?)", line)) {
+    fail("closed the connection before its challenge");
+  }
+  auth::Nonce challenge;
+  try {
+    challenge = detail::parse_challenge(line);
+  } catch (const ArbiterUnavailable& e) {
+    fail(e.what());
+  }
+  const auth::Nonce mine = auth::make_nonce();
+  if (!send_line(detail::format_auth_request(detail::client_proof(secret_, challenge), mine),
+                 deadline) ||
+      !receive_line(deadline, "no answer to AUTH", line)) {
+    fail("closed the connection instead of answering AUTH");
+  }
+  if (line.starts_with("ERR")) fail("refused this client's secret (" + line + ")");
+  const auth::Mac expected = detail::server_proof(secret_, mine);
+  std::string mac;
+  try {
+    if (!line.starts_with("OK ")) throw std::invalid_argument("not OK");
+    mac = auth::from_hex(std::string_view(line).substr(3), auth::kMacBytes);
+  } catch (const std::invalid_argument&) {
+    fail("did not prove it knows the secret (it answered AUTH with '" + line.substr(0, 80) + "')");
+  }
+  if (!auth::mac_matches(auth::bytes_of(mac), expected)) {
+    fail("did not prove it knows the secret");
   }
 }
 
@@ -192,6 +243,7 @@ void ArbiterClient::connect(Clock::time_point deadline) {
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     fd_ = fd;
+    if (!secret_.empty()) authenticate(deadline);
     return;
   }
   fail("cannot connect: " + why);

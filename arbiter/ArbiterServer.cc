@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <optional>
 #include <unordered_set>
 #include <vector>
 
@@ -81,10 +82,11 @@ std::string answer_request(Arbiter& arbiter, std::string_view line) {
 }
 
 struct ArbiterServer::Shared {
-  Shared(Arbiter& a, ServerLimits l) : arbiter(a), limits(l) {}
+  Shared(Arbiter& a, ServerLimits l, std::string s) : arbiter(a), limits(l), secret(std::move(s)) {}
 
   Arbiter& arbiter;
   const ServerLimits limits;
+  const std::string secret;  ///< empty: none
   std::unordered_set<Connection*> open;
   bool stopped = false;
 };
@@ -103,7 +105,13 @@ class ArbiterServer::Connection : public std::enable_shared_from_this<Connection
   }
   ~Connection() { shared_->open.erase(this); }
 
-  void start() { read(); }
+  // With a secret, the challenge goes first.
+  void start() {
+    if (shared_->secret.empty()) return read();
+    challenge_ = auth::make_nonce();
+    replies_ = detail::format_challenge(*challenge_) + "\n";
+    write();
+  }
 
   void close() {
     asio::error_code ec;
@@ -151,6 +159,7 @@ class ArbiterServer::Connection : public std::enable_shared_from_this<Connection
 
   void on_written(const asio::error_code& ec) {
     if (ec || shared_->stopped) return finish(ec);
+    if (close_after_write_) return close();
     replies_.clear();
     read();
   }
@@ -162,10 +171,11 @@ class ArbiterServer::Connection : public std::enable_shared_from_this<Connection
       if (c == '\n') {
         replies_ += discarding_ ? detail::format_error("request line longer than " +
                                                        std::to_string(limit) + " bytes")
-                                : answer_request(shared_->arbiter, line_);
+                                : respond(line_);
         replies_ += '\n';
         line_.clear();
         discarding_ = false;
+        if (close_after_write_) return;  // what follows a failed AUTH is not read
       } else if (!discarding_) {
         if (line_.size() < limit) {
           line_ += c;
@@ -176,6 +186,32 @@ class ArbiterServer::Connection : public std::enable_shared_from_this<Connection
         }
       }
     }
+  }
+
+  // The reply to one line: a request once the client authenticated (or if there is no
+  // secret), before that only AUTH.
+  std::string respond(std::string_view line) {
+    if (!challenge_ || authenticated_) return answer_request(shared_->arbiter, line);
+    if (!detail::is_auth_request(line)) {
+      spdlog::warn("refused a request from the arbiter client at {}: it has not authenticated",
+                   peer_);
+      return detail::format_error("authentication required");
+    }
+    try {
+      const detail::AuthRequest request = detail::parse_auth_request(line);
+      if (auth::mac_matches(auth::bytes_of(request.mac),
+                            detail::client_proof(shared_->secret, *challenge_))) {
+        authenticated_ = true;
+        return "OK " + auth::to_hex(detail::server_proof(shared_->secret, request.nonce));
+      }
+    } catch (const std::invalid_argument& e) {
+      spdlog::debug("malformed AUTH from {}: {}", peer_, e.what());
+    }
+    spdlog::warn(
+        "refused the arbiter client at {}: it does not know the secret; closing its connection",
+        peer_);
+    close_after_write_ = true;
+    return detail::format_error("authentication failed");
   }
 
   void finish(const asio::error_code& ec) {
@@ -190,14 +226,19 @@ class ArbiterServer::Connection : public std::enable_shared_from_this<Connection
   std::shared_ptr<Shared> shared_;
   const std::string peer_;
   std::array<char, kReadChunkBytes> chunk_{};
-  std::string line_;         // the request line read so far
-  bool discarding_ = false;  // the current line passed the limit: skip to its newline
-  std::string replies_;      // replies not yet written
+  std::string line_;                      // the request line read so far
+  bool discarding_ = false;               // the current line passed the limit: skip to its newline
+  std::string replies_;                   // replies not yet written
+  std::optional<auth::Nonce> challenge_;  // with a secret: the one this client must answer
+  bool authenticated_ = false;
+  bool close_after_write_ = false;  // a failed AUTH: the reply is the last thing sent
 };
 
 ArbiterServer::ArbiterServer(asio::io_context& io, const tcp::endpoint& listen, Arbiter& arbiter,
-                             ServerLimits limits)
-    : acceptor_(io), accept_retry_(io), shared_(std::make_shared<Shared>(arbiter, limits)) {
+                             ServerLimits limits, std::string secret)
+    : acceptor_(io),
+      accept_retry_(io),
+      shared_(std::make_shared<Shared>(arbiter, limits, std::move(secret))) {
   asio::error_code ec;
   acceptor_.open(listen.protocol(), ec);
   if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);

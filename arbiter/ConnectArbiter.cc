@@ -45,12 +45,13 @@ ArbiterAddress parse_arbiter_address(const std::string& text) {
   }
 }
 
-std::unique_ptr<Arbiter> connect_arbiter(const std::string& text) {
+std::unique_ptr<Arbiter> connect_arbiter(const std::string& text, const std::string& secret) {
   ArbiterAddress address = parse_arbiter_address(text);
   if (address.kind == ArbiterAddress::Kind::kEtcd) {
     return std::make_unique<EtcdArbiter>(std::move(address.endpoints));
   }
-  return std::make_unique<ArbiterClient>(address.endpoints.front());
+  return std::make_unique<ArbiterClient>(address.endpoints.front(), ArbiterClient::kDefaultTimeout,
+                                         secret);
 }
 
 }  // namespace vmft::arbiter

@@ -173,4 +173,50 @@ TasResult parse_tas_reply(std::string_view line, const std::string& id) {
   return {false, parse_state_fields(fields, 1, line, "TAS")};
 }
 
+std::string format_challenge(const auth::Nonce& nonce) {
+  return "CHALLENGE " + auth::to_hex(nonce);
+}
+
+auth::Nonce parse_challenge(std::string_view line) {
+  const auto fields = split_fields(line);
+  auth::Nonce nonce{};
+  try {
+    if (fields.size() != 2 || fields[0] != "CHALLENGE") throw std::invalid_argument("");
+    const std::string bytes = auth::from_hex(fields[1], nonce.size());
+    std::copy(bytes.begin(), bytes.end(), nonce.begin());
+  } catch (const std::invalid_argument&) {
+    throw ArbiterUnavailable("expected CHALLENGE <64 hex digits>, got " + quoted(line));
+  }
+  return nonce;
+}
+
+bool is_auth_request(std::string_view line) {
+  const auto fields = split_fields(line);
+  return !fields.empty() && fields[0] == "AUTH";
+}
+
+AuthRequest parse_auth_request(std::string_view line) {
+  const auto fields = split_fields(line);
+  if (fields.size() != 3 || fields[0] != "AUTH") {
+    throw std::invalid_argument("usage: AUTH <hex mac> <hex nonce>");
+  }
+  AuthRequest request;
+  request.mac = auth::from_hex(fields[1], auth::kMacBytes);
+  const std::string nonce = auth::from_hex(fields[2], auth::kNonceBytes);
+  std::copy(nonce.begin(), nonce.end(), request.nonce.begin());
+  return request;
+}
+
+std::string format_auth_request(const auth::Mac& mac, const auth::Nonce& nonce) {
+  return "AUTH " + auth::to_hex(mac) + " " + auth::to_hex(nonce);
+}
+
+auth::Mac client_proof(std::string_view secret, const auth::Nonce& challenge) {
+  return auth::hmac(secret, {auth::bytes_of("vmft-arbiter"), challenge});
+}
+
+auth::Mac server_proof(std::string_view secret, const auth::Nonce& client_nonce) {
+  return auth::hmac(secret, {auth::bytes_of("vmft-arbiter-server"), client_nonce});
+}
+
 }  // namespace vmft::arbiter::detail

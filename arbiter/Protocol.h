@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "vmft/arbiter/Arbiter.h"
+#include "vmft/auth/Secret.h"
 
 namespace vmft::arbiter::detail {
 
@@ -43,5 +44,24 @@ class ErrorReply : public ArbiterUnavailable {
 ArbiterState parse_state_reply(std::string_view line);
 RegisterResult parse_register_reply(std::string_view line, const std::string& id);
 TasResult parse_tas_reply(std::string_view line, const std::string& id);
+
+/// With a secret: the server's first line, "CHALLENGE <hex nonce>", the client's answer,
+/// "AUTH <hex mac> <hex client nonce>", and the server's to that, "OK <hex mac>" (or ERR).
+/// The client MACs "vmft-arbiter" and the server's nonce; the server "vmft-arbiter-server" and
+/// the client's nonce, so that a client is not answered by an impostor either.
+std::string format_challenge(const auth::Nonce& nonce);
+/// Throws ArbiterUnavailable unless `line` is a challenge.
+auth::Nonce parse_challenge(std::string_view line);
+struct AuthRequest {
+  std::string mac;  ///< the bytes, as many as the client sent
+  auth::Nonce nonce{};
+};
+/// Whether `line` is an AUTH request (that is, starts with the word AUTH).
+bool is_auth_request(std::string_view line);
+/// Throws std::invalid_argument unless `line` is a well-formed AUTH request.
+AuthRequest parse_auth_request(std::string_view line);
+std::string format_auth_request(const auth::Mac& mac, const auth::Nonce& nonce);
+auth::Mac client_proof(std::string_view secret, const auth::Nonce& challenge);
+auth::Mac server_proof(std::string_view secret, const auth::Nonce& client_nonce);
 
 }  // namespace vmft::arbiter::detail

@@ -14,6 +14,7 @@
 #include "Options.h"
 #include "vmft/arbiter/ArbiterServer.h"
 #include "vmft/arbiter/ArbiterStore.h"
+#include "vmft/auth/Secret.h"
 
 namespace vmft::cli {
 
@@ -23,12 +24,15 @@ struct ArbiterOptions {
   std::string listen;
   std::string data;
   uint32_t idle_timeout_ms = 60000;
+  std::string secret_file;  ///< empty: none
 };
 
 int run_arbiter(const ArbiterOptions& options) {
   asio::ip::tcp::endpoint listen;
   std::optional<arbiter::ArbiterStore> store;
+  std::string secret;
   try {
+    if (!options.secret_file.empty()) secret = auth::read_secret_file(options.secret_file);
     const devices::Endpoint ep = parse_endpoint(options.listen);
     listen = {asio::ip::address_v4(ep.ip), ep.port};
     store.emplace(options.data);
@@ -41,7 +45,7 @@ int run_arbiter(const ArbiterOptions& options) {
   limits.idle_timeout = std::chrono::milliseconds(options.idle_timeout_ms);
   std::optional<arbiter::ArbiterServer> server;
   try {
-    server.emplace(io, listen, *store, limits);
+    server.emplace(io, listen, *store, limits, secret);
   } catch (const std::system_error& e) {
     spdlog::error("{}", e.what());
     return kUsageExitCode;
@@ -56,6 +60,9 @@ int run_arbiter(const ArbiterOptions& options) {
   // The integration harness reads this line for the port.
   spdlog::info("listening on arbiter {}:{} (state in {})", local.address().to_string(),
                local.port(), store->directory().string());
+  if (!secret.empty()) {
+    spdlog::info("clients must prove they know the secret in {}", options.secret_file);
+  }
   io.run();
   return 0;
 }
@@ -75,6 +82,10 @@ void add_arbiter_command(CLI::App& app, std::string& log_level, std::function<in
                   "Milliseconds after which a connection that sends nothing is closed")
       ->check(CLI::Range(1u, 86400000u))
       ->capture_default_str();
+  cmd->add_option("--secret-file", options->secret_file,
+                  "A file holding the deployment's pre-shared secret (at least 16 bytes; a "
+                  "trailing newline is ignored): only clients that prove they know it are "
+                  "answered. Give the pairs the same file");
   add_log_level_option(*cmd, log_level);
   cmd->callback([&action, options] { action = [options] { return run_arbiter(*options); }; });
 }

@@ -18,6 +18,7 @@
 #include "Redundancy.h"
 #include "vmft/arbiter/Arbiter.h"
 #include "vmft/arbiter/ConnectArbiter.h"
+#include "vmft/auth/Secret.h"
 #include "vmft/devices/AsioNetwork.h"
 #include "vmft/devices/AsioTimer.h"
 #include "vmft/devices/Entropy.h"
@@ -56,6 +57,7 @@ struct PairOptions {
   std::string arbiter;          ///< the arbiter's address (ConnectArbiter.h); empty: none
   std::string listen;           ///< backup: --log-listen, where backups join it once live
   bool join = false;            ///< backup: join a running primary
+  std::string secret_file;      ///< --secret-file; empty: none
 };
 
 asio::ip::tcp::endpoint tcp_endpoint(const std::string& text) {
@@ -83,6 +85,11 @@ void add_pair_options(CLI::App& cmd, PairOptions& options) {
                  "The test-and-set arbiter that decides which side goes on when they lose each "
                  "other: HOST:PORT of `vmft arbiter`, or etcd://HOST:PORT[,HOST:PORT...] of the "
                  "members of an etcd cluster; without one, neither does");
+  cmd.add_option("--secret-file", options.secret_file,
+                 "A file holding the pair's pre-shared secret (at least 16 bytes; a trailing "
+                 "newline is ignored): the logging channel then takes only a peer that proves it "
+                 "knows it, and it authenticates to a `vmft arbiter` given the same file (not to "
+                 "etcd://, which has its own access control)");
   cmd.add_option("--status-interval", options.status_interval,
                  "Seconds between status lines (0: none)")
       ->capture_default_str()
@@ -122,6 +129,7 @@ Prepared prepare(const PairOptions& options) {
   }
   p.image = hypervisor::load_elf_file(options.live.guest, VMFT_RAM_BASE, p.ram_size);
   p.channel.pair = options.name;
+  if (!options.secret_file.empty()) p.channel.secret = auth::read_secret_file(options.secret_file);
   p.channel.header =
       logchannel::guest_log_header(options.live.guest, p.ram_size, !options.live.udp.empty(),
                                    !options.live.tcp.empty(), hypervisor::kDigestInterval);
@@ -196,9 +204,10 @@ std::string process_id(const char* role) {
   return fmt::format("{}@{}:{}", role, host, getpid());
 }
 
-std::unique_ptr<arbiter::Arbiter> connect_arbiter(const PairOptions& options) {
+std::unique_ptr<arbiter::Arbiter> connect_arbiter(const PairOptions& options,
+                                                  const std::string& secret) {
   if (options.arbiter.empty()) return nullptr;
-  return arbiter::connect_arbiter(options.arbiter);
+  return arbiter::connect_arbiter(options.arbiter, secret);
 }
 
 const char* state_name(Redundancy::State state) {
@@ -262,7 +271,7 @@ int run_primary(const PairOptions& options) {
     inputs.request_stop();
     if (!guest_started) channel->shutdown();
   });
-  const auto arbiter = connect_arbiter(options);
+  const auto arbiter = connect_arbiter(options, p.channel.secret);
   const std::string me = process_id("primary");
   hypervisor::OutputGate gate(*net);
   channel->on_ack([&gate](uint64_t seq) { gate.acknowledged(seq); });
@@ -402,7 +411,7 @@ int run_backup(const PairOptions& options) {
     channel.shutdown();
   });
   channel.on_peer_lost([](const std::string& why) { spdlog::warn("{}", why); });
-  const auto arbiter = connect_arbiter(options);
+  const auto arbiter = connect_arbiter(options, p.channel.secret);
   const std::string me = process_id("backup");
   int declined_code = 0;
   LiveSide live;
@@ -434,6 +443,9 @@ int run_backup(const PairOptions& options) {
     } else if (!channel.connect(p.channel_endpoint)) {
       return 0;  // stopped first
     }
+  } catch (const logchannel::ChannelUnauthenticated& e) {
+    spdlog::error("this backup exits: {}", e.what());
+    return kUsageExitCode;
   } catch (const logchannel::ChannelRefused& e) {
     spdlog::error("the primary at {} refused this backup: {}", options.channel, e.what());
     return kUsageExitCode;

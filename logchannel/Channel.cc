@@ -16,15 +16,17 @@ using asio::ip::tcp;
 
 // The first byte of every message's frame payload.
 enum MessageType : uint8_t {
-  kHello = 1,     // backup -> primary: protocol version, pair name, header
-  kWelcome = 2,   // primary -> backup: paired
-  kRefuse = 3,    // primary -> backup: why not
-  kBatch = 4,     // primary -> backup: progress mark, then records
-  kAck = 5,       // backup -> primary: highest seq received, instruction count executed
-  kEpoch = 6,     // primary -> backup: the epoch the arbiter registered the pair at
-  kJoin = 7,      // backup -> primary: as hello, from a backup that joins a running primary
-  kRam = 8,       // primary -> joining backup: offset, then bytes of guest RAM
-  kSnapshot = 9,  // primary -> joining backup: seq, icount, the machine's snapshot
+  kHello = 1,       // backup -> primary: protocol version, pair name, header
+  kWelcome = 2,     // primary -> backup: paired
+  kRefuse = 3,      // primary -> backup: why not
+  kBatch = 4,       // primary -> backup: progress mark, then records
+  kAck = 5,         // backup -> primary: highest seq received, instruction count executed
+  kEpoch = 6,       // primary -> backup: the epoch the arbiter registered the pair at
+  kJoin = 7,        // backup -> primary: as hello, from a backup that joins a running primary
+  kRam = 8,         // primary -> joining backup: offset, then bytes of guest RAM
+  kSnapshot = 9,    // primary -> joining backup: seq, icount, the machine's snapshot
+  kChallenge = 10,  // primary with a secret -> backup, first: the primary's nonce
+  kProof = 11,      // backup -> primary with a secret, after its hello: its nonce, its MAC
 };
 
 // A handshake message is small: a pair name and a header.
@@ -251,18 +253,75 @@ void ChannelPrimary::start_accept() {
   acceptor_.async_accept([this](const asio::error_code& ec, tcp::socket socket) {
     if (ec) return;  // closed by shutdown()
     auto link = std::make_shared<FrameLink>(std::move(socket));
-    std::weak_ptr<FrameLink> weak = link;
-    link->set_handlers(
-        [this, weak](std::span<const uint8_t> hello) {
-          if (auto l = weak.lock()) handshake(l, hello);
-        },
-        [](const std::string&) {});
+    if (config_.secret.empty()) {
+      std::weak_ptr<FrameLink> weak = link;
+      link->set_handlers(
+          [this, weak](std::span<const uint8_t> hello) {
+            if (auto l = weak.lock()) handshake(l, hello, std::nullopt);
+          },
+          [](const std::string&) {});
+    } else {
+      challenge(link);
+    }
     link->read(kMaxHandshakeBytes);
     start_accept();
   });
 }
 
-void ChannelPrimary::handshake(std::shared_ptr<FrameLink> link, std::span<const uint8_t> hello) {
+// io thread: with a secret, the primary challenges every backup first, and its hello counts
+// only once the answer that follows it proves the backup knows the secret.
+void ChannelPrimary::challenge(std::shared_ptr<FrameLink> link) {
+  struct Exchange {
+    auth::Nonce nonce = auth::make_nonce();
+    std::optional<std::vector<uint8_t>> hello;
+    bool refused = false;  // logged already
+  };
+  auto exchange = std::make_shared<Exchange>();
+  const std::string from = remote_text(link->socket());
+  const auto refuse = [from, exchange](const std::shared_ptr<FrameLink>& l,
+                                       const std::string& how) {
+    exchange->refused = true;
+    const std::string reason =
+        fmt::format("the backup at {} does not know the pair's secret", from);
+    spdlog::warn("refused a backup: {}{}", reason, how);
+    l->pause();
+    l->write(message(kRefuse, reason), [l] { l->close(); });
+  };
+  std::weak_ptr<FrameLink> weak = link;
+  link->set_handlers(
+      [this, weak, exchange, refuse](std::span<const uint8_t> payload) {
+        auto l = weak.lock();
+        if (!l) return;
+        if (!exchange->hello) {
+          exchange->hello.emplace(payload.begin(), payload.end());
+          return;
+        }
+        if (payload[0] != kProof) return refuse(l, " (it did not answer the challenge)");
+        detail::Proof proof;
+        try {
+          proof = detail::decode_proof(payload);
+        } catch (const LogError& e) {
+          return refuse(l, std::string(" (a malformed answer: ") + e.what() + ")");
+        }
+        const auth::Mac expected =
+            detail::backup_proof(config_.secret, exchange->nonce, proof.nonce, *exchange->hello);
+        if (!auth::mac_matches(proof.mac, expected)) return refuse(l, "");
+        handshake(l, *exchange->hello, proof.nonce);
+      },
+      [exchange, from](const std::string&) {
+        if (!exchange->hello || exchange->refused) return;
+        spdlog::warn(
+            "refused a backup: the backup at {} does not know the pair's secret (it closed the "
+            "connection instead of answering the challenge)",
+            from);
+      });
+  std::vector<uint8_t> challenge{kChallenge};
+  challenge.insert(challenge.end(), exchange->nonce.begin(), exchange->nonce.end());
+  link->write(framed(challenge));
+}
+
+void ChannelPrimary::handshake(std::shared_ptr<FrameLink> link, std::span<const uint8_t> hello,
+                               const std::optional<auth::Nonce>& backup_nonce) {
   const std::string from = remote_text(link->socket());
   const bool join = hello[0] == kJoin;
   std::string reason;
@@ -297,7 +356,12 @@ void ChannelPrimary::handshake(std::shared_ptr<FrameLink> link, std::span<const 
   link_ = link;
   link_->set_handlers([this](std::span<const uint8_t> payload) { on_frame(payload); },
                       [this](const std::string& why) { lose("the backup is gone: " + why); });
-  link_->write(message(kWelcome), [this] { written(); });
+  std::vector<uint8_t> welcome{kWelcome};
+  if (backup_nonce) {
+    const auth::Mac mac = detail::primary_proof(config_.secret, *backup_nonce);
+    welcome.insert(welcome.end(), mac.begin(), mac.end());
+  }
+  link_->write(framed(welcome), [this] { written(); });
   link_->read(kMaxHandshakeBytes);
   cv_.notify_all();
   tick();
@@ -662,6 +726,7 @@ bool ChannelBackup::connect(const tcp::endpoint& primary) {
   asio::post(io_, [this, primary] { try_connect(primary); });
   std::unique_lock lock(mutex_);
   cv_.wait(lock, [this] { return connected_ || refused_ || lost_ || shut_down_; });
+  if (refused_ && refused_by_us_) throw ChannelUnauthenticated(*refused_);
   if (refused_) throw ChannelRefused(*refused_);
   if (lost_ && !connected_) throw LogError(*lost_);
   return connected_ && !shut_down_;
@@ -687,40 +752,79 @@ void ChannelBackup::try_connect(const tcp::endpoint& primary) {
     }
     asio::error_code nodelay;
     link->socket().set_option(tcp::no_delay(true), nodelay);
-    std::vector<uint8_t> hello{joining_ ? kJoin : kHello};
-    detail::encode_hello(config_.pair, config_.header, hello);
-    link->set_handlers(
-        [this, link](std::span<const uint8_t> reply) {
-          link->pause();
-          if (reply[0] == kRefuse) {
-            {
-              std::lock_guard lock(mutex_);
-              refused_ = text(reply.subspan(1));
-            }
-            link->close();
-            cv_.notify_all();
-            return;
-          }
-          if (reply[0] != kWelcome) return lose("the primary answered with an unknown message");
-          link_ = link;
-          link_->set_handlers(
-              [this](std::span<const uint8_t> payload) { on_frame(payload); },
-              [this](const std::string& why) { lose("the primary is gone: " + why); });
-          link_->read(kMaxFramePayload);
-          {
-            std::lock_guard lock(mutex_);
-            connected_ = true;
-            last_heard_ = Clock::now();
-          }
-          cv_.notify_all();
-          tick();
-        },
-        [this](const std::string& why) {
-          lose("the primary closed the channel before answering (" + why + ")");
-        });
-    link->write(framed(hello));
-    link->read(kMaxHandshakeBytes);
+    greet(link, primary);
   });
+}
+
+// io thread, connected: hello (or join), and with a challenge, the proof that this backup
+// knows the secret; then the primary's answer, which with a secret must prove it knows it too.
+void ChannelBackup::greet(std::shared_ptr<FrameLink> link, const tcp::endpoint& primary) {
+  auto hello = std::make_shared<std::vector<uint8_t>>(1, joining_ ? kJoin : kHello);
+  detail::encode_hello(config_.pair, config_.header, *hello);
+  auto nonce = std::make_shared<std::optional<auth::Nonce>>();  // ours, once challenged
+  const std::string where = endpoint_text(primary);
+  link->set_handlers(
+      [this, link, hello, nonce, where](std::span<const uint8_t> reply) {
+        if (reply[0] == kChallenge) {
+          if (config_.secret.empty()) {
+            return refused(
+                link, fmt::format("the primary at {} requires a secret: give --secret-file", where),
+                true);
+          }
+          detail::Proof proof;
+          try {
+            proof.nonce = auth::make_nonce();
+            proof.mac = detail::backup_proof(config_.secret, detail::decode_challenge(reply),
+                                             proof.nonce, *hello);
+          } catch (const LogError& e) {
+            return lose(std::string("the primary sent a malformed challenge: ") + e.what());
+          }
+          *nonce = proof.nonce;
+          std::vector<uint8_t> answer{kProof};
+          detail::encode_proof(proof, answer);
+          link->write(framed(answer));
+          return;
+        }
+        link->pause();
+        if (reply[0] == kRefuse) return refused(link, text(reply.subspan(1)), false);
+        if (reply[0] != kWelcome) return lose("the primary answered with an unknown message");
+        if (!config_.secret.empty() &&
+            (!*nonce || !auth::mac_matches(reply.subspan(1),
+                                           detail::primary_proof(config_.secret, **nonce)))) {
+          return refused(link,
+                         fmt::format("the primary at {} did not prove it knows the secret", where),
+                         true);
+        }
+        link_ = link;
+        link_->set_handlers(
+            [this](std::span<const uint8_t> payload) { on_frame(payload); },
+            [this](const std::string& why) { lose("the primary is gone: " + why); });
+        link_->read(kMaxFramePayload);
+        {
+          std::lock_guard lock(mutex_);
+          connected_ = true;
+          last_heard_ = Clock::now();
+        }
+        cv_.notify_all();
+        tick();
+      },
+      [this](const std::string& why) {
+        lose("the primary closed the channel before answering (" + why + ")");
+      });
+  link->write(framed(*hello));
+  link->read(kMaxHandshakeBytes);
+}
+
+// io thread: the primary refused this backup, or (by_us) this backup the primary.
+void ChannelBackup::refused(std::shared_ptr<FrameLink> link, std::string why, bool by_us) {
+  link->pause();
+  {
+    std::lock_guard lock(mutex_);
+    refused_ = std::move(why);
+    refused_by_us_ = by_us;
+  }
+  link->close();
+  cv_.notify_all();
 }
 
 std::optional<ChannelBackup::JoinStart> ChannelBackup::join(const tcp::endpoint& primary) {

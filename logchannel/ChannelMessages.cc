@@ -87,4 +87,40 @@ SnapshotStart decode_snapshot_start(std::span<const uint8_t> payload) {
   return start;
 }
 
+auth::Nonce decode_challenge(std::span<const uint8_t> payload) {
+  ByteReader r(payload, 0, "the primary's challenge");
+  r.u8();
+  auth::Nonce nonce;
+  const auto bytes = r.bytes(nonce.size());
+  std::copy(bytes.begin(), bytes.end(), nonce.begin());
+  if (r.remaining() != 0) r.fail_at(r.position(), "bytes after the nonce");
+  return nonce;
+}
+
+Proof decode_proof(std::span<const uint8_t> payload) {
+  ByteReader r(payload, 0, "the backup's answer to the challenge");
+  r.u8();
+  Proof proof;
+  const auto nonce = r.bytes(proof.nonce.size());
+  std::copy(nonce.begin(), nonce.end(), proof.nonce.begin());
+  const auto mac = r.bytes(proof.mac.size());
+  std::copy(mac.begin(), mac.end(), proof.mac.begin());
+  if (r.remaining() != 0) r.fail_at(r.position(), "bytes after the MAC");
+  return proof;
+}
+
+void encode_proof(const Proof& proof, std::vector<uint8_t>& out) {
+  out.insert(out.end(), proof.nonce.begin(), proof.nonce.end());
+  out.insert(out.end(), proof.mac.begin(), proof.mac.end());
+}
+
+auth::Mac backup_proof(std::string_view secret, const auth::Nonce& challenge,
+                       const auth::Nonce& backup_nonce, std::span<const uint8_t> hello) {
+  return auth::hmac(secret, {auth::bytes_of("vmft-channel"), challenge, backup_nonce, hello});
+}
+
+auth::Mac primary_proof(std::string_view secret, const auth::Nonce& backup_nonce) {
+  return auth::hmac(secret, {auth::bytes_of("vmft-channel-primary"), backup_nonce});
+}
+
 }  // namespace vmft::logchannel::detail

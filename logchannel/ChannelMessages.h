@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "vmft/auth/Secret.h"
 #include "vmft/logchannel/Record.h"
 #include "vmft/logchannel/RecordCodec.h"
 
@@ -71,5 +72,24 @@ struct SnapshotStart {
   std::span<const uint8_t> snapshot;
 };
 SnapshotStart decode_snapshot_start(std::span<const uint8_t> payload);
+
+/// With a secret, the primary's challenge: its nonce.
+auth::Nonce decode_challenge(std::span<const uint8_t> payload);
+
+/// A backup's answer to a challenge, sent right after its hello: its own nonce, which the
+/// primary's welcome must prove it knows the secret with, and its MAC.
+struct Proof {
+  auth::Nonce nonce{};
+  auth::Mac mac{};
+};
+Proof decode_proof(std::span<const uint8_t> payload);
+void encode_proof(const Proof& proof, std::vector<uint8_t>& out);
+
+/// What the backup MACs: "vmft-channel", the primary's nonce, the backup's nonce, and the
+/// whole hello (or join) payload, so that a hello changed on the way fails as well.
+auth::Mac backup_proof(std::string_view secret, const auth::Nonce& challenge,
+                       const auth::Nonce& backup_nonce, std::span<const uint8_t> hello);
+/// What the primary's welcome carries: "vmft-channel-primary" and the backup's nonce, MACed.
+auth::Mac primary_proof(std::string_view secret, const auth::Nonce& backup_nonce);
 
 }  // namespace vmft::logchannel::detail

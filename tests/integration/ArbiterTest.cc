@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -369,6 +370,88 @@ TEST_F(ArbiterOnASmallDisk, AnswersErrAndDecidesNothingWhileItCannotPersist) {
   const auto won = client.test_and_set("p", 1, "backup");
   EXPECT_TRUE(won.won);
   EXPECT_EQ(won.state, (ArbiterState{1, Mode::kAlone, "backup"}));
+}
+
+// ------------------------------------------------------------------ --secret-file
+
+constexpr const char* kSecret = "the deployment's secret, 32 long";
+
+class SecretArbiter : public ArbiterService {
+ protected:
+  void SetUp() override {
+    ArbiterService::SetUp();
+    secret_file_ = data_.parent_path() / (data_.filename().string() + ".secret");
+    std::ofstream(secret_file_) << kSecret << "\n";
+    fs::permissions(secret_file_, fs::perms::owner_read | fs::perms::owner_write);
+    arbiter_.reset();
+    ASSERT_NO_FATAL_FAILURE(start(0, {"--secret-file", secret_file_.string()}));
+  }
+  void TearDown() override {
+    ArbiterService::TearDown();
+    fs::remove(secret_file_);
+  }
+  std::unique_ptr<ArbiterClient> client_with(const std::string& secret) {
+    return std::make_unique<ArbiterClient>(address(), kClientTimeout, secret);
+  }
+  // What a call of `client` throws, or "answered".
+  static std::string failure(const std::function<void()>& call) {
+    try {
+      call();
+    } catch (const ArbiterUnavailable& e) {
+      return e.what();
+    }
+    return "answered";
+  }
+
+  fs::path secret_file_;
+};
+
+TEST_F(SecretArbiter, DecidesForAClientThatKnowsTheSecret) {
+  const auto c = client_with(kSecret);
+  EXPECT_TRUE(c->register_epoch("p", 0, "primary").ok);
+  EXPECT_TRUE(c->test_and_set("p", 1, "backup").won);
+  EXPECT_EQ(c->read("p"), (ArbiterState{1, Mode::kAlone, "backup"}));
+}
+
+TEST_F(SecretArbiter, RefusesEveryRequestOfAClientWithoutTheSecret) {
+  const auto c = client();
+  for (const auto& call : std::vector<std::function<void()>>{
+           [&] { c->read("p"); }, [&] { c->register_epoch("p", 0, "primary"); },
+           [&] { c->test_and_set("p", 0, "backup"); }}) {
+    const std::string why = failure(call);
+    EXPECT_NE(why.find("the arbiter requires a secret: give --secret-file"), std::string::npos)
+        << why;
+  }
+  EXPECT_TRUE(arbiter_->wait_for_log("has not authenticated", kReplyTimeout)) << arbiter_->log();
+  EXPECT_EQ(client_with(kSecret)->read("p"), ArbiterState{}) << "a refused request was acted on";
+}
+
+TEST_F(SecretArbiter, RefusesAClientWithAnotherSecret) {
+  const auto c = client_with("another secret, just as long");
+  const std::string why = failure([&] { c->test_and_set("p", 0, "backup"); });
+  EXPECT_NE(why.find("refused this client's secret (ERR authentication failed)"), std::string::npos)
+      << why;
+  EXPECT_TRUE(arbiter_->wait_for_log("does not know the secret", kReplyTimeout)) << arbiter_->log();
+  EXPECT_EQ(client_with(kSecret)->read("p"), ArbiterState{}) << "a refused request was acted on";
+}
+
+// What nc would see: a challenge, ERR for requests before AUTH, and a closed connection after
+// a wrong one.
+TEST_F(SecretArbiter, AnswersARawConnectionOnlyWithErrUntilItAuthenticates) {
+  TcpClient raw(port_);
+  const std::string challenge = raw.receive_line(kReplyTimeout).data;
+  EXPECT_TRUE(challenge.starts_with("CHALLENGE ")) << challenge;
+  EXPECT_EQ(challenge.size(), std::string("CHALLENGE \n").size() + 64) << challenge;
+  for (const char* request : {"TAS p 0 intruder\n", "REGISTER p 0 intruder\n", "READ p\n"}) {
+    raw.send_all(request);
+    EXPECT_EQ(raw.receive_line(kReplyTimeout).data, "ERR authentication required\n") << request;
+  }
+  raw.send_all("AUTH " + std::string(64, '0') + " " + std::string(64, '0') + "\nTAS p 0 x\n");
+  EXPECT_EQ(raw.receive_line(kReplyTimeout).data, "ERR authentication failed\n");
+  const Received rest = raw.receive_until_closed(kReplyTimeout);
+  EXPECT_TRUE(rest.closed);
+  EXPECT_EQ(rest.data, "") << "the arbiter answered after a failed AUTH";
+  EXPECT_EQ(client_with(kSecret)->read("p"), ArbiterState{}) << "a refused request was acted on";
 }
 
 }  // namespace

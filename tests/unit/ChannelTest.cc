@@ -8,6 +8,7 @@
 #include "Fakes.h"
 #include "vmft/hypervisor/OutputGate.h"
 #include "vmft/logchannel/Channel.h"
+#include "vmft/logchannel/Frame.h"
 
 namespace vmft::testing {
 namespace {
@@ -274,6 +275,99 @@ TEST_F(Channel, RefusesABackupThatComesTheWrongWay) {
   primary_->accept(ChannelPrimary::Accepting::kFirstBackup);
   ASSERT_TRUE(pair());
   EXPECT_EQ(refusal(true), "pair 'p' already has a backup");
+}
+
+ChannelConfig with_secret(std::string secret, ChannelConfig c = config()) {
+  c.secret = std::move(secret);
+  return c;
+}
+
+constexpr const char* kSecret = "the pair's secret, 32 bytes long";
+
+// What a backup's connect or join throws, or "paired".
+std::string connect_outcome(ChannelBackup& backup, const asio::ip::tcp::endpoint& primary,
+                            bool join = false) {
+  try {
+    if (join) return backup.join(primary) ? "paired" : "stopped";
+    return backup.connect(primary) ? "paired" : "stopped";
+  } catch (const logchannel::ChannelUnauthenticated& e) {
+    return std::string("backup refused: ") + e.what();
+  } catch (const logchannel::ChannelRefused& e) {
+    return std::string("primary refused: ") + e.what();
+  }
+}
+
+TEST_F(Channel, PairsAndStreamsWhenBothSidesKnowTheSecret) {
+  start(with_secret(kSecret), with_secret(kSecret));
+  ASSERT_TRUE(pair());
+  primary_->append(datagram(1, 5, 10));
+  primary_->progress(6);
+  primary_->flush();
+  ASSERT_EQ(receive(1).size(), 1u);
+  EXPECT_TRUE(primary_->wait_acknowledged(std::chrono::seconds(10)));
+}
+
+TEST_F(Channel, RefusesABackupWithAnotherSecretAndStillPairsARightOne) {
+  start(with_secret(kSecret), with_secret("another secret, also long enough"));
+  const std::string outcome = connect_outcome(*backup_, primary_->local_endpoint());
+  EXPECT_EQ(outcome.find("primary refused: the backup at 127.0.0.1:"), 0u) << outcome;
+  EXPECT_NE(outcome.find("does not know the pair's secret"), std::string::npos) << outcome;
+  auto& right = *extra_.emplace_back(std::make_unique<ChannelBackup>(io_, with_secret(kSecret)));
+  EXPECT_EQ(connect_outcome(right, primary_->local_endpoint()), "paired");
+  EXPECT_TRUE(primary_->wait_for_backup());
+}
+
+TEST_F(Channel, ABackupWithoutTheSecretLearnsThatThePrimaryRequiresOne) {
+  start(with_secret(kSecret), config());
+  const std::string outcome = connect_outcome(*backup_, primary_->local_endpoint());
+  EXPECT_EQ(outcome.find("backup refused: the primary at 127.0.0.1:"), 0u) << outcome;
+  EXPECT_NE(outcome.find("requires a secret: give --secret-file"), std::string::npos) << outcome;
+}
+
+TEST_F(Channel, RefusesAJoinerWithoutTheSecret) {
+  start(with_secret(kSecret), config());
+  primary_->accept(ChannelPrimary::Accepting::kJoiners);
+  const std::string outcome = connect_outcome(*backup_, primary_->local_endpoint(), true);
+  EXPECT_NE(outcome.find("requires a secret"), std::string::npos) << outcome;
+  auto& wrong = *extra_.emplace_back(
+      std::make_unique<ChannelBackup>(io_, with_secret("another secret, also long enough")));
+  const std::string wrong_outcome = connect_outcome(wrong, primary_->local_endpoint(), true);
+  EXPECT_NE(wrong_outcome.find("does not know the pair's secret"), std::string::npos)
+      << wrong_outcome;
+}
+
+TEST_F(Channel, ABackupWithTheSecretRefusesAPrimaryWithout) {
+  start(config(), with_secret(kSecret));
+  const std::string outcome = connect_outcome(*backup_, primary_->local_endpoint());
+  EXPECT_NE(outcome.find("backup refused: the primary at 127.0.0.1:"), std::string::npos)
+      << outcome;
+  EXPECT_NE(outcome.find("did not prove it knows the secret"), std::string::npos) << outcome;
+}
+
+// An impostor that challenges like a primary but cannot MAC the backup's nonce feeds it
+// nothing.
+TEST_F(Channel, ABackupWithTheSecretRefusesAnImpostorThatChallengesIt) {
+  asio::ip::tcp::acceptor impostor(io_, {asio::ip::address_v4::loopback(), 0});
+  backup_ = std::make_unique<ChannelBackup>(io_, with_secret(kSecret));
+  thread_ = std::thread([this] { io_.run(); });
+  std::thread serve([&] {
+    asio::ip::tcp::socket socket(io_);
+    impostor.accept(socket);
+    std::vector<uint8_t> frames;
+    std::vector<uint8_t> challenge(33, 5);
+    challenge[0] = 10;
+    logchannel::append_frame(challenge, frames);
+    std::vector<uint8_t> welcome(33, 0);  // a welcome with a MAC made up
+    welcome[0] = 2;
+    logchannel::append_frame(welcome, frames);
+    asio::write(socket, asio::buffer(frames));
+    std::array<uint8_t, 4096> sink;
+    asio::error_code ec;
+    while (!ec) socket.read_some(asio::buffer(sink), ec);  // until the backup hangs up
+  });
+  const std::string outcome = connect_outcome(*backup_, impostor.local_endpoint());
+  serve.join();
+  EXPECT_NE(outcome.find("did not prove it knows the secret"), std::string::npos) << outcome;
 }
 
 TEST_F(Channel, ThePrimaryLearnsWhenTheBackupGoes) {

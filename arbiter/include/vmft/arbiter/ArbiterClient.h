@@ -26,9 +26,13 @@ class ArbiterClient final : public Arbiter {
 
   /// `address` is HOST:PORT, HOST an IPv4 address or a host name (resolved at each connect:
   /// a name can block in the resolver beyond the timeout, an address never does). Throws
-  /// std::invalid_argument if it is malformed. Connects at the first call, not here.
+  /// std::invalid_argument if it is malformed. Connects at the first call, not here. With a
+  /// `secret` (--secret-file; empty: none) it answers the arbiter's challenge on every new
+  /// connection and requires the arbiter to prove it knows the secret too; without one, an
+  /// arbiter that requires one makes every call throw ArbiterUnavailable saying so.
   explicit ArbiterClient(const std::string& address,
-                         std::chrono::milliseconds timeout = kDefaultTimeout);
+                         std::chrono::milliseconds timeout = kDefaultTimeout,
+                         std::string secret = {});
   ~ArbiterClient() override;
   ArbiterClient(const ArbiterClient&) = delete;
   ArbiterClient& operator=(const ArbiterClient&) = delete;
@@ -49,6 +53,12 @@ class ArbiterClient final : public Arbiter {
   // One attempt on the current connection; false if the arbiter closed it before replying.
   bool try_call(const std::string& request, Clock::time_point deadline, std::string& reply);
   void connect(Clock::time_point deadline);
+  void authenticate(Clock::time_point deadline);
+  // Sends `line` and its newline; false if the arbiter closed the connection.
+  bool send_line(const std::string& line, Clock::time_point deadline);
+  // Receives one line (without its newline) and nothing after it; false if the arbiter closed
+  // the connection before sending a byte. `what` names the line in a timeout's message.
+  bool receive_line(Clock::time_point deadline, const char* what, std::string& line);
   void disconnect();
   [[noreturn]] void fail(const std::string& what);
 
@@ -56,6 +66,7 @@ class ArbiterClient final : public Arbiter {
   std::string host_;
   std::string port_;
   std::chrono::milliseconds timeout_;
+  std::string secret_;
   std::mutex mutex_;
   int fd_ = -1;  // the kept connection, or -1
 };

@@ -39,8 +39,11 @@ class ArbiterServer {
  public:
   /// Binds and listens on `listen` (port 0 picks a free one) and starts accepting. Throws
   /// std::system_error naming the address if it cannot bind.
+  /// With a `secret` (--secret-file; empty: none), each connection is greeted with a challenge
+  /// and its requests are answered only after it proved it knows the secret
+  /// (docs/arbiter-protocol.md).
   ArbiterServer(asio::io_context& io, const asio::ip::tcp::endpoint& listen, Arbiter& arbiter,
-                ServerLimits limits = {});
+                ServerLimits limits = {}, std::string secret = {});
   ~ArbiterServer();  ///< stop()
   ArbiterServer(const ArbiterServer&) = delete;
   ArbiterServer& operator=(const ArbiterServer&) = delete;

@@ -25,7 +25,8 @@ ArbiterAddress parse_arbiter_address(const std::string& text);
 
 /// The client for the arbiter `text` names (ArbiterClient or EtcdArbiter), with its default
 /// timeout. It connects at its first call, not here. Throws std::invalid_argument as
-/// parse_arbiter_address does.
-std::unique_ptr<Arbiter> connect_arbiter(const std::string& text);
+/// parse_arbiter_address does. `secret` (--secret-file; empty: none) authenticates to a
+/// `vmft arbiter`; etcd has its own access control, so EtcdArbiter does not use it.
+std::unique_ptr<Arbiter> connect_arbiter(const std::string& text, const std::string& secret = {});
 
 }  // namespace vmft::arbiter

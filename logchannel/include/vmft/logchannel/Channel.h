@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 
+#include "vmft/auth/Secret.h"
 #include "vmft/logchannel/LogError.h"
 #include "vmft/logchannel/RecordCodec.h"
 #include "vmft/logchannel/RecordStream.h"
@@ -40,6 +41,10 @@ struct ChannelConfig {
   /// Primary: instructions its vCPU may run beyond where the backup has executed to; past
   /// that it waits until the backup is within half of it. 0: no bound.
   uint64_t max_lag = 16u << 20;
+  /// The pair's pre-shared secret (--secret-file); empty: none. With one, a primary takes only
+  /// a backup that proves it knows it, and a backup only a primary that does
+  /// (docs/channel-protocol.md); the secret itself is never sent.
+  std::string secret;
 };
 
 /// A backup reports where it has executed to at least every this many instructions (in an
@@ -51,6 +56,13 @@ constexpr uint64_t kExecutedReportStep = 1u << 20;
 class ChannelRefused : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+/// The backup refused the primary: it did not prove it knows the pair's secret, or it asked
+/// for one this backup was not given. what() is the whole sentence.
+class ChannelUnauthenticated : public ChannelRefused {
+ public:
+  using ChannelRefused::ChannelRefused;
 };
 
 /// How one end sees the channel, for status lines and tests. Counters since the start.
@@ -139,7 +151,9 @@ class ChannelPrimary final : public RecordSink {
 
  private:
   void start_accept();
-  void handshake(std::shared_ptr<detail::FrameLink> link, std::span<const uint8_t> hello);
+  void challenge(std::shared_ptr<detail::FrameLink> link);
+  void handshake(std::shared_ptr<detail::FrameLink> link, std::span<const uint8_t> hello,
+                 const std::optional<auth::Nonce>& backup_nonce);
   std::string refusal_locked(bool join) const;
   void start_session_locked(int fd);
   void lose(const std::string& why);
@@ -236,6 +250,8 @@ class ChannelBackup final : public RecordSource {
 
  private:
   void try_connect(const asio::ip::tcp::endpoint& primary);
+  void greet(std::shared_ptr<detail::FrameLink> link, const asio::ip::tcp::endpoint& primary);
+  void refused(std::shared_ptr<detail::FrameLink> link, std::string why, bool by_us);
   void lose(const std::string& why);
   void on_frame(std::span<const uint8_t> payload);
   void on_join_frame(std::span<const uint8_t> payload);
@@ -262,6 +278,7 @@ class ChannelBackup final : public RecordSource {
   bool connected_ = false;
   bool shut_down_ = false;
   std::optional<std::string> refused_;
+  bool refused_by_us_ = false;  ///< refused_ says why this backup refused the primary
   std::optional<std::string> lost_;
   std::optional<uint64_t> epoch_;
   std::optional<JoinStart> join_start_;
