@@ -30,7 +30,8 @@ install_deps() {
     "${missing[@]}"
 }
 
+# build [CMAKE_ARG...]: configures and builds vmft in $BUILD.
 build() {
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
   cmake --build "$BUILD" -j"$(nproc)"
 }

@@ -1,0 +1,17 @@
+# -DVMFT_SANITIZE=address,undefined (scripts/test --sanitize, in build-asan/) or =thread
+# (scripts/test --tsan, in build-tsan/) builds every host library, binary and test with those
+# sanitizers. Only host C++ and C get the flags: the RISC-V guests are built by their own
+# compiler in cmake/guest.cmake, which never sees add_compile_options.
+set(VMFT_SANITIZE "" CACHE STRING "Sanitizers for host code: address,undefined or thread")
+if(VMFT_SANITIZE)
+  if(VMFT_FUZZ)
+    message(FATAL_ERROR "VMFT_FUZZ already builds with ASan+UBSan; leave VMFT_SANITIZE empty")
+  endif()
+  set(VMFT_SANITIZE_FLAGS -fsanitize=${VMFT_SANITIZE})
+  if(VMFT_SANITIZE MATCHES "undefined")
+    # A UBSan finding stops the process, so the test that hit it fails instead of only logging.
+    list(APPEND VMFT_SANITIZE_FLAGS -fno-sanitize-recover=undefined)
+  endif()
+  add_compile_options(${VMFT_SANITIZE_FLAGS} -fno-omit-frame-pointer)
+  add_link_options(${VMFT_SANITIZE_FLAGS})
+endif()
