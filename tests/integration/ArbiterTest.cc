@@ -21,6 +21,7 @@
 #include "ArbiterRaces.h"
 #include "NetClients.h"
 #include "ShellCommand.h"
+#include "SilentListener.h"
 #include "VmftProcess.h"
 #include "vmft/arbiter/ArbiterClient.h"
 
@@ -39,31 +40,6 @@ constexpr Duration kExitTimeout{10000};
 constexpr Duration kReplyTimeout{5000};
 // Generous for a loaded test machine: a decision costs two fsyncs.
 constexpr std::chrono::milliseconds kClientTimeout{5000};
-
-// A listening socket on an ephemeral port of 127.0.0.1 that never accepts: connections
-// complete in the kernel and then hear nothing.
-class SilentListener {
- public:
-  SilentListener() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
-        ::listen(fd_, 8) != 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len)) {
-      throw std::runtime_error("cannot listen on 127.0.0.1");
-    }
-    port_ = ntohs(addr.sin_port);
-  }
-  ~SilentListener() { ::close(fd_); }
-  uint16_t port() const { return port_; }
-  int fd() const { return fd_; }
-
- private:
-  int fd_ = -1;
-  uint16_t port_ = 0;
-};
 
 class ArbiterService : public ::testing::Test {
  protected:

@@ -20,6 +20,7 @@
 #include "EtcdCluster.h"
 #include "EtcdGateway.h"
 #include "FreePort.h"
+#include "SilentListener.h"
 #include "VmftProcess.h"
 #include "vmft/arbiter/EtcdArbiter.h"
 
@@ -37,30 +38,6 @@ constexpr std::chrono::milliseconds kClientTimeout{5000};
 constexpr Duration kExitTimeout{10000};
 // Between two attempts at a decision that was unavailable.
 constexpr Duration kRetryPause{100};
-
-// A listening socket on an ephemeral port of 127.0.0.1 that never accepts: connections
-// complete in the kernel and then hear nothing, as from a member that hangs.
-class SilentListener {
- public:
-  SilentListener() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
-        ::listen(fd_, 8) != 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len)) {
-      throw std::runtime_error("cannot listen on 127.0.0.1");
-    }
-    port_ = ntohs(addr.sin_port);
-  }
-  ~SilentListener() { ::close(fd_); }
-  std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
-
- private:
-  int fd_ = -1;
-  uint16_t port_ = 0;
-};
 
 // An endpoint where nothing listens.
 std::string closed_endpoint() { return "127.0.0.1:" + std::to_string(unused_port(SOCK_STREAM)); }
