@@ -87,7 +87,9 @@ Machine::Impl::~Impl() {
 
 void Machine::Impl::load(const GuestImage& image) {
   for (const ElfSegment& seg : image.segments) {
-    // The loader has checked that every segment lies inside RAM.
+    // The loader has checked that every segment lies inside RAM. An empty one may have no
+    // bytes at all (a null data()), which memcpy must not be given.
+    if (seg.bytes.empty()) continue;
     std::memcpy(ram_.data() + (seg.vaddr - ram_.base()), seg.bytes.data(), seg.bytes.size());
   }
   set_reg(UC_RISCV_REG_PC, image.entry);  // where run() starts

@@ -86,7 +86,9 @@ class FrameLink : public std::enable_shared_from_this<FrameLink> {
 
   tcp::socket& socket() { return socket_; }
   /// May be called from within the frame handler: the new ones take over after it returns.
+  /// A closed link takes none: handlers often hold the link, and would keep it alive.
   void set_handlers(FrameHandler on_frame, ErrorHandler on_error) {
+    if (closed_) return;
     if (in_handler_) {
       next_handlers_.emplace(std::move(on_frame), std::move(on_error));
       return;
@@ -103,8 +105,10 @@ class FrameLink : public std::enable_shared_from_this<FrameLink> {
   }
   void pause() { paused_ = true; }
 
-  /// Sends `frame` after those before it; `done` runs once it is written.
+  /// Sends `frame` after those before it; `done` runs once it is written. A closed link
+  /// drops it (and `done`).
   void write(std::vector<uint8_t> frame, std::function<void()> done = {}) {
+    if (closed_) return;
     writes_.push_back({std::move(frame), std::move(done)});
     if (writes_.size() == 1) write_front();
   }
@@ -115,6 +119,7 @@ class FrameLink : public std::enable_shared_from_this<FrameLink> {
     asio::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
+    drop_handlers();
   }
   bool closed() const { return closed_; }
 
@@ -126,8 +131,20 @@ class FrameLink : public std::enable_shared_from_this<FrameLink> {
 
   void fail(const std::string& why) {
     if (closed_) return;
+    const ErrorHandler on_error = std::move(on_error_);
     close();
-    if (on_error_) on_error_(why);
+    if (on_error) on_error(why);
+  }
+
+  // The handlers (and what they hold, often this link) go once the link is closed; within
+  // the frame handler, once it returns.
+  void drop_handlers() {
+    if (in_handler_) {
+      next_handlers_.emplace();
+    } else {
+      on_frame_ = {};
+      on_error_ = {};
+    }
   }
 
   void read_header() {
@@ -138,6 +155,10 @@ class FrameLink : public std::enable_shared_from_this<FrameLink> {
                          self->reading_ = false;
                          return self->fail(ec == asio::error::eof ? "the peer closed the channel"
                                                                   : ec.message());
+                       }
+                       if (self->closed_) {
+                         self->reading_ = false;
+                         return;
                        }
                        self->read_payload();
                      });
@@ -155,6 +176,7 @@ class FrameLink : public std::enable_shared_from_this<FrameLink> {
                      [self = shared_from_this()](const asio::error_code& ec, size_t) {
                        self->reading_ = false;
                        if (ec) return self->fail(ec.message());
+                       if (self->closed_) return;  // read before the close; nobody listens
                        if (frame_checksum(self->payload_) != self->checksum_) {
                          return self->fail("a frame with a bad checksum");
                        }
@@ -174,7 +196,10 @@ class FrameLink : public std::enable_shared_from_this<FrameLink> {
   void write_front() {
     asio::async_write(socket_, asio::buffer(writes_.front().frame),
                       [self = shared_from_this()](const asio::error_code& ec, size_t) {
-                        if (ec) return self->fail(ec.message());
+                        if (ec) {
+                          self->writes_.clear();  // and the links their `done`s may hold
+                          return self->fail(ec.message());
+                        }
                         auto done = std::move(self->writes_.front().done);
                         self->writes_.pop_front();
                         if (!self->writes_.empty()) self->write_front();
@@ -763,8 +788,11 @@ void ChannelBackup::greet(std::shared_ptr<FrameLink> link, const tcp::endpoint& 
   detail::encode_hello(config_.pair, config_.header, *hello);
   auto nonce = std::make_shared<std::optional<auth::Nonce>>();  // ours, once challenged
   const std::string where = endpoint_text(primary);
+  std::weak_ptr<FrameLink> weak = link;  // the handler belongs to the link: no cycle
   link->set_handlers(
-      [this, link, hello, nonce, where](std::span<const uint8_t> reply) {
+      [this, weak, hello, nonce, where](std::span<const uint8_t> reply) {
+        const auto link = weak.lock();
+        if (!link) return;
         if (reply[0] == kChallenge) {
           if (config_.secret.empty()) {
             return refused(

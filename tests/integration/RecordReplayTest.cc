@@ -250,6 +250,7 @@ TEST_F(RecordReplay, RefusesATruncatedLogNamingTheOffset) {
 TEST_F(RecordReplay, RefusesALogWithAFlippedByte) {
   const std::string log = record_count(log_path(0));
   std::string bytes = read_file(log);
+  ASSERT_GT(bytes.size(), 100u) << "the recording is too short to damage";
   bytes[bytes.size() - 100] ^= 0x40;
   write_file(log, bytes);
   const auto r = replay("timer", log);
