@@ -15,3 +15,16 @@ if(VMFT_SANITIZE)
   add_compile_options(${VMFT_SANITIZE_FLAGS} -fno-omit-frame-pointer)
   add_link_options(${VMFT_SANITIZE_FLAGS})
 endif()
+
+# How much longer the integration tests wait on this build (for output, exits, replies and
+# acknowledgements) and how much longer ctest lets each run: a sanitized vmft emulates several
+# times slower (ASan about 5x on the crunch guest; TSan more).
+if(VMFT_SANITIZE MATCHES "thread")
+  set(VMFT_TEST_TIME_SCALE_DEFAULT 10)
+elseif(VMFT_SANITIZE)
+  set(VMFT_TEST_TIME_SCALE_DEFAULT 6)
+else()
+  set(VMFT_TEST_TIME_SCALE_DEFAULT 1)
+endif()
+set(VMFT_TEST_TIME_SCALE ${VMFT_TEST_TIME_SCALE_DEFAULT} CACHE STRING
+    "Factor on the integration tests' timeouts")

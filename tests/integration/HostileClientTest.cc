@@ -12,13 +12,14 @@
 
 #include "CounterServerTest.h"
 #include "NetClients.h"
+#include "VmftProcess.h"
 
 namespace vmft::integration {
 namespace {
 
 // vmft's resident memory may grow to this while it is being flooded: 64 MiB of guest RAM,
 // Unicorn's translation cache, and the host's bounded per-connection buffers, with room.
-constexpr uint64_t kMaxResident = 300u << 20;
+constexpr uint64_t kMaxResident = VmftProcess::resident_allowance(300u << 20);
 
 std::string random_bytes(std::mt19937& random, size_t n) {
   std::string bytes(n, '\0');

@@ -68,7 +68,7 @@ void UdpClient::send_to(uint16_t port, std::string_view datagram) {
 }
 
 std::optional<std::string> UdpClient::receive(Duration timeout) {
-  if (!wait_readable(fd_, Clock::now() + timeout)) return std::nullopt;
+  if (!wait_readable(fd_, Clock::now() + scaled(timeout))) return std::nullopt;
   std::string datagram(kMaxDatagram, '\0');
   const ssize_t n = ::recv(fd_, datagram.data(), datagram.size(), 0);
   if (n < 0) throw_errno("recv");
@@ -108,8 +108,7 @@ void TcpClient::send_all(std::string_view data) {
 
 void TcpClient::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
 
-Received TcpClient::receive(size_t limit, Duration timeout) {
-  const auto deadline = Clock::now() + timeout;
+Received TcpClient::receive_until(size_t limit, Clock::time_point deadline) {
   Received received;
   char buffer[65536];
   while (received.data.size() < limit) {
@@ -126,14 +125,15 @@ Received TcpClient::receive(size_t limit, Duration timeout) {
   return received;
 }
 
-Received TcpClient::receive_exactly(size_t n, Duration timeout) { return receive(n, timeout); }
+Received TcpClient::receive_exactly(size_t n, Duration timeout) {
+  return receive_until(n, Clock::now() + scaled(timeout));
+}
 
 Received TcpClient::receive_line(Duration timeout) {
-  const auto deadline = Clock::now() + timeout;
+  const auto deadline = Clock::now() + scaled(timeout);
   Received line;
   while (line.data.empty() || line.data.back() != '\n') {
-    const auto left = std::chrono::duration_cast<Duration>(deadline - Clock::now());
-    const Received byte = receive(1, std::max(left, Duration(0)));
+    const Received byte = receive_until(1, deadline);
     line.data += byte.data;
     if (byte.closed) line.closed = true;
     if (byte.data.empty()) break;
@@ -142,7 +142,7 @@ Received TcpClient::receive_line(Duration timeout) {
 }
 
 Received TcpClient::receive_until_closed(Duration timeout) {
-  return receive(std::string::npos, timeout);
+  return receive_until(std::string::npos, Clock::now() + scaled(timeout));
 }
 
 Received TcpClient::exchange(std::string_view request, size_t reply_size, Duration timeout) {
@@ -154,7 +154,7 @@ Received TcpClient::exchange(std::string_view request, size_t reply_size, Durati
       send_error = std::current_exception();
     }
   });
-  Received reply = receive(reply_size, timeout);
+  Received reply = receive_exactly(reply_size, timeout);
   sender.join();  // bounded: each blocked send gives up after kSendTimeout
   if (send_error) std::rethrow_exception(send_error);
   return reply;

@@ -61,7 +61,8 @@ class TcpClient {
   Received exchange(std::string_view request, size_t reply_size, Duration timeout);
 
  private:
-  Received receive(size_t limit, Duration timeout);
+  /// Reads until `limit` bytes have arrived, the peer closes, or the deadline passes.
+  Received receive_until(size_t limit, std::chrono::steady_clock::time_point deadline);
 
   int fd_ = -1;
 };

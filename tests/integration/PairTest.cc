@@ -363,7 +363,7 @@ TEST(Pair, PacketFloodDoesNotGrowThePrimarysMemory) {
   // The guest's 64 MiB of RAM, Unicorn's translation cache, an 8 MiB log buffer and the
   // outputs held for it, with room to spare; a queue of every datagram taken in would pass it
   // within the first second.
-  constexpr uint64_t kMaxResident = 300u << 20;
+  constexpr uint64_t kMaxResident = VmftProcess::resident_allowance(300u << 20);
   PairProcesses pair(server_pair("echo"));
   pair.pair();
   const uint64_t before = pair.primary().resident_bytes().value_or(0);

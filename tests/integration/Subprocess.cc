@@ -170,7 +170,7 @@ std::string Subprocess::stderr_text() const {
 bool Subprocess::wait_for(const Stream& stream, const std::function<bool(const std::string&)>& done,
                           Duration timeout) {
   std::unique_lock lock(mutex_);
-  output_changed_.wait_for(lock, timeout, [&] { return done(stream.text) || !stream.open; });
+  output_changed_.wait_for(lock, scaled(timeout), [&] { return done(stream.text) || !stream.open; });
   return done(stream.text);
 }
 
@@ -195,7 +195,7 @@ void Subprocess::signal_group(int signo) {
 }
 
 std::optional<int> Subprocess::wait_for_exit(Duration timeout) {
-  const auto deadline = Clock::now() + timeout;
+  const auto deadline = Clock::now() + scaled(timeout);
   for (;;) {
     {
       std::lock_guard lock(exit_mutex_);

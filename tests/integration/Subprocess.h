@@ -15,6 +15,16 @@ namespace vmft::integration {
 
 using Duration = std::chrono::milliseconds;
 
+#ifndef VMFT_TEST_TIME_SCALE
+#define VMFT_TEST_TIME_SCALE 1
+#endif
+/// A test's timeout on this build: the sanitized builds run vmft several times slower, so
+/// every wait of the test support (for output, an exit, a reply, an acknowledgement) is
+/// stretched by VMFT_TEST_TIME_SCALE (cmake/sanitize.cmake). A timeout only bounds a wait for
+/// something that should happen, so a longer one changes no verdict, only how long a failing
+/// test takes to say so.
+constexpr Duration scaled(Duration timeout) { return timeout * VMFT_TEST_TIME_SCALE; }
+
 /// A child process with stdout and stderr captured through pipes. A reader thread drains
 /// both pipes all the time, so the child never blocks on a full pipe; every wait is for a
 /// condition on the captured output or on the child's exit, bounded by a timeout.

@@ -141,7 +141,7 @@ bool VmftProcess::freeze(Duration timeout) {
   process_.signal(SIGSTOP);
   // kill() returns before the stop has reached every thread: one already running may go on
   // for a moment (long, on a busy virtual machine), and could still answer the other side.
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
   while (!all_threads_stopped(pid())) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
