@@ -1,6 +1,5 @@
 #include "PairProcesses.h"
 
-#include <algorithm>
 #include <stdexcept>
 
 namespace vmft::integration {
@@ -29,12 +28,6 @@ std::vector<std::string> PairProcesses::side_options() const {
   if (spec_.udp) options.insert(options.end(), {"--udp", "127.0.0.1:0"});
   if (spec_.tcp) options.insert(options.end(), {"--tcp", "127.0.0.1:0"});
   options.insert(options.end(), spec_.options.begin(), spec_.options.end());
-  // A sanitized vmft is several times slower, its io thread too: a pair that does not choose
-  // its --peer-timeout gets vmft's default (200 ms) stretched as the tests' own timeouts are.
-  const bool chose = std::find(options.begin(), options.end(), "--peer-timeout") != options.end();
-  if (VMFT_TEST_TIME_SCALE > 1 && !chose) {
-    options.insert(options.end(), {"--peer-timeout", std::to_string(scaled(Duration(200)).count())});
-  }
   return options;
 }
 

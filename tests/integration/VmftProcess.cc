@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -24,6 +25,14 @@ std::vector<std::string> command_line(const std::string& command, const std::str
                                       const std::vector<std::string>& args) {
   std::vector<std::string> argv = {VMFT_BINARY, command, guest_path(guest)};
   argv.insert(argv.end(), args.begin(), args.end());
+  // A sanitized vmft is several times slower, its io thread too: a side of a pair that does
+  // not choose its --peer-timeout gets vmft's default (200 ms) stretched as the tests' own
+  // timeouts are.
+  const bool paired = command == "primary" || command == "backup";
+  if (VMFT_TEST_TIME_SCALE > 1 && paired &&
+      std::find(args.begin(), args.end(), "--peer-timeout") == args.end()) {
+    argv.insert(argv.end(), {"--peer-timeout", std::to_string(scaled(Duration(200)).count())});
+  }
   return argv;
 }
 
