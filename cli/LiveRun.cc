@@ -1,12 +1,15 @@
 #include "LiveRun.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <asio.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 
 #include "Options.h"
@@ -46,6 +49,11 @@ std::optional<devices::Endpoint> optional_endpoint(const std::string& text) {
 
 namespace {
 
+// Far more than one process serves well; above it a typo more likely than a plan.
+constexpr uint32_t kMaxConnectionsLimit = 1000000;
+// 30 days: a longer idle timeout is no timeout.
+constexpr double kMaxIdleTimeoutSeconds = 30 * 86400;
+
 std::unique_ptr<logchannel::LogWriter> open_log(const std::string& path, const LiveOptions& options,
                                                 uint64_t ram_size) {
   if (path.empty()) return nullptr;
@@ -70,12 +78,69 @@ void add_live_options(CLI::App& cmd, LiveOptions& options) {
   cmd.add_option("--tcp", options.tcp,
                  "Give the guest a TCP listener on HOST:PORT (port 0: any free port)");
   cmd.add_option("--mem", options.mem, "Guest RAM size, e.g. 64M or 1G")->capture_default_str();
+  cmd.add_option("--max-connections", options.max_connections,
+                 "TCP connections the host keeps open at once; the next is sent \"-ERR vmft: too "
+                 "many connections\" and closed, unseen by the guest")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, kMaxConnectionsLimit));
+  cmd.add_option("--max-unread-bytes", options.max_unread_bytes,
+                 "Replies a TCP client may leave unread (64K to 4G); a client further behind is "
+                 "disconnected and the guest told it closed")
+      ->capture_default_str();
+  cmd.add_option("--idle-timeout", options.idle_timeout,
+                 "Seconds after which a TCP connection that moved no byte either way is closed "
+                 "and the guest told so, e.g. a client that vanished without closing (0: never; at "
+                 "most 30 days)")
+      ->capture_default_str();
+}
+
+devices::NetLimits net_limits(const LiveOptions& options) {
+  devices::NetLimits limits;
+  if (options.max_connections < 1 || options.max_connections > kMaxConnectionsLimit) {
+    throw std::invalid_argument("--max-connections must be from 1 to " +
+                                std::to_string(kMaxConnectionsLimit));
+  }
+  limits.max_connections = options.max_connections;
+  const uint64_t unread = parse_size(options.max_unread_bytes);
+  // Below one largest send (64 KiB) a single reply would disconnect its client.
+  if (unread < (64u << 10) || unread > (4ULL << 30)) {
+    throw std::invalid_argument("--max-unread-bytes must be from 64K to 4G, not " +
+                                options.max_unread_bytes);
+  }
+  limits.max_unread_bytes = unread;
+  if (!(options.idle_timeout >= 0 && options.idle_timeout <= kMaxIdleTimeoutSeconds)) {
+    throw std::invalid_argument("--idle-timeout must be from 0 to " +
+                                std::to_string(static_cast<int>(kMaxIdleTimeoutSeconds)) +
+                                " seconds");
+  }
+  limits.idle_timeout = std::chrono::milliseconds(std::llround(options.idle_timeout * 1000));
+  if (options.idle_timeout > 0 && limits.idle_timeout.count() == 0) {
+    throw std::invalid_argument("--idle-timeout must be 0 (never) or at least 0.001 seconds");
+  }
+  return limits;
+}
+
+void make_room_for_connections(const devices::NetLimits& limits) {
+  // vmft's own descriptors: the listeners, the logging channel, the arbiter, logs, epoll.
+  constexpr rlim_t kOwnDescriptors = 64;
+  const rlim_t needed = limits.max_connections + kOwnDescriptors;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= needed) return;
+  rlimit raised = limit;
+  raised.rlim_cur = std::min(needed, limit.rlim_max);
+  if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  if (limit.rlim_cur >= needed) return;
+  spdlog::warn(
+      "--max-connections {} needs about {} file descriptors, but this process may open only {} "
+      "(ulimit -n): a connection beyond that waits to be accepted until another closes",
+      limits.max_connections, needed, limit.rlim_cur);
 }
 
 int run_live(const LiveOptions& options, const std::string& log_path) {
   const uint64_t ram_size = parse_ram_size(options.mem);
   const auto udp = optional_endpoint(options.udp);
   const auto tcp = optional_endpoint(options.tcp);
+  const devices::NetLimits limits = net_limits(options);
   hypervisor::GuestImage image;
   try {
     image = hypervisor::load_elf_file(options.guest, VMFT_RAM_BASE, ram_size);
@@ -102,11 +167,12 @@ int run_live(const LiveOptions& options, const std::string& log_path) {
   std::unique_ptr<devices::AsioNetwork> net;
   try {
     net = std::make_unique<devices::AsioNetwork>(
-        io, udp, tcp, [&inputs](devices::NetEvent ev) { inputs.push(std::move(ev)); });
+        io, udp, tcp, [&inputs](devices::NetEvent ev) { inputs.push(std::move(ev)); }, 1, limits);
   } catch (const std::system_error& e) {
     spdlog::error("{}", e.what());
     return kUsageExitCode;
   }
+  make_room_for_connections(limits);
   const auto log = open_log(log_path, options, ram_size);
   if (auto ep = net->udp_endpoint()) spdlog::info("listening on udp {}", format_endpoint(*ep));
   if (auto ep = net->tcp_endpoint()) spdlog::info("listening on tcp {}", format_endpoint(*ep));

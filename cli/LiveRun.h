@@ -11,17 +11,32 @@
 
 namespace vmft::cli {
 
-/// The flags of a guest that runs against the real host (`vmft run`, `vmft record`).
+/// The flags of a guest that runs against the real host (`vmft run`, `vmft record`, and both
+/// sides of a pair).
 struct LiveOptions {
   std::string guest;
   std::string udp;
   std::string tcp;
   std::string mem = "64M";
   uint64_t digest_interval = hypervisor::kDigestInterval;  ///< set by `vmft record` only
+  // The host's limits on TCP clients (devices::NetLimits):
+  uint32_t max_connections = devices::NetLimits::kDefaultMaxConnections;
+  std::string max_unread_bytes = "16M";
+  double idle_timeout = 0;  ///< seconds; 0: never
 };
 
-/// Adds the guest argument and --udp, --tcp, --mem to `cmd`.
+/// Adds the guest argument and --udp, --tcp, --mem, --max-connections, --max-unread-bytes and
+/// --idle-timeout to `cmd`.
 void add_live_options(CLI::App& cmd, LiveOptions& options);
+
+/// The host's limits on TCP clients from `options`. Throws std::invalid_argument naming the
+/// flag that is out of range.
+devices::NetLimits net_limits(const LiveOptions& options);
+
+/// Raises this process's file descriptor limit (the soft RLIMIT_NOFILE, up to the hard one) so
+/// that `limits.max_connections` clients fit beside vmft's own descriptors; warns if they
+/// cannot.
+void make_room_for_connections(const devices::NetLimits& limits);
 
 /// Runs the guest with real clocks, randomness and sockets until it exits or SIGINT/SIGTERM;
 /// when `log_path` is not empty, records every input and check there. Returns the exit code.

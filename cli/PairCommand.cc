@@ -102,6 +102,7 @@ struct Prepared {
   uint64_t ram_size = 0;
   hypervisor::GuestImage image;
   logchannel::ChannelConfig channel;
+  devices::NetLimits limits;  ///< for the guest's sockets, whenever this side binds them
   asio::ip::tcp::endpoint channel_endpoint;
   std::optional<asio::ip::tcp::endpoint> listen_endpoint;  ///< a backup's --log-listen
 };
@@ -111,6 +112,7 @@ Prepared prepare(const PairOptions& options) {
   p.ram_size = parse_ram_size(options.live.mem);
   if (!options.live.udp.empty()) parse_endpoint(options.live.udp);
   if (!options.live.tcp.empty()) parse_endpoint(options.live.tcp);
+  p.limits = net_limits(options.live);
   p.channel_endpoint = tcp_endpoint(options.channel);
   if (!options.listen.empty()) p.listen_endpoint = tcp_endpoint(options.listen);
   if (options.join && options.arbiter.empty()) {
@@ -135,6 +137,8 @@ Prepared prepare(const PairOptions& options) {
                                    !options.live.tcp.empty(), hypervisor::kDigestInterval);
   p.channel.heartbeat_interval = std::chrono::milliseconds(options.heartbeat_ms);
   p.channel.peer_timeout = std::chrono::milliseconds(options.peer_timeout_ms);
+  p.channel.handshake_timeout =
+      std::max(logchannel::kMinHandshakeTimeout, 4 * p.channel.peer_timeout);
   p.channel.buffer_bytes = buffer;
   p.channel.max_lag = parse_size(options.max_lag);
   if (p.channel.max_lag != 0 && p.channel.max_lag < 4 * logchannel::kExecutedReportStep) {
@@ -258,7 +262,7 @@ int run_primary(const PairOptions& options) {
   try {
     net = std::make_unique<devices::AsioNetwork>(
         io.io(), optional_endpoint(options.live.udp), optional_endpoint(options.live.tcp),
-        [&inputs](devices::NetEvent ev) { inputs.push(std::move(ev)); });
+        [&inputs](devices::NetEvent ev) { inputs.push(std::move(ev)); }, 1, p.limits);
     channel = std::make_unique<logchannel::ChannelPrimary>(io.io(), p.channel_endpoint, p.channel);
   } catch (const std::system_error& e) {
     spdlog::error("{}", e.what());
@@ -273,6 +277,7 @@ int run_primary(const PairOptions& options) {
   });
   const auto arbiter = connect_arbiter(options, p.channel.secret);
   const std::string me = process_id("primary");
+  make_room_for_connections(p.limits);
   hypervisor::OutputGate gate(*net);
   channel->on_ack([&gate](uint64_t seq) { gate.acknowledged(seq); });
   // When the backup is lost: without an arbiter, stop; with one, test-and-set and go on alone
@@ -356,6 +361,7 @@ struct LiveSide {
 // Binds the guest's sockets, retrying while the old primary still holds the addresses; null
 // if a stop was requested first.
 std::unique_ptr<devices::AsioNetwork> bind_when_free(const PairOptions& options,
+                                                     const devices::NetLimits& limits,
                                                      asio::io_context& io,
                                                      hypervisor::InputQueue& inputs,
                                                      uint32_t first_conn) {
@@ -364,7 +370,7 @@ std::unique_ptr<devices::AsioNetwork> bind_when_free(const PairOptions& options,
     try {
       return std::make_unique<devices::AsioNetwork>(
           io, optional_endpoint(options.live.udp), optional_endpoint(options.live.tcp),
-          [&inputs](devices::NetEvent ev) { inputs.push(std::move(ev)); }, first_conn);
+          [&inputs](devices::NetEvent ev) { inputs.push(std::move(ev)); }, first_conn, limits);
     } catch (const std::system_error& e) {
       if (!said) spdlog::warn("{}; trying again until it is free", e.what());
       said = true;
@@ -392,6 +398,7 @@ int run_backup(const PairOptions& options) {
     spdlog::error("{}", e.what());
     return kUsageExitCode;
   }
+  make_room_for_connections(p.limits);  // now: a backup may go live at any time
   IoThread io;
   hypervisor::InputQueue inputs;
   logchannel::ChannelBackup channel(io.io(), p.channel);
@@ -500,7 +507,7 @@ int run_backup(const PairOptions& options) {
     live.timer = std::make_unique<devices::AsioTimer>(
         io.io(), *live.clock,
         [&inputs](uint64_t gen) { inputs.push(hypervisor::TimerExpired{gen}); });
-    live.net = bind_when_free(options, io.io(), inputs, t.highest_connection + 1);
+    live.net = bind_when_free(options, p.limits, io.io(), inputs, t.highest_connection + 1);
     if (!live.net) return nullptr;  // stopped
     // Its TCP connections do not exist here: the guest hears that they closed.
     for (uint32_t conn : t.open_connections) {

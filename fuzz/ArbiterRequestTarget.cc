@@ -1,10 +1,12 @@
-// The arbiter's text protocol: request lines through the server's answer_request, and the
-// same lines through the client's reply parsers.
+// The arbiter's text protocol: request lines through the server's answer_request and its AUTH
+// parser, and the same lines through the client's reply and CHALLENGE parsers.
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "FuzzSupport.h"
 #include "FuzzTargets.h"
 #include "Protocol.h"
 #include "vmft/arbiter/ArbiterServer.h"
@@ -89,6 +91,33 @@ void parse_as_replies(std::string_view line) {
   }
 }
 
+// With a secret, the server reads an AUTH line before any request, and the client a
+// CHALLENGE line before it sends one: whatever they accept survives a round trip.
+void parse_as_handshake(std::string_view line) {
+  if (detail::is_auth_request(line)) {
+    try {
+      const detail::AuthRequest request = detail::parse_auth_request(line);
+      expect(request.mac.size() == auth::kMacBytes, "an AUTH MAC of the wrong size");
+      auth::Mac mac;
+      std::copy(request.mac.begin(), request.mac.end(), mac.begin());
+      const detail::AuthRequest again =
+          detail::parse_auth_request(detail::format_auth_request(mac, request.nonce));
+      expect(again.mac == request.mac && again.nonce == request.nonce,
+             "an AUTH request changed in a round trip");
+      (void)auth::mac_matches(auth::bytes_of(request.mac),
+                              detail::client_proof(kFuzzSecret, kFuzzPrimaryNonce));
+    } catch (const std::invalid_argument&) {
+    }
+  }
+  // Only a line with the word can be one, and refusing any other is a throw, the costliest
+  // thing done with a line here.
+  if (line.find("CHALLENGE") == std::string_view::npos) return;
+  if (const auto nonce = accepted([&] { return detail::parse_challenge(line); })) {
+    expect(detail::parse_challenge(detail::format_challenge(*nonce)) == *nonce,
+           "a CHALLENGE changed in a round trip");
+  }
+}
+
 }  // namespace
 
 void arbiter_request(Bytes data) {
@@ -103,6 +132,7 @@ void arbiter_request(Bytes data) {
            "an arbiter reply is empty or not one printable line");
     expect_request_round_trip(line);
     parse_as_replies(line);
+    parse_as_handshake(line);
   }
 }
 

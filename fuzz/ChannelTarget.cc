@@ -1,6 +1,8 @@
 // The logging channel's decoders, fed frame by frame as each side reads them off its socket:
-// the primary's handshake and acks, the backup's reply, epochs, batches, and a joining
-// backup's RAM and snapshot messages.
+// the primary's handshake (a hello, and with a secret the backup's proof) and acks, the
+// backup's challenge and reply, epochs, batches, and a joining backup's RAM and snapshot
+// messages.
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -44,30 +46,65 @@ ChannelConfig channel_primary_config() {
 
 namespace {
 
+// The channel's message types the target tells apart (docs/channel-protocol.md).
+constexpr uint8_t kRam = 8, kSnapshot = 9, kChallenge = 10, kProof = 11;
+
+bool same_bytes(Bytes a, Bytes b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
+
+// A primary with a secret reads the proof that follows the hello, and the hello only once the
+// proof's MAC (over the hello, as it came) is right.
+bool proof_accepted(Bytes hello, Bytes answer) {
+  const detail::Proof proof = detail::decode_proof(answer);
+  std::vector<uint8_t> again;
+  detail::encode_proof(proof, again);
+  expect(same_bytes(again, answer.subspan(1)), "a proof changed in a round trip");
+  return auth::mac_matches(
+      proof.mac, detail::backup_proof(kFuzzSecret, kFuzzPrimaryNonce, proof.nonce, hello));
+}
+
 void primary_reads(const std::vector<Bytes>& frames) {
   static const ChannelConfig config = channel_primary_config();
+  size_t acks = 1;
+  if (frames.size() > 1 && frames[1][0] == kProof) {
+    if (!proof_accepted(frames[0], frames[1])) return;  // refused
+    acks = 2;
+  }
   const detail::Hello hello = detail::decode_hello(frames.front());
   if (hello.version != kFormatVersion) return;
   const std::string mismatch =
       pairing_mismatch(config.pair, config.header, hello.pair, hello.header);
   if (!mismatch.empty()) return;
-  for (size_t i = 1; i < frames.size(); ++i) (void)detail::decode_ack(frames[i]);
+  for (size_t i = acks; i < frames.size(); ++i) (void)detail::decode_ack(frames[i]);
 }
 
-// The first frame, the welcome or a refusal's text, holds nothing to decode. The decoders
+// A backup with a secret reads a challenge first; the welcome that follows must carry the MAC
+// of its own nonce.
+size_t challenge_read(const std::vector<Bytes>& frames) {
+  if (frames[0][0] != kChallenge) return 0;
+  const auth::Nonce nonce = detail::decode_challenge(frames[0]);
+  expect(same_bytes(nonce, frames[0].subspan(1)), "a challenge's nonce is not its bytes");
+  if (frames.size() > 1) {
+    (void)auth::mac_matches(frames[1].subspan(1),
+                            detail::primary_proof(kFuzzSecret, kFuzzBackupNonce));
+  }
+  return 1;
+}
+
+// The welcome or a refusal's text (the first frame, or the second after a challenge) holds
+// nothing to decode but a MAC. The decoders
 // skip the type byte; here its low bit picks one.
 void backup_reads(const std::vector<Bytes>& frames) {
   RecordDecoder decoder;
   uint64_t seq = 0;
-  for (size_t i = 1; i < frames.size(); ++i) {
-    if (frames[i][0] == 8) {  // a joining backup's RAM
+  for (size_t i = 1 + challenge_read(frames); i < frames.size(); ++i) {
+    if (frames[i][0] == kRam) {
       const detail::RamRun run = detail::decode_ram(frames[i]);
       expect(run.bytes.data() >= frames[i].data() &&
                  run.bytes.data() + run.bytes.size() == frames[i].data() + frames[i].size(),
              "RAM outside its frame");
       continue;
     }
-    if (frames[i][0] == 9) {  // a joining backup's snapshot
+    if (frames[i][0] == kSnapshot) {
       const detail::SnapshotStart start = detail::decode_snapshot_start(frames[i]);
       expect(start.snapshot.size() < frames[i].size(), "a snapshot larger than its frame");
       continue;

@@ -2,8 +2,10 @@
 // What the fuzz targets share: bytes as a file, and quiet logs.
 
 #include <string>
+#include <string_view>
 
 #include "FuzzTargets.h"
+#include "vmft/auth/Secret.h"
 #include "vmft/logchannel/Channel.h"
 
 namespace vmft::fuzz {
@@ -26,5 +28,12 @@ class MemFile {
 
 /// The primary that backups in the `channel` target's inputs ask to join; its seeds match it.
 logchannel::ChannelConfig channel_primary_config();
+
+/// The secret and nonces of the handshakes the `channel` and `arbiter_request` targets check
+/// proofs against (a real side draws its nonces at random); their seeds carry proofs made with
+/// them, so that mutations of what follows a proof are read too.
+inline constexpr std::string_view kFuzzSecret = "the fuzzed pair's secret, 32 B..";
+inline constexpr auth::Nonce kFuzzPrimaryNonce = {1, 2, 3, 4, 5, 6, 7, 8};
+inline constexpr auth::Nonce kFuzzBackupNonce = {9, 10, 11, 12, 13, 14, 15, 16};
 
 }  // namespace vmft::fuzz

@@ -21,12 +21,14 @@ void log_file(Bytes data);
 /// re-encode and decode to the same records.
 void record_decoder(Bytes data);
 /// What a logging channel peer sends: the first byte picks the side that receives (even: the
-/// primary, which reads a hello then acks; odd: the backup, which reads the welcome or refusal,
-/// then epochs and batches), the rest is frames (their checksums are not checked: a frame that
-/// fails it never reaches a decoder).
+/// primary, which reads a hello, with a secret the proof after it, then acks; odd: the backup,
+/// which reads with a secret a challenge, then the welcome or refusal, then epochs and batches),
+/// the rest is frames (their checksums are not checked: a frame that fails it never reaches a
+/// decoder). Proofs are checked against FuzzSupport.h's secret and nonces.
 void channel(Bytes data);
 /// What an arbiter client sends, split into lines: each goes to the server's answer_request
-/// (against an in-memory arbiter) and to the client's reply parsers.
+/// (against an in-memory arbiter), to its AUTH parser, and to the client's reply and CHALLENGE
+/// parsers.
 void arbiter_request(Bytes data);
 /// A pair's stored state: a state file in the arbiter's data directory, or an etcd value.
 void arbiter_state(Bytes data);

@@ -24,7 +24,8 @@ namespace fs = std::filesystem;
 using namespace vmft::logchannel;
 
 // The channel's message types (docs/channel-protocol.md).
-constexpr uint8_t kWelcome = 2, kRefuse = 3, kBatch = 4, kAck = 5, kEpoch = 6, kHello = 1;
+constexpr uint8_t kWelcome = 2, kRefuse = 3, kBatch = 4, kAck = 5, kEpoch = 6, kHello = 1,
+                  kChallenge = 10, kProof = 11;
 
 void write_file(const fs::path& path, const std::vector<uint8_t>& bytes) {
   fs::create_directories(path.parent_path());
@@ -133,6 +134,30 @@ void channel_seeds(const fs::path& dir) {
   append(to_backup, frame(heartbeat));
   write_file(dir / "to_backup_welcome_epoch_batch.bin", to_backup);
 
+  // The same with a secret (FuzzSupport.h's): the proof after the hello, the challenge before
+  // the welcome, which carries the primary's MAC.
+  std::vector<uint8_t> proof{kProof};
+  detail::encode_proof({kFuzzBackupNonce, detail::backup_proof(kFuzzSecret, kFuzzPrimaryNonce,
+                                                               kFuzzBackupNonce, hello)},
+                       proof);
+  std::vector<uint8_t> to_primary_with_secret{0};
+  append(to_primary_with_secret, frame(hello));
+  append(to_primary_with_secret, frame(proof));
+  append(to_primary_with_secret, frame(ack));
+  write_file(dir / "to_primary_hello_proof_ack.bin", to_primary_with_secret);
+
+  std::vector<uint8_t> challenge{kChallenge};
+  append(challenge, {kFuzzPrimaryNonce.begin(), kFuzzPrimaryNonce.end()});
+  std::vector<uint8_t> proven_welcome{kWelcome};
+  const auth::Mac welcome_mac = detail::primary_proof(kFuzzSecret, kFuzzBackupNonce);
+  append(proven_welcome, {welcome_mac.begin(), welcome_mac.end()});
+  std::vector<uint8_t> to_backup_with_secret{1};
+  append(to_backup_with_secret, frame(challenge));
+  append(to_backup_with_secret, frame(proven_welcome));
+  append(to_backup_with_secret, frame(epoch));
+  append(to_backup_with_secret, frame(batch));
+  write_file(dir / "to_backup_challenge_welcome_epoch_batch.bin", to_backup_with_secret);
+
   std::vector<uint8_t> refuse{kRefuse};
   append(refuse, bytes_of(pairing_mismatch("fuzz", config.header, "other", config.header)));
   std::vector<uint8_t> refused{1};
@@ -160,6 +185,16 @@ void arbiter_request_seeds(const fs::path& dir) {
               format_reply(arbiter::TasResult{true, alone}),
               format_reply(arbiter::TasResult{false, alone}),
               arbiter::detail::format_error("TAS for epoch 9, which pair 'demo' never had")});
+}
+
+// A client's side of the handshake with a secret (FuzzSupport.h's), then its first request.
+void arbiter_auth_seeds(const fs::path& dir) {
+  using namespace arbiter::detail;
+  write_text(dir / "auth.txt",
+             {format_challenge(kFuzzPrimaryNonce),
+              format_auth_request(client_proof(kFuzzSecret, kFuzzPrimaryNonce), kFuzzBackupNonce),
+              "OK " + auth::to_hex(server_proof(kFuzzSecret, kFuzzBackupNonce)),
+              format_request({Request::Op::kRead, "demo", 0, ""})});
 }
 
 void arbiter_state_seeds(const fs::path& dir) {
@@ -218,6 +253,7 @@ int main(int argc, char** argv) {
     record_decoder_seeds(corpus / "record_decoder");
     channel_seeds(corpus / "channel");
     arbiter_request_seeds(corpus / "arbiter_request");
+    arbiter_auth_seeds(corpus / "arbiter_request");
     arbiter_state_seeds(corpus / "arbiter_state");
     elf_loader_seeds(corpus / "elf_loader", argv[2]);
     snapshot_seeds(corpus / "snapshot");

@@ -40,6 +40,11 @@ constexpr auto kMarkInterval = std::chrono::milliseconds(1);
 constexpr auto kConnectRetry = std::chrono::milliseconds(100);
 // RAM for a joining backup travels in frames of at most this much.
 constexpr size_t kRamFrameBytes = 1u << 20;
+// Connections in the handshake at once: a backup needs one, and retries after a refusal; more
+// that say nothing would only hold the primary's descriptors until the handshake timeout.
+constexpr size_t kMaxHandshaking = 16;
+// After an accept failed for want of descriptors or memory, before the next.
+constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 
 std::string text(std::span<const uint8_t> bytes) { return {bytes.begin(), bytes.end()}; }
 std::span<const uint8_t> bytes_of(const std::string& s) {
@@ -276,8 +281,19 @@ ChannelPrimary::~ChannelPrimary() = default;
 
 void ChannelPrimary::start_accept() {
   acceptor_.async_accept([this](const asio::error_code& ec, tcp::socket socket) {
-    if (ec) return;  // closed by shutdown()
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;  // shutdown()
+    if (ec) {
+      // Out of descriptors, say: the connection waits in the backlog; accepting again at once
+      // would spin.
+      spdlog::warn("cannot accept a connection to the logging channel: {}", ec.message());
+      auto retry = std::make_shared<asio::steady_timer>(io_, kAcceptRetry);
+      retry->async_wait([this, retry](const asio::error_code& e) {
+        if (!e) start_accept();
+      });
+      return;
+    }
     auto link = std::make_shared<FrameLink>(std::move(socket));
+    if (!admit(link)) return start_accept();
     if (config_.secret.empty()) {
       std::weak_ptr<FrameLink> weak = link;
       link->set_handlers(
@@ -291,6 +307,41 @@ void ChannelPrimary::start_accept() {
     link->read(kMaxHandshakeBytes);
     start_accept();
   });
+}
+
+// io thread: whether a new connection may start the handshake, and if so, its deadline. One that
+// has not passed the handshake by then (it is not link_) is closed, having sent nothing, or a
+// hello and no proof; a peer that speaks too slowly never gets past it either.
+bool ChannelPrimary::admit(const std::shared_ptr<FrameLink>& link) {
+  std::erase_if(handshaking_, [this](const std::weak_ptr<FrameLink>& weak) {
+    const auto l = weak.lock();
+    return !l || l->closed() || l == link_;
+  });
+  const std::string from = remote_text(link->socket());
+  if (handshaking_.size() >= kMaxHandshaking) {
+    const std::string reason = fmt::format(
+        "{} other connections to the logging channel are in the handshake; try again later",
+        handshaking_.size());
+    // Once per crowd: a flood would otherwise flood the log too.
+    if (!refusing_crowd_) spdlog::warn("refused a connection from {}: {}", from, reason);
+    refusing_crowd_ = true;
+    link->write(message(kRefuse, reason), [link] { link->close(); });
+    return false;
+  }
+  refusing_crowd_ = false;
+  handshaking_.push_back(link);
+  auto deadline = std::make_shared<asio::steady_timer>(io_, config_.handshake_timeout);
+  std::weak_ptr<FrameLink> weak = link;
+  deadline->async_wait([this, deadline, weak, from](const asio::error_code& ec) {
+    const auto l = weak.lock();
+    if (ec || !l || l->closed() || l == link_) return;
+    spdlog::warn(
+        "closed a connection from {} to the logging channel: it did not finish the handshake "
+        "within {} ms",
+        from, config_.handshake_timeout.count());
+    l->close();
+  });
+  return true;
 }
 
 // io thread: with a secret, the primary challenges every backup first, and its hello counts
@@ -723,6 +774,9 @@ void ChannelPrimary::shutdown() {
     acceptor_.close(ec);
     timer_.cancel();
     if (link_) link_->close();
+    for (const auto& weak : handshaking_) {
+      if (const auto l = weak.lock()) l->close();
+    }
   });
 }
 

@@ -5,8 +5,17 @@
 
 namespace vmft::integration {
 
-GuestServer::GuestServer(const std::string& guest)
-    : vmft_(guest, {"--tcp", "127.0.0.1:0", "--udp", "127.0.0.1:0"}) {
+namespace {
+
+std::vector<std::string> with_sockets(std::vector<std::string> options) {
+  options.insert(options.begin(), {"--tcp", "127.0.0.1:0", "--udp", "127.0.0.1:0"});
+  return options;
+}
+
+}  // namespace
+
+GuestServer::GuestServer(const std::string& guest, const std::vector<std::string>& options)
+    : vmft_(guest, with_sockets(options)) {
   const auto tcp = vmft_.listening_port("tcp", kStartTimeout);
   const auto udp = vmft_.listening_port("udp", kStartTimeout);
   const bool ready = vmft_.wait_for_console(guest + ": ready\n", kStartTimeout);
@@ -30,7 +39,7 @@ std::string GuestServer::diagnostics() const {
          vmft_.console() + "---\n";
 }
 
-void GuestServerTest::SetUp() { server_.emplace(guest_); }
+void GuestServerTest::SetUp() { server_.emplace(guest_, options_); }
 
 void GuestServerTest::TearDown() {
   if (!server_) return;

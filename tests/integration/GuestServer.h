@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "VmftProcess.h"
 
@@ -23,7 +24,8 @@ class GuestServer {
   static constexpr Duration kStopTimeout{10000};
 
   /// Throws std::runtime_error quoting vmft's output if it is not ready within kStartTimeout.
-  explicit GuestServer(const std::string& guest);
+  /// `options` go to `vmft run` besides the sockets.
+  explicit GuestServer(const std::string& guest, const std::vector<std::string>& options = {});
 
   uint16_t tcp_port() const { return tcp_port_; }
   uint16_t udp_port() const { return udp_port_; }
@@ -45,7 +47,9 @@ class GuestServer {
 /// stops vmft with exit code 0 (so a guest fault or a hang during the test shows up too).
 class GuestServerTest : public ::testing::Test {
  protected:
-  explicit GuestServerTest(std::string guest) : guest_(std::move(guest)) {}
+  /// `options`: more flags for `vmft run`, e.g. {"--idle-timeout", "1"}.
+  explicit GuestServerTest(std::string guest, std::vector<std::string> options = {})
+      : guest_(std::move(guest)), options_(std::move(options)) {}
 
   void SetUp() override;
   void TearDown() override;
@@ -54,6 +58,7 @@ class GuestServerTest : public ::testing::Test {
 
  private:
   std::string guest_;
+  std::vector<std::string> options_;
   std::optional<GuestServer> server_;
 };
 

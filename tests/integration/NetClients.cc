@@ -76,9 +76,12 @@ std::optional<std::string> UdpClient::receive(Duration timeout) {
   return datagram;
 }
 
-TcpClient::TcpClient(uint16_t port) {
+TcpClient::TcpClient(uint16_t port, int receive_buffer) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd_ < 0) throw_errno("socket");
+  if (receive_buffer != 0) {
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  }
   const timeval send_timeout{kSendTimeout.count() / 1000, 0};
   ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
   const sockaddr_in server = loopback(port);

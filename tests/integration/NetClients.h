@@ -37,7 +37,9 @@ class TcpClient {
  public:
   static constexpr Duration kSendTimeout{10000};
 
-  explicit TcpClient(uint16_t port);  ///< connects; throws std::runtime_error on failure
+  /// Connects; throws std::runtime_error on failure. A `receive_buffer` other than 0 is set as
+  /// SO_RCVBUF before connecting, so that the window the server may fill stays that small.
+  explicit TcpClient(uint16_t port, int receive_buffer = 0);
   ~TcpClient();
   TcpClient(const TcpClient&) = delete;
   TcpClient& operator=(const TcpClient&) = delete;

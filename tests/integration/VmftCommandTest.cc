@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "Subprocess.h"
 #include "VmftProcess.h"
@@ -60,6 +63,23 @@ TEST(VmftRun, RefusesABadMemorySize) {
   EXPECT_NE(small.err.find("between 1 MiB and 4 GiB"), std::string::npos) << small.err;
 }
 
+TEST(VmftRun, RefusesClientLimitsOutOfRangeNamingTheFlag) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--max-connections", "0"}, "--max-connections"},
+      {{"--max-unread-bytes", "1K"}, "--max-unread-bytes must be from 64K to 4G, not 1K"},
+      {{"--max-unread-bytes", "16Q"}, "size '16Q' has an unknown unit"},
+      {{"--idle-timeout", "99999999"}, "--idle-timeout"},
+      {{"--idle-timeout", "soon"}, "--idle-timeout"},
+  };
+  for (const auto& [flags, message] : cases) {
+    std::vector<std::string> args = {"run", guest_path("echo"), "--tcp", "127.0.0.1:0"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    const auto r = run_vmft(args);
+    EXPECT_EQ(r.exit_code, 1) << flags[0] << " " << flags[1];
+    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+  }
+}
+
 TEST(VmftRun, RefusesAnAddressItCannotBind) {
   const auto r = run_vmft({"run", guest_path("echo"), "--tcp", "192.0.2.1:7"});
   EXPECT_EQ(r.exit_code, 1);
@@ -90,7 +110,8 @@ TEST(VmftRun, SigintStopsCleanly) {
 TEST(VmftRun, HelpExplainsEveryFlag) {
   const auto r = run_vmft({"run", "--help"});
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* flag : {"--udp", "--tcp", "--mem", "--log-level"}) {
+  for (const char* flag : {"--udp", "--tcp", "--mem", "--max-connections", "--max-unread-bytes",
+                           "--idle-timeout", "--log-level"}) {
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag << " missing from:\n" << r.out;
   }
   const auto top = run_vmft({"--help"});

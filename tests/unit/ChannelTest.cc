@@ -1,10 +1,12 @@
 // The logging channel's two ends over real loopback TCP, in one process, and the output gate.
 #include <gtest/gtest.h>
+#include <poll.h>
 
 #include <atomic>
 #include <future>
 #include <thread>
 
+#include "ChannelMessages.h"
 #include "Fakes.h"
 #include "vmft/hypervisor/OutputGate.h"
 #include "vmft/logchannel/Channel.h"
@@ -368,6 +370,121 @@ TEST_F(Channel, ABackupWithTheSecretRefusesAnImpostorThatChallengesIt) {
   const std::string outcome = connect_outcome(*backup_, impostor.local_endpoint());
   serve.join();
   EXPECT_NE(outcome.find("did not prove it knows the secret"), std::string::npos) << outcome;
+}
+
+// ---- connections that do not finish the handshake ----
+
+// A raw TCP connection to the primary's channel, read and written on the test's thread.
+class RawPeer {
+ public:
+  explicit RawPeer(const asio::ip::tcp::endpoint& primary) : socket_(io_) {
+    socket_.connect(primary);
+  }
+  void send_frame(const std::vector<uint8_t>& payload) {
+    std::vector<uint8_t> frame;
+    logchannel::append_frame(payload, frame);
+    asio::write(socket_, asio::buffer(frame));
+  }
+  /// Reads until the primary closes the connection, keeping what arrived; false if it is still
+  /// open after `timeout`.
+  bool closed_by_primary(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd readable{socket_.native_handle(), POLLIN, 0};
+      if (::poll(&readable, 1, static_cast<int>(left.count())) <= 0) continue;
+      std::array<uint8_t, 4096> buffer;
+      asio::error_code ec;
+      const size_t n = socket_.read_some(asio::buffer(buffer), ec);
+      if (ec) return true;
+      received_.insert(received_.end(), buffer.begin(), buffer.begin() + n);
+    }
+  }
+  /// The payloads of the whole frames received so far.
+  std::vector<std::vector<uint8_t>> frames() const {
+    std::vector<std::vector<uint8_t>> out;
+    std::span<const uint8_t> rest(received_);
+    while (rest.size() >= logchannel::kFrameHeaderBytes) {
+      const auto h = logchannel::parse_frame_header(rest.first<logchannel::kFrameHeaderBytes>());
+      rest = rest.subspan(logchannel::kFrameHeaderBytes);
+      if (h.payload_bytes > rest.size()) break;
+      out.emplace_back(rest.begin(), rest.begin() + h.payload_bytes);
+      rest = rest.subspan(h.payload_bytes);
+    }
+    return out;
+  }
+
+ private:
+  asio::io_context io_;
+  asio::ip::tcp::socket socket_;
+  std::vector<uint8_t> received_;
+};
+
+ChannelConfig with_handshake_timeout(std::chrono::milliseconds timeout, ChannelConfig c) {
+  c.handshake_timeout = timeout;
+  return c;
+}
+
+// Without a deadline the primary would keep such a connection for ever: the wait here is only
+// a bound on a test that fails.
+constexpr std::chrono::milliseconds kClosedWithin{30000};
+// Short, to keep the tests quick, and long enough for the real backup paired afterwards, which
+// is held to it too, on a loaded machine.
+constexpr std::chrono::milliseconds kShortHandshake{1000};
+
+TEST_F(Channel, ClosesAConnectionThatSaysNothingAndStillPairsABackup) {
+  start(with_handshake_timeout(kShortHandshake, config()), config());
+  RawPeer silent(primary_->local_endpoint());
+  EXPECT_TRUE(silent.closed_by_primary(kClosedWithin));
+  EXPECT_TRUE(silent.frames().empty());
+  ASSERT_TRUE(pair());
+}
+
+TEST_F(Channel, ClosesAConnectionThatNeverAnswersTheChallengeAndStillPairsABackup) {
+  start(with_handshake_timeout(kShortHandshake, with_secret(kSecret)), with_secret(kSecret));
+  RawPeer mute(primary_->local_endpoint());
+  std::vector<uint8_t> hello{1};  // a hello as a backup's, and then no proof
+  logchannel::detail::encode_hello(config().pair, config().header, hello);
+  mute.send_frame(hello);
+  EXPECT_TRUE(mute.closed_by_primary(kClosedWithin));
+  const auto frames = mute.frames();
+  ASSERT_EQ(frames.size(), 1u) << "the primary answered more than the challenge";
+  EXPECT_EQ(frames[0][0], 10) << "the first message is not the challenge";
+  ASSERT_TRUE(pair());
+}
+
+// A crowd of connections that say nothing cannot take every descriptor: past a few in the
+// handshake at once, the next is refused with the reason; once they are gone, a backup pairs.
+TEST_F(Channel, RefusesConnectionsBeyondTheFewInTheHandshake) {
+  start(with_handshake_timeout(std::chrono::minutes(10), config()), config());
+  // Accepted in the order they connected: the 17th finds 16 in the handshake.
+  std::vector<std::unique_ptr<RawPeer>> crowd;
+  for (int i = 0; i < 16; ++i) {
+    crowd.push_back(std::make_unique<RawPeer>(primary_->local_endpoint()));
+  }
+  RawPeer refused(primary_->local_endpoint());
+  ASSERT_TRUE(refused.closed_by_primary(kClosedWithin));
+  const auto frames = refused.frames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0][0], 3) << "not a refusal";
+  const std::string reason(frames[0].begin() + 1, frames[0].end());
+  EXPECT_NE(reason.find("16 other connections to the logging channel are in the handshake"),
+            std::string::npos)
+      << reason;
+  crowd.clear();
+  // The primary notices each close as it comes; until then a backup is refused the same way.
+  std::string outcome;
+  for (int attempt = 0; attempt < 1000 && outcome != "paired"; ++attempt) {
+    auto& backup = *extra_.emplace_back(std::make_unique<ChannelBackup>(io_, config()));
+    outcome = connect_outcome(backup, primary_->local_endpoint());
+    if (outcome != "paired") {
+      ASSERT_NE(outcome.find("in the handshake"), std::string::npos) << outcome;
+    }
+  }
+  EXPECT_EQ(outcome, "paired");
+  EXPECT_TRUE(primary_->wait_for_backup());
 }
 
 TEST_F(Channel, ThePrimaryLearnsWhenTheBackupGoes) {

@@ -1,6 +1,7 @@
 // Command-line value parsing for vmft's flags.
 #include <gtest/gtest.h>
 
+#include "LiveRun.h"
 #include "Options.h"
 
 namespace vmft::cli {
@@ -53,6 +54,48 @@ TEST(ParseEndpoint, RefusesPortAbove65535) {
 TEST(ParseEndpoint, RefusesHostNamesAndIpv6) {
   EXPECT_THROW(parse_endpoint("example.org:80"), std::invalid_argument);
   EXPECT_THROW(parse_endpoint("[::1]:80"), std::invalid_argument);
+}
+
+// The host's limits on TCP clients (--max-connections, --max-unread-bytes, --idle-timeout).
+TEST(NetLimits, DefaultsAreTheDocumentedOnes) {
+  const devices::NetLimits limits = net_limits(LiveOptions{});
+  EXPECT_EQ(limits.max_connections, 1024u);
+  EXPECT_EQ(limits.max_unread_bytes, 16u << 20);
+  EXPECT_EQ(limits.idle_timeout.count(), 0);
+}
+
+TEST(NetLimits, TakesSizesWithUnitsAndFractionsOfSeconds) {
+  LiveOptions options;
+  options.max_connections = 7;
+  options.max_unread_bytes = "64K";
+  options.idle_timeout = 1.5;
+  const devices::NetLimits limits = net_limits(options);
+  EXPECT_EQ(limits.max_connections, 7u);
+  EXPECT_EQ(limits.max_unread_bytes, 64u << 10);
+  EXPECT_EQ(limits.idle_timeout.count(), 1500);
+}
+
+TEST(NetLimits, RefusesValuesOutOfRangeNamingTheFlag) {
+  const auto error = [](LiveOptions options) -> std::string {
+    try {
+      net_limits(options);
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  LiveOptions small_buffer;
+  small_buffer.max_unread_bytes = "1K";
+  EXPECT_EQ(error(small_buffer), "--max-unread-bytes must be from 64K to 4G, not 1K");
+  LiveOptions no_connections;
+  no_connections.max_connections = 0;
+  EXPECT_EQ(error(no_connections), "--max-connections must be from 1 to 1000000");
+  LiveOptions instant;
+  instant.idle_timeout = 0.0001;
+  EXPECT_EQ(error(instant), "--idle-timeout must be 0 (never) or at least 0.001 seconds");
+  LiveOptions negative;
+  negative.idle_timeout = -1;
+  EXPECT_NE(error(negative).find("--idle-timeout must be from 0 to"), std::string::npos);
 }
 
 }  // namespace

@@ -2,10 +2,12 @@
 
 #include <asio.hpp>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "vmft/devices/Nic.h"
 
@@ -16,6 +18,35 @@ struct Endpoint {
   uint32_t ip = 0;
   uint16_t port = 0;
 };
+
+/// What the host lets TCP clients hold, whatever the guest does (`--max-connections`,
+/// `--max-unread-bytes`, `--idle-timeout`). These are host decisions, made where the sockets
+/// are: a connection refused here never reaches the guest, and one closed here reaches it as
+/// TCP_CLOSE through the sink, the input a peer's close is, logged at the instruction where the
+/// guest takes it. So a backup replays what its primary decided and never decides itself; a
+/// backup that goes live applies its own limits from then on.
+struct NetLimits {
+  /// Each open connection costs a file descriptor and, in host memory, up to max_unread_bytes
+  /// plus 32 KiB (its read buffer and the chunk waiting for the guest); 1024 is four times the
+  /// example guests' 256 client slots.
+  static constexpr size_t kDefaultMaxConnections = 1024;
+  /// The guest cannot be told to wait (what it sees must not depend on host socket state), so
+  /// a client this far behind is disconnected, as Redis disconnects a client past its output
+  /// buffer limit; a client that reads its replies never gets near 16 MiB.
+  static constexpr size_t kDefaultMaxUnreadBytes = 16u << 20;
+
+  /// TCP connections open at once; the next is sent kTooManyConnections and closed.
+  size_t max_connections = kDefaultMaxConnections;
+  /// Bytes of replies a client has not read; a client this far behind is disconnected.
+  size_t max_unread_bytes = kDefaultMaxUnreadBytes;
+  /// A connection that moves no byte either way for this long is closed; zero: never. Time the
+  /// guest takes to take in what a client sent does not count.
+  std::chrono::milliseconds idle_timeout{0};
+};
+
+/// What a TCP client refused for --max-connections reads before the host closes it: an error
+/// line the way Redis words its own (a RESP error, which redis-cli shows as "(error) ERR ...").
+inline constexpr std::string_view kTooManyConnections = "-ERR vmft: too many connections\r\n";
 
 /// The NIC's host side on asio: one UDP socket and one TCP listener, both optional. Socket
 /// work runs on the io_context's thread; received data goes to `sink` (from that thread).
@@ -29,7 +60,7 @@ class AsioNetwork final : public NetBackend {
   /// TCP connections get ids from `first_conn` up (a backup that goes live starts above the
   /// ids its guest already knows).
   AsioNetwork(asio::io_context& io, std::optional<Endpoint> udp, std::optional<Endpoint> tcp,
-              Sink sink, uint32_t first_conn = 1);
+              Sink sink, uint32_t first_conn = 1, NetLimits limits = {});
   ~AsioNetwork() override;
 
   /// The bound addresses (port 0 in the request becomes the real port).
@@ -47,14 +78,26 @@ class AsioNetwork final : public NetBackend {
 
  private:
   struct Connection;
+  /// Events of one kind, for log lines that say how many.
+  struct Tally {
+    size_t count = 0;
+    std::chrono::steady_clock::time_point last_report{};
+  };
+  static size_t tally(Tally& t);
   void receive_udp();
   void accept_tcp();
+  void admit(asio::ip::tcp::socket socket);
+  void refuse(asio::ip::tcp::socket socket);
   void read_tcp(const std::shared_ptr<Connection>& c);
   void write_tcp(const std::shared_ptr<Connection>& c);
   void finish_tcp(const std::shared_ptr<Connection>& c);
+  void watch_idle(const std::shared_ptr<Connection>& c);
+  void cut(Connection& c);
+  void close_socket(Connection& c);
 
   asio::io_context& io_;
   Sink sink_;
+  NetLimits limits_;
   std::optional<asio::ip::udp::socket> udp_;
   std::optional<asio::ip::tcp::acceptor> acceptor_;
   asio::ip::udp::endpoint udp_sender_;
@@ -62,6 +105,12 @@ class AsioNetwork final : public NetBackend {
   std::atomic<size_t> udp_queued_{0};
   uint32_t next_conn_ = 1;
   std::map<uint32_t, std::shared_ptr<Connection>> conns_;  ///< io thread only
+  // io thread only:
+  size_t open_sockets_ = 0;  ///< connections in conns_ whose socket is open
+  asio::steady_timer accept_retry_;
+  bool accept_failing_ = false;
+  Tally refused_;      ///< connections refused for max_connections
+  Tally idle_closed_;  ///< connections closed for idle_timeout
 };
 
 }  // namespace vmft::devices

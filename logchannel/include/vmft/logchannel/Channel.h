@@ -16,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "vmft/auth/Secret.h"
 #include "vmft/logchannel/LogError.h"
@@ -28,6 +29,10 @@ namespace detail {
 class FrameLink;
 }
 
+/// The least time a primary gives a connection to pass the handshake: a round trip or two, on
+/// any network a pair runs over, with room for a loaded machine.
+inline constexpr std::chrono::milliseconds kMinHandshakeTimeout{5000};
+
 /// What both ends are configured with.
 struct ChannelConfig {
   std::string pair;  ///< the pair's name: both ends must use the same
@@ -35,6 +40,10 @@ struct ChannelConfig {
   std::chrono::milliseconds heartbeat_interval{25};
   /// A peer that sends nothing for this long is lost.
   std::chrono::milliseconds peer_timeout{200};
+  /// Primary: a connection that has not passed the handshake this long after it was accepted
+  /// (it sent nothing, or a hello and no answer to the challenge) is closed, so that it holds
+  /// no socket for ever.
+  std::chrono::milliseconds handshake_timeout{kMinHandshakeTimeout};
   /// Primary: log bytes the backup has not acknowledged, past which the vCPU waits.
   /// Backup: bytes received and not yet executed, past which it stops reading.
   size_t buffer_bytes = 8u << 20;
@@ -151,6 +160,7 @@ class ChannelPrimary final : public RecordSink {
 
  private:
   void start_accept();
+  bool admit(const std::shared_ptr<detail::FrameLink>& link);
   void challenge(std::shared_ptr<detail::FrameLink> link);
   void handshake(std::shared_ptr<detail::FrameLink> link, std::span<const uint8_t> hello,
                  const std::optional<auth::Nonce>& backup_nonce);
@@ -170,6 +180,9 @@ class ChannelPrimary final : public RecordSink {
   asio::ip::tcp::endpoint local_;
   asio::steady_timer timer_;
   std::shared_ptr<detail::FrameLink> link_;  ///< io thread
+  /// io thread: connections accepted that may not have passed the handshake yet.
+  std::vector<std::weak_ptr<detail::FrameLink>> handshaking_;
+  bool refusing_crowd_ = false;  ///< io thread: refused one as handshaking_ was full
   std::function<void(uint64_t)> on_ack_;
   std::function<void(const std::string&)> on_lost_;
   std::function<void(uint64_t)> on_join_;
