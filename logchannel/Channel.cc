@@ -134,11 +134,13 @@ class FrameLink : public std::enable_shared_from_this<FrameLink> {
     std::function<void()> done;
   };
 
+  // The error handler runs before the descriptor closes: the primary's vCPU writes to it
+  // directly, and must be told to stop (lose()) before its number can go to another socket.
   void fail(const std::string& why) {
     if (closed_) return;
     const ErrorHandler on_error = std::move(on_error_);
-    close();
     if (on_error) on_error(why);
+    close();
   }
 
   // The handlers (and what they hold, often this link) go once the link is closed; within
