@@ -127,6 +127,12 @@ class FrameLink : public std::enable_shared_from_this<FrameLink> {
     drop_handlers();
   }
   bool closed() const { return closed_; }
+  /// Whether bytes from the peer wait in the socket, not yet read: the peer spoke, even if
+  /// this process has not yet had the time to read what it said.
+  bool has_unread_bytes() {
+    asio::error_code ec;
+    return !closed_ && socket_.available(ec) > 0 && !ec;
+  }
 
  private:
   struct Write {
@@ -722,7 +728,9 @@ void ChannelPrimary::tick() {
     if (phase_ == Phase::kWaiting || shut_down_) return;
     silent = Clock::now() - last_heard_;
   }
-  if (silent > config_.peer_timeout) {
+  // Silence is what did not arrive: after a stall of this process (a loaded machine), the
+  // backup's acks may be waiting in the socket, unread.
+  if (silent > config_.peer_timeout && !(link_ && link_->has_unread_bytes())) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(silent).count();
     return lose(fmt::format("the backup sent nothing for {} ms", ms));
   }
@@ -1054,7 +1062,8 @@ void ChannelBackup::tick() {
     if (reading_paused_) last_heard_ = now;
     silent = now - last_heard_;
   }
-  if (silent > config_.peer_timeout) {
+  // As on the primary: what waits unread in the socket was not silence.
+  if (silent > config_.peer_timeout && !(link_ && link_->has_unread_bytes())) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(silent).count();
     return lose(fmt::format("the primary sent nothing for {} ms", ms));
   }

@@ -38,7 +38,7 @@ constexpr int kGuestSlots = 256;
 
 // vmft's resident memory may grow to this while it is being flooded: 64 MiB of guest RAM,
 // Unicorn's translation cache, and the host's bounded per-connection buffers, with room.
-constexpr uint64_t kMaxResident = 300u << 20;
+constexpr uint64_t kMaxResident = VmftProcess::resident_allowance(300u << 20);
 
 // `command` on a new connection, again and again while the host or the guest refuses the
 // connection (closes reach the guest as inputs it takes a moment to act on, and only then does
