@@ -1,6 +1,6 @@
 // The logging channel's decoders, fed frame by frame as each side reads them off its socket:
-// the primary's handshake and acks, the backup's reply, epochs, batches, and a joining
-// backup's RAM and snapshot messages.
+// the primary's handshake, acks and epoch acks, the backup's reply, epochs, batches, and a
+// joining backup's RAM and snapshot messages.
 #include <utility>
 #include <vector>
 
@@ -51,7 +51,13 @@ void primary_reads(const std::vector<Bytes>& frames) {
   const std::string mismatch =
       pairing_mismatch(config.pair, config.header, hello.pair, hello.header);
   if (!mismatch.empty()) return;
-  for (size_t i = 1; i < frames.size(); ++i) (void)detail::decode_ack(frames[i]);
+  for (size_t i = 1; i < frames.size(); ++i) {
+    if (frames[i][0] == 12) {  // an epoch acknowledgement
+      (void)detail::decode_epoch_ack(frames[i]);
+    } else {
+      (void)detail::decode_ack(frames[i]);
+    }
+  }
 }
 
 // The first frame, the welcome or a refusal's text, holds nothing to decode. The decoders
