@@ -316,9 +316,9 @@ int run_primary(const PairOptions& options) {
       return kUsageExitCode;
     }
     redundancy.paired(registered->state.epoch);
-    channel->send_epoch(registered->state.epoch);
-    spdlog::info("pair '{}' registered at the arbiter at epoch {}", options.name,
-                 registered->state.epoch);
+    redundancy.announce_epoch(registered->state.epoch,
+                              fmt::format("pair '{}' registered at the arbiter at epoch {}",
+                                          options.name, registered->state.epoch));
   }
 
   hypervisor::LiveRole role({clock, entropy, timer, *net}, inputs, channel.get(), &gate);

@@ -49,6 +49,7 @@ Redundancy::Redundancy(Setup setup) : s_(std::move(setup)) {
     join_in_sync_ = true;
     post([this] { register_joined(); });
   });
+  s_.channel.on_epoch_acked([this](uint64_t epoch) { epoch_acked(epoch); });
   worker_ = std::thread([this] { work(); });
 }
 
@@ -67,6 +68,22 @@ void Redundancy::paired(uint64_t epoch) {
 void Redundancy::alone(uint64_t epoch) {
   epoch_ = epoch;
   go_on_alone();
+}
+
+void Redundancy::announce_epoch(uint64_t epoch, std::string announcement) {
+  {
+    std::lock_guard lock(announcing_mutex_);
+    announcing_.emplace(epoch, std::move(announcement));
+  }
+  s_.channel.send_epoch(epoch);
+}
+
+// io thread.
+void Redundancy::epoch_acked(uint64_t epoch) {
+  std::lock_guard lock(announcing_mutex_);
+  if (!announcing_ || announcing_->first != epoch) return;
+  spdlog::info("{}", announcing_->second);
+  announcing_.reset();
 }
 
 void Redundancy::stop() {
@@ -101,6 +118,8 @@ void Redundancy::work() {
   }
 }
 
+// Callers say so only after it: whoever reads that this side goes on alone may send it a
+// joiner at once, which must not be refused.
 void Redundancy::go_on_alone() {
   state_ = State::kAlone;
   s_.gate.open();
@@ -112,8 +131,9 @@ void Redundancy::go_on_alone() {
 void Redundancy::lost(const std::string& why) {
   const State state = state_;
   if (state == State::kJoining && !join_in_sync_) {
+    go_on_alone();
     spdlog::warn("{}; it was joining pair '{}': this {} goes on alone", why, s_.pair, s_.side);
-    return go_on_alone();
+    return;
   }
   if (state != State::kPaired && state != State::kJoining) return;
   if (!s_.arbiter) {
@@ -134,9 +154,10 @@ void Redundancy::decide() {
                                   [&] { return s_.arbiter->test_and_set(s_.pair, epoch_, s_.me); });
   if (!result) return;  // stopped
   if (result->won) {
+    go_on_alone();
     spdlog::warn("the arbiter gave pair '{}' to this {} at epoch {}: going on alone", s_.pair,
                  s_.side, epoch_.load());
-    return go_on_alone();
+    return;
   }
   spdlog::error(
       "the arbiter gave pair '{}' to the other side ({}): this {} halts and sends nothing more",
@@ -265,13 +286,11 @@ void Redundancy::register_joined() {
     return;
   }
   epoch_ = registered->state.epoch;
-  s_.channel.send_epoch(epoch_);
   State joining = State::kJoining;
   state_.compare_exchange_strong(joining, State::kPaired);  // unless it was lost meanwhile
-  spdlog::info(
-      "pair '{}' is fault tolerant again at epoch {}: the backup that joined runs in step, "
-      "{:.0f} ms after it connected",
-      s_.pair, epoch_.load(), ms_since(join_started_));
+  announce_epoch(epoch_, fmt::format("pair '{}' is fault tolerant again at epoch {}: the backup "
+                                     "that joined runs in step, {:.0f} ms after it connected",
+                                     s_.pair, epoch_.load(), ms_since(join_started_)));
 }
 
 }  // namespace vmft::cli

@@ -82,6 +82,10 @@ class Redundancy {
   void paired(uint64_t epoch);
   /// Runs alone at `epoch`, which this side won (a backup that went live): backups may join.
   void alone(uint64_t epoch);
+  /// Sends the backup `epoch`, newly registered, and logs `announcement` once the backup says
+  /// it has it: only from then on can it claim the epoch and take over, so only then is the
+  /// pair fault tolerant. Any thread.
+  void announce_epoch(uint64_t epoch, std::string announcement);
   /// Ends the decisions' thread once its current step is over (after the machine stopped,
   /// before it goes). Any thread but the io thread.
   void stop();
@@ -96,6 +100,7 @@ class Redundancy {
   void decide();
   void take_joiner(uint64_t session);
   void register_joined();
+  void epoch_acked(uint64_t epoch);
   /// Runs `task` on the vCPU thread at its next safe point and waits for it; false if the
   /// run ended or stop() came first.
   bool on_vcpu(const std::function<void(hypervisor::Machine&)>& task);
@@ -108,6 +113,9 @@ class Redundancy {
   std::atomic<uint64_t> epoch_{0};
   bool join_in_sync_ = false;  ///< io thread: the joiner's registration has begun
   std::chrono::steady_clock::time_point join_started_;
+  std::mutex announcing_mutex_;
+  /// The epoch sent to the backup and what to log once it has it.
+  std::optional<std::pair<uint64_t, std::string>> announcing_;
 
   std::mutex mutex_;
   std::condition_variable cv_;

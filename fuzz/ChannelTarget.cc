@@ -1,7 +1,7 @@
 // The logging channel's decoders, fed frame by frame as each side reads them off its socket:
-// the primary's handshake (a hello, and with a secret the backup's proof) and acks, the
-// backup's challenge and reply, epochs, batches, and a joining backup's RAM and snapshot
-// messages.
+// the primary's handshake (a hello, and with a secret the backup's proof), acks and epoch
+// acks, the backup's challenge and reply, epochs, batches, and a joining backup's RAM and
+// snapshot messages.
 #include <algorithm>
 #include <utility>
 #include <vector>
@@ -74,7 +74,13 @@ void primary_reads(const std::vector<Bytes>& frames) {
   const std::string mismatch =
       pairing_mismatch(config.pair, config.header, hello.pair, hello.header);
   if (!mismatch.empty()) return;
-  for (size_t i = acks; i < frames.size(); ++i) (void)detail::decode_ack(frames[i]);
+  for (size_t i = acks; i < frames.size(); ++i) {
+    if (frames[i][0] == 12) {  // an epoch acknowledgement
+      (void)detail::decode_epoch_ack(frames[i]);
+    } else {
+      (void)detail::decode_ack(frames[i]);
+    }
+  }
 }
 
 // A backup with a secret reads a challenge first; the welcome that follows must carry the MAC

@@ -27,6 +27,7 @@ enum MessageType : uint8_t {
   kSnapshot = 9,    // primary -> joining backup: seq, icount, the machine's snapshot
   kChallenge = 10,  // primary with a secret -> backup, first: the primary's nonce
   kProof = 11,      // backup -> primary with a secret, after its hello: its nonce, its MAC
+  kEpochAck = 12,   // backup -> primary: it has the epoch (and can claim it at the arbiter)
 };
 
 // A handshake message is small: a pair name and a header.
@@ -681,8 +682,23 @@ void ChannelPrimary::written() {
   send();
 }
 
-// io thread: an acknowledgement.
+// io thread: an acknowledgement, of the log or of the epoch.
 void ChannelPrimary::on_frame(std::span<const uint8_t> payload) {
+  if (payload[0] == kEpochAck) {
+    uint64_t epoch = 0;
+    try {
+      epoch = detail::decode_epoch_ack(payload);
+    } catch (const LogError& e) {
+      return lose(std::string("the backup sent a malformed message: ") + e.what());
+    }
+    {
+      std::lock_guard lock(mutex_);
+      last_heard_ = Clock::now();
+      bytes_received_ += payload.size() + kFrameHeaderBytes;
+    }
+    if (on_epoch_acked_) on_epoch_acked_(epoch);
+    return;
+  }
   uint64_t acked = 0;
   bool rose = false, caught_up = false, in_sync = false;
   try {
@@ -875,6 +891,7 @@ void ChannelBackup::greet(std::shared_ptr<FrameLink> link, const tcp::endpoint& 
           std::vector<uint8_t> answer{kProof};
           detail::encode_proof(proof, answer);
           link->write(framed(answer));
+          expect_answer(link, where);
           return;
         }
         link->pause();
@@ -905,11 +922,31 @@ void ChannelBackup::greet(std::shared_ptr<FrameLink> link, const tcp::endpoint& 
       });
   link->write(framed(*hello));
   link->read(kMaxHandshakeBytes);
+  expect_answer(link, where);
+}
+
+// io thread, during the handshake: a primary that says nothing for the peer timeout is lost,
+// as it would be later (the connection may have gone dead as soon as it was made). Each
+// message from the primary starts the wait again; the welcome ends it (tick() takes the timer).
+void ChannelBackup::expect_answer(const std::shared_ptr<FrameLink>& link,
+                                  const std::string& where) {
+  const uint64_t wait = ++answer_waits_;
+  std::weak_ptr<FrameLink> weak = link;
+  timer_.expires_after(config_.peer_timeout);
+  timer_.async_wait([this, weak, where, wait](const asio::error_code& ec) {
+    auto l = weak.lock();
+    // A cancelled wait, a later one, an answer that came first: nothing to do.
+    if (ec || wait != answer_waits_ || !l || l->closed() || link_ == l) return;
+    l->close();
+    lose(fmt::format("the primary at {} did not answer for {} ms", where,
+                     config_.peer_timeout.count()));
+  });
 }
 
 // io thread: the primary refused this backup, or (by_us) this backup the primary.
 void ChannelBackup::refused(std::shared_ptr<FrameLink> link, std::string why, bool by_us) {
   link->pause();
+  timer_.cancel();  // the handshake's wait for an answer
   {
     std::lock_guard lock(mutex_);
     refused_ = std::move(why);
@@ -973,14 +1010,23 @@ void ChannelBackup::on_frame(std::span<const uint8_t> payload) {
     return;
   }
   if (payload[0] == kEpoch) {
+    uint64_t epoch = 0;
     try {
-      const uint64_t epoch = detail::decode_epoch(payload);
-      std::lock_guard lock(mutex_);
-      epoch_ = epoch;
-      last_heard_ = Clock::now();
+      epoch = detail::decode_epoch(payload);
     } catch (const LogError& e) {
       return lose(std::string("the primary sent a malformed message: ") + e.what());
     }
+    std::vector<uint8_t> ack{kEpochAck};
+    detail::ByteWriter(ack).varint(epoch);
+    auto frame = framed(ack);
+    {
+      std::lock_guard lock(mutex_);
+      epoch_ = epoch;
+      last_heard_ = Clock::now();
+      bytes_sent_ += frame.size();
+    }
+    // Until the primary hears this, it must not count on this backup taking over.
+    link_->write(std::move(frame));
     return;
   }
   std::vector<std::pair<Record, size_t>> records;

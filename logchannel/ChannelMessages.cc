@@ -39,6 +39,12 @@ uint64_t decode_epoch(std::span<const uint8_t> payload) {
   return r.varint();
 }
 
+uint64_t decode_epoch_ack(std::span<const uint8_t> payload) {
+  ByteReader r(payload, 0, "the backup's epoch acknowledgement");
+  r.u8();
+  return r.varint();
+}
+
 uint64_t decode_batch(std::span<const uint8_t> payload, RecordDecoder& decoder, uint64_t& seq,
                       std::vector<std::pair<Record, size_t>>& records) {
   ByteReader r(payload, 0, "a batch from the primary");

@@ -40,6 +40,8 @@ Ack decode_ack(std::span<const uint8_t> payload);
 
 /// The epoch the primary's pair was registered at.
 uint64_t decode_epoch(std::span<const uint8_t> payload);
+/// The epoch a backup says it has received.
+uint64_t decode_epoch_ack(std::span<const uint8_t> payload);
 
 /// The RAM chunk hashes the digests of one batch may hold in all: eight digests of the largest
 /// RAM a record may describe (64 MiB of hashes). A pair takes a digest every 2^28 instructions

@@ -36,6 +36,11 @@ bool IncrLoad::wait_for_acknowledged(size_t count, Duration timeout) {
   return acknowledged_changed_.wait_for(lock, scaled(timeout), [&] { return acknowledged_ >= count; });
 }
 
+std::vector<IncrClientRecord> IncrLoad::records() const {
+  std::lock_guard lock(mutex_);
+  return records_;
+}
+
 std::vector<IncrClientRecord> IncrLoad::stop() {
   stopping_ = true;
   for (auto& thread : threads_) {

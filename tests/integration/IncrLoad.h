@@ -41,6 +41,8 @@ class IncrLoad {
   size_t acknowledged() const;
   /// Waits until at least `count` INCRs were acknowledged; false if not within the timeout.
   bool wait_for_acknowledged(size_t count, Duration timeout);
+  /// What each client got so far; they go on.
+  std::vector<IncrClientRecord> records() const;
   /// Stops the clients (each within its retry time) and returns what each got.
   std::vector<IncrClientRecord> stop();
 

@@ -16,6 +16,7 @@
 #include "FreePort.h"
 #include "IncrLoad.h"
 #include "NetClients.h"
+#include "TcpRelay.h"
 #include "VmftProcess.h"
 
 namespace vmft::integration {
@@ -75,13 +76,15 @@ class Join : public ::testing::Test {
     return side;
   }
 
-  /// A backup of `of`, joining it or from boot, with `options` instead of the usual ones.
+  /// A backup of `of`, joining it or from boot, with `options` instead of the usual ones; its
+  /// channel goes to `connect_port` instead of `of`'s (a relay to it, say).
   Side& start_backup(const Side& of, bool join, std::vector<std::string> options = {},
-                     const std::string& guest = "counter") {
+                     const std::string& guest = "counter", uint16_t connect_port = 0) {
     Side& side = sides_.emplace_back();
     side.log_port = unused_port(SOCK_STREAM);
     if (options.empty()) options = common_options();
-    options.insert(options.end(), {"--log-connect", "127.0.0.1:" + std::to_string(of.log_port),
+    if (connect_port == 0) connect_port = of.log_port;
+    options.insert(options.end(), {"--log-connect", "127.0.0.1:" + std::to_string(connect_port),
                                    "--log-listen", "127.0.0.1:" + std::to_string(side.log_port)});
     if (join) options.push_back("--join");
     side.process = std::make_unique<VmftProcess>("backup", guest, options);
@@ -214,6 +217,33 @@ TEST_F(Join, AJoinerThatDiesIsForgottenAndAnotherJoins) {
   ASSERT_TRUE(load.wait_for_acknowledged(load.acknowledged() + 200, kTimeout)) << diagnostics();
   const auto clients = load.stop();
   expect_no_acknowledged_incr_lost(clients, counter_value(tcp_port_, "hits"));
+}
+
+// Found by the seeded fault soak: the side a backup joined logged the pair fault tolerant as
+// soon as it had registered the new epoch and sent it, and died a moment later; the joiner,
+// which never got the epoch, could not claim it and did not take over. Here the epoch is
+// registered (the arbiter, stopped while the joiner got in step, resumes) after the channel
+// to the joiner has gone silent: the primary must not say the pair is fault tolerant.
+TEST_F(Join, ThePairIsFaultTolerantOnlyOnceTheJoinerHasTheEpoch) {
+  auto [primary, backup] = start_pair();
+  ASSERT_FALSE(HasFailure());
+  ASSERT_NO_FATAL_FAILURE(lose_the_backup(*primary, *backup, 1));
+  const size_t from = (*primary)->log().size();
+  ASSERT_TRUE(arbiter_.process().freeze(kTimeout));
+  TcpRelay relay(primary->log_port);
+  Side& joiner = start_backup(*primary, true, {}, "counter", relay.port());
+  // It tries to register the joiner: the joiner runs in step.
+  ASSERT_TRUE((*primary)->wait_for_log("cannot get a decision from the arbiter", from, kTimeout))
+      << diagnostics();
+  relay.stall();
+  arbiter_.process().thaw();
+  // The joiner never hears of epoch 2; the primary, hearing nothing from it, wins epoch 2 back.
+  ASSERT_TRUE((*primary)->wait_for_log(primary_won(2), from, kTimeout)) << diagnostics();
+  EXPECT_EQ(joiner->wait_for_exit(kTimeout), std::optional<int>(4)) << diagnostics();
+  EXPECT_TRUE(joiner->wait_for_log("never registered the pair with this backup", Duration(0)));
+  EXPECT_EQ((*primary)->log().find(redundant_again(2), from), std::string::npos)
+      << "the primary said the pair was fault tolerant, but the joiner could not take over\n"
+      << diagnostics();
 }
 
 TEST_F(Join, RefusesAJoinOfAnotherGuestOrPairAndThenTakesARightOne) {

@@ -78,6 +78,7 @@ TcpRelay::~TcpRelay() {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
+  reset_done_.notify_all();
   const uint64_t one = 1;
   [[maybe_unused]] ssize_t ignored = ::write(wake_fd_, &one, sizeof one);
   thread_.join();
@@ -91,6 +92,21 @@ void TcpRelay::stall() {
   stalled_ = true;
   const uint64_t one = 1;
   [[maybe_unused]] ssize_t ignored = ::write(wake_fd_, &one, sizeof one);
+}
+
+void TcpRelay::resume() {
+  std::lock_guard lock(mutex_);
+  stalled_ = false;
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t ignored = ::write(wake_fd_, &one, sizeof one);
+}
+
+void TcpRelay::reset() {
+  std::unique_lock lock(mutex_);
+  reset_requested_ = true;
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t ignored = ::write(wake_fd_, &one, sizeof one);
+  reset_done_.wait(lock, [this] { return !reset_requested_ || stopping_; });
 }
 
 int TcpRelay::connections() const {
@@ -128,6 +144,17 @@ void TcpRelay::run() {
     uint64_t wakes = 0;
     [[maybe_unused]] ssize_t ignored = ::read(wake_fd_, &wakes, sizeof wakes);
     if (stopping_) return;
+    if (reset_requested_) {
+      for (const auto& link : links_) {
+        // A zero linger time makes close() send a RST instead of a FIN.
+        const linger abort{1, 0};
+        for (int fd : link->fds) ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+      }
+      links_.clear();
+      reset_requested_ = false;
+      reset_done_.notify_all();
+      continue;  // what poll saw belonged to the links just closed
+    }
     if (stalled_) continue;  // the cut: whatever poll saw stays where it is
     std::vector<Link*> broken;
     for (size_t i = 1; i < fds.size(); i++) {

@@ -487,6 +487,58 @@ TEST_F(Channel, RefusesConnectionsBeyondTheFewInTheHandshake) {
   EXPECT_TRUE(primary_->wait_for_backup());
 }
 
+// What a backup's connect (or join) to something that takes the connection and then says
+// nothing ends with: the LogError that gives up on it, or "hung" if it still waits after 10 s.
+std::string outcome_against_silence(asio::io_context& io, ChannelBackup& backup, bool join) {
+  asio::ip::tcp::acceptor silent(io, {asio::ip::address_v4::loopback(), 0});  // never accepts
+  auto outcome = std::async(std::launch::async, [&] {
+    try {
+      return connect_outcome(backup, silent.local_endpoint(), join);
+    } catch (const logchannel::LogError& e) {
+      return std::string("gave up: ") + e.what();
+    }
+  });
+  if (outcome.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    backup.shutdown();
+    return "hung (" + outcome.get() + ")";
+  }
+  return outcome.get();
+}
+
+// Found by the seeded fault soak: a joiner whose channel stalled right after it connected
+// waited for the primary's answer forever.
+TEST_F(Channel, ABackupGivesUpOnAPrimaryThatNeverAnswersItsHello) {
+  ChannelConfig c = config();
+  c.peer_timeout = std::chrono::milliseconds(200);
+  start(config(), c);
+  const std::string outcome = outcome_against_silence(io_, *backup_, false);
+  EXPECT_EQ(outcome.find("gave up: the primary at 127.0.0.1:"), 0u) << outcome;
+  EXPECT_NE(outcome.find("did not answer for 200 ms"), std::string::npos) << outcome;
+}
+
+TEST_F(Channel, AJoinerGivesUpOnAPrimaryThatNeverAnswersItsJoin) {
+  ChannelConfig c = config();
+  c.peer_timeout = std::chrono::milliseconds(200);
+  start(config(), c);
+  const std::string outcome = outcome_against_silence(io_, *backup_, true);
+  EXPECT_EQ(outcome.find("gave up: the primary at 127.0.0.1:"), 0u) << outcome;
+}
+
+// Found by the seeded fault soak: a primary that logged its pair fault tolerant as soon as it
+// had sent the epoch could die before the backup had it, and the backup, unable to claim it,
+// did not take over. The primary now hears when the backup has the epoch.
+TEST_F(Channel, TheBackupSaysWhenItHasTheEpoch) {
+  start(config(), config());
+  ASSERT_TRUE(pair());
+  std::promise<uint64_t> acked;
+  primary_->on_epoch_acked([&acked](uint64_t epoch) { acked.set_value(epoch); });
+  primary_->send_epoch(7);
+  auto future = acked.get_future();
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(future.get(), 7u);
+  EXPECT_EQ(backup_->epoch(), std::optional<uint64_t>(7));
+}
+
 TEST_F(Channel, ThePrimaryLearnsWhenTheBackupGoes) {
   start(config(), config());
   ASSERT_TRUE(pair());

@@ -147,6 +147,9 @@ class ChannelPrimary final : public RecordSink {
 
   /// Tells the backup the epoch at which the arbiter registered the pair (any thread).
   void send_epoch(uint64_t epoch);
+  /// Called on the io thread when the backup says it has an epoch sent with send_epoch(): from
+  /// then on it can claim the epoch at the arbiter, and so take over, if this side dies.
+  void on_epoch_acked(std::function<void(uint64_t)> f) { on_epoch_acked_ = std::move(f); }
 
   /// Blocks until the backup acknowledged every record appended, it is lost, or `timeout`
   /// passed; returns whether everything was acknowledged.
@@ -186,6 +189,7 @@ class ChannelPrimary final : public RecordSink {
   std::function<void(uint64_t)> on_ack_;
   std::function<void(const std::string&)> on_lost_;
   std::function<void(uint64_t)> on_join_;
+  std::function<void(uint64_t)> on_epoch_acked_;
   std::function<void()> on_in_sync_;
   RecordEncoder encoder_;  ///< vCPU thread
 
@@ -264,6 +268,7 @@ class ChannelBackup final : public RecordSource {
  private:
   void try_connect(const asio::ip::tcp::endpoint& primary);
   void greet(std::shared_ptr<detail::FrameLink> link, const asio::ip::tcp::endpoint& primary);
+  void expect_answer(const std::shared_ptr<detail::FrameLink>& link, const std::string& where);
   void refused(std::shared_ptr<detail::FrameLink> link, std::string why, bool by_us);
   void lose(const std::string& why);
   void on_frame(std::span<const uint8_t> payload);
@@ -277,7 +282,8 @@ class ChannelBackup final : public RecordSource {
   asio::steady_timer timer_;
   std::shared_ptr<detail::FrameLink> link_;  ///< io thread
   std::function<void(const std::string&)> on_lost_;
-  bool said_waiting_ = false;                            ///< io thread
+  bool said_waiting_ = false;  ///< io thread
+  uint64_t answer_waits_ = 0;  ///< io thread: handshake waits begun, so a stale one does nothing
   std::chrono::steady_clock::time_point last_ack_sent_;  ///< io thread
   RecordDecoder decoder_;                                ///< io thread
   bool joining_ = false;      ///< io thread (set before connecting): the snapshot is to come
