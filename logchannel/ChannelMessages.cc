@@ -33,16 +33,23 @@ Ack decode_ack(std::span<const uint8_t> payload) {
   return ack;
 }
 
-uint64_t decode_epoch(std::span<const uint8_t> payload) {
-  ByteReader r(payload, 0, "the primary's epoch");
+namespace {
+
+// An epoch message and its acknowledgement are the same: a type byte and the epoch.
+uint64_t decode_epoch_message(std::span<const uint8_t> payload, const char* what) {
+  ByteReader r(payload, 0, what);
   r.u8();
   return r.varint();
 }
 
+}  // namespace
+
+uint64_t decode_epoch(std::span<const uint8_t> payload) {
+  return decode_epoch_message(payload, "the primary's epoch");
+}
+
 uint64_t decode_epoch_ack(std::span<const uint8_t> payload) {
-  ByteReader r(payload, 0, "the backup's epoch acknowledgement");
-  r.u8();
-  return r.varint();
+  return decode_epoch_message(payload, "the backup's epoch acknowledgement");
 }
 
 uint64_t decode_batch(std::span<const uint8_t> payload, RecordDecoder& decoder, uint64_t& seq,
