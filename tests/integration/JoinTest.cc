@@ -246,6 +246,40 @@ TEST_F(Join, ThePairIsFaultTolerantOnlyOnceTheJoinerHasTheEpoch) {
       << diagnostics();
 }
 
+// A joiner that never got its epoch must not claim the next one, registered for another
+// joiner, though the arbiter has the pair paired then. (Claiming whatever epoch the pair is
+// paired at would close the window above, where the joiner cannot take over, but it would let
+// this stale joiner go live beside the primary and its new backup.) Here the first joiner's
+// epoch is registered after its channel stalled, the primary wins it back and takes a second
+// joiner at the next epoch, and only then does the first hear its channel is gone.
+TEST_F(Join, AJoinerThatNeverGotItsEpochDoesNotClaimTheNextJoinersEpoch) {
+  auto [primary, backup] = start_pair();
+  ASSERT_FALSE(HasFailure());
+  ASSERT_NO_FATAL_FAILURE(lose_the_backup(*primary, *backup, 1));
+  const size_t from = (*primary)->log().size();
+  ASSERT_TRUE(arbiter_.process().freeze(kTimeout));
+  TcpRelay relay(primary->log_port);
+  auto patient = common_options();
+  *(std::find(patient.begin(), patient.end(), "--peer-timeout") + 1) = "600000";
+  Side& stale = start_backup(*primary, true, patient, "counter", relay.port());
+  ASSERT_TRUE((*primary)->wait_for_log("cannot get a decision from the arbiter", from, kTimeout))
+      << diagnostics();
+  relay.stall();
+  arbiter_.process().thaw();
+  ASSERT_TRUE((*primary)->wait_for_log(primary_won(2), from, kTimeout)) << diagnostics();
+  Side& joiner = start_backup(*primary, true);
+  ASSERT_NO_FATAL_FAILURE(expect_joined(*primary, joiner, 3));
+
+  relay.reset();
+  EXPECT_EQ(stale->wait_for_exit(kTimeout), std::optional<int>(4)) << diagnostics();
+  EXPECT_EQ(stale->log().find("the arbiter gave pair"), std::string::npos) << diagnostics();
+  const arbiter::ArbiterState state = arbiter_.read(kPair);
+  EXPECT_EQ(state.epoch, 3u);
+  EXPECT_EQ(state.mode, arbiter::Mode::kPaired);
+  TcpClient client(tcp_port_);
+  EXPECT_EQ(counter_command(client, "INCR k"), ":1\r\n") << diagnostics();
+}
+
 TEST_F(Join, RefusesAJoinOfAnotherGuestOrPairAndThenTakesARightOne) {
   auto [primary, backup] = start_pair();
   ASSERT_FALSE(HasFailure());
