@@ -108,6 +108,21 @@ class Join : public ::testing::Test {
     ASSERT_TRUE(primary->wait_for_log(primary_won(epoch), kTimeout)) << diagnostics();
   }
 
+  /// Starts a backup (with `options`) joining `primary` through `relay`, and stalls `relay` once
+  /// the joiner runs in step and `primary` is trying to register it: the arbiter is stopped
+  /// until then and resumed after, so the epoch `primary` registers never reaches the joiner.
+  Side& join_and_stall_before_the_epoch(Side& primary, TcpRelay& relay,
+                                        std::vector<std::string> options = {}) {
+    const size_t from = primary->log().size();
+    EXPECT_TRUE(arbiter_.process().freeze(kTimeout));
+    Side& joiner = start_backup(primary, true, std::move(options), "counter", relay.port());
+    EXPECT_TRUE(primary->wait_for_log("cannot get a decision from the arbiter", from, kTimeout))
+        << diagnostics();
+    relay.stall();
+    arbiter_.process().thaw();
+    return joiner;
+  }
+
   /// `joiner`, a backup joining `live`, is in step with it at `epoch`.
   void expect_joined(Side& live, Side& joiner, uint64_t epoch) {
     ASSERT_TRUE(live->wait_for_log(redundant_again(epoch), kTimeout)) << diagnostics();
@@ -229,14 +244,9 @@ TEST_F(Join, ThePairIsFaultTolerantOnlyOnceTheJoinerHasTheEpoch) {
   ASSERT_FALSE(HasFailure());
   ASSERT_NO_FATAL_FAILURE(lose_the_backup(*primary, *backup, 1));
   const size_t from = (*primary)->log().size();
-  ASSERT_TRUE(arbiter_.process().freeze(kTimeout));
   TcpRelay relay(primary->log_port);
-  Side& joiner = start_backup(*primary, true, {}, "counter", relay.port());
-  // It tries to register the joiner: the joiner runs in step.
-  ASSERT_TRUE((*primary)->wait_for_log("cannot get a decision from the arbiter", from, kTimeout))
-      << diagnostics();
-  relay.stall();
-  arbiter_.process().thaw();
+  Side& joiner = join_and_stall_before_the_epoch(*primary, relay);
+  ASSERT_FALSE(HasFailure());
   // The joiner never hears of epoch 2; the primary, hearing nothing from it, wins epoch 2 back.
   ASSERT_TRUE((*primary)->wait_for_log(primary_won(2), from, kTimeout)) << diagnostics();
   EXPECT_EQ(joiner->wait_for_exit(kTimeout), std::optional<int>(4)) << diagnostics();
@@ -257,15 +267,11 @@ TEST_F(Join, AJoinerThatNeverGotItsEpochDoesNotClaimTheNextJoinersEpoch) {
   ASSERT_FALSE(HasFailure());
   ASSERT_NO_FATAL_FAILURE(lose_the_backup(*primary, *backup, 1));
   const size_t from = (*primary)->log().size();
-  ASSERT_TRUE(arbiter_.process().freeze(kTimeout));
   TcpRelay relay(primary->log_port);
   auto patient = common_options();
   *(std::find(patient.begin(), patient.end(), "--peer-timeout") + 1) = "600000";
-  Side& stale = start_backup(*primary, true, patient, "counter", relay.port());
-  ASSERT_TRUE((*primary)->wait_for_log("cannot get a decision from the arbiter", from, kTimeout))
-      << diagnostics();
-  relay.stall();
-  arbiter_.process().thaw();
+  Side& stale = join_and_stall_before_the_epoch(*primary, relay, patient);
+  ASSERT_FALSE(HasFailure());
   ASSERT_TRUE((*primary)->wait_for_log(primary_won(2), from, kTimeout)) << diagnostics();
   Side& joiner = start_backup(*primary, true);
   ASSERT_NO_FATAL_FAILURE(expect_joined(*primary, joiner, 3));
