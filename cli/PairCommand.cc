@@ -481,8 +481,8 @@ int run_backup(const PairOptions& options) {
     if (!arbiter || !epoch) {
       spdlog::error("the backup executed every record it received, up to instruction {}; {}",
                     t.icount,
-                    arbiter ? "the primary never registered the pair with this backup at the "
-                              "arbiter, so the backup does not go live"
+                    arbiter ? "no epoch the primary registered with this backup reached it, so "
+                              "it has nothing to claim at the arbiter and does not go live"
                             : "with no arbiter to decide, it does not go live");
       declined_code = kPairBrokenExitCode;
       return nullptr;

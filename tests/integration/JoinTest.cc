@@ -250,7 +250,8 @@ TEST_F(Join, ThePairIsFaultTolerantOnlyOnceTheJoinerHasTheEpoch) {
   // The joiner never hears of epoch 2; the primary, hearing nothing from it, wins epoch 2 back.
   ASSERT_TRUE((*primary)->wait_for_log(primary_won(2), from, kTimeout)) << diagnostics();
   EXPECT_EQ(joiner->wait_for_exit(kTimeout), std::optional<int>(4)) << diagnostics();
-  EXPECT_TRUE(joiner->wait_for_log("never registered the pair with this backup", Duration(0)));
+  EXPECT_TRUE(joiner->wait_for_log("no epoch the primary registered with this backup reached it",
+                                   Duration(0)));
   EXPECT_EQ((*primary)->log().find(redundant_again(2), from), std::string::npos)
       << "the primary said the pair was fault tolerant, but the joiner could not take over\n"
       << diagnostics();
@@ -278,6 +279,8 @@ TEST_F(Join, AJoinerThatNeverGotItsEpochDoesNotClaimTheNextJoinersEpoch) {
 
   relay.reset();
   EXPECT_EQ(stale->wait_for_exit(kTimeout), std::optional<int>(4)) << diagnostics();
+  EXPECT_TRUE(stale->wait_for_log("no epoch the primary registered with this backup reached it",
+                                  Duration(0)));
   EXPECT_EQ(stale->log().find("the arbiter gave pair"), std::string::npos) << diagnostics();
   const arbiter::ArbiterState state = arbiter_.read(kPair);
   EXPECT_EQ(state.epoch, 3u);
