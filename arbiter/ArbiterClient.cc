@@ -144,7 +144,8 @@ bool ArbiterClient::send_line(const std::string& text, Clock::time_point deadlin
   return true;
 }
 
-bool ArbiterClient::receive_line(Clock::time_point deadline, const char* what, std::string& line) {
+bool ArbiterClient::receive_line(Clock::time_point deadline, const char* what, std::string& line,
+                                 const char* why_silent) {
   std::string received;
   char buf[256];
   for (;;) {
@@ -169,7 +170,8 @@ bool ArbiterClient::receive_line(Clock::time_point deadline, const char* what, s
       fail("closed the connection in the middle of a reply");
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
       if (!wait_until_ready(fd_, POLLIN, deadline)) {
-        fail(std::string(what) + " within " + std::to_string(timeout_.count()) + " ms");
+        fail(std::string(what) + " within " + std::to_string(timeout_.count()) + " ms" +
+             why_silent);
       }
     } else if (errno != EINTR) {
       fail("cannot receive: " + error_text(errno));
@@ -181,7 +183,11 @@ bool ArbiterClient::receive_line(Clock::time_point deadline, const char* what, s
 // proof that it knows the secret too.
 void ArbiterClient::authenticate(Clock::time_point deadline) {
   std::string line;
-  if (!receive_line(deadline, "no challenge (does it run without --secret-file?)", line)) {
+  // A silent arbiter is usually one that cannot answer at all (stopped, overloaded, cut off
+  // after it accepted); one that runs without --secret-file is silent too, waiting for a request.
+  if (!receive_line(deadline, "no challenge", line,
+                    ": it does not answer (stopped, overloaded or cut off), or it runs without "
+                    "--secret-file")) {
     fail("closed the connection before its challenge");
   }
   auth::Nonce challenge;

@@ -518,8 +518,8 @@ int run_backup(const PairOptions& options) {
       live.gate = std::make_unique<hypervisor::OutputGate>(*live.net);
       listener->on_ack([gate = live.gate.get()](uint64_t seq) { gate->acknowledged(seq); });
       live.redundancy = std::make_unique<Redundancy>(
-          Redundancy::Setup{options.name, "backup", me, options.arbiter, arbiter.get(), *listener,
-                            *live.gate, inputs});
+          Redundancy::Setup{options.name, "live side", me, options.arbiter, arbiter.get(),
+                            *listener, *live.gate, inputs});
       live.role =
           std::make_unique<hypervisor::LiveRole>(host, inputs, listener.get(), live.gate.get());
       live.role->report_progress_every(kProgressInterval);

@@ -137,14 +137,14 @@ void Redundancy::lost(const std::string& why) {
   }
   if (state != State::kPaired && state != State::kJoining) return;
   if (!s_.arbiter) {
-    spdlog::error("{}; with no arbiter to decide, the {} stops rather than go on alone", why,
+    spdlog::error("{}; with no arbiter to decide, this {} stops rather than go on alone", why,
                   s_.side);
     state_ = State::kBroken;
     s_.inputs.request_stop();
     return;
   }
-  spdlog::warn("{}; asking the arbiter at {} whether the {} goes on alone", why, s_.arbiter_address,
-               s_.side);
+  spdlog::warn("{}; asking the arbiter at {} whether this {} goes on alone", why,
+               s_.arbiter_address, s_.side);
   state_ = State::kDeciding;
   post([this] { decide(); });
 }

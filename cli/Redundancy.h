@@ -52,7 +52,7 @@ class Redundancy {
  public:
   struct Setup {
     std::string pair;
-    std::string side;  ///< "primary" or "backup", for messages
+    std::string side;  ///< "primary" or "live side" (a backup that went live), for messages
     std::string me;    ///< this process's id at the arbiter
     std::string arbiter_address;
     arbiter::Arbiter* arbiter = nullptr;  ///< none: a lost backup stops this side

@@ -218,7 +218,7 @@ void Machine::Impl::on_block(uc_engine*, uint64_t address, uint32_t size, void* 
       self->block_start_icount_ >= self->role_.due_icount() ||
       self->block_start_icount_ >= self->next_digest_icount_ ||
       self->tasks_pending_.load(std::memory_order_relaxed) ||
-      self->icount_ > self->role_.run_limit() || self->icount_ > self->config_.until) {
+      self->icount_ >= self->role_.run_limit() || self->icount_ > self->config_.until) {
     self->at_block_boundary(address);
   }
 }
@@ -228,7 +228,10 @@ void Machine::Impl::on_block(uc_engine*, uint64_t address, uint32_t size, void* 
 void Machine::Impl::at_block_boundary(uint64_t address) {
   const uint64_t icount = block_start_icount_;
   try {
-    if (icount_ > role_.run_limit()) role_.hold(icount_);  // the block runs up to icount_
+    // The block's clock, entropy and output records all carry its end count (an MMIO access
+    // cannot tell which instruction made it): every record up to and including that count
+    // must be known before it runs, not only those below it.
+    if (icount_ >= role_.run_limit()) role_.hold(icount_ + 1);
     if (role_.should_stop(icount)) {
       icount_ = icount;  // the block will not run
       stopped_at_boundary_ = true;

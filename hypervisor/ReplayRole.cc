@@ -80,10 +80,16 @@ void ReplayRole::pop() {
 // has run out (so a guest that keeps computing stops where the recording did), and at least
 // every kReachedInterval instructions to tell the log where the replay is. A live log that
 // has no next record yet is looked at again when the machine reaches run_limit().
+//
+// The run limit is read before the head, never after: a live log's records arrive on another
+// thread, and a batch that lands between the two reads would raise the limit past a record
+// that the head, read before it came, did not show; the machine would run past that record's
+// instruction without applying it. Read first, the limit only promises what had arrived, and
+// the head read after it sees all of that.
 void ReplayRole::update_due() {
+  run_limit_ = log_.complete_below();
   const Record* next = head();
   due_icount_ = std::min(next ? next->icount : exhausted_ ? 0 : UINT64_MAX, next_reached_);
-  run_limit_ = log_.complete_below();
 }
 
 // The machine would run instructions below `icount`: wait until the log has every record

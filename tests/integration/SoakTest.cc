@@ -97,9 +97,11 @@ class Soak : public ::testing::Test {
       return "side " + std::to_string(number) + " (" + command + ", pid " +
              std::to_string(process->pid()) + ")";
     }
+    /// What it calls itself when it is live: a backup that went live is the "live side".
+    std::string side() const { return command == "primary" ? command : "live side"; }
     /// What it logs when it wins `epoch` as the live side that lost its backup.
     std::string went_on_alone(uint64_t epoch) const {
-      return "the arbiter gave pair '" + kPair + "' to this " + command + " at epoch " +
+      return "the arbiter gave pair '" + kPair + "' to this " + side() + " at epoch " +
              std::to_string(epoch) + ": going on alone";
     }
   };
@@ -452,7 +454,7 @@ class Soak : public ::testing::Test {
   /// side went on alone, or the joiner went live or exited.
   static bool join_broke(Side& live, size_t from, Side& joiner) {
     const std::string log = live->log();
-    return contains(log, "': this " + live.command + " goes on alone", from) ||
+    return contains(log, "': this " + live.side() + " goes on alone", from) ||
            contains(log, ": going on alone", from) ||
            contains(joiner->log(), ": live at instruction") ||
            joiner->wait_for_exit(Duration(0)) != std::nullopt;
@@ -480,7 +482,7 @@ class Soak : public ::testing::Test {
   /// the joiner dies without going live; or, had the joiner the new epoch, it may win and take
   /// over, and the live side stops.
   void settle_broken_join(Side& live, size_t from, Side& joiner) {
-    const std::string forgotten = "': this " + live.command + " goes on alone";
+    const std::string forgotten = "': this " + live.side() + " goes on alone";
     Side* winner = nullptr;
     ASSERT_TRUE(wait_until([&] {
       if (contains(live->log(), forgotten, from) ||

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -313,6 +314,106 @@ TEST(DivergenceWindow, StartsAgainAtADigestThatMatched) {
   EXPECT_NE(report.find("the digest at instruction 200\n"), std::string::npos) << report;
   EXPECT_NE(report.find("\n  the replay applied no input in between"), std::string::npos) << report;
   EXPECT_EQ(report.find("#1 "), std::string::npos) << report;
+}
+
+// A live log as the backup reads it, with the io thread played at the worst moment: a batch
+// waits to arrive the instant the vCPU next finds the queue empty, before its next look.
+// Deterministic: no thread, no timing.
+class BatchOnEmptyLog final : public logchannel::RecordSource {
+ public:
+  const logchannel::LogHeader& header() const override { return header_; }
+  std::optional<Record> next_record() override {
+    if (queue_.empty()) {
+      if (batch_) {  // after this look, before the next
+        queue_.insert(queue_.end(), batch_->first.begin(), batch_->first.end());
+        bound_ = batch_->second;
+        batch_.reset();
+      }
+      return std::nullopt;
+    }
+    Record r = std::move(queue_.front());
+    queue_.pop_front();
+    return r;
+  }
+  bool ended() const override { return false; }
+  uint64_t complete_below() const override { return bound_; }
+
+  uint64_t bound_ = 0;
+  /// Records, and the progress mark that comes with them (every record below it has come).
+  std::optional<std::pair<std::vector<Record>, uint64_t>> batch_;
+
+ private:
+  logchannel::LogHeader header_;
+  std::deque<Record> queue_;
+};
+
+// Issue 15: ReplayRole read the log's head and then complete_below(). A batch that arrived in
+// between raised the run limit past its record while the head, read before, said nothing was
+// due: the machine, which looks at a block boundary only where something is due or the limit
+// is reached, ran past a timer interrupt ("the guest read the time CSR at instruction ...,
+// but the log has a timer record at ..."). Whatever the interleaving, a record that has
+// arrived below the run limit must be due.
+TEST(ReplayRoleOnALiveLog, RecordArrivingBetweenItsLooksAtTheLogIsNotRunPast) {
+  BatchOnEmptyLog log;
+  log.bound_ = 50;  // the primary's mark so far: nothing below it
+  hypervisor::InputQueue stop_requests;
+  hypervisor::ReplayRole role(log, stop_requests);
+  // The primary's timer fires at instruction 100; it runs on to 1000 and sends the batch.
+  log.batch_.emplace(std::vector<Record>{{1, 100, logchannel::TimerFired{1}}}, 1000);
+  // A block boundary below the limit with nothing due: the role looks at the log again.
+  role.boundary_done(10, 0x80000000);
+  ASSERT_FALSE(log.batch_) << "the role did not look at the log";
+  EXPECT_LE(std::min(role.due_icount(), role.run_limit()), 100u)
+      << "the machine may run past instruction 100 (due " << role.due_icount() << ", limit "
+      << role.run_limit() << ") without applying the timer input logged there";
+}
+
+// A live log from the stingiest io thread: records arrive only while the vCPU waits for them,
+// one at a time until it may go on, and each says no more than ChannelBackup's last_icount_
+// does: every record below its instruction count has come. So a batch ends anywhere, even
+// between two records of one block, which the machine stamps alike with the block's end.
+class ArrivingWhenWaitedForLog final : public logchannel::RecordSource {
+ public:
+  explicit ArrivingWhenWaitedForLog(const std::string& path) : reader_(path) {}
+  const logchannel::LogHeader& header() const override { return reader_.header(); }
+  std::optional<Record> next_record() override {
+    if (queue_.empty()) return std::nullopt;
+    Record r = std::move(queue_.front());
+    queue_.pop_front();
+    return r;
+  }
+  bool ended() const override { return at_end_ && queue_.empty(); }
+  uint64_t complete_below() const override { return at_end_ ? UINT64_MAX : bound_; }
+  void wait_for(uint64_t icount) override {
+    while (!at_end_ && bound_ < icount) {
+      if (auto r = reader_.next_record()) {
+        bound_ = r->icount;
+        queue_.push_back(std::move(*r));
+      } else {
+        at_end_ = true;
+      }
+    }
+  }
+
+ private:
+  logchannel::LogReader reader_;
+  std::deque<Record> queue_;
+  uint64_t bound_ = 0;
+  bool at_end_ = false;
+};
+
+// Issue 15: a block's clock and entropy reads are all logged at the block's end, so a log
+// complete below that count may still lack some of them; the machine ran such a block when
+// the limit equalled its end ("the guest read entropy, but the log has ended").
+TEST_F(Replay, LogCutBetweenTwoRecordsOfOneBlockIsNotRunPast) {
+  ArrivingWhenWaitedForLog log(record());
+  hypervisor::InputQueue stop_requests;
+  hypervisor::ReplayRole role(log, stop_requests);
+  hypervisor::Machine machine(test_guest("nondet"),
+                              {log.header().ram_size, {}, log.header().digest_interval}, role);
+  const auto result = machine.run();
+  EXPECT_EQ(result.outcome, Outcome::kExited) << result.report;
+  EXPECT_TRUE(role.stats().complete);
 }
 
 // A recorder that cannot write its log stops the guest instead of running on unrecorded.

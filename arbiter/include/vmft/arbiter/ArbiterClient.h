@@ -57,8 +57,10 @@ class ArbiterClient final : public Arbiter {
   // Sends `line` and its newline; false if the arbiter closed the connection.
   bool send_line(const std::string& line, Clock::time_point deadline);
   // Receives one line (without its newline) and nothing after it; false if the arbiter closed
-  // the connection before sending a byte. `what` names the line in a timeout's message.
-  bool receive_line(Clock::time_point deadline, const char* what, std::string& line);
+  // the connection before sending a byte. `what` names the line in a timeout's message, and
+  // `why_silent` follows it there.
+  bool receive_line(Clock::time_point deadline, const char* what, std::string& line,
+                    const char* why_silent = "");
   void disconnect();
   [[noreturn]] void fail(const std::string& what);
 

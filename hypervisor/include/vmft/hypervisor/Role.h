@@ -55,8 +55,10 @@ class Role {
   /// The instruction count at which the role needs a look at a block boundary (a replayer:
   /// its next record), or UINT64_MAX.
   uint64_t due_icount() const { return due_icount_; }
-  /// The machine may run instructions below this count without asking; to go further it
-  /// calls hold() first. A backup: as far as the primary's log is known to be complete.
+  /// Every record below this count is known. A block's inputs and checks are logged at the
+  /// block's end count, so the machine runs a block ending below this without asking, and
+  /// calls hold() for anything further. A backup: as far as the primary's log is known to be
+  /// complete.
   uint64_t run_limit() const { return run_limit_; }
   /// Blocks until the machine may run the instructions below `icount` (a backup: until the
   /// primary's log has every record before them).

@@ -37,6 +37,8 @@ class RecordSource {
   /// that came has been taken.
   virtual bool ended() const = 0;
   /// Every record with an instruction count below this has arrived (a file: all of them).
+  /// A live source's bound rises as records arrive on another thread: a reader that wants
+  /// the next record and the bound to agree reads the bound first, then next_record().
   virtual uint64_t complete_below() const { return UINT64_MAX; }
   /// Blocks until complete_below() >= `icount` or the source ends (a file: returns at once).
   virtual void wait_for(uint64_t icount) { (void)icount; }
