@@ -201,6 +201,25 @@ class IoThread {
 
 double kb_per_s(uint64_t bytes, double seconds) { return bytes / 1024.0 / seconds; }
 
+// The output rule on the live side of a pair: what the guest sends or writes to its console
+// leaves once the backup has acknowledged the log through it, and the backup then hears that
+// it left (so that, taking over, it writes again only console output the primary may not have).
+void release_on_ack(logchannel::ChannelPrimary& channel, hypervisor::OutputGate& gate) {
+  channel.on_ack([&channel, &gate](uint64_t seq) {
+    gate.acknowledged(seq);
+    channel.released(seq);
+  });
+}
+
+// Console output a backup executed while the primary may not yet have written it: the backup
+// writes it when it goes on (live, or stopping with the pair broken), so that none is lost.
+void write_unreleased_console(const hypervisor::Takeover& t) {
+  if (t.unreleased_console.empty()) return;
+  spdlog::info("writing {} console write(s) of the guest that the primary may not have written",
+               t.unreleased_console.size());
+  for (const auto& [seq, bytes] : t.unreleased_console) write_console(bytes);
+}
+
 // Who this process is, to the arbiter.
 std::string process_id(const char* role) {
   char host[256] = "host";
@@ -278,8 +297,8 @@ int run_primary(const PairOptions& options) {
   const auto arbiter = connect_arbiter(options, p.channel.secret);
   const std::string me = process_id("primary");
   make_room_for_connections(p.limits);
-  hypervisor::OutputGate gate(*net);
-  channel->on_ack([&gate](uint64_t seq) { gate.acknowledged(seq); });
+  hypervisor::OutputGate gate(*net, write_console);
+  release_on_ack(*channel, gate);
   // When the backup is lost: without an arbiter, stop; with one, test-and-set and go on alone
   // (taking backups that join) or halt.
   Redundancy redundancy(
@@ -323,8 +342,11 @@ int run_primary(const PairOptions& options) {
 
   hypervisor::LiveRole role({clock, entropy, timer, *net}, inputs, channel.get(), &gate);
   role.report_progress_every(kProgressInterval);
-  hypervisor::Machine machine(std::move(p.image),
-                              {p.ram_size, write_console, hypervisor::kDigestInterval}, role);
+  hypervisor::Machine machine(
+      std::move(p.image),
+      {p.ram_size, [&gate](std::span<const uint8_t> bytes) { gate.write_console(bytes); },
+       hypervisor::kDigestInterval},
+      role);
   redundancy.set_machine(machine, [&role] { return role.last_seq(); });
   uint64_t last_bytes = 0;
   io.every(options.status_interval, [&](double seconds) {
@@ -341,7 +363,10 @@ int run_primary(const PairOptions& options) {
   io.stop();
   const bool stopped = result.outcome == hypervisor::RunResult::Outcome::kStopped;
   if (stopped && redundancy.state() == Redundancy::State::kLost) return kLostPairExitCode;
-  if (stopped && redundancy.state() == Redundancy::State::kBroken) return kPairBrokenExitCode;
+  if (stopped && redundancy.state() == Redundancy::State::kBroken) {
+    gate.open();  // no side goes on without an arbiter: what waited for the backup may leave
+    return kPairBrokenExitCode;
+  }
   return report_run(result, seconds);
 }
 
@@ -484,6 +509,7 @@ int run_backup(const PairOptions& options) {
                     arbiter ? "no epoch the primary registered with this backup reached it, so "
                               "it has nothing to claim at the arbiter and does not go live"
                             : "with no arbiter to decide, it does not go live");
+      if (!arbiter) write_unreleased_console(t);  // no side goes on: nothing may be lost
       declined_code = kPairBrokenExitCode;
       return nullptr;
     }
@@ -514,9 +540,10 @@ int run_backup(const PairOptions& options) {
       inputs.push(devices::NetEvent{VMFT_NIC_KIND_TCP_CLOSE, conn, 0, 0, {}});
     }
     const hypervisor::HostServices host{*live.clock, live.entropy, *live.timer, *live.net};
+    write_unreleased_console(t);
     if (listener) {
-      live.gate = std::make_unique<hypervisor::OutputGate>(*live.net);
-      listener->on_ack([gate = live.gate.get()](uint64_t seq) { gate->acknowledged(seq); });
+      live.gate = std::make_unique<hypervisor::OutputGate>(*live.net, write_console);
+      release_on_ack(*listener, *live.gate);
       live.redundancy = std::make_unique<Redundancy>(
           Redundancy::Setup{options.name, "live side", me, options.arbiter, arbiter.get(),
                             *listener, *live.gate, inputs});
@@ -544,9 +571,15 @@ int run_backup(const PairOptions& options) {
       channel, inputs, go_live,
       snapshot ? hypervisor::takeover_at(*snapshot) : hypervisor::Takeover{});
   // The backup's console stays quiet until it goes live: the primary's is the one people read.
+  // Once live with a backup of its own, its console waits for that backup like any output.
   const hypervisor::MachineConfig config{p.ram_size,
-                                         [&went_live](std::span<const uint8_t> bytes) {
-                                           if (went_live) write_console(bytes);
+                                         [&went_live, &live](std::span<const uint8_t> bytes) {
+                                           if (!went_live) return;
+                                           if (live.gate) {
+                                             live.gate->write_console(bytes);
+                                           } else {
+                                             write_console(bytes);
+                                           }
                                          },
                                          hypervisor::kDigestInterval};
   std::unique_ptr<hypervisor::Machine> machine_owner;

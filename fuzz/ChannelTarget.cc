@@ -47,7 +47,7 @@ ChannelConfig channel_primary_config() {
 namespace {
 
 // The channel's message types the target tells apart (docs/channel-protocol.md).
-constexpr uint8_t kRam = 8, kSnapshot = 9, kChallenge = 10, kProof = 11;
+constexpr uint8_t kRam = 8, kSnapshot = 9, kChallenge = 10, kProof = 11, kReleased = 13;
 
 bool same_bytes(Bytes a, Bytes b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
 
@@ -70,7 +70,7 @@ void primary_reads(const std::vector<Bytes>& frames) {
     acks = 2;
   }
   const detail::Hello hello = detail::decode_hello(frames.front());
-  if (hello.version != kFormatVersion) return;
+  if (hello.version != detail::kChannelVersion) return;
   const std::string mismatch =
       pairing_mismatch(config.pair, config.header, hello.pair, hello.header);
   if (!mismatch.empty()) return;
@@ -113,6 +113,10 @@ void backup_reads(const std::vector<Bytes>& frames) {
     if (frames[i][0] == kSnapshot) {
       const detail::SnapshotStart start = detail::decode_snapshot_start(frames[i]);
       expect(start.snapshot.size() < frames[i].size(), "a snapshot larger than its frame");
+      continue;
+    }
+    if (frames[i][0] == kReleased) {
+      (void)detail::decode_released(frames[i]);
       continue;
     }
     if (frames[i][0] & 1) {

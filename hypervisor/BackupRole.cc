@@ -41,15 +41,28 @@ void BackupRole::sync() {
   run_limit_ = role.run_limit();
 }
 
+// The machine looks for the end of the log at block boundaries, but a primary can be lost
+// between two inputs of one block (they share its end count): the log then ends here, and the
+// backup goes live in the middle of the block, where its primary stopped.
+Role* BackupRole::inputs_at(uint64_t icount) {
+  if (live_) return live_;
+  if (declined_) return nullptr;
+  if (!replay_.ended_here()) return &replay_;
+  if (inputs_.stop_requested()) return nullptr;  // it stops at the next block boundary
+  return try_go_live(icount) ? live_ : nullptr;
+}
+
 uint64_t BackupRole::clock(logchannel::ClockSource source, uint64_t icount) {
-  const uint64_t value = active().clock(source, icount);
+  Role* role = inputs_at(icount);
+  const uint64_t value = role ? role->clock(source, icount) : 0;
   takeover_.last_clock[source] = value;
   sync();
   return value;
 }
 
 uint64_t BackupRole::entropy(uint64_t icount) {
-  const uint64_t value = active().entropy(icount);
+  Role* role = inputs_at(icount);
+  const uint64_t value = role ? role->entropy(icount) : 0;
   sync();
   return value;
 }
@@ -87,6 +100,7 @@ bool BackupRole::should_stop(uint64_t icount) {
 bool BackupRole::try_go_live(uint64_t icount) {
   takeover_.icount = icount;
   takeover_.timer = timer_.armed();
+  forget_released_console();
   live_ = go_live_(takeover_);
   if (!live_) {
     declined_ = true;
@@ -112,9 +126,20 @@ bool BackupRole::output(uint64_t icount, const logchannel::Output& output) {
   if (output.kind == logchannel::OutputKind::kTcpClose) {
     takeover_.open_connections.erase(output.conn);
   }
-  const bool may_leave = active().output(icount, output);
+  Role* role = inputs_at(icount);
+  const bool may_leave = role && role->output(icount, output);
   sync();
+  if (!live_ && output.kind == logchannel::OutputKind::kConsole) {
+    takeover_.unreleased_console.emplace_back(replay_.last_seq(), output.data);
+    forget_released_console();
+  }
   return may_leave;
+}
+
+void BackupRole::forget_released_console() {
+  const uint64_t released = replay_.outputs_released();
+  auto& console = takeover_.unreleased_console;
+  while (!console.empty() && console.front().first <= released) console.pop_front();
 }
 
 void BackupRole::digest(uint64_t icount, const logchannel::StateDigest& digest) {

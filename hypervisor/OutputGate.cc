@@ -9,6 +9,9 @@ void OutputGate::pass(Send& send) {
     case Send::Kind::kUdp: net_.send_udp(send.conn_or_ip, send.port, std::move(send.data)); break;
     case Send::Kind::kTcp: net_.send_tcp(send.conn_or_ip, std::move(send.data)); break;
     case Send::Kind::kClose: net_.close_tcp(send.conn_or_ip); break;
+    case Send::Kind::kConsole:
+      if (console_) console_(send.data);
+      break;
   }
 }
 
@@ -28,6 +31,10 @@ void OutputGate::send_tcp(uint32_t conn, std::vector<uint8_t> data) {
 }
 
 void OutputGate::close_tcp(uint32_t conn) { submit({Send::Kind::kClose, hold_seq_, conn, 0, {}}); }
+
+void OutputGate::write_console(std::span<const uint8_t> bytes) {
+  submit({Send::Kind::kConsole, hold_seq_, 0, 0, {bytes.begin(), bytes.end()}});
+}
 
 void OutputGate::acknowledged(uint64_t seq) {
   std::lock_guard lock(mutex_);

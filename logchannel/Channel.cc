@@ -28,6 +28,7 @@ enum MessageType : uint8_t {
   kChallenge = 10,  // primary with a secret -> backup, first: the primary's nonce
   kProof = 11,      // backup -> primary with a secret, after its hello: its nonce, its MAC
   kEpochAck = 12,   // backup -> primary: it has the epoch (and can claim it at the arbiter)
+  kReleased = 13,   // primary -> backup: the outputs of every record through a seq have left
 };
 
 // A handshake message is small: a pair name and a header.
@@ -413,9 +414,9 @@ void ChannelPrimary::handshake(std::shared_ptr<FrameLink> link, std::span<const 
   try {
     if (hello[0] != kHello && !join) throw LogError("not a hello message");
     const detail::Hello h = detail::decode_hello(hello);
-    if (h.version != kFormatVersion) {
-      reason =
-          fmt::format("the backup speaks log format {}, the primary {}", h.version, kFormatVersion);
+    if (h.version != detail::kChannelVersion) {
+      reason = fmt::format("the backup speaks channel protocol {}, the primary {}", h.version,
+                           detail::kChannelVersion);
     } else {
       reason = pairing_mismatch(config_.pair, config_.header, h.pair, h.header);
     }
@@ -495,6 +496,7 @@ void ChannelPrimary::start_session_locked(int fd) {
   in_flight_.clear();
   unacked_bytes_ = 0;
   epoch_to_send_.reset();
+  released_seq_ = sent_released_seq_ = 0;
   sync_at_.reset();
   last_heard_ = last_sent_ = Clock::now();
 }
@@ -544,12 +546,19 @@ bool ChannelPrimary::start_stream(uint64_t session, uint64_t seq, uint64_t icoun
   append_frame(payload, preface_);
   encoder_ = RecordEncoder();  // the joiner decodes from a fresh state
   phase_ = Phase::kStreaming;
-  appended_seq_ = pending_seq_ = acked_seq_ = seq;
+  appended_seq_ = pending_seq_ = acked_seq_ = released_seq_ = sent_released_seq_ = seq;
   mark_ = sent_mark_ = peer_icount_ = icount;
   sync_at_ = icount;
   fd_ = session_fd_;
   schedule_send_locked();
   return true;
+}
+
+// It travels with the next batch or heartbeat: a backup that takes over before it arrives
+// writes a few outputs twice, which is allowed; one it would lose is not.
+void ChannelPrimary::released(uint64_t seq) {
+  std::lock_guard lock(mutex_);
+  released_seq_ = std::max(released_seq_, seq);
 }
 
 void ChannelPrimary::send_epoch(uint64_t epoch) {
@@ -644,6 +653,12 @@ std::vector<uint8_t> ChannelPrimary::take_batch_locked(bool heartbeat) {
     detail::ByteWriter(payload).varint(*epoch_to_send_);
     append_frame(payload, bytes);
     epoch_to_send_.reset();
+  }
+  if (released_seq_ > sent_released_seq_) {
+    std::vector<uint8_t> payload{kReleased};
+    detail::ByteWriter(payload).varint(released_seq_);
+    append_frame(payload, bytes);
+    sent_released_seq_ = released_seq_;
   }
   if (pending_.empty() && mark_ == sent_mark_ && !heartbeat && bytes.empty()) return bytes;
   std::vector<uint8_t> payload{kBatch};
@@ -1009,6 +1024,19 @@ void ChannelBackup::on_frame(std::span<const uint8_t> payload) {
     bytes_received_ += payload.size() + kFrameHeaderBytes;
     return;
   }
+  if (payload[0] == kReleased) {
+    uint64_t seq = 0;
+    try {
+      seq = detail::decode_released(payload);
+    } catch (const LogError& e) {
+      return lose(std::string("the primary sent a malformed message: ") + e.what());
+    }
+    std::lock_guard lock(mutex_);
+    released_ = std::max(released_, seq);
+    last_heard_ = Clock::now();
+    bytes_received_ += payload.size() + kFrameHeaderBytes;
+    return;
+  }
   if (payload[0] == kEpoch) {
     uint64_t epoch = 0;
     try {
@@ -1045,6 +1073,8 @@ void ChannelBackup::on_frame(std::span<const uint8_t> payload) {
   bool pause = false;
   {
     std::lock_guard lock(mutex_);
+    // The vCPU may have read ended() already: after it, nothing more arrives.
+    if (lost_ || shut_down_) return;
     last_heard_ = Clock::now();
     bytes_received_ += payload.size() + kFrameHeaderBytes;
     for (auto& r : records) {
@@ -1152,6 +1182,11 @@ void ChannelBackup::resume_reading_locked() {
 bool ChannelBackup::ended() const {
   std::lock_guard lock(mutex_);
   return (lost_ || shut_down_) && queue_.empty();
+}
+
+uint64_t ChannelBackup::outputs_released() const {
+  std::lock_guard lock(mutex_);
+  return released_;
 }
 
 uint64_t ChannelBackup::complete_below() const {

@@ -6,7 +6,7 @@ namespace vmft::logchannel::detail {
 
 void encode_hello(const std::string& pair, const LogHeader& header, std::vector<uint8_t>& out) {
   ByteWriter w(out);
-  w.fixed32(kFormatVersion);
+  w.fixed32(kChannelVersion);
   w.varint(pair.size());
   w.bytes({reinterpret_cast<const uint8_t*>(pair.data()), pair.size()});
   encode_header(header, out);
@@ -17,7 +17,7 @@ Hello decode_hello(std::span<const uint8_t> payload) {
   r.u8();
   Hello hello;
   hello.version = r.fixed32();
-  if (hello.version != kFormatVersion) return hello;
+  if (hello.version != kChannelVersion) return hello;
   const auto pair = r.sized_bytes(kMaxGuestNameBytes, "pair name");
   hello.pair.assign(pair.begin(), pair.end());
   hello.header = decode_header(payload.subspan(r.position()), r.position());
@@ -35,8 +35,8 @@ Ack decode_ack(std::span<const uint8_t> payload) {
 
 namespace {
 
-// An epoch message and its acknowledgement are the same: a type byte and the epoch.
-uint64_t decode_epoch_message(std::span<const uint8_t> payload, const char* what) {
+// An epoch message, its acknowledgement and a release are the same: a type byte and a number.
+uint64_t decode_number_message(std::span<const uint8_t> payload, const char* what) {
   ByteReader r(payload, 0, what);
   r.u8();
   return r.varint();
@@ -45,11 +45,15 @@ uint64_t decode_epoch_message(std::span<const uint8_t> payload, const char* what
 }  // namespace
 
 uint64_t decode_epoch(std::span<const uint8_t> payload) {
-  return decode_epoch_message(payload, "the primary's epoch");
+  return decode_number_message(payload, "the primary's epoch");
 }
 
 uint64_t decode_epoch_ack(std::span<const uint8_t> payload) {
-  return decode_epoch_message(payload, "the backup's epoch acknowledgement");
+  return decode_number_message(payload, "the backup's epoch acknowledgement");
+}
+
+uint64_t decode_released(std::span<const uint8_t> payload) {
+  return decode_number_message(payload, "the primary's release of outputs");
 }
 
 uint64_t decode_batch(std::span<const uint8_t> payload, RecordDecoder& decoder, uint64_t& seq,

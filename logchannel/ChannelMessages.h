@@ -18,10 +18,17 @@
 
 namespace vmft::logchannel::detail {
 
+/// The version a hello carries: of the channel's messages and of the log records they carry.
+/// Bump it on any change to a message (docs/channel-protocol.md), and with kFormatVersion.
+/// 4: the primary tells the backup which outputs have left it (message 13, released).
+inline constexpr uint32_t kChannelVersion = 4;
+static_assert(kFormatVersion == 3,
+              "a new log format is a new channel protocol: bump kChannelVersion, then this");
+
 /// A backup's hello.
 struct Hello {
-  uint32_t version = 0;  ///< the backup's kFormatVersion
-  /// Read only when `version` is this vmft's kFormatVersion: another version may lay them out
+  uint32_t version = 0;  ///< the backup's kChannelVersion
+  /// Read only when `version` is this vmft's kChannelVersion: another version may lay them out
   /// differently.
   std::string pair;
   LogHeader header;
@@ -42,6 +49,8 @@ Ack decode_ack(std::span<const uint8_t> payload);
 uint64_t decode_epoch(std::span<const uint8_t> payload);
 /// The epoch a backup says it has received.
 uint64_t decode_epoch_ack(std::span<const uint8_t> payload);
+/// The seq through which every output of the primary's log has left it.
+uint64_t decode_released(std::span<const uint8_t> payload);
 
 /// The RAM chunk hashes the digests of one batch may hold in all: eight digests of the largest
 /// RAM a record may describe (64 MiB of hashes). A pair takes a digest every 2^28 instructions

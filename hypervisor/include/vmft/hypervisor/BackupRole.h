@@ -1,5 +1,6 @@
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -23,6 +24,11 @@ struct Takeover {
   uint32_t highest_connection = 0;  ///< new connections must get higher ids
   /// The timer as the guest last set it: (deadline, generation), if armed.
   std::optional<std::pair<uint64_t, uint64_t>> timer;
+  /// Console output the guest wrote that the primary may not have written yet when it was
+  /// lost (its output records came after the last release the primary announced), with each
+  /// record's seq, in order. A backup that goes live writes it again: a line may then appear
+  /// twice, but none is lost.
+  std::deque<std::pair<uint64_t, std::vector<uint8_t>>> unreleased_console;
 };
 
 /// What a backup that starts from `snapshot` (it joined a running primary) knows of the run
@@ -82,7 +88,14 @@ class BackupRole final : public Role {
   /// Mirrors the active role's due_icount and run_limit, which the machine reads inline.
   void sync();
   void track(const HostInput& input);
+  /// Drops the console output the primary has said it wrote.
+  void forget_released_console();
   bool try_go_live(uint64_t icount);
+  /// Where an input or output at `icount` goes: the replay, or, once the primary's log has
+  /// ended, the live role it goes live as right here; null if it does not go on (declined, or
+  /// asked to stop): the machine stops at the next block boundary, and what the rest of the
+  /// block reads or writes does not matter.
+  Role* inputs_at(uint64_t icount);
 
   ReplayRole replay_;
   GoLive go_live_;

@@ -2,20 +2,25 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
+#include <span>
 #include <vector>
 
 #include "vmft/devices/Nic.h"
 
 namespace vmft::hypervisor {
 
-/// The output rule: the guest's sends wait here until the backup has acknowledged the log
-/// through the record that announced them, then go to the network in the order the guest made
-/// them. The vCPU never waits for the gate.
+/// The output rule: the guest's sends and console writes wait here until the backup has
+/// acknowledged the log through the record that announced them, then leave in the order the
+/// guest made them. The vCPU never waits for the gate.
 class OutputGate final : public devices::NetBackend {
  public:
+  using Console = std::function<void(std::span<const uint8_t>)>;
   /// `net` must outlive the gate; its send calls must not block (AsioNetwork posts them).
-  explicit OutputGate(devices::NetBackend& net) : net_(net) {}
+  /// `console` writes the guest's console output once released, on the thread that releases.
+  explicit OutputGate(devices::NetBackend& net, Console console = {})
+      : net_(net), console_(std::move(console)) {}
 
   /// The sends that follow wait for record `seq` (vCPU thread, before each send).
   void hold_until(uint64_t seq) { hold_seq_ = seq; }
@@ -26,6 +31,8 @@ class OutputGate final : public devices::NetBackend {
   void send_tcp(uint32_t conn, std::vector<uint8_t> data) override;
   void close_tcp(uint32_t conn) override;
   void delivered(const devices::NetEvent& event) override { net_.delivered(event); }
+  /// The guest wrote `bytes` to its console (vCPU thread).
+  void write_console(std::span<const uint8_t> bytes);
 
   /// The backup acknowledged the log through `seq`: what waited for it leaves (any thread).
   void acknowledged(uint64_t seq);
@@ -41,7 +48,7 @@ class OutputGate final : public devices::NetBackend {
 
  private:
   struct Send {
-    enum class Kind { kUdp, kTcp, kClose } kind;
+    enum class Kind { kUdp, kTcp, kClose, kConsole } kind;
     uint64_t seq;
     uint32_t conn_or_ip;
     uint32_t port;
@@ -51,6 +58,7 @@ class OutputGate final : public devices::NetBackend {
   void submit(Send send);
 
   devices::NetBackend& net_;
+  Console console_;
   uint64_t hold_seq_ = 0;  ///< vCPU thread
   mutable std::mutex mutex_;
   std::deque<Send> held_;

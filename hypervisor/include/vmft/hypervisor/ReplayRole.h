@@ -72,9 +72,16 @@ class ReplayRole final : public Role {
   void hold(uint64_t icount) override;
 
   const ReplayStats& stats() const { return stats_; }
+  /// The seq of the last record reproduced (0: none yet).
+  uint64_t last_seq() const { return last_ ? last_->seq : 0; }
+  /// The log's outputs_released(): the recording side sent every output through this seq.
+  uint64_t outputs_released() const { return log_.outputs_released(); }
   /// Every record was reproduced and no more will come (the file ended, or a live log's
   /// primary is gone), without the recording's end.
   bool exhausted() const { return exhausted_ && !log_error_; }
+  /// The log is exhausted() with nothing left to reproduce: it ended here, perhaps in the
+  /// middle of a block (a primary lost between two of the block's inputs).
+  bool ended_here() { return !head() && exhausted(); }
   /// Why the log could not be read to its end (a truncated or corrupt frame), if it could not.
   /// The replay stops where the readable part ends.
   const std::optional<std::string>& log_error() const { return log_error_; }

@@ -145,6 +145,10 @@ class ChannelPrimary final : public RecordSink {
   void close() override;
   void progress(uint64_t icount) override;
 
+  /// Any thread: every output of the records through `seq` has left this side (the output
+  /// gate released it). The backup hears it with the next batch, and a backup that takes over
+  /// writes again only the console output of later records: the primary may not have.
+  void released(uint64_t seq);
   /// Tells the backup the epoch at which the arbiter registered the pair (any thread).
   void send_epoch(uint64_t epoch);
   /// Called on the io thread when the backup says it has an epoch sent with send_epoch(): from
@@ -214,6 +218,8 @@ class ChannelPrimary final : public RecordSink {
   std::vector<uint8_t> preface_;     ///< frames to send before the next batch (RAM, snapshot)
   std::optional<uint64_t> sync_at_;  ///< a joiner is in sync once it has executed to here
   std::optional<uint64_t> epoch_to_send_;
+  uint64_t released_seq_ = 0;       ///< see released()
+  uint64_t sent_released_seq_ = 0;  ///< the last released_seq_ sent
   std::deque<std::pair<uint64_t, size_t>> in_flight_;  ///< (last seq, bytes) per batch sent
   size_t unacked_bytes_ = 0;
   uint64_t acked_seq_ = 0;
@@ -256,6 +262,7 @@ class ChannelBackup final : public RecordSource {
   uint64_t complete_below() const override;
   void wait_for(uint64_t icount) override;
   void reached(uint64_t icount) override;
+  uint64_t outputs_released() const override;
 
   std::optional<std::string> lost() const;
   /// The epoch at which the primary registered the pair, once it said.
@@ -300,6 +307,7 @@ class ChannelBackup final : public RecordSource {
   bool refused_by_us_ = false;  ///< refused_ says why this backup refused the primary
   std::optional<std::string> lost_;
   std::optional<uint64_t> epoch_;
+  uint64_t released_ = 0;  ///< the primary's last released() seq
   std::optional<JoinStart> join_start_;
   std::deque<std::pair<Record, size_t>> queue_;  ///< received, with its encoded size
   size_t queued_bytes_ = 0;

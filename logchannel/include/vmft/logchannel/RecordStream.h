@@ -45,6 +45,9 @@ class RecordSource {
   /// The replay has executed every instruction below `icount` (a live source tells the
   /// primary, which keeps within a bound of it). Called at block boundaries and when idle.
   virtual void reached(uint64_t icount) { (void)icount; }
+  /// A live source: the recording side says every output of the records through this seq has
+  /// left it (0: none known). Outputs of later records it may not have sent.
+  virtual uint64_t outputs_released() const { return 0; }
 };
 
 }  // namespace vmft::logchannel
