@@ -53,6 +53,7 @@ struct PairOptions {
   uint32_t peer_timeout_ms = 200;
   std::string log_buffer = "8M";
   std::string max_lag = "16M";  ///< primary only
+  uint32_t max_lag_time_ms = 10;  ///< primary only
   double status_interval = 10;  ///< seconds
   std::string arbiter;          ///< the arbiter's address (ConnectArbiter.h); empty: none
   std::string listen;           ///< backup: --log-listen, where backups join it once live
@@ -145,6 +146,13 @@ Prepared prepare(const PairOptions& options) {
     throw std::invalid_argument("--max-lag must be 0 (no bound) or at least 4M, not " +
                                 options.max_lag);
   }
+  // The backup says where it is about every millisecond: a tighter bound would hold the guest
+  // for the report's own delay.
+  if (options.max_lag_time_ms != 0 && options.max_lag_time_ms < 5) {
+    throw std::invalid_argument("--max-lag-time must be 0 (no bound) or at least 5 ms, not " +
+                                std::to_string(options.max_lag_time_ms));
+  }
+  p.channel.max_lag_time = std::chrono::milliseconds(options.max_lag_time_ms);
   return p;
 }
 
@@ -664,6 +672,12 @@ void add_pair_commands(CLI::App& app, std::string& log_level, std::function<int(
                 "Instructions the guest may run ahead of where the backup has executed to; "
                 "further, it waits until the backup is within half of it (0: no bound)")
       ->capture_default_str();
+  p->add_option("--max-lag-time", primary->max_lag_time_ms,
+                "Milliseconds of the guest's running time it may run ahead of where the backup "
+                "has executed to (about what a backup that takes over must execute first); "
+                "further, it waits until the backup is within half of it (0: no bound)")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 60000u));
   add_log_level_option(*p, log_level);
   p->callback([&action, primary] { action = [primary] { return run_primary(*primary); }; });
 

@@ -112,8 +112,8 @@ bool BackupRole::try_go_live(uint64_t icount) {
   return true;
 }
 
-void BackupRole::hold(uint64_t icount) {
-  active().hold(icount);
+void BackupRole::hold(uint64_t executed, uint64_t icount) {
+  active().hold(executed, icount);
   sync();
 }
 

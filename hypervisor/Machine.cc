@@ -231,7 +231,7 @@ void Machine::Impl::at_block_boundary(uint64_t address) {
     // The block's clock, entropy and output records all carry its end count (an MMIO access
     // cannot tell which instruction made it): every record up to and including that count
     // must be known before it runs, not only those below it.
-    if (icount_ >= role_.run_limit()) role_.hold(icount_ + 1);
+    if (icount_ >= role_.run_limit()) role_.hold(icount, icount_ + 1);
     if (role_.should_stop(icount)) {
       icount_ = icount;  // the block will not run
       stopped_at_boundary_ = true;
@@ -329,7 +329,7 @@ void Machine::Impl::resync_icount(uint64_t pc) {
 void Machine::Impl::wait_while_idle() {
   try {
     for (;;) {
-      role_.hold(icount_ + 1);  // every input at this instruction is known
+      role_.hold(icount_, icount_ + 1);  // every input at this instruction is known
       if (role_.should_stop(icount_)) {
         stop(/*idle=*/true);
         return;

@@ -94,7 +94,8 @@ void ReplayRole::update_due() {
 
 // The machine would run instructions below `icount`: wait until the log has every record
 // that comes before them (at once for a file).
-void ReplayRole::hold(uint64_t icount) {
+void ReplayRole::hold(uint64_t executed, uint64_t icount) {
+  reached(executed);  // before it waits: a primary that waits for its backup hears where it is
   log_.wait_for(icount);
   update_due();
 }

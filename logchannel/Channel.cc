@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "ByteIo.h"
 #include "ChannelMessages.h"
@@ -38,6 +39,13 @@ constexpr uint32_t kMaxHandshakeBytes = 64 * 1024;
 constexpr size_t kSendNowBytes = 256 * 1024;
 // How often progress marks alone are sent.
 constexpr auto kMarkInterval = std::chrono::milliseconds(1);
+// A backup runs a block only once the log is complete past its end: it stops short of the
+// primary's last mark by up to a block (TCG_MAX_INSNS, 512 instructions), and goes no further
+// until the primary does. A primary waiting for it in time waits no longer.
+constexpr uint64_t kBackupStopsShort = 512;
+// How often a backup that got further says so when it is not yet kExecutedReportStep further:
+// a primary that bounds its lag in time must hear within about this much.
+constexpr auto kExecutedReportInterval = std::chrono::milliseconds(1);
 // Between attempts to reach a primary that does not listen yet.
 constexpr auto kConnectRetry = std::chrono::milliseconds(100);
 // RAM for a joining backup travels in frames of at most this much.
@@ -497,6 +505,7 @@ void ChannelPrimary::start_session_locked(int fd) {
   unacked_bytes_ = 0;
   epoch_to_send_.reset();
   released_seq_ = sent_released_seq_ = 0;
+  ran_.clear();
   sync_at_.reset();
   last_heard_ = last_sent_ = Clock::now();
 }
@@ -548,6 +557,7 @@ bool ChannelPrimary::start_stream(uint64_t session, uint64_t seq, uint64_t icoun
   phase_ = Phase::kStreaming;
   appended_seq_ = pending_seq_ = acked_seq_ = released_seq_ = sent_released_seq_ = seq;
   mark_ = sent_mark_ = peer_icount_ = icount;
+  ran_.clear();
   sync_at_ = icount;
   fd_ = session_fd_;
   schedule_send_locked();
@@ -599,18 +609,49 @@ void ChannelPrimary::close() { flush(); }
 // trails a CPU-bound guest by about that much, without a write per block boundary.
 // Past max_lag instructions ahead of where the backup has executed to, the vCPU waits (with
 // its mark sent, so the backup can run up to it) until the backup is within half of it.
+// Past max_lag_time of the guest's running time behind, it waits the same way: that is about
+// what a backup that takes over has left to execute first.
 void ChannelPrimary::progress(uint64_t icount) {
+  const auto ran = config_.max_lag_time.count() ? vcpu_time() : Clock::duration{};
   std::unique_lock lock(mutex_);
   mark_ = icount;
+  if (config_.max_lag_time.count() && phase_ == Phase::kStreaming) note_ran_locked(icount, ran);
+  const auto lag_within = [&](uint64_t instructions, Clock::duration time) {
+    return (!config_.max_lag || icount - peer_icount_ <= instructions) &&
+           (!config_.max_lag_time.count() || icount - peer_icount_ <= kBackupStopsShort ||
+            lag_time_locked(vcpu_time()) <= time);
+  };
   const bool too_far =
-      config_.max_lag && phase_ == Phase::kStreaming && icount - peer_icount_ > config_.max_lag;
+      phase_ == Phase::kStreaming && !lag_within(config_.max_lag, config_.max_lag_time);
   if (too_far || Clock::now() - last_sent_ >= kMarkInterval) schedule_send_locked();
   if (!too_far) return;
   ++lag_waits_;
   cv_.wait(lock, [&] {
     return phase_ != Phase::kStreaming || shut_down_ ||
-           icount - peer_icount_ <= config_.max_lag / 2;
+           lag_within(config_.max_lag / 2, config_.max_lag_time / 2);
   });
+}
+
+// The vCPU thread's CPU time: it does not advance while the guest idles or waits for its
+// backup, so it measures the guest's execution, which the backup has to repeat.
+Clock::duration ChannelPrimary::vcpu_time() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+// Keeps a sample of (instruction count, vcpu_time()) every kRanSampleStep of running time.
+void ChannelPrimary::note_ran_locked(uint64_t icount, Clock::duration ran) {
+  if (!ran_.empty() && ran - ran_.back().second < kRanSampleStep) return;
+  ran_.emplace_back(icount, ran);
+  if (ran_.size() > kMaxRanSamples) ran_.pop_front();
+}
+
+// How much of the guest's running time ago the primary passed where the backup has executed
+// to: the first sample at or past the backup's instruction count.
+Clock::duration ChannelPrimary::lag_time_locked(Clock::duration ran_now) {
+  while (!ran_.empty() && ran_.front().first < peer_icount_) ran_.pop_front();
+  return ran_.empty() ? Clock::duration{} : ran_now - ran_.front().second;
 }
 
 // Sends what is pending. From the vCPU thread, when nothing else is being written, it writes
@@ -1105,6 +1146,7 @@ void ChannelBackup::send_ack() {
     const uint64_t executed = executed_.load(std::memory_order_relaxed);
     w.varint(executed);
     reported_.store(executed, std::memory_order_relaxed);
+    last_report_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     acked_ = received_seq_;
   }
   auto frame = framed(payload);
@@ -1195,11 +1237,23 @@ uint64_t ChannelBackup::complete_below() const {
   return std::max(mark_, last_icount_);
 }
 
-// vCPU thread: an ack tells the primary whenever the backup got kExecutedReportStep further
-// (the primary may be waiting for it to catch up); heartbeat acks carry it too.
+// vCPU thread: an ack tells the primary whenever the backup got kExecutedReportStep further,
+// or further at all after kExecutedReportInterval (the primary may be waiting for it to catch
+// up); heartbeat acks carry it too.
 void ChannelBackup::reached(uint64_t icount) {
   executed_.store(icount, std::memory_order_relaxed);
-  if (icount - reported_.load(std::memory_order_relaxed) < kExecutedReportStep) return;
+  const uint64_t reported = reported_.load(std::memory_order_relaxed);
+  if (icount <= reported) return;
+  if (icount - reported < kExecutedReportStep &&
+      Clock::now().time_since_epoch() - Clock::duration(last_report_.load()) <
+          kExecutedReportInterval) {
+    return;
+  }
+  report_executed();
+}
+
+// Any thread: an ack with where the vCPU is goes out soon.
+void ChannelBackup::report_executed() {
   if (report_posted_.exchange(true)) return;
   asio::post(io_, [this] {
     report_posted_ = false;
@@ -1207,7 +1261,11 @@ void ChannelBackup::reached(uint64_t icount) {
   });
 }
 
+// Before it waits for the primary, the backup says how far it got: it has executed all it has.
 void ChannelBackup::wait_for(uint64_t icount) {
+  if (executed_.load(std::memory_order_relaxed) > reported_.load(std::memory_order_relaxed)) {
+    report_executed();
+  }
   std::unique_lock lock(mutex_);
   if (std::max(mark_, last_icount_) >= icount) return;
   waiting_ = true;

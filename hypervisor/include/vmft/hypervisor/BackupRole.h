@@ -55,7 +55,7 @@ class BackupRole final : public Role {
   void take_inputs(uint64_t icount, std::vector<HostInput>& out) override;
   void wait_for_input(uint64_t icount) override;
   bool should_stop(uint64_t icount) override;
-  void hold(uint64_t icount) override;
+  void hold(uint64_t executed, uint64_t icount) override;
 
   void interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) override;
   bool output(uint64_t icount, const logchannel::Output& output) override;

@@ -69,7 +69,7 @@ class ReplayRole final : public Role {
   void end(uint64_t icount, const logchannel::RunEnd& end,
            const logchannel::StateDigest& final) override;
   void boundary_done(uint64_t icount, uint64_t pc) override;
-  void hold(uint64_t icount) override;
+  void hold(uint64_t executed, uint64_t icount) override;
 
   const ReplayStats& stats() const { return stats_; }
   /// The seq of the last record reproduced (0: none yet).

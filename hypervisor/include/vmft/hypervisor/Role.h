@@ -61,8 +61,9 @@ class Role {
   /// complete.
   uint64_t run_limit() const { return run_limit_; }
   /// Blocks until the machine may run the instructions below `icount` (a backup: until the
-  /// primary's log has every record before them).
-  virtual void hold(uint64_t icount) { (void)icount; }
+  /// primary's log has every record before them). The machine has executed every instruction
+  /// below `executed` (a backup tells its primary, which may be waiting for it).
+  virtual void hold(uint64_t executed, uint64_t icount) { (void)executed, (void)icount; }
 
   // ---- checks: a recorder logs them, a replayer compares them ----
   virtual void interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) = 0;

@@ -50,6 +50,10 @@ struct ChannelConfig {
   /// Primary: instructions its vCPU may run beyond where the backup has executed to; past
   /// that it waits until the backup is within half of it. 0: no bound.
   uint64_t max_lag = 16u << 20;
+  /// Primary: the same bound in the guest's running time (the CPU time of the primary's vCPU,
+  /// which idling and waiting do not count): about what a backup that takes over executes
+  /// before it can go live. Whichever bound is reached first holds the vCPU. 0: no bound.
+  std::chrono::milliseconds max_lag_time{10};
   /// The pair's pre-shared secret (--secret-file); empty: none. With one, a primary takes only
   /// a backup that proves it knows it, and a backup only a primary that does
   /// (docs/channel-protocol.md); the secret itself is never sent.
@@ -175,6 +179,9 @@ class ChannelPrimary final : public RecordSink {
   void start_session_locked(int fd);
   void lose(const std::string& why);
   void schedule_send_locked();
+  static std::chrono::steady_clock::duration vcpu_time();
+  void note_ran_locked(uint64_t icount, std::chrono::steady_clock::duration ran);
+  std::chrono::steady_clock::duration lag_time_locked(std::chrono::steady_clock::duration ran_now);
   std::vector<uint8_t> take_batch_locked(bool heartbeat);
   void send();
   void written();
@@ -221,6 +228,12 @@ class ChannelPrimary final : public RecordSink {
   uint64_t released_seq_ = 0;       ///< see released()
   uint64_t sent_released_seq_ = 0;  ///< the last released_seq_ sent
   std::deque<std::pair<uint64_t, size_t>> in_flight_;  ///< (last seq, bytes) per batch sent
+  /// (instruction count, vcpu_time()) samples since where the backup has executed to, for
+  /// max_lag_time: one per kRanSampleStep of running time, at most kMaxRanSamples (a second's
+  /// worth; a backup further behind than that is measured from the oldest, which waits).
+  std::deque<std::pair<uint64_t, std::chrono::steady_clock::duration>> ran_;
+  static constexpr std::chrono::microseconds kRanSampleStep{100};
+  static constexpr size_t kMaxRanSamples = 10000;
   size_t unacked_bytes_ = 0;
   uint64_t acked_seq_ = 0;
   uint64_t peer_icount_ = 0;
@@ -281,6 +294,7 @@ class ChannelBackup final : public RecordSource {
   void on_frame(std::span<const uint8_t> payload);
   void on_join_frame(std::span<const uint8_t> payload);
   void send_ack();
+  void report_executed();
   void tick();
   void resume_reading_locked();
 
@@ -298,6 +312,8 @@ class ChannelBackup final : public RecordSource {
   std::atomic<uint64_t> executed_{0};  ///< where the vCPU is, for the primary
   std::atomic<uint64_t> reported_{0};  ///< the executed_ the last ack carried
   std::atomic<bool> report_posted_{false};
+  /// When the last ack left (steady_clock ticks since its epoch).
+  std::atomic<std::chrono::steady_clock::rep> last_report_{0};
 
   mutable std::mutex mutex_;
   std::condition_variable cv_;
