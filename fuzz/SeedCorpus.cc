@@ -25,7 +25,7 @@ using namespace vmft::logchannel;
 
 // The channel's message types (docs/channel-protocol.md).
 constexpr uint8_t kWelcome = 2, kRefuse = 3, kBatch = 4, kAck = 5, kEpoch = 6, kHello = 1,
-                  kChallenge = 10, kProof = 11;
+                  kChallenge = 10, kProof = 11, kReleased = 13;
 
 void write_file(const fs::path& path, const std::vector<uint8_t>& bytes) {
   fs::create_directories(path.parent_path());
@@ -133,6 +133,15 @@ void channel_seeds(const fs::path& dir) {
   append(to_backup, frame(batch));
   append(to_backup, frame(heartbeat));
   write_file(dir / "to_backup_welcome_epoch_batch.bin", to_backup);
+
+  std::vector<uint8_t> released{kReleased};
+  detail::ByteWriter(released).varint(3);
+  std::vector<uint8_t> to_backup_released{1};
+  append(to_backup_released, frame({kWelcome}));
+  append(to_backup_released, frame(batch));
+  append(to_backup_released, frame(released));
+  append(to_backup_released, frame(heartbeat));
+  write_file(dir / "to_backup_welcome_batch_released.bin", to_backup_released);
 
   // The same with a secret (FuzzSupport.h's): the proof after the hello, the challenge before
   // the welcome, which carries the primary's MAC.
