@@ -1,7 +1,7 @@
 // The logging channel's decoders, fed frame by frame as each side reads them off its socket:
 // the primary's handshake (a hello, and with a secret the backup's proof), acks and epoch
-// acks, the backup's challenge and reply, epochs, releases, batches, and a joining backup's RAM and
-// snapshot messages.
+// acks, the backup's challenge and reply, epochs, releases, batches, and a joining backup's
+// RAM and snapshot messages.
 #include <algorithm>
 #include <utility>
 #include <vector>
