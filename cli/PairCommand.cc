@@ -52,13 +52,13 @@ struct PairOptions {
   uint32_t heartbeat_ms = 25;
   uint32_t peer_timeout_ms = 200;
   std::string log_buffer = "8M";
-  std::string max_lag = "16M";  ///< primary only
+  std::string max_lag = "16M";    ///< primary only
   uint32_t max_lag_time_ms = 10;  ///< primary only
-  double status_interval = 10;  ///< seconds
-  std::string arbiter;          ///< the arbiter's address (ConnectArbiter.h); empty: none
-  std::string listen;           ///< backup: --log-listen, where backups join it once live
-  bool join = false;            ///< backup: join a running primary
-  std::string secret_file;      ///< --secret-file; empty: none
+  double status_interval = 10;    ///< seconds
+  std::string arbiter;            ///< the arbiter's address (ConnectArbiter.h); empty: none
+  std::string listen;             ///< backup: --log-listen, where backups join it once live
+  bool join = false;              ///< backup: join a running primary
+  std::string secret_file;        ///< --secret-file; empty: none
 };
 
 asio::ip::tcp::endpoint tcp_endpoint(const std::string& text) {

@@ -124,12 +124,11 @@ TEST(Torture, KillingThePrimaryLosesNoConsoleLine) {
         << pair.diagnostics();
     quit(*port);
     EXPECT_EQ(pair.backup().wait_for_exit(kTimeout), std::optional<int>(0)) << pair.diagnostics();
-    const uint64_t last = check_console_lines(
-        {pair.primary().console(), pair.backup().console()}, "run " + std::to_string(run));
+    const uint64_t last = check_console_lines({pair.primary().console(), pair.backup().console()},
+                                              "run " + std::to_string(run));
     EXPECT_GE(last, kill_at + 500);
     if (HasFailure()) {
-      ADD_FAILURE() << pair.diagnostics() << "--- backup console ---\n"
-                    << pair.backup().console();
+      ADD_FAILURE() << pair.diagnostics() << "--- backup console ---\n" << pair.backup().console();
       return;
     }
   }

@@ -101,10 +101,10 @@ struct Backup {
 // report a divergence ("the guest read the wall clock, but the log has ended").
 TEST(BackupRole, GoesLiveWhereThePrimarysLogEndsInTheMiddleOfABlock) {
   std::vector<Record> records = recording("nondet", 5, {"one", "quit"});
-  const auto second = std::adjacent_find(records.begin(), records.end(),
-                                         [](const Record& a, const Record& b) {
-                                           return is_read(a) && is_read(b) && a.icount == b.icount;
-                                         });
+  const auto second =
+      std::adjacent_find(records.begin(), records.end(), [](const Record& a, const Record& b) {
+        return is_read(a) && is_read(b) && a.icount == b.icount;
+      });
   ASSERT_NE(second, records.end()) << "no block of the recording reads two inputs";
   const uint64_t cut_at = second->icount;
   records.erase(second + 1, records.end());  // the first of the two reads is the last record

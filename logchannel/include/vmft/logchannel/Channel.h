@@ -225,8 +225,8 @@ class ChannelPrimary final : public RecordSink {
   std::vector<uint8_t> preface_;     ///< frames to send before the next batch (RAM, snapshot)
   std::optional<uint64_t> sync_at_;  ///< a joiner is in sync once it has executed to here
   std::optional<uint64_t> epoch_to_send_;
-  uint64_t released_seq_ = 0;       ///< see released()
-  uint64_t sent_released_seq_ = 0;  ///< the last released_seq_ sent
+  uint64_t released_seq_ = 0;                          ///< see released()
+  uint64_t sent_released_seq_ = 0;                     ///< the last released_seq_ sent
   std::deque<std::pair<uint64_t, size_t>> in_flight_;  ///< (last seq, bytes) per batch sent
   /// (instruction count, vcpu_time()) samples since where the backup has executed to, for
   /// max_lag_time: one per kRanSampleStep of running time, at most kMaxRanSamples (a second's
