@@ -12,6 +12,7 @@
 #include <memory>
 #include <thread>
 
+#include "ConsoleWriter.h"
 #include "LiveRun.h"
 #include "Logging.h"
 #include "Options.h"
@@ -210,13 +211,20 @@ class IoThread {
 double kb_per_s(uint64_t bytes, double seconds) { return bytes / 1024.0 / seconds; }
 
 // The output rule on the live side of a pair: what the guest sends or writes to its console
-// leaves once the backup has acknowledged the log through it, and the backup then hears that
-// it left (so that, taking over, it writes again only console output the primary may not have).
-void release_on_ack(logchannel::ChannelPrimary& channel, hypervisor::OutputGate& gate) {
-  channel.on_ack([&channel, &gate](uint64_t seq) {
+// leaves once the backup has acknowledged the log through it, and the backup then hears how
+// far it has left (so that, taking over, it writes again only console output the primary may
+// not have written).
+void release_on_ack(logchannel::ChannelPrimary& channel, hypervisor::OutputGate& gate,
+                    const ConsoleWriter& console) {
+  channel.on_ack([&channel, &gate, &console](uint64_t seq) {
     gate.acknowledged(seq);
-    channel.released(seq);
+    channel.released(console.released_through(seq));
   });
+}
+
+// The live side's console: the gate releases it to a writer of its own.
+hypervisor::OutputGate::Console to(ConsoleWriter& console) {
+  return [&console](uint64_t seq, std::span<const uint8_t> bytes) { console.write(seq, bytes); };
 }
 
 // Console output a backup executed while the primary may not yet have written it: the backup
@@ -305,8 +313,9 @@ int run_primary(const PairOptions& options) {
   const auto arbiter = connect_arbiter(options, p.channel.secret);
   const std::string me = process_id("primary");
   make_room_for_connections(p.limits);
-  hypervisor::OutputGate gate(*net, write_console);
-  release_on_ack(*channel, gate);
+  ConsoleWriter console(write_console);
+  hypervisor::OutputGate gate(*net, to(console));
+  release_on_ack(*channel, gate, console);
   // When the backup is lost: without an arbiter, stop; with one, test-and-set and go on alone
   // (taking backups that join) or halt.
   Redundancy redundancy(
@@ -386,6 +395,7 @@ struct LiveSide {
   std::unique_ptr<devices::AsioTimer> timer;
   std::unique_ptr<devices::AsioNetwork> net;
   /// With --log-listen: the outputs wait for a backup that joins, and what decides about it.
+  std::unique_ptr<ConsoleWriter> console;
   std::unique_ptr<hypervisor::OutputGate> gate;
   std::unique_ptr<Redundancy> redundancy;
   std::unique_ptr<hypervisor::LiveRole> role;
@@ -550,8 +560,9 @@ int run_backup(const PairOptions& options) {
     const hypervisor::HostServices host{*live.clock, live.entropy, *live.timer, *live.net};
     write_unreleased_console(t);
     if (listener) {
-      live.gate = std::make_unique<hypervisor::OutputGate>(*live.net, write_console);
-      release_on_ack(*listener, *live.gate);
+      live.console = std::make_unique<ConsoleWriter>(write_console);
+      live.gate = std::make_unique<hypervisor::OutputGate>(*live.net, to(*live.console));
+      release_on_ack(*listener, *live.gate, *live.console);
       live.redundancy = std::make_unique<Redundancy>(
           Redundancy::Setup{options.name, "live side", me, options.arbiter, arbiter.get(),
                             *listener, *live.gate, inputs});

@@ -10,7 +10,7 @@ void OutputGate::pass(Send& send) {
     case Send::Kind::kTcp: net_.send_tcp(send.conn_or_ip, std::move(send.data)); break;
     case Send::Kind::kClose: net_.close_tcp(send.conn_or_ip); break;
     case Send::Kind::kConsole:
-      if (console_) console_(send.data);
+      if (console_) console_(send.seq, send.data);
       break;
   }
 }

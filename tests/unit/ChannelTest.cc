@@ -664,7 +664,7 @@ TEST(OutputGate, HoldsConsoleWritesWithTheSendsInTheirOrder) {
   RecordingNet net;
   std::string console;
   std::vector<std::string> order;
-  hypervisor::OutputGate gate(net, [&](std::span<const uint8_t> bytes) {
+  hypervisor::OutputGate gate(net, [&](uint64_t, std::span<const uint8_t> bytes) {
     console.append(bytes.begin(), bytes.end());
     order.push_back("console after " + std::to_string(net.sent.size()) + " sends");
   });

@@ -16,9 +16,10 @@ namespace vmft::hypervisor {
 /// guest made them. The vCPU never waits for the gate.
 class OutputGate final : public devices::NetBackend {
  public:
-  using Console = std::function<void(std::span<const uint8_t>)>;
+  /// Takes the console output of a log record (its seq, its bytes) once released, on the
+  /// thread that releases it; like a send, it must not block.
+  using Console = std::function<void(uint64_t, std::span<const uint8_t>)>;
   /// `net` must outlive the gate; its send calls must not block (AsioNetwork posts them).
-  /// `console` writes the guest's console output once released, on the thread that releases.
   explicit OutputGate(devices::NetBackend& net, Console console = {})
       : net_(net), console_(std::move(console)) {}
 
