@@ -211,6 +211,25 @@ TEST_F(ArbiterService, ClientGivesUpOnASilentArbiterAtItsTimeout) {
   EXPECT_LT(took, std::chrono::milliseconds(2000));
 }
 
+// Issue 15: a client with a secret that hears no challenge blamed the secret ("does it run
+// without --secret-file?") when the arbiter was merely unreachable (stopped, say): the common
+// case comes first now.
+TEST_F(ArbiterService, ClientWithASecretSaysASilentArbiterDoesNotAnswer) {
+  SilentListener silent;
+  ArbiterClient c("127.0.0.1:" + std::to_string(silent.port()), std::chrono::milliseconds(300),
+                  "a secret of at least sixteen bytes");
+  try {
+    c.read("p");
+    FAIL() << "no error";
+  } catch (const ArbiterUnavailable& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("no challenge within 300 ms: it does not answer (stopped, overloaded or "
+                        "cut off), or it runs without --secret-file"),
+              std::string::npos)
+        << what;
+  }
+}
+
 TEST_F(ArbiterService, ClientReportsAnArbiterThatIsNotThere) {
   uint16_t free_port = 0;
   {
