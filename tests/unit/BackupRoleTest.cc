@@ -14,14 +14,6 @@ namespace {
 using logchannel::Record;
 using Outcome = hypervisor::RunResult::Outcome;
 
-class MemoryLog final : public logchannel::RecordSink {
- public:
-  void append(const Record& record) override { records.push_back(record); }
-  void flush() override {}
-  void close() override {}
-  std::vector<Record> records;
-};
-
 /// A primary's log as its backup has it once the primary is gone: `records`, and no more.
 class EndedLog final : public logchannel::RecordSource {
  public:

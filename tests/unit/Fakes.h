@@ -14,6 +14,7 @@
 #include "vmft/hypervisor/InputQueue.h"
 #include "vmft/hypervisor/LiveRole.h"
 #include "vmft/hypervisor/Machine.h"
+#include "vmft/logchannel/RecordStream.h"
 
 namespace vmft::testing {
 
@@ -50,6 +51,15 @@ class ImmediateTimer final : public devices::TimerBackend {
  private:
   hypervisor::InputQueue& inputs_;
   int fires_;
+};
+
+/// A log kept in memory.
+class MemoryLog final : public logchannel::RecordSink {
+ public:
+  void append(const logchannel::Record& record) override { records.push_back(record); }
+  void flush() override {}
+  void close() override {}
+  std::vector<logchannel::Record> records;
 };
 
 /// Records what the guest sends.

@@ -30,14 +30,6 @@ constexpr uint64_t kRam = 16ULL << 20;
 // Small, so that the replays below check many state digests.
 constexpr uint64_t kDigestEvery = 20000;
 
-class MemoryLog final : public logchannel::RecordSink {
- public:
-  void append(const Record& record) override { records.push_back(record); }
-  void flush() override {}
-  void close() override {}
-  std::vector<Record> records;
-};
-
 class MemorySource final : public logchannel::RecordSource {
  public:
   explicit MemorySource(std::vector<Record> records) : records_(std::move(records)) {
