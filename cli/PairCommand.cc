@@ -218,7 +218,7 @@ void release_on_ack(logchannel::ChannelPrimary& channel, hypervisor::OutputGate&
                     const ConsoleWriter& console) {
   channel.on_ack([&channel, &gate, &console](uint64_t seq) {
     gate.acknowledged(seq);
-    channel.released(console.released_through(seq));
+    channel.released(console.released_through(gate.left_through()));
   });
 }
 

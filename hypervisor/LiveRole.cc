@@ -80,12 +80,14 @@ void LiveRole::interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) {
 }
 
 bool LiveRole::output(uint64_t icount, const logchannel::Output& output) {
+  // Before its record can reach the backup: an acknowledgement of the record must find the
+  // gate holding for this output, or the output would count as gone before it was made.
+  if (gate_) gate_->hold_until(seq_ + 1);
   log(icount, output);
   write_log([icount](logchannel::RecordSink& log) {
     log.progress(icount);
     log.flush();
   });
-  if (gate_) gate_->hold_until(seq_);
   return !log_error_;
 }
 

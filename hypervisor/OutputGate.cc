@@ -17,23 +17,31 @@ void OutputGate::pass(Send& send) {
 
 void OutputGate::submit(Send send) {
   std::lock_guard lock(mutex_);
+  submitted_seq_ = send.seq;
   if (held_.empty() && (open_ || send.seq <= acked_)) return pass(send);
   held_bytes_ += send.data.size();
   held_.push_back(std::move(send));
 }
 
 void OutputGate::send_udp(uint32_t peer_ip, uint32_t peer_port, std::vector<uint8_t> data) {
-  submit({Send::Kind::kUdp, hold_seq_, peer_ip, peer_port, std::move(data)});
+  submit({Send::Kind::kUdp, hold_seq_.load(std::memory_order_relaxed), peer_ip, peer_port,
+          std::move(data)});
 }
 
 void OutputGate::send_tcp(uint32_t conn, std::vector<uint8_t> data) {
-  submit({Send::Kind::kTcp, hold_seq_, conn, 0, std::move(data)});
+  submit({Send::Kind::kTcp, hold_seq_.load(std::memory_order_relaxed), conn, 0, std::move(data)});
 }
 
-void OutputGate::close_tcp(uint32_t conn) { submit({Send::Kind::kClose, hold_seq_, conn, 0, {}}); }
+void OutputGate::close_tcp(uint32_t conn) {
+  submit({Send::Kind::kClose, hold_seq_.load(std::memory_order_relaxed), conn, 0, {}});
+}
 
 void OutputGate::write_console(std::span<const uint8_t> bytes) {
-  submit({Send::Kind::kConsole, hold_seq_, 0, 0, {bytes.begin(), bytes.end()}});
+  submit({Send::Kind::kConsole,
+          hold_seq_.load(std::memory_order_relaxed),
+          0,
+          0,
+          {bytes.begin(), bytes.end()}});
 }
 
 void OutputGate::acknowledged(uint64_t seq) {
@@ -58,6 +66,12 @@ void OutputGate::hold_again(uint64_t seq) {
   std::lock_guard lock(mutex_);
   open_ = false;
   acked_ = seq;
+}
+
+uint64_t OutputGate::left_through() const {
+  std::lock_guard lock(mutex_);
+  const uint64_t holding = hold_seq_.load(std::memory_order_acquire);
+  return submitted_seq_ < holding ? std::min(acked_, holding - 1) : acked_;
 }
 
 size_t OutputGate::held() const {

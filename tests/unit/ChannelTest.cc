@@ -687,6 +687,24 @@ TEST(OutputGate, HoldsConsoleWritesWithTheSendsInTheirOrder) {
   EXPECT_EQ(order, (std::vector<std::string>{"console after 0 sends", "console after 1 sends"}));
 }
 
+// Issue 15: the record of an output reaches the backup before the vCPU hands the output to the
+// gate, so an acknowledgement can overtake it. Counted as gone then, a console line the primary
+// died before writing was lost: the backup, told it had left, did not write it again.
+TEST(OutputGate, AnAcknowledgementThatOvertakesItsOutputDoesNotCountItAsGone) {
+  RecordingNet net;
+  std::string console;
+  hypervisor::OutputGate gate(net, [&](uint64_t, std::span<const uint8_t> bytes) {
+    console.append(bytes.begin(), bytes.end());
+  });
+  gate.hold_until(5);    // the vCPU is about to log record 5, an output
+  gate.acknowledged(5);  // the backup has it before the vCPU made the output
+  EXPECT_EQ(gate.left_through(), 4u);
+  const std::string line = "line\n";
+  gate.write_console({reinterpret_cast<const uint8_t*>(line.data()), line.size()});
+  EXPECT_EQ(console, line);
+  EXPECT_EQ(gate.left_through(), 5u);
+}
+
 TEST(OutputGate, OpeningReleasesEverythingAndStopsHolding) {
   RecordingNet net;
   hypervisor::OutputGate gate(net);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -23,8 +24,9 @@ class OutputGate final : public devices::NetBackend {
   explicit OutputGate(devices::NetBackend& net, Console console = {})
       : net_(net), console_(std::move(console)) {}
 
-  /// The sends that follow wait for record `seq` (vCPU thread, before each send).
-  void hold_until(uint64_t seq) { hold_seq_ = seq; }
+  /// The sends that follow wait for record `seq` (vCPU thread, before each send, and before
+  /// that record can reach the backup: see left_through()).
+  void hold_until(uint64_t seq) { hold_seq_.store(seq, std::memory_order_release); }
 
   bool has_udp() const override { return net_.has_udp(); }
   bool has_tcp() const override { return net_.has_tcp(); }
@@ -43,6 +45,12 @@ class OutputGate final : public devices::NetBackend {
   /// acknowledgements again (vCPU thread, where the snapshot is taken).
   void hold_again(uint64_t seq);
 
+  /// Every output of the records through this seq has left the gate (any thread): the backup
+  /// acknowledged it, and the vCPU had made it. An acknowledgement can overtake the output it
+  /// covers (the record is sent before the vCPU hands the send to the gate); this stops short
+  /// of it until the vCPU has.
+  uint64_t left_through() const;
+
   /// Sends waiting, and their payload bytes (any thread).
   size_t held() const;
   size_t held_bytes() const;
@@ -60,7 +68,8 @@ class OutputGate final : public devices::NetBackend {
 
   devices::NetBackend& net_;
   Console console_;
-  uint64_t hold_seq_ = 0;  ///< vCPU thread
+  std::atomic<uint64_t> hold_seq_{0};  ///< written by the vCPU thread
+  uint64_t submitted_seq_ = 0;         ///< the hold_seq_ of the last send made
   mutable std::mutex mutex_;
   std::deque<Send> held_;
   size_t held_bytes_ = 0;
