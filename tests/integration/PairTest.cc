@@ -361,8 +361,10 @@ std::optional<std::string> udp_request(uint16_t port, const std::string& request
 TEST(Pair, PacketFloodDoesNotGrowThePrimarysMemory) {
   constexpr auto kFlood = std::chrono::seconds(2);
   // The guest's 64 MiB of RAM, Unicorn's translation cache, an 8 MiB log buffer and the
-  // outputs held for it, with room to spare; a queue of every datagram taken in would pass it
-  // within the first second.
+  // outputs held for it, the host's input queue (at most 1024 datagrams: it fills while the
+  // primary waits for its backup, which it does when the backup trails by --max-lag-time of
+  // running time), with room to spare; a queue of every datagram taken in would pass it within
+  // the first second.
   constexpr uint64_t kMaxResident = VmftProcess::resident_allowance(300u << 20);
   PairProcesses pair(server_pair("echo"));
   pair.pair();
