@@ -616,19 +616,21 @@ void ChannelPrimary::progress(uint64_t icount) {
   std::unique_lock lock(mutex_);
   mark_ = icount;
   if (config_.max_lag_time.count() && phase_ == Phase::kStreaming) note_ran_locked(icount, ran);
-  const auto lag_within = [&](uint64_t instructions, Clock::duration time) {
+  // `ran_now`: the vCPU's running time, which does not advance while it waits below.
+  const auto lag_within = [&](uint64_t instructions, Clock::duration time,
+                              Clock::duration ran_now) {
     return (!config_.max_lag || icount - peer_icount_ <= instructions) &&
            (!config_.max_lag_time.count() || icount - peer_icount_ <= kBackupStopsShort ||
-            lag_time_locked(vcpu_time()) <= time);
+            lag_time_locked(ran_now) <= time);
   };
   const bool too_far =
-      phase_ == Phase::kStreaming && !lag_within(config_.max_lag, config_.max_lag_time);
+      phase_ == Phase::kStreaming && !lag_within(config_.max_lag, config_.max_lag_time, ran);
   if (too_far || Clock::now() - last_sent_ >= kMarkInterval) schedule_send_locked();
   if (!too_far) return;
   ++lag_waits_;
   cv_.wait(lock, [&] {
     return phase_ != Phase::kStreaming || shut_down_ ||
-           lag_within(config_.max_lag / 2, config_.max_lag_time / 2);
+           lag_within(config_.max_lag / 2, config_.max_lag_time / 2, ran);
   });
 }
 
