@@ -59,7 +59,8 @@ std::unique_ptr<logchannel::LogWriter> open_log(const std::string& path, const L
   if (path.empty()) return nullptr;
   return std::make_unique<logchannel::LogWriter>(
       path, logchannel::guest_log_header(options.guest, ram_size, !options.udp.empty(),
-                                         !options.tcp.empty(), options.digest_interval));
+                                         !options.tcp.empty(), options.digest_interval,
+                                         hypervisor::emulator_name()));
 }
 
 }  // namespace

@@ -22,6 +22,7 @@ void print_header(const logchannel::LogHeader& header) {
   std::printf("ram %" PRIu64 " bytes (%" PRIu64 " MiB)\n", header.ram_size, header.ram_size >> 20);
   std::printf("nic udp=%s tcp=%s\n", header.has_udp ? "yes" : "no", header.has_tcp ? "yes" : "no");
   std::printf("digest every %" PRIu64 " instructions\n", header.digest_interval);
+  std::printf("emulator %s\n", header.emulator.c_str());
 }
 
 // Prints every record; returns whether one of them ended the run.

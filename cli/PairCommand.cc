@@ -136,7 +136,8 @@ Prepared prepare(const PairOptions& options) {
   if (!options.secret_file.empty()) p.channel.secret = auth::read_secret_file(options.secret_file);
   p.channel.header =
       logchannel::guest_log_header(options.live.guest, p.ram_size, !options.live.udp.empty(),
-                                   !options.live.tcp.empty(), hypervisor::kDigestInterval);
+                                   !options.live.tcp.empty(), hypervisor::kDigestInterval,
+                                   hypervisor::emulator_name());
   p.channel.heartbeat_interval = std::chrono::milliseconds(options.heartbeat_ms);
   p.channel.peer_timeout = std::chrono::milliseconds(options.peer_timeout_ms);
   p.channel.handshake_timeout =

@@ -50,6 +50,17 @@ bool same_guest(const ReplayOptions& options, const logchannel::LogHeader& heade
   return false;
 }
 
+// Another emulator version may cut the guest into other blocks, which moves every input the
+// log places at a block boundary: refuse it rather than report a divergence.
+bool same_emulator(const ReplayOptions& options, const logchannel::LogHeader& header) {
+  const std::string here = hypervisor::emulator_name();
+  if (header.emulator == here) return true;
+  spdlog::error("log {} was recorded on {}; this vmft runs {}: replay it with a vmft built "
+                "against the same emulator",
+                options.log, header.emulator, here);
+  return false;
+}
+
 bool dump_ram(const std::string& path, std::span<const uint8_t> ram) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(ram.data()), static_cast<std::streamsize>(ram.size()));
@@ -114,7 +125,9 @@ int replay(const ReplayOptions& options) {
   hypervisor::GuestImage image;
   try {
     log = std::make_unique<logchannel::LogReader>(options.log);
-    if (!same_guest(options, log->header())) return kUsageExitCode;
+    if (!same_guest(options, log->header()) || !same_emulator(options, log->header())) {
+      return kUsageExitCode;
+    }
     image = hypervisor::load_elf_file(options.guest, VMFT_RAM_BASE, log->header().ram_size);
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());

@@ -40,7 +40,8 @@ void expect_header_round_trip(const LogHeader& header) {
   const LogHeader again = decode_header(bytes, 0);
   expect(again.guest_digest == header.guest_digest && again.guest_name == header.guest_name &&
              again.ram_size == header.ram_size && again.has_udp == header.has_udp &&
-             again.has_tcp == header.has_tcp && again.digest_interval == header.digest_interval,
+             again.has_tcp == header.has_tcp && again.digest_interval == header.digest_interval &&
+             again.emulator == header.emulator,
          "a decoded log header does not survive encoding and decoding again");
 }
 

@@ -28,7 +28,7 @@ struct CsrInstruction {
 /// anything else, ecall and mret included, is nullopt.
 std::optional<CsrInstruction> decode_csr_instruction(uint32_t word);
 
-/// Makes the counter CSRs deterministic. Unicorn 2.0.1 answers cycle, instret, mcycle and
+/// Makes the counter CSRs deterministic. Unicorn answers cycle, instret, mcycle and
 /// minstret from the host TSC and offers no hook for them, but it traps every access to `time`
 /// as an illegal instruction. So at load time each access to a counter CSR is rewritten to the
 /// same instruction naming `time`, and the original CSR is remembered by guest pc; at the trap

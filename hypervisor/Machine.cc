@@ -15,6 +15,7 @@ constexpr uint64_t kMstatusMie = 1ULL << 3;
 constexpr uint64_t kMstatusMpie = 1ULL << 7;
 constexpr uint64_t kMstatusMppMachine = 3ULL << 11;
 constexpr uint32_t kWfi = 0x10500073;
+constexpr uint32_t kSystemOpcode = 0x73;  // ecall, ebreak, mret, wfi, the CSR instructions
 // Unicorn stops when it reaches `until`; no guest can execute at this address.
 constexpr uint64_t kNeverReached = ~3ULL;
 // The longest translation block QEMU builds (TCG_MAX_INSNS), in bytes.
@@ -25,6 +26,13 @@ void check(uc_err err, const char* what) {
 }
 
 }  // namespace
+
+std::string emulator_name() {
+  unsigned major = 0, minor = 0;
+  const unsigned version = uc_version(&major, &minor);
+  return "unicorn " + std::to_string(major) + "." + std::to_string(minor) + "." +
+         std::to_string((version >> 8) & 0xff);
+}
 
 Machine::Impl::Impl(Machine& owner, GuestImage image, MachineConfig config, Role& role,
                     const MachineSnapshot* snapshot)
@@ -221,6 +229,19 @@ void Machine::Impl::on_block(uc_engine*, uint64_t address, uint32_t size, void* 
       self->icount_ >= self->role_.run_limit() || self->icount_ > self->config_.until) {
     self->at_block_boundary(address);
   }
+  // Only a SYSTEM instruction (a CSR write, mret) can unmask an interrupt that waits, and it
+  // ends its block: the boundary after such a block takes a look.
+  if (!self->boundary_work_ && size != 0 && self->pending_interrupts() != 0) {
+    self->boundary_work_ = self->ends_in_system_instruction(address, size);
+  }
+}
+
+bool Machine::Impl::ends_in_system_instruction(uint64_t address, uint32_t size) const {
+  const uint64_t last = address + size - 4 - ram_.base();
+  if (last > ram_.size() - 4) return true;
+  uint32_t word;
+  std::memcpy(&word, ram_.data() + last, 4);
+  return (word & 0x7f) == kSystemOpcode;
 }
 
 // The one place where host inputs enter the guest while it runs: before the block at
@@ -245,8 +266,10 @@ void Machine::Impl::at_block_boundary(uint64_t address) {
     take_inputs(icount);
     deliver_device_events();
     const bool pending = pending_interrupts() != 0;
-    boundary_work_ = pending || nic_.can_deliver();
     const bool interrupted = pending && take_interrupt(address);
+    // An interrupt the guest masks waits, without a look at every boundary, until a SYSTEM
+    // instruction (on_block).
+    boundary_work_ = interrupted || nic_.can_deliver();
     if (interrupted) icount_ = icount;
     take_digest_if_due(icount, interrupted ? reg(UC_RISCV_REG_PC) : address);
     role_.boundary_done(icount, address);
@@ -307,7 +330,7 @@ bool Machine::Impl::stop_for_until(uint64_t block_end) {
 // Unicorn's `count` argument adds a per-instruction hook; that is fine here, at the very end of
 // a run, where the block structure it changes no longer matters. A cached block lacks the hook,
 // so the one that runs is dropped first: --until lies inside it, so the steps never leave
-// its straight line (a full flush would cost seconds in Unicorn 2.0.1).
+// its straight line (a full flush would throw away every translation).
 void Machine::Impl::step_to_until(uint64_t pc) {
   if (icount_ < config_.until) {
     uc_ctl_remove_cache(uc_, pc, pc + (config_.until - icount_ + 1) * 4);

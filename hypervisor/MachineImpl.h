@@ -84,6 +84,7 @@ class Machine::Impl {
   void install_hooks();
   static void on_block(uc_engine*, uint64_t address, uint32_t size, void* user);
   void at_block_boundary(uint64_t address);
+  bool ends_in_system_instruction(uint64_t address, uint32_t size) const;
   void deliver_device_events();
   uint64_t pending_interrupts() const;
   bool take_interrupt(uint64_t pc);

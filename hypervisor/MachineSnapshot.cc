@@ -23,7 +23,7 @@ constexpr int kCsrRegs[] = {
     UC_RISCV_REG_SSCRATCH, UC_RISCV_REG_SCOUNTEREN, UC_RISCV_REG_FCSR};
 static_assert(std::size(kCsrRegs) == kCsrCount);
 
-// mstatus.FS: fcsr can be read or written only while it is not Off. Unicorn 2.0.1 answers a
+// mstatus.FS: fcsr can be read or written only while it is not Off. Unicorn answers a
 // read of it with an uninitialised value then, and an fcsr write sets FS to Dirty.
 constexpr uint64_t kMstatusFs = 3ULL << 13;
 constexpr uint64_t kFsInitial = 1ULL << 13;

@@ -273,6 +273,12 @@ std::string pairing_mismatch(const std::string& primary_pair, const LogHeader& p
         "--tcp options",
         socks(primary), socks(backup));
   }
+  if (primary.emulator != backup.emulator) {
+    return fmt::format(
+        "the primary runs its guest on {}, the backup on {}: another emulator version may "
+        "translate the same guest differently, so both must run the same",
+        primary.emulator, backup.emulator);
+  }
   if (primary.digest_interval != backup.digest_interval) {
     return fmt::format("the primary digests its state every {} instructions, the backup every {}",
                        primary.digest_interval, backup.digest_interval);

@@ -346,6 +346,9 @@ void encode_header(const LogHeader& header, std::vector<uint8_t>& out) {
   if (header.digest_interval == 0) {
     throw LogError("cannot encode the log header: a digest interval of 0 instructions");
   }
+  if (header.emulator.size() > kMaxEmulatorNameBytes) {
+    throw LogError("cannot encode the log header: emulator name longer than 64 bytes");
+  }
   ByteWriter w(out);
   w.fixed64(header.guest_digest);
   w.varint(header.ram_size);
@@ -353,6 +356,8 @@ void encode_header(const LogHeader& header, std::vector<uint8_t>& out) {
   w.u8((header.has_udp ? kHeaderHasUdp : 0) | (header.has_tcp ? kHeaderHasTcp : 0));
   w.varint(header.guest_name.size());
   w.bytes({reinterpret_cast<const uint8_t*>(header.guest_name.data()), header.guest_name.size()});
+  w.varint(header.emulator.size());
+  w.bytes({reinterpret_cast<const uint8_t*>(header.emulator.data()), header.emulator.size()});
 }
 
 LogHeader decode_header(std::span<const uint8_t> bytes, uint64_t stream_offset) {
@@ -370,6 +375,8 @@ LogHeader decode_header(std::span<const uint8_t> bytes, uint64_t stream_offset) 
   header.has_tcp = flags & kHeaderHasTcp;
   const auto name = r.sized_bytes(kMaxGuestNameBytes, "guest name");
   header.guest_name.assign(name.begin(), name.end());
+  const auto emulator = r.sized_bytes(kMaxEmulatorNameBytes, "emulator name");
+  header.emulator.assign(emulator.begin(), emulator.end());
   if (r.remaining() != 0) {
     r.fail_at(r.position(), std::to_string(r.remaining()) + " unexpected bytes after the header");
   }

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "NetClients.h"
+#include "vmft/logchannel/LogFile.h"
 #include "Subprocess.h"
 #include "VmftProcess.h"
 
@@ -235,6 +236,28 @@ TEST_F(RecordReplay, RefusesALogOfAnotherGuest) {
   const auto r = replay("echo", log);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("was recorded with guest timer.elf"), std::string::npos) << r.err;
+}
+
+// The same records, under a header that names another emulator version: refused before the
+// replay starts, not reported as a divergence when another version translates differently.
+TEST_F(RecordReplay, RefusesALogFromAnotherEmulatorVersion) {
+  const std::string log = record_count(log_path(0));
+  const std::string moved = log_path(1);
+  {
+    logchannel::LogReader reader(log);
+    logchannel::LogHeader header = reader.header();
+    ASSERT_EQ(header.emulator.rfind("unicorn ", 0), 0u) << header.emulator;
+    header.emulator = "unicorn 2.0.1";
+    logchannel::LogWriter writer(moved, header);
+    while (const auto record = reader.next_record()) writer.append(*record);
+    writer.close();
+  }
+  const auto r = replay("timer", moved);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("was recorded on unicorn 2.0.1; this vmft runs unicorn "),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(replay("timer", log).exit_code, 0);
 }
 
 TEST_F(RecordReplay, RefusesATruncatedLogNamingTheOffset) {

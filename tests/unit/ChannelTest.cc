@@ -27,6 +27,7 @@ ChannelConfig config(const std::string& pair = "p", uint64_t guest_digest = 42) 
   c.header.guest_digest = guest_digest;
   c.header.guest_name = "guest.elf";
   c.header.ram_size = 16 << 20;
+  c.header.emulator = "unicorn 2.1.1";
   c.peer_timeout = std::chrono::milliseconds(10000);  // no test here waits on silence
   // The backups here report no execution unless a test says so: a bound on the lag in the
   // primary thread's CPU time would hold it up, under a sanitizer, where it runs slowly.
@@ -117,7 +118,7 @@ TEST_F(Channel, ProgressMarkLetsTheBackupRunWithoutRecords) {
   EXPECT_FALSE(backup_->next_record().has_value());
 }
 
-TEST_F(Channel, RefusesABackupOfAnotherPairOrGuestAndStillPairsARightOne) {
+TEST_F(Channel, RefusesABackupOfAnotherPairGuestOrEmulatorAndStillPairsARightOne) {
   start(config("left"), config("right"));
   try {
     backup_->connect(primary_->local_endpoint());
@@ -134,6 +135,19 @@ TEST_F(Channel, RefusesABackupOfAnotherPairOrGuestAndStillPairsARightOne) {
     FAIL() << "a backup of another guest was accepted";
   } catch (const logchannel::ChannelRefused& e) {
     EXPECT_NE(std::string(e.what()).find("the primary runs guest"), std::string::npos) << e.what();
+  }
+  ChannelConfig other_version = config("left");
+  other_version.header.emulator = "unicorn 2.0.1";
+  auto& other_emulator =
+      *extra_.emplace_back(std::make_unique<ChannelBackup>(io_, std::move(other_version)));
+  try {
+    other_emulator.connect(primary_->local_endpoint());
+    FAIL() << "a backup on another emulator version was accepted";
+  } catch (const logchannel::ChannelRefused& e) {
+    EXPECT_NE(std::string(e.what()).find(
+                  "the primary runs its guest on unicorn 2.1.1, the backup on unicorn 2.0.1"),
+              std::string::npos)
+        << e.what();
   }
   auto& right = *extra_.emplace_back(std::make_unique<ChannelBackup>(io_, config("left")));
   EXPECT_TRUE(right.connect(primary_->local_endpoint()));

@@ -350,7 +350,7 @@ TEST(RecordEncoder, RefusesUnknownEnumValue) {
 
 TEST(LogHeaderCodec, RoundTrips) {
   const LogHeader header{kFormatVersion, 0x0123456789abcdef, "counter.elf", 64 << 20, true, false,
-                         12345};
+                         12345, "unicorn 2.1.1"};
   std::vector<uint8_t> bytes;
   encode_header(header, bytes);
   const LogHeader decoded = decode_header(bytes, 12);
@@ -360,7 +360,18 @@ TEST(LogHeaderCodec, RoundTrips) {
   EXPECT_EQ(decoded.has_udp, true);
   EXPECT_EQ(decoded.has_tcp, false);
   EXPECT_EQ(decoded.digest_interval, 12345u);
+  EXPECT_EQ(decoded.emulator, "unicorn 2.1.1");
   EXPECT_EQ(decoded.version, kFormatVersion);
+}
+
+TEST(LogHeaderCodec, RefusesToEncodeAnEmulatorNameLongerThan64Bytes) {
+  LogHeader header;
+  header.emulator = std::string(65, 'u');
+  std::vector<uint8_t> bytes;
+  EXPECT_THROW(encode_header(header, bytes), LogError);
+  header.emulator.pop_back();
+  encode_header(header, bytes);
+  EXPECT_EQ(decode_header(bytes, 0).emulator, header.emulator);
 }
 
 // A machine divides by it: a header that says 0 is corrupt.
@@ -368,7 +379,7 @@ TEST(LogHeaderCodec, RejectsADigestIntervalOfZero) {
   const std::vector<uint8_t> bytes = {0, 0, 0, 0, 0, 0, 0, 0,  // guest digest
                                       1,                       // ram_size
                                       0,                       // digest interval
-                                      0, 0};                   // flags, empty name
+                                      0, 0, 0};                // flags, empty name, emulator
   try {
     decode_header(bytes, 20);
     FAIL() << "no error";
@@ -392,7 +403,7 @@ TEST(LogHeaderCodec, RejectsTrailingBytes) {
     decode_header(bytes, 20);
     FAIL() << "no error";
   } catch (const LogError& e) {
-    EXPECT_STREQ(e.what(), "offset 0x24 (the header): 1 unexpected bytes after the header");
+    EXPECT_STREQ(e.what(), "offset 0x25 (the header): 1 unexpected bytes after the header");
   }
 }
 

@@ -75,6 +75,15 @@ TEST(Machine, NoInterruptWhileMieBitIsClear) {
   EXPECT_EQ(run_irq_count(/*mstatus.MIE only=*/2, 25).taken, 0);
 }
 
+// The machine looks at a masked interrupt again only after a block that ends in a SYSTEM
+// instruction (Machine.cc, on_block): the unmasking one is such an instruction.
+TEST(Machine, MaskedInterruptIsTakenRightAfterTheInstructionThatUnmasksIt) {
+  TestVm vm("irq_unmask", /*entropy=*/0, /*timer_fires=*/1);
+  const auto result = vm.run();
+  ASSERT_EQ(result.outcome, Outcome::kExited) << result.report;
+  EXPECT_EQ(result.exit_code, 1000);
+}
+
 TEST(Machine, SameInputsGiveSameInstructionCount) {
   EXPECT_EQ(run_irq_count(3, 10).instructions, run_irq_count(3, 10).instructions);
 }

@@ -39,7 +39,8 @@ class Replay : public ::testing::Test {
     const std::string path = dir_ + "/recorded.log";
     logchannel::LogWriter log(
         path, logchannel::guest_log_header(std::string(VMFT_GUEST_DIR) + "/nondet.elf", 16ULL << 20,
-                                           /*has_udp=*/true, /*has_tcp=*/true, digest_interval));
+                                           /*has_udp=*/true, /*has_tcp=*/true, digest_interval,
+                                           hypervisor::emulator_name()));
     TestVm vm("nondet", /*entropy=*/12345, /*timer_fires=*/5, &log);
     // TestVm's machine takes digests at the default interval: this one at the log's.
     vm.machine = std::make_unique<hypervisor::Machine>(

@@ -17,6 +17,10 @@ namespace vmft::hypervisor {
 /// interval it was made with, and its replay (or a backup) uses the same.
 inline constexpr uint64_t kDigestInterval = 1ULL << 28;
 
+/// The CPU emulator guests run on, as loaded: "unicorn MAJOR.MINOR.PATCH". Logs and the
+/// channel's handshake carry it (LogHeader::emulator).
+std::string emulator_name();
+
 struct MachineConfig {
   uint64_t ram_size = 64ULL << 20;
   devices::ConsoleSink console;  ///< where the guest's console bytes go

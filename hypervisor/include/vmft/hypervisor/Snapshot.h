@@ -75,7 +75,7 @@ enum class GuestState : uint8_t {
   kExited = 3,   ///< exited with exit_code; run() reports that at once
 };
 
-/// The MMIO bus's 64-bit reassembly state for one device window (Unicorn 2.0.1 splits a 64-bit
+/// The MMIO bus's 64-bit reassembly state for one device window (Unicorn splits a 64-bit
 /// access into two 32-bit halves). No access is ever between its halves at a block boundary or
 /// an idle point (both halves come from one instruction), but the state outlives the access: a
 /// later lone high-half read returns the latched value, and a lone low-half write waits for its

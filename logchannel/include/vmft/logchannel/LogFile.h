@@ -107,8 +107,9 @@ uint64_t guest_file_digest(const std::filesystem::path& path);
 
 /// The header of a log recorded with the guest at `guest_path` (its digest and file name) on a
 /// VM with `ram_size` bytes of RAM, the given NIC sockets and a state digest every
-/// `digest_interval` instructions. Throws as guest_file_digest.
+/// `digest_interval` instructions, on `emulator` (hypervisor::emulator_name()). Throws as
+/// guest_file_digest.
 LogHeader guest_log_header(const std::filesystem::path& guest_path, uint64_t ram_size, bool has_udp,
-                           bool has_tcp, uint64_t digest_interval);
+                           bool has_tcp, uint64_t digest_interval, std::string emulator);
 
 }  // namespace vmft::logchannel

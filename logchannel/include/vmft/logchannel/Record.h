@@ -13,7 +13,7 @@
 
 namespace vmft::logchannel {
 
-inline constexpr uint32_t kFormatVersion = 3;
+inline constexpr uint32_t kFormatVersion = 4;
 
 /// Where a guest read a clock.
 enum class ClockSource : uint8_t {
@@ -115,6 +115,10 @@ struct LogHeader {
   /// Instructions between state digests, at least 1: a replay must take its digests where
   /// the recording did. vmft's default is hypervisor::kDigestInterval.
   uint64_t digest_interval = 1ULL << 28;
+  /// The CPU emulator and its version, e.g. "unicorn 2.1.1" (hypervisor::emulator_name()):
+  /// another version may translate the same guest into different blocks, so a replay or a
+  /// backup on another one is refused.
+  std::string emulator;
 };
 
 /// A short name for a record's type ("clock", "entropy", "timer", "net", "irq", "output",

@@ -27,6 +27,8 @@ inline constexpr uint64_t kMaxRamChunks = 1u << 20;
 
 /// A longer guest name in a header is corrupt (PATH_MAX).
 inline constexpr uint64_t kMaxGuestNameBytes = 4096;
+/// A longer emulator name ("unicorn 2.1.1") in a header is corrupt.
+inline constexpr uint64_t kMaxEmulatorNameBytes = 64;
 
 namespace detail {
 
@@ -83,8 +85,8 @@ class RecordDecoder {
 };
 
 /// Appends the encoding of `header` (everything but its version, which a file stores in
-/// front of it) to `out`. Throws LogError if the guest name is longer than kMaxGuestNameBytes
-/// or the digest interval is 0.
+/// front of it) to `out`. Throws LogError if the guest name is longer than kMaxGuestNameBytes,
+/// the emulator name longer than kMaxEmulatorNameBytes, or the digest interval is 0.
 void encode_header(const LogHeader& header, std::vector<uint8_t>& out);
 
 /// Decodes a header encoded by encode_header; `bytes` must hold exactly one. Its version is
