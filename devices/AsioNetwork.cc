@@ -20,6 +20,8 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxQueuedDatagrams = 1024;
 // One TCP read; the guest sees it as one or more TCP_DATA events.
 constexpr size_t kTcpReadSize = 16 * 1024;
+// The most queued replies one write gathers (below the kernel's IOV_MAX of 1024).
+constexpr size_t kMaxGatheredWrites = 256;
 // After an accept failed for want of descriptors or memory: accepting again at once would spin,
 // as the connection that could not be accepted is still waiting.
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
@@ -256,6 +258,8 @@ void AsioNetwork::close_socket(Connection& c) {
   --open_sockets_;
 }
 
+// One write gathers the replies queued when it starts; replies queued meanwhile wait for the
+// next.
 void AsioNetwork::write_tcp(const std::shared_ptr<Connection>& c) {
   if (c->writing) return;
   if (c->writes.empty()) {
@@ -263,16 +267,24 @@ void AsioNetwork::write_tcp(const std::shared_ptr<Connection>& c) {
     return;
   }
   c->writing = true;
-  asio::async_write(c->socket, asio::buffer(c->writes.front()),
-                    [this, c](const asio::error_code& ec, size_t) {
+  std::vector<asio::const_buffer> buffers;
+  buffers.reserve(std::min(c->writes.size(), kMaxGatheredWrites));
+  for (const auto& w : c->writes) {
+    if (buffers.size() == kMaxGatheredWrites) break;
+    buffers.push_back(asio::buffer(w));
+  }
+  asio::async_write(c->socket, buffers,
+                    [this, c, count = buffers.size()](const asio::error_code& ec, size_t) {
                       c->writing = false;
                       if (ec) {
                         c->writes.clear();  // the peer is gone; drop what it can't get
                         c->unsent = 0;
                       } else {
                         c->last_active = Clock::now();
-                        c->unsent -= c->writes.front().size();
-                        c->writes.pop_front();
+                        for (size_t i = 0; i < count; i++) {
+                          c->unsent -= c->writes.front().size();
+                          c->writes.pop_front();
+                        }
                       }
                       write_tcp(c);
                     });
@@ -283,42 +295,76 @@ void AsioNetwork::finish_tcp(const std::shared_ptr<Connection>& c) {
   conns_.erase(c->id);
 }
 
+void AsioNetwork::request(Request r) {
+  bool post = false;
+  {
+    std::lock_guard lock(requests_mutex_);
+    requests_.push_back(std::move(r));
+    post = !std::exchange(drain_posted_, true);
+  }
+  if (post) asio::post(io_, [this] { drain_requests(); });
+}
+
+// In the order they were made; every connection written to gets one write for all of it.
+void AsioNetwork::drain_requests() {
+  std::vector<Request> batch;
+  {
+    std::lock_guard lock(requests_mutex_);
+    batch.swap(requests_);
+    drain_posted_ = false;
+  }
+  std::vector<std::shared_ptr<Connection>> touched;
+  for (Request& r : batch) {
+    switch (r.kind) {
+      case Request::Kind::kUdp: {
+        asio::error_code ignored;  // UDP is best effort, as on any host
+        udp_->send_to(
+            asio::buffer(r.data),
+            asio::ip::udp::endpoint(to_address(r.conn_or_ip), static_cast<uint16_t>(r.port)), 0,
+            ignored);
+        break;
+      }
+      case Request::Kind::kTcp: send_tcp_now(r.conn_or_ip, std::move(r.data), touched); break;
+      case Request::Kind::kClose: {
+        auto it = conns_.find(r.conn_or_ip);
+        if (it == conns_.end()) break;
+        it->second->guest_closed = true;
+        touched.push_back(it->second);
+        break;
+      }
+      case Request::Kind::kDelivered: delivered_now(r.conn_or_ip); break;
+    }
+  }
+  for (const auto& c : touched) write_tcp(c);
+}
+
 void AsioNetwork::send_udp(uint32_t peer_ip, uint32_t peer_port, std::vector<uint8_t> data) {
-  asio::post(io_, [this, peer_ip, peer_port, data = std::move(data)] {
-    asio::error_code ignored;  // UDP is best effort, as on any host
-    udp_->send_to(asio::buffer(data),
-                  asio::ip::udp::endpoint(to_address(peer_ip), static_cast<uint16_t>(peer_port)), 0,
-                  ignored);
-  });
+  request({Request::Kind::kUdp, peer_ip, peer_port, std::move(data)});
 }
 
 void AsioNetwork::send_tcp(uint32_t conn, std::vector<uint8_t> data) {
-  asio::post(io_, [this, conn, data = std::move(data)]() mutable {
-    auto it = conns_.find(conn);
-    if (it == conns_.end()) return;
-    const auto& c = it->second;
-    if (!c->socket.is_open()) return;
-    if (c->unsent + data.size() > limits_.max_unread_bytes) {
-      spdlog::warn(
-          "tcp connection {} from {} has {} bytes its client does not read; disconnecting it "
-          "(--max-unread-bytes {})",
-          conn, c->peer, c->unsent, limits_.max_unread_bytes);
-      return cut(*c);
-    }
-    c->unsent += data.size();
-    c->writes.push_back(std::move(data));
-    write_tcp(c);
-  });
+  request({Request::Kind::kTcp, conn, 0, std::move(data)});
 }
 
-void AsioNetwork::close_tcp(uint32_t conn) {
-  asio::post(io_, [this, conn] {
-    auto it = conns_.find(conn);
-    if (it == conns_.end()) return;
-    it->second->guest_closed = true;
-    write_tcp(it->second);
-  });
+void AsioNetwork::send_tcp_now(uint32_t conn, std::vector<uint8_t> data,
+                               std::vector<std::shared_ptr<Connection>>& touched) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end()) return;
+  const auto& c = it->second;
+  if (!c->socket.is_open()) return;
+  if (c->unsent + data.size() > limits_.max_unread_bytes) {
+    spdlog::warn(
+        "tcp connection {} from {} has {} bytes its client does not read; disconnecting it "
+        "(--max-unread-bytes {})",
+        conn, c->peer, c->unsent, limits_.max_unread_bytes);
+    return cut(*c);
+  }
+  c->unsent += data.size();
+  c->writes.push_back(std::move(data));
+  touched.push_back(c);
 }
+
+void AsioNetwork::close_tcp(uint32_t conn) { request({Request::Kind::kClose, conn, 0, {}}); }
 
 void AsioNetwork::delivered(const NetEvent& event) {
   if (event.kind == VMFT_NIC_KIND_UDP) {
@@ -329,17 +375,17 @@ void AsioNetwork::delivered(const NetEvent& event) {
     }
     return;
   }
-  if (event.kind != VMFT_NIC_KIND_TCP_DATA) return;
-  const uint32_t conn = event.conn;
-  asio::post(io_, [this, conn] {
-    auto it = conns_.find(conn);
-    if (it == conns_.end()) return;
-    const auto& c = it->second;
-    if (!c->held_by_guest) return;  // a backup that went live delivers what it never read
-    c->held_by_guest = false;
-    c->last_active = Clock::now();
-    if (!c->guest_closed && !c->read_closed) read_tcp(c);
-  });
+  if (event.kind == VMFT_NIC_KIND_TCP_DATA) request({Request::Kind::kDelivered, event.conn, 0, {}});
+}
+
+void AsioNetwork::delivered_now(uint32_t conn) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end()) return;
+  const auto& c = it->second;
+  if (!c->held_by_guest) return;  // a backup that went live delivers what it never read
+  c->held_by_guest = false;
+  c->last_active = Clock::now();
+  if (!c->guest_closed && !c->read_closed) read_tcp(c);
 }
 
 }  // namespace vmft::devices

@@ -153,6 +153,8 @@ void BackupRole::end(uint64_t icount, const logchannel::RunEnd& end,
   sync();
 }
 
+bool BackupRole::outputs_made(uint64_t icount) { return active().outputs_made(icount); }
+
 void BackupRole::boundary_done(uint64_t icount, uint64_t pc) {
   active().boundary_done(icount, pc);
   sync();

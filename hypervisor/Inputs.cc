@@ -4,6 +4,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "MachineImpl.h"
 #include "RiscvNames.h"
@@ -29,24 +30,37 @@ bool Machine::Impl::OutputTap::has_udp() const { return m_.role_.net().has_udp()
 bool Machine::Impl::OutputTap::has_tcp() const { return m_.role_.net().has_tcp(); }
 
 // The payload moves into the check and on to the network: a send copies it only when a
-// recorder logs it.
+// recorder logs it. A send the role holds back (a recorder that could not log it) goes nowhere.
+void Machine::Impl::OutputTap::made(Output output) {
+  if (m_.role_.output(m_.icount_, output)) made_.push_back(std::move(output));
+}
+
 void Machine::Impl::OutputTap::send_udp(uint32_t peer_ip, uint32_t peer_port,
                                         std::vector<uint8_t> data) {
-  Output out{OutputKind::kUdp, 0, peer_ip, peer_port, std::move(data)};
-  if (m_.role_.output(m_.icount_, out)) {
-    m_.role_.net().send_udp(peer_ip, peer_port, std::move(out.data));
-  }
+  made({OutputKind::kUdp, 0, peer_ip, peer_port, std::move(data)});
 }
 
 void Machine::Impl::OutputTap::send_tcp(uint32_t conn, std::vector<uint8_t> data) {
-  Output out{OutputKind::kTcpData, conn, 0, 0, std::move(data)};
-  if (m_.role_.output(m_.icount_, out)) m_.role_.net().send_tcp(conn, std::move(out.data));
+  made({OutputKind::kTcpData, conn, 0, 0, std::move(data)});
 }
 
 void Machine::Impl::OutputTap::close_tcp(uint32_t conn) {
-  if (m_.role_.output(m_.icount_, Output{OutputKind::kTcpClose, conn, 0, 0, {}})) {
-    m_.role_.net().close_tcp(conn);
+  made({OutputKind::kTcpClose, conn, 0, 0, {}});
+}
+
+void Machine::Impl::OutputTap::flush() {
+  std::vector<Output> outputs = std::exchange(made_, {});
+  if (!m_.role_.outputs_made(m_.icount_)) return;
+  devices::NetBackend& net = m_.role_.net();
+  for (Output& out : outputs) {
+    switch (out.kind) {
+      case OutputKind::kUdp: net.send_udp(out.peer_ip, out.peer_port, std::move(out.data)); break;
+      case OutputKind::kTcpData: net.send_tcp(out.conn, std::move(out.data)); break;
+      case OutputKind::kTcpClose: net.close_tcp(out.conn); break;
+      case OutputKind::kConsole: break;  // not a network output
+    }
   }
+  net.flush();
 }
 
 void Machine::Impl::OutputTap::delivered(const devices::NetEvent& event) {
@@ -55,7 +69,8 @@ void Machine::Impl::OutputTap::delivered(const devices::NetEvent& event) {
 
 void Machine::Impl::write_console(std::span<const uint8_t> bytes) {
   const bool may_leave =
-      role_.output(icount_, Output{OutputKind::kConsole, 0, 0, 0, {bytes.begin(), bytes.end()}});
+      role_.output(icount_, Output{OutputKind::kConsole, 0, 0, 0, {bytes.begin(), bytes.end()}}) &&
+      role_.outputs_made(icount_);
   if (may_leave && config_.console) config_.console(bytes);
 }
 

@@ -59,7 +59,7 @@ void LiveRole::take_inputs(uint64_t icount, std::vector<HostInput>& out) {
   }
 }
 
-// Before anything leaves the guest, the log so far goes to the file (see output()), so a
+// Before anything leaves the guest, the log so far goes to the file (see outputs_made()), so a
 // recorder that is killed loses nothing a client could have seen. An idle guest's log also
 // goes out, at most once a second: a frame per tick would cost more than the ticks.
 void LiveRole::wait_for_input(uint64_t icount) {
@@ -84,6 +84,10 @@ bool LiveRole::output(uint64_t icount, const logchannel::Output& output) {
   // gate holding for this output, or the output would count as gone before it was made.
   if (gate_) gate_->hold_until(seq_ + 1);
   log(icount, output);
+  return !log_error_;
+}
+
+bool LiveRole::outputs_made(uint64_t icount) {
   write_log([icount](logchannel::RecordSink& log) {
     log.progress(icount);
     log.flush();

@@ -63,6 +63,8 @@ class Machine::Impl {
    private:
     Impl& m_;
   };
+  /// Between the NIC and the role's network: each send is seen by the role (logged or
+  /// checked), and the sends of one doorbell leave together after the role's outputs_made().
   class OutputTap final : public devices::NetBackend {
    public:
     explicit OutputTap(Impl& m) : m_(m) {}
@@ -71,10 +73,14 @@ class Machine::Impl {
     void send_udp(uint32_t peer_ip, uint32_t peer_port, std::vector<uint8_t> data) override;
     void send_tcp(uint32_t conn, std::vector<uint8_t> data) override;
     void close_tcp(uint32_t conn) override;
+    void flush() override;
     void delivered(const devices::NetEvent& event) override;
 
    private:
+    void made(logchannel::Output output);
+
     Impl& m_;
+    std::vector<logchannel::Output> made_;  ///< seen by the role, not yet passed on
   };
 
   // Machine.cc

@@ -173,7 +173,11 @@ void Machine::Impl::restore(const MachineSnapshot& s) {
   restore_ram(s.ram);
   write_cpu(s.cpu);
   bus_->restore_latches(s.mmio);
-  nic_.restore(s.nic);
+  try {
+    nic_.restore(s.nic);
+  } catch (const std::invalid_argument& e) {
+    throw SnapshotError(e.what());
+  }
 
   icount_ = s.icount;
   block_addr_ = s.cpu.pc;  // as if a block there had just been announced

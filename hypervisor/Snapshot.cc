@@ -120,12 +120,12 @@ void encode_cpu(Writer& w, const CpuState& cpu) {
 }
 
 void encode_nic(Writer& w, const devices::NicState& nic) {
-  w.u8(nic.rx_full);
-  for (uint64_t v : {nic.rx_kind, nic.rx_conn, nic.rx_len, nic.rx_peer_ip, nic.rx_peer_port,
-                     nic.rx_buf_addr, nic.rx_buf_size, nic.tx_kind, nic.tx_conn, nic.tx_peer_ip,
-                     nic.tx_peer_port, nic.tx_buf_addr, nic.tx_len, nic.tx_status}) {
-    w.u64(v);
-  }
+  w.u8(nic.interrupt);
+  w.u32(nic.error);
+  for (uint64_t v : {nic.rings.header, nic.rings.rx_desc, nic.rings.tx_desc}) w.u64(v);
+  w.u32(nic.rings.rx_size);
+  w.u32(nic.rings.tx_size);
+  for (uint32_t v : {nic.rx_posted, nic.rx_filled, nic.tx_done}) w.u32(v);
   w.u64(nic.front_offset);
   w.u32(static_cast<uint32_t>(nic.open_conns.size()));
   for (uint32_t conn : nic.open_conns) w.u32(conn);
@@ -219,13 +219,16 @@ devices::NetEvent decode_event(Reader& r, size_t index) {
 }
 
 void decode_nic(Reader& r, devices::NicState& nic) {
-  nic.rx_full = r.boolean("NIC rx_full");
-  for (uint64_t* v :
-       {&nic.rx_kind, &nic.rx_conn, &nic.rx_len, &nic.rx_peer_ip, &nic.rx_peer_port,
-        &nic.rx_buf_addr, &nic.rx_buf_size, &nic.tx_kind, &nic.tx_conn, &nic.tx_peer_ip,
-        &nic.tx_peer_port, &nic.tx_buf_addr, &nic.tx_len, &nic.tx_status}) {
-    *v = r.u64("NIC register");
+  nic.interrupt = r.boolean("NIC interrupt");
+  nic.error = r.u32("NIC error");
+  for (uint64_t* v : {&nic.rings.header, &nic.rings.rx_desc, &nic.rings.tx_desc}) {
+    *v = r.u64("NIC ring address");
   }
+  nic.rings.rx_size = r.u32("NIC rx ring size");
+  nic.rings.tx_size = r.u32("NIC tx ring size");
+  nic.rx_posted = r.u32("NIC rx_posted");
+  nic.rx_filled = r.u32("NIC rx_filled");
+  nic.tx_done = r.u32("NIC tx_done");
   const size_t offset_at = r.position();
   nic.front_offset = r.u64("NIC front offset");
   const size_t conns_at = r.position();

@@ -54,13 +54,18 @@ void compare_devices(Differences& d, const MachineSnapshot& a, const MachineSnap
   d.field("NIC front offset", n.front_offset, m.front_offset);
   d.field("NIC open connections", fmt::format("{}", fmt::join(n.open_conns, ",")),
           fmt::format("{}", fmt::join(m.open_conns, ",")));
-  d.field("NIC rx_full", n.rx_full, m.rx_full);
-  devices::NicState n_regs = n, m_regs = m;
-  n_regs.queue.clear(), m_regs.queue.clear();
-  n_regs.open_conns.clear(), m_regs.open_conns.clear();
-  n_regs.front_offset = m_regs.front_offset = 0;
-  n_regs.rx_full = m_regs.rx_full = false;
-  if (n_regs != m_regs) d.line("NIC registers differ");
+  d.field("NIC rx_posted", n.rx_posted, m.rx_posted);
+  d.field("NIC rx_filled", n.rx_filled, m.rx_filled);
+  d.field("NIC tx_done", n.tx_done, m.tx_done);
+  d.field("NIC interrupt", n.interrupt, m.interrupt);
+  d.field("NIC error", n.error, m.error);
+  if (n.rings != m.rings) {
+    d.line(fmt::format("NIC rings differ: header {:#x} rx {:#x}x{} tx {:#x}x{}, against {:#x} rx "
+                       "{:#x}x{} tx {:#x}x{}",
+                       n.rings.header, n.rings.rx_desc, n.rings.rx_size, n.rings.tx_desc,
+                       n.rings.tx_size, m.rings.header, m.rings.rx_desc, m.rings.rx_size,
+                       m.rings.tx_desc, m.rings.tx_size));
+  }
   if (a.mmio != b.mmio) d.line("MMIO latches differ");
 }
 

@@ -10,6 +10,7 @@
  * hands out the RAM beyond the image for the large tables.
  */
 #include "clients.h"
+#include "ram.h"
 #include "reply.h"
 #include "server.h"
 #include "store.h"
@@ -17,9 +18,10 @@
 
 _Static_assert(SERVER_MAX_REQUEST < VMFT_NIC_MAX_PAYLOAD, "serve_datagram appends to datagrams");
 
-/* Sized to the largest UDP payload, so no datagram is cut short (the NIC truncates what does
-   not fit); TCP data arrives in chunks of up to this size and is buffered per connection. */
-static char rx_buffer[VMFT_NIC_MAX_PAYLOAD];
+/* The receive buffers, claimed from RAM at startup: each is sized to the largest UDP payload,
+   so no datagram is cut short (the NIC truncates what does not fit); TCP data arrives in
+   chunks of up to this size and is buffered per connection. */
+#define RX_AREA_BYTES (VMFT_NIC_RX_SLOTS * VMFT_NIC_MAX_PAYLOAD)
 static struct reply udp_replies;
 
 struct udp_peer {
@@ -50,7 +52,7 @@ static void serve_datagram(char *data, size_t len, struct reply *out) {
 static void handle_datagram(const struct vmft_nic_event *ev) {
   struct udp_peer peer = {ev->peer_ip, ev->peer_port};
   reply_begin(&udp_replies, send_to_peer, &peer);
-  serve_datagram(rx_buffer, ev->len, &udp_replies);
+  serve_datagram((char *)ev->data, ev->len, &udp_replies);
   reply_flush(&udp_replies);
 }
 
@@ -58,18 +60,19 @@ static void handle_event(const struct vmft_nic_event *ev) {
   switch (ev->kind) {
     case VMFT_NIC_KIND_UDP: handle_datagram(ev); break;
     case VMFT_NIC_KIND_TCP_OPEN: clients_open(ev->conn); break;
-    case VMFT_NIC_KIND_TCP_DATA: clients_receive(ev->conn, rx_buffer, ev->len); break;
+    case VMFT_NIC_KIND_TCP_DATA: clients_receive(ev->conn, (const char *)ev->data, ev->len); break;
     case VMFT_NIC_KIND_TCP_CLOSE: clients_peer_closed(ev->conn); break;
     default: break;
   }
 }
 
 int main(void) {
-  if (!store_init() || !clients_init()) {
+  void *rx_area = 0;
+  if (!store_init() || !clients_init() || !(rx_area = ram_claim(RX_AREA_BYTES))) {
     vmft_puts("counter: RAM too small for 4096 keys and 256 clients; run with --mem 16M\n");
     return 1;
   }
-  vmft_nic_init(rx_buffer, sizeof rx_buffer);
+  vmft_nic_init(rx_area, RX_AREA_BYTES);
   vmft_puts("counter: ready\n");
   vmft_nic_serve(handle_event);
 }

@@ -1,7 +1,8 @@
 /* The RAM beyond the guest image, for the counter's large tables.
  *
- * The SDK's link script promises only 1 MiB of RAM, so the store and the client buffers
- * (8 MiB together) cannot be static arrays; they are claimed from the RAM that vmft --mem
+ * The SDK's link script promises only 1 MiB of RAM, so the store, the client buffers
+ * (8 MiB together) and the receive buffers (1 MiB) cannot be static arrays; they are claimed
+ * from the RAM that vmft --mem
  * provides beyond the image instead. RAM arrives zeroed and claims are made once, in a fixed
  * order at startup, so every address stays deterministic. */
 #ifndef COUNTER_RAM_H

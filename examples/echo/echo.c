@@ -3,21 +3,21 @@
  * Each UDP datagram goes back to its sender; every byte received on a TCP connection goes
  * back on that connection, which is closed once the peer has closed its side.
  *
- * The guest keeps no per-connection state: each event is answered from the receive buffer
+ * The guest keeps no per-connection state: each event is answered from its receive buffer
  * before it is acknowledged, and the host knows which connections exist (a send to one that
  * is gone fails harmlessly with VMFT_NIC_ERR_CONN).
  */
 #include "vmft.h"
 
-/* Sized to the largest UDP payload, so every datagram arrives whole. The NIC also cuts TCP
-   payloads to the buffer size, so each received chunk goes back in one send request (whose
-   limit is the same VMFT_NIC_MAX_PAYLOAD). */
-static char rx_buffer[VMFT_NIC_MAX_PAYLOAD];
+/* Each receive buffer is sized to the largest UDP payload, so every datagram arrives whole. The
+   NIC also cuts TCP payloads to the buffer size, so each received chunk goes back in one send
+   request (whose limit is the same VMFT_NIC_MAX_PAYLOAD). */
+static char rx_area[VMFT_NIC_RX_SLOTS * VMFT_NIC_MAX_PAYLOAD];
 
 static void handle_event(const struct vmft_nic_event *ev) {
   switch (ev->kind) {
-    case VMFT_NIC_KIND_UDP: vmft_udp_send(ev->peer_ip, ev->peer_port, rx_buffer, ev->len); break;
-    case VMFT_NIC_KIND_TCP_DATA: vmft_tcp_send(ev->conn, rx_buffer, ev->len); break;
+    case VMFT_NIC_KIND_UDP: vmft_udp_send(ev->peer_ip, ev->peer_port, ev->data, ev->len); break;
+    case VMFT_NIC_KIND_TCP_DATA: vmft_tcp_send(ev->conn, ev->data, ev->len); break;
     case VMFT_NIC_KIND_TCP_CLOSE:
       /* Everything the peer sent has been echoed already: each chunk is answered on arrival. */
       vmft_tcp_close(ev->conn);
@@ -27,7 +27,7 @@ static void handle_event(const struct vmft_nic_event *ev) {
 }
 
 int main(void) {
-  vmft_nic_init(rx_buffer, sizeof rx_buffer);
+  vmft_nic_init(rx_area, sizeof rx_area);
   vmft_puts("echo: ready\n");
   vmft_nic_serve(handle_event);
 }

@@ -19,33 +19,95 @@ void vmft_handle_trap(uint64_t mcause, uint64_t mepc) {
   }
 }
 
-void vmft_nic_init(void *rx_buffer, size_t size) {
-  vmft_mmio_write(VMFT_NIC_BASE, VMFT_NIC_RX_BUF_ADDR, (uint64_t)(uintptr_t)rx_buffer);
-  vmft_mmio_write(VMFT_NIC_BASE, VMFT_NIC_RX_BUF_SIZE, size);
+/* ---- NIC ---- */
+
+/* Room for every payload one doorbell can carry, however large each is: a send that does not
+   fit rings the doorbell first. */
+#define TX_ARENA_BYTES (2 * VMFT_NIC_MAX_PAYLOAD)
+
+static volatile struct vmft_nic_rings rings __attribute__((aligned(8)));
+static volatile struct vmft_nic_rx_desc rx_ring[VMFT_NIC_RX_SLOTS] __attribute__((aligned(8)));
+static volatile struct vmft_nic_tx_desc tx_ring[VMFT_NIC_TX_SLOTS] __attribute__((aligned(8)));
+static uint8_t tx_arena[TX_ARENA_BYTES];
+static size_t tx_arena_used;
+static uint32_t rx_taken;  /* events peeked and acknowledged */
+static uint32_t tx_queued; /* the ring's tx_queued, as this side last wrote it */
+static uint32_t tx_flushed; /* tx_queued at the last doorbell */
+static int batching;       /* inside vmft_nic_serve's handler: sends wait for its doorbell */
+
+int vmft_nic_init(void *rx_area, size_t size) {
+  const size_t buffer = size / VMFT_NIC_RX_SLOTS;
+  for (uint32_t i = 0; i < VMFT_NIC_RX_SLOTS; i++) {
+    rx_ring[i].buf = (uint64_t)(uintptr_t)((uint8_t *)rx_area + i * buffer);
+    rx_ring[i].buf_size = (uint32_t)(buffer > UINT32_MAX ? UINT32_MAX : buffer);
+  }
+  rings.rx_desc = (uint64_t)(uintptr_t)rx_ring;
+  rings.tx_desc = (uint64_t)(uintptr_t)tx_ring;
+  rings.rx_size = VMFT_NIC_RX_SLOTS;
+  rings.tx_size = VMFT_NIC_TX_SLOTS;
+  rings.rx_posted = VMFT_NIC_RX_SLOTS;
+  rings.rx_filled = 0;
+  rings.tx_queued = 0;
+  rings.tx_done = 0;
+  rx_taken = tx_queued = tx_flushed = 0;
+  tx_arena_used = 0;
+  vmft_mmio_write(VMFT_NIC_BASE, VMFT_NIC_RINGS, (uint64_t)(uintptr_t)&rings);
+  return buffer > 0 && vmft_mmio_read(VMFT_NIC_BASE, VMFT_NIC_ERROR) == VMFT_NIC_OK ? 0 : -1;
 }
 
 int vmft_nic_peek(struct vmft_nic_event *ev) {
-  if (vmft_mmio_read(VMFT_NIC_BASE, VMFT_NIC_RX_STATUS) == 0) return 0;
-  ev->kind = (uint32_t)vmft_mmio_read(VMFT_NIC_BASE, VMFT_NIC_RX_KIND);
-  ev->conn = (uint32_t)vmft_mmio_read(VMFT_NIC_BASE, VMFT_NIC_RX_CONN);
-  ev->peer_ip = (uint32_t)vmft_mmio_read(VMFT_NIC_BASE, VMFT_NIC_RX_PEER_IP);
-  ev->peer_port = (uint32_t)vmft_mmio_read(VMFT_NIC_BASE, VMFT_NIC_RX_PEER_PORT);
-  ev->len = (uint32_t)vmft_mmio_read(VMFT_NIC_BASE, VMFT_NIC_RX_LEN);
-  return 1;
+  for (;;) {
+    if (rings.rx_filled == rx_taken) return 0;
+    const volatile struct vmft_nic_rx_desc *d = &rx_ring[rx_taken % VMFT_NIC_RX_SLOTS];
+    if (d->kind != 0) {
+      ev->kind = d->kind;
+      ev->conn = d->conn;
+      ev->peer_ip = d->peer_ip;
+      ev->peer_port = d->peer_port;
+      ev->len = d->len;
+      ev->data = (uint8_t *)(uintptr_t)d->buf;
+      return 1;
+    }
+    vmft_nic_ack(); /* the NIC could not use this buffer: nothing in it */
+  }
+}
+
+void vmft_nic_ack(void) {
+  rx_taken++;
+  rings.rx_posted = rx_taken + VMFT_NIC_RX_SLOTS; /* the same slot, posted again */
+}
+
+int vmft_nic_flush(void) {
+  vmft_mmio_write(VMFT_NIC_BASE, VMFT_NIC_DOORBELL, 1);
+  int refused = 0;
+  for (uint32_t i = tx_flushed; i != tx_queued; i++) {
+    if (tx_ring[i % VMFT_NIC_TX_SLOTS].status != VMFT_NIC_OK) refused++;
+  }
+  tx_flushed = tx_queued;
+  tx_arena_used = 0;
+  return refused;
+}
+
+void vmft_nic_flush_queued(void) {
+  if (tx_queued != tx_flushed) vmft_nic_flush();
 }
 
 void vmft_nic_serve(void (*handle)(const struct vmft_nic_event *ev)) {
   for (;;) {
     struct vmft_nic_event ev;
+    batching = 1;
     while (vmft_nic_peek(&ev)) {
       handle(&ev);
       vmft_nic_ack();
     }
-    /* Check and sleep with interrupts off, so an event that lands in between still wakes
-       the idle (it returns on pending & mie, whatever mstatus.MIE says). */
+    batching = 0;
+    vmft_nic_flush();
+    /* Check and sleep with interrupts off, so an event filled in between still wakes the
+       idle (it returns on pending & mie, whatever mstatus.MIE says); the doorbell cleared the
+       interrupt, and a fill after it raises it again. */
     const int was_on = vmft_interrupts_save_off();
     vmft_irq_enable(VMFT_IRQ_NIC);
-    if (vmft_mmio_read(VMFT_NIC_BASE, VMFT_NIC_RX_STATUS) == 0) vmft_idle();
+    if (rings.rx_filled == rx_taken) vmft_idle();
     vmft_irq_disable(VMFT_IRQ_NIC);
     vmft_interrupts_restore(was_on);
   }
@@ -53,14 +115,25 @@ void vmft_nic_serve(void (*handle)(const struct vmft_nic_event *ev)) {
 
 static int nic_send(uint32_t kind, uint32_t conn, uint32_t ip, uint32_t port, const void *data,
                     size_t len) {
-  vmft_mmio_write(VMFT_NIC_BASE, VMFT_NIC_TX_KIND, kind);
-  vmft_mmio_write(VMFT_NIC_BASE, VMFT_NIC_TX_CONN, conn);
-  vmft_mmio_write(VMFT_NIC_BASE, VMFT_NIC_TX_PEER_IP, ip);
-  vmft_mmio_write(VMFT_NIC_BASE, VMFT_NIC_TX_PEER_PORT, port);
-  vmft_mmio_write(VMFT_NIC_BASE, VMFT_NIC_TX_BUF_ADDR, (uint64_t)(uintptr_t)data);
-  vmft_mmio_write(VMFT_NIC_BASE, VMFT_NIC_TX_LEN, len);
-  vmft_mmio_write(VMFT_NIC_BASE, VMFT_NIC_TX_SEND, 1);
-  return (int)vmft_mmio_read(VMFT_NIC_BASE, VMFT_NIC_TX_STATUS);
+  if (len > VMFT_NIC_MAX_PAYLOAD) return VMFT_NIC_ERR_BUFFER;
+  if (tx_queued - tx_flushed == VMFT_NIC_TX_SLOTS || tx_arena_used + len > TX_ARENA_BYTES) {
+    vmft_nic_flush();
+  }
+  uint8_t *copy = tx_arena + tx_arena_used;
+  if (len > 0) memcpy(copy, data, len);
+  tx_arena_used += len;
+  volatile struct vmft_nic_tx_desc *d = &tx_ring[tx_queued % VMFT_NIC_TX_SLOTS];
+  d->buf = (uint64_t)(uintptr_t)copy;
+  d->len = (uint32_t)len;
+  d->kind = kind;
+  d->conn = conn;
+  d->peer_ip = ip;
+  d->peer_port = port;
+  d->status = VMFT_NIC_OK;
+  rings.tx_queued = ++tx_queued;
+  if (batching) return VMFT_NIC_OK;
+  vmft_nic_flush();
+  return (int)d->status;
 }
 
 int vmft_udp_send(uint32_t peer_ip, uint32_t peer_port, const void *data, size_t len) {

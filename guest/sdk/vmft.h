@@ -24,7 +24,10 @@ static inline uint64_t vmft_hypercall(uint64_t number, uint64_t a0, uint64_t a1)
   __asm__ volatile("ecall" : "+r"(r_a0) : "r"(r_a1), "r"(r_a7) : "memory");
   return r_a0;
 }
+/* Sends still queued for the NIC's doorbell leave first (see vmft_nic_serve). */
+void vmft_nic_flush_queued(void);
 __attribute__((noreturn)) static inline void vmft_exit(int code) {
+  vmft_nic_flush_queued();
   vmft_hypercall(VMFT_HC_EXIT, (uint64_t)code, 0);
   for (;;) {
   }
@@ -85,26 +88,42 @@ static inline uint64_t vmft_entropy(void) {
   return vmft_mmio_read(VMFT_ENTROPY_BASE, VMFT_ENTROPY_VALUE);
 }
 
-/* One received NIC event, as read from the RX registers. */
+/* ---- NIC: the SDK keeps the descriptor rings (abi.h) ---- */
+#define VMFT_NIC_RX_SLOTS 16 /* receive buffers kept posted */
+#define VMFT_NIC_TX_SLOTS 64 /* sends one doorbell can carry */
+
+/* One received event: a filled receive descriptor. */
 struct vmft_nic_event {
   uint32_t kind; /* VMFT_NIC_KIND_* */
   uint32_t conn;
   uint32_t peer_ip;
   uint32_t peer_port;
-  uint32_t len; /* bytes in the receive buffer */
+  uint32_t len;  /* payload bytes at data */
+  uint8_t *data; /* in a receive buffer that is the guest's until vmft_nic_ack */
 };
-/* Names the receive buffer; the NIC writes payloads there. */
-void vmft_nic_init(void *rx_buffer, size_t size);
-/* Reads the event in the receive slot into *ev, without releasing it. Returns 0 if empty. */
+/* Divides `rx_area` into VMFT_NIC_RX_SLOTS receive buffers of size / VMFT_NIC_RX_SLOTS bytes,
+   posts them and hands the rings to the NIC. A datagram longer than one buffer is cut to its
+   size; TCP data arrives in chunks of at most one buffer. Returns 0, or -1 if the NIC refused
+   the rings (an area too small for one byte per buffer). */
+int vmft_nic_init(void *rx_area, size_t size);
+/* The oldest event not yet acknowledged, into *ev, without releasing it. Returns 0 if none. */
 int vmft_nic_peek(struct vmft_nic_event *ev);
-/* Releases the receive slot (the buffer may be overwritten from then on). */
-static inline void vmft_nic_ack(void) { vmft_mmio_write(VMFT_NIC_BASE, VMFT_NIC_RX_ACK, 1); }
-/* The server loop: forever, hands each event to `handle` (its payload stays in the receive
-   buffer until `handle` returns), releases it, and idles while there is none. The NIC
-   interrupt only wakes the idle (it is enabled in mie just around it, with mstatus.MIE
-   off), so it never traps; other interrupts, like the timer's, keep working. */
+/* Releases the event vmft_nic_peek returned: its buffer is posted again, for the NIC to see at
+   the next doorbell. */
+void vmft_nic_ack(void);
+/* Rings the doorbell: the sends queued so far leave, in order, and the NIC sees the buffers
+   posted again and clears its interrupt. Returns how many of those sends the NIC refused. */
+int vmft_nic_flush(void);
+/* The server loop: forever, hands each event to `handle` (its payload stays valid until
+   `handle` returns), releases it, and once none is left rings the doorbell and idles until
+   the next. The sends `handle` makes are queued and leave together at that doorbell. The NIC
+   interrupt only wakes the idle (it is enabled in mie just around it, with mstatus.MIE off),
+   so it never traps; other interrupts, like the timer's, keep working. */
 __attribute__((noreturn)) void vmft_nic_serve(void (*handle)(const struct vmft_nic_event *ev));
-/* Send requests; each returns VMFT_NIC_OK or a VMFT_NIC_ERR_* code. */
+/* Send requests. The payload is copied at once (the buffer is free again on return). Inside
+   vmft_nic_serve's handler a send is queued for the doorbell after the batch and returns
+   VMFT_NIC_OK (or VMFT_NIC_ERR_BUFFER for a payload over VMFT_NIC_MAX_PAYLOAD); anywhere else
+   it leaves at once and returns the NIC's answer: VMFT_NIC_OK or a VMFT_NIC_ERR_* code. */
 int vmft_udp_send(uint32_t peer_ip, uint32_t peer_port, const void *data, size_t len);
 int vmft_tcp_send(uint32_t conn, const void *data, size_t len);
 int vmft_tcp_close(uint32_t conn);

@@ -15,7 +15,7 @@
 
 static uint64_t mix = 0x9e3779b97f4a7c15ULL;
 static volatile uint64_t ticks;
-static uint8_t rx_buffer[2048];
+static uint8_t rx_area[VMFT_NIC_RX_SLOTS * 2048];
 static char reply[2048 + 32];
 
 static void stir(uint64_t value) { mix = (mix ^ value) * 0x100000001b3ULL; }
@@ -50,14 +50,14 @@ static void print_mix_and_exit(void) {
 static void handle_event(const struct vmft_nic_event *ev) {
   stir(ev->kind);
   stir(ev->conn);
-  for (uint32_t i = 0; i < ev->len; i++) stir(rx_buffer[i]);
+  for (uint32_t i = 0; i < ev->len; i++) stir(ev->data[i]);
   switch (ev->kind) {
     case VMFT_NIC_KIND_UDP:
-      if (ev->len == 4 && memcmp(rx_buffer, "quit", 4) == 0) print_mix_and_exit();
-      vmft_udp_send(ev->peer_ip, ev->peer_port, reply, with_mix(rx_buffer, ev->len));
+      if (ev->len == 4 && memcmp(ev->data, "quit", 4) == 0) print_mix_and_exit();
+      vmft_udp_send(ev->peer_ip, ev->peer_port, reply, with_mix(ev->data, ev->len));
       break;
     case VMFT_NIC_KIND_TCP_OPEN: stir(vmft_clock_wall_ns()); break;
-    case VMFT_NIC_KIND_TCP_DATA: vmft_tcp_send(ev->conn, reply, with_mix(rx_buffer, ev->len)); break;
+    case VMFT_NIC_KIND_TCP_DATA: vmft_tcp_send(ev->conn, reply, with_mix(ev->data, ev->len)); break;
     case VMFT_NIC_KIND_TCP_CLOSE: vmft_tcp_close(ev->conn); break;
     default: break;
   }
@@ -93,7 +93,7 @@ int main(void) {
   stir(vmft_clock_wall_ns());
   vmft_set_irq_handler(VMFT_IRQ_TIMER, on_timer);
   vmft_irq_enable(VMFT_IRQ_TIMER);
-  vmft_nic_init(rx_buffer, sizeof rx_buffer);
+  vmft_nic_init(rx_area, sizeof rx_area);
   arm_timer();
   vmft_interrupts_on();
   vmft_puts("torture: ready\n");
@@ -111,12 +111,14 @@ int main(void) {
       next_line = now + LINE_EVERY_NS;
     }
     if (vmft_entropy() & 1) burst();
-    /* As vmft_nic_serve: check and sleep with interrupts off, so an event that lands in
-       between still wakes the idle; the pending timer interrupt is taken once they are on. */
+    /* As vmft_nic_serve: the doorbell lets the NIC see the buffers posted again and clears its
+       interrupt; then check and sleep with interrupts off, so an event that lands in between
+       still wakes the idle; the pending timer interrupt is taken once they are on. */
+    vmft_nic_flush();
     const uint64_t seen = ticks;
     const int was_on = vmft_interrupts_save_off();
     vmft_irq_enable(VMFT_IRQ_NIC);
-    if (ticks == seen && vmft_mmio_read(VMFT_NIC_BASE, VMFT_NIC_RX_STATUS) == 0) vmft_idle();
+    if (ticks == seen && !vmft_nic_peek(&ev)) vmft_idle();
     vmft_irq_disable(VMFT_IRQ_NIC);
     vmft_interrupts_restore(was_on);
   }

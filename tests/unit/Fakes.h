@@ -76,9 +76,11 @@ class RecordingNet final : public devices::NetBackend {
   void close_tcp(uint32_t conn) override {
     sent.push_back({VMFT_NIC_KIND_TCP_CLOSE, conn, 0, 0, {}});
   }
+  void flush() override { ++flushes; }
   void delivered(const devices::NetEvent&) override { ++delivered_count; }
   std::vector<devices::NetEvent> sent;
   int delivered_count = 0;
+  int flushes = 0;
 };
 
 inline hypervisor::GuestImage test_guest(const std::string& name) {

@@ -26,7 +26,8 @@ std::string hex(uint64_t value) {
 }
 
 LogHeader test_header() {
-  return {kFormatVersion, 0x0123456789abcdef, "counter.elf", 16 << 20, true, true};
+  return {kFormatVersion, 0x0123456789abcdef, "counter.elf", 16 << 20, true, true, 1ULL << 28,
+          "unicorn 2.1.1"};
 }
 
 std::vector<uint8_t> read_bytes(const fs::path& path) {

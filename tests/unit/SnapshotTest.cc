@@ -426,11 +426,10 @@ MachineSnapshot every_field_set() {
                  event(VMFT_NIC_KIND_UDP, 0, "datagram"), event(VMFT_NIC_KIND_TCP_OPEN, 9, "")};
   s.nic.front_offset = 4096;
   s.nic.open_conns = {3, 8};
-  s.nic.rx_full = true;
-  s.nic.rx_kind = 3, s.nic.rx_conn = 3, s.nic.rx_len = 4096, s.nic.rx_peer_ip = 1;
-  s.nic.rx_peer_port = 2, s.nic.rx_buf_addr = VMFT_RAM_BASE + 0x8000, s.nic.rx_buf_size = 4096;
-  s.nic.tx_kind = 1, s.nic.tx_conn = 4, s.nic.tx_peer_ip = 5, s.nic.tx_peer_port = 6;
-  s.nic.tx_buf_addr = 7, s.nic.tx_len = 8, s.nic.tx_status = 2;
+  s.nic.rings = {VMFT_RAM_BASE + 0x8000, VMFT_RAM_BASE + 0x9000, VMFT_RAM_BASE + 0xa000, 16, 64};
+  s.nic.rx_posted = 20, s.nic.rx_filled = 17, s.nic.tx_done = 0xfffffffe;
+  s.nic.interrupt = true;
+  s.nic.error = VMFT_NIC_ERR_RINGS;
   s.mmio = {{8, 0xaa, UINT64_MAX, 0}, {UINT64_MAX, 0, 0x10, 0xbb}, {}, {}, {}};
   s.ram.assign(s.ram_size, 0);
   s.ram[0] = 1;
@@ -498,7 +497,9 @@ TEST(SnapshotCodec, RejectsTrailingBytes) {
 TEST(SnapshotCodec, RejectsAnotherVersion) {
   auto bytes = hypervisor::encode_snapshot(every_field_set());
   bytes[8] = static_cast<uint8_t>(hypervisor::kSnapshotFormatVersion + 1);
-  EXPECT_NE(decode_error(bytes).find("version 2 is not supported"), std::string::npos)
+  const std::string expected =
+      "version " + std::to_string(hypervisor::kSnapshotFormatVersion + 1) + " is not supported";
+  EXPECT_NE(decode_error(bytes).find(expected), std::string::npos)
       << decode_error(bytes);
 }
 

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string_view>
 
@@ -52,6 +53,8 @@ inline constexpr std::string_view kTooManyConnections = "-ERR vmft: too many con
 /// work runs on the io_context's thread; received data goes to `sink` (from that thread).
 /// TCP reads are flow-controlled: a connection is not read again until the guest has taken
 /// in the previous chunk, so memory per connection stays bounded.
+/// Sends and deliveries made on other threads queue up and reach the io thread together: one
+/// wake-up for all that queued while it was busy, and one gathered write per connection.
 class AsioNetwork final : public NetBackend {
  public:
   using Sink = std::function<void(NetEvent)>;
@@ -78,12 +81,24 @@ class AsioNetwork final : public NetBackend {
 
  private:
   struct Connection;
+  /// A send, a close or a delivery, queued for the io thread.
+  struct Request {
+    enum class Kind { kUdp, kTcp, kClose, kDelivered } kind;
+    uint32_t conn_or_ip = 0;
+    uint32_t port = 0;
+    std::vector<uint8_t> data;
+  };
   /// Events of one kind, for log lines that say how many.
   struct Tally {
     size_t count = 0;
     std::chrono::steady_clock::time_point last_report{};
   };
   static size_t tally(Tally& t);
+  void request(Request r);
+  void drain_requests();
+  void send_tcp_now(uint32_t conn, std::vector<uint8_t> data,
+                    std::vector<std::shared_ptr<Connection>>& touched);
+  void delivered_now(uint32_t conn);
   void receive_udp();
   void accept_tcp();
   void admit(asio::ip::tcp::socket socket);
@@ -111,6 +126,10 @@ class AsioNetwork final : public NetBackend {
   bool accept_failing_ = false;
   Tally refused_;      ///< connections refused for max_connections
   Tally idle_closed_;  ///< connections closed for idle_timeout
+
+  std::mutex requests_mutex_;
+  std::vector<Request> requests_;  ///< under requests_mutex_
+  bool drain_posted_ = false;      ///< under requests_mutex_: drain_requests() is on its way
 };
 
 }  // namespace vmft::devices

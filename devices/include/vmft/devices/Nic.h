@@ -8,6 +8,7 @@
 
 #include "vmft/devices/GuestRam.h"
 #include "vmft/devices/MmioDevice.h"
+#include "vmft/guest/abi.h"
 
 namespace vmft::devices {
 
@@ -21,17 +22,27 @@ struct NetEvent {
   bool operator==(const NetEvent&) const = default;
 };
 
+/// The ring layout the guest named (VMFT_NIC_RINGS), as read when it named it.
+struct NicRings {
+  uint64_t header = 0;  ///< guest address of the struct vmft_nic_rings; 0: no rings
+  uint64_t rx_desc = 0, tx_desc = 0;
+  uint32_t rx_size = 0, tx_size = 0;
+  bool operator==(const NicRings&) const = default;
+};
+
 /// Everything that decides the NIC's future, for snapshots: its registers, the connections the
-/// guest has been told about, and the host events not yet (or only partly) delivered.
+/// guest has been told about, and the host events not yet (or only partly) delivered. The rings
+/// themselves are in guest RAM.
 struct NicState {
   std::vector<NetEvent> queue;
   uint64_t front_offset = 0;         ///< bytes of queue.front() already delivered
   std::vector<uint32_t> open_conns;  ///< ascending
-  bool rx_full = false;
-  uint64_t rx_kind = 0, rx_conn = 0, rx_len = 0, rx_peer_ip = 0, rx_peer_port = 0;
-  uint64_t rx_buf_addr = 0, rx_buf_size = 0;
-  uint64_t tx_kind = 0, tx_conn = 0, tx_peer_ip = 0, tx_peer_port = 0;
-  uint64_t tx_buf_addr = 0, tx_len = 0, tx_status = 0;
+  NicRings rings;
+  /// The counts as the NIC keeps them: rx_posted as read at the last doorbell, the others its
+  /// own (it writes them to the ring header for the guest, and never reads them back).
+  uint32_t rx_posted = 0, rx_filled = 0, tx_done = 0;
+  bool interrupt = false;  ///< filled since the last doorbell
+  uint32_t error = 0;      ///< VMFT_NIC_ERROR
   bool operator==(const NicState&) const = default;
 };
 
@@ -45,13 +56,16 @@ class NetBackend {
   virtual void send_tcp(uint32_t conn, std::vector<uint8_t> data) = 0;
   /// Closes the connection once everything sent on it has been written.
   virtual void close_tcp(uint32_t conn) = 0;
+  /// The sends of one doorbell are all made: a backend that held them may pass them on.
+  virtual void flush() {}
   /// The guest has taken in all of `event`: the backend may read more (flow control).
   virtual void delivered(const NetEvent& event) = 0;
 };
 
-/// The NIC: one receive slot, filled from a queue of host events at instruction boundaries,
-/// and a transmit path that copies payloads out of guest RAM. Whether a send is accepted
-/// depends only on guest-visible state, so it is the same on every replica.
+/// The NIC: descriptor rings in guest RAM (guest/include/vmft/guest/abi.h). Host events wait
+/// in a queue and are copied into posted receive descriptors at instruction boundaries; queued
+/// sends are taken at each doorbell write. Whether a send is accepted depends only on
+/// guest-visible state, so it is the same on every replica.
 class Nic final : public MmioDevice {
  public:
   Nic(GuestRam ram, NetBackend& backend) : ram_(ram), backend_(backend) {}
@@ -59,39 +73,54 @@ class Nic final : public MmioDevice {
   uint64_t read(uint64_t offset) override;
   void write(uint64_t offset, uint64_t value) override;
   /// Covers the registers, the connections the guest knows and the undelivered queue's
-  /// length (its contents are inputs, checked where they are logged).
+  /// length (its contents are inputs, checked where they are logged; the rings are in RAM).
   uint64_t state_hash() const override;
 
   /// Queues a host event for delivery (vCPU thread).
   void enqueue(NetEvent event);
-  /// True when an event waits and the slot and receive buffer can take it.
+  /// True when an event waits and a posted receive descriptor can take it.
   bool can_deliver() const;
-  /// Copies the next event (or the next chunk of a TCP payload) into the receive buffer and
-  /// fills the slot. Call only at an instruction boundary, when can_deliver().
+  /// Fills every posted receive descriptor it can with the queued events (a TCP payload may
+  /// span several). Call only at an instruction boundary.
   void deliver();
-  bool interrupt_pending() const { return rx_full_; }
+  bool interrupt_pending() const { return interrupt_; }
   size_t queued() const { return queue_.size(); }
 
   NicState save() const;
   /// Takes `state` from a snapshot. The backend hears nothing: the queued events came from the
-  /// host where the snapshot was taken, and were logged there.
+  /// host where the snapshot was taken, and were logged there. Throws std::invalid_argument if
+  /// its rings do not fit in this RAM.
   void restore(NicState state);
 
  private:
-  void send();
-  uint32_t check_send(std::span<uint8_t>& payload) const;
+  /// Whether a layout is none at all, or one whose header and rings lie wholly inside RAM.
+  bool fits(const NicRings& rings) const;
+  void set_rings(uint64_t header);
+  void ring_doorbell();
+  /// The ring header's count at `field` (an offsetof(vmft_nic_rings, ...)).
+  uint32_t count(size_t field) const;
+  void set_count(size_t field, uint32_t value);
+  /// Takes the guest's rx_posted, if it is in range (at most a ring ahead of rx_filled).
+  void take_posted();
+  /// Sends what tx descriptor `desc` asks, or says why not (a VMFT_NIC_* status).
+  uint32_t send(const struct vmft_nic_tx_desc& desc);
+  /// Copies the next event (or the next chunk of its payload) into the rx descriptor at guest
+  /// address `desc_addr`; an unusable buffer takes nothing and comes back with kind 0.
+  void fill(uint64_t desc_addr);
+  void drop_stale_events();
 
   GuestRam ram_;
   NetBackend& backend_;
   std::deque<NetEvent> queue_;
   size_t front_offset_ = 0;        ///< bytes of queue_.front() already delivered
   std::set<uint32_t> open_conns_;  ///< connections the guest has been told about
-
-  bool rx_full_ = false;
-  uint64_t rx_kind_ = 0, rx_conn_ = 0, rx_len_ = 0, rx_peer_ip_ = 0, rx_peer_port_ = 0;
-  uint64_t rx_buf_addr_ = 0, rx_buf_size_ = 0;
-  uint64_t tx_kind_ = 0, tx_conn_ = 0, tx_peer_ip_ = 0, tx_peer_port_ = 0;
-  uint64_t tx_buf_addr_ = 0, tx_len_ = 0, tx_status_ = 0;
+  NicRings rings_;
+  // What the NIC reads from the ring header it reads only at the guest's register writes, at
+  // exact instructions: a plain store to RAM takes effect at the next doorbell, the same on
+  // every replica however often each looks at its boundaries.
+  uint32_t rx_posted_ = 0, rx_filled_ = 0, tx_done_ = 0;
+  bool interrupt_ = false;
+  uint32_t error_ = 0;
 };
 
 }  // namespace vmft::devices

@@ -2,7 +2,8 @@
  * The vmft guest ABI: memory map, device registers, interrupt causes and hypercall numbers.
  *
  * This header is the one source of truth shared by guests (C, bare metal RISC-V) and by the
- * host (devices/ and hypervisor/, C++). It holds only constants, so it compiles as C and C++.
+ * host (devices/ and hypervisor/, C++). It holds constants and the NIC's ring layouts (plain
+ * structs of fixed-width fields), so it compiles as C and C++.
  *
  * Device registers are 64-bit and sit at 8-byte aligned offsets. Unicorn splits a 64-bit
  * MMIO access into two 32-bit halves (low first), so the host gives them these semantics:
@@ -45,47 +46,96 @@
 /* ---- entropy ---- */
 #define VMFT_ENTROPY_VALUE 0x00 /* r: 64 random bits (a nondeterministic input) */
 
-/* ---- NIC: UDP datagrams and TCP connection events through one receive slot ----
- * The guest names a receive buffer (RX_BUF_ADDR, RX_BUF_SIZE). The host delivers one event
- * at a time: it copies the payload into that buffer, fills the RX_* registers, sets
- * RX_STATUS to 1 and raises the NIC interrupt, all at one instruction boundary. The guest
- * reads the event and writes RX_ACK, which frees the slot for the next event. A TCP payload
- * larger than the buffer arrives as several TCP_DATA events.
- * A UDP datagram larger than the buffer is cut to the buffer's size, as recvfrom(2) does.
+/* ---- NIC: UDP datagrams and TCP connection events, through descriptor rings in guest RAM ----
+ * The guest lays out a struct vmft_nic_rings and two descriptor arrays in its RAM and writes
+ * the header's address to VMFT_NIC_RINGS. From then on both sides meet in RAM:
+ *
+ * Receiving. The guest posts receive buffers: it fills rx descriptor number rx_posted (slot
+ * rx_posted % rx_size) with a buffer's address and size, then advances rx_posted. The host
+ * delivers host events in order into posted descriptors, each at an instruction boundary: it
+ * copies the payload into the buffer, fills kind, conn, len and the peer, advances rx_filled
+ * and raises the NIC interrupt. Payload bytes enter guest RAM only then. A TCP payload longer
+ * than a buffer continues in the next descriptors (as several TCP_DATA events); a UDP
+ * datagram longer than its buffer is cut to the buffer's size, as recvfrom(2) does. A
+ * descriptor whose buffer is not wholly inside RAM, or is empty, comes back with kind 0 and
+ * takes nothing. The host reads rx_posted only when the guest writes VMFT_NIC_RINGS or
+ * VMFT_NIC_DOORBELL (so that it learns of posts at exact instructions): post, then ring the
+ * doorbell. It keeps its own rx_filled and tx_done and never reads them back.
+ *
+ * Sending. The guest fills tx descriptor number tx_queued (slot tx_queued % tx_size) and
+ * advances tx_queued, as many as it likes, then writes VMFT_NIC_DOORBELL. The host then takes
+ * every queued descriptor in order before the write returns: it copies the payload out,
+ * writes the descriptor's status (VMFT_NIC_OK or why not) and advances tx_done. The payload
+ * buffers are free again when the write returns. Whether a send is accepted depends only on
+ * what the guest has seen, never on the host's sockets, so it is deterministic.
+ *
+ * The NIC interrupt is pending from the moment the host fills a descriptor until the next
+ * VMFT_NIC_DOORBELL write (a guest that took in every filled descriptor and rings the
+ * doorbell can then idle safely: anything filled later raises it again).
+ *
  * TCP_CLOSE means the peer sends nothing more; the connection stays open for the guest's
  * replies until the guest closes it, and after the guest closes it no more events for it
  * arrive. The host disconnects a client that leaves more than 16 MiB of replies unread; the
  * guest then sees TCP_CLOSE.
- * To send, the guest fills the TX_* registers and writes TX_SEND; TX_STATUS then says
- * whether the request was accepted (VMFT_NIC_OK) or why not. Acceptance depends only on what
- * the guest has seen, never on the host's sockets, so it is deterministic. */
-#define VMFT_NIC_RX_STATUS 0x00    /* r: 1 when the slot holds an event */
-#define VMFT_NIC_RX_KIND 0x08      /* r: VMFT_NIC_KIND_* */
-#define VMFT_NIC_RX_CONN 0x10      /* r: TCP connection id (0 for UDP) */
-#define VMFT_NIC_RX_LEN 0x18       /* r: payload bytes copied into the buffer */
-#define VMFT_NIC_RX_PEER_IP 0x20   /* r: peer IPv4 address, host byte order */
-#define VMFT_NIC_RX_PEER_PORT 0x28 /* r: peer port */
-#define VMFT_NIC_RX_BUF_ADDR 0x30  /* rw: guest address of the receive buffer */
-#define VMFT_NIC_RX_BUF_SIZE 0x38  /* rw: its size in bytes */
-#define VMFT_NIC_RX_ACK 0x40       /* w: release the slot */
-#define VMFT_NIC_TX_KIND 0x48      /* rw: VMFT_NIC_KIND_UDP, _TCP_DATA or _TCP_CLOSE */
-#define VMFT_NIC_TX_CONN 0x50      /* rw: TCP connection id */
-#define VMFT_NIC_TX_PEER_IP 0x58   /* rw: UDP destination address, host byte order */
-#define VMFT_NIC_TX_PEER_PORT 0x60 /* rw: UDP destination port */
-#define VMFT_NIC_TX_BUF_ADDR 0x68  /* rw: guest address of the payload */
-#define VMFT_NIC_TX_LEN 0x70       /* rw: payload length */
-#define VMFT_NIC_TX_SEND 0x78      /* w: send what the TX_* registers describe */
-#define VMFT_NIC_TX_STATUS 0x80    /* r: VMFT_NIC_OK or VMFT_NIC_ERR_* for the last send */
+ *
+ * Counts are free-running 32-bit numbers (they wrap); a ring holds at most its size of
+ * descriptors between the two counts. All fields are little-endian. */
+#define VMFT_NIC_RINGS 0x00    /* rw: guest address of the struct vmft_nic_rings (8-byte aligned);
+                                  writing it reads the layout (sizes, descriptor addresses) and
+                                  starts both rings at the header's counts; 0: no rings */
+#define VMFT_NIC_DOORBELL 0x08 /* w: send the queued tx descriptors, look for posted rx ones,
+                                  and clear the NIC interrupt */
+#define VMFT_NIC_ERROR 0x10    /* r: VMFT_NIC_OK, or why the last VMFT_NIC_RINGS write was
+                                  refused (VMFT_NIC_ERR_RINGS); a refused layout means no rings */
 
-#define VMFT_NIC_KIND_UDP 1       /* a datagram from (or to) RX/TX_PEER_IP:PORT */
-#define VMFT_NIC_KIND_TCP_OPEN 2  /* a client connected; RX_CONN names it from now on */
+#define VMFT_NIC_MAX_RING 4096 /* a ring's size: a power of two from 1 to this */
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+
+struct vmft_nic_rings {
+  uint64_t rx_desc;   /* guest: address of rx_size struct vmft_nic_rx_desc, 8-byte aligned */
+  uint64_t tx_desc;   /* guest: address of tx_size struct vmft_nic_tx_desc, 8-byte aligned */
+  uint32_t rx_size;   /* guest: descriptors in the rx ring */
+  uint32_t tx_size;   /* guest: descriptors in the tx ring */
+  uint32_t rx_posted; /* guest: rx descriptors posted */
+  uint32_t rx_filled; /* host: rx descriptors filled */
+  uint32_t tx_queued; /* guest: tx descriptors queued */
+  uint32_t tx_done;   /* host: tx descriptors taken */
+};
+
+struct vmft_nic_rx_desc {
+  uint64_t buf;       /* guest: receive buffer address */
+  uint32_t buf_size;  /* guest: its size in bytes */
+  uint32_t kind;      /* host: VMFT_NIC_KIND_*, or 0 if the buffer was unusable */
+  uint32_t conn;      /* host: TCP connection id (0 for UDP) */
+  uint32_t len;       /* host: payload bytes copied into the buffer */
+  uint32_t peer_ip;   /* host: UDP sender's IPv4 address, host byte order */
+  uint32_t peer_port; /* host: its port */
+};
+
+struct vmft_nic_tx_desc {
+  uint64_t buf;       /* guest: payload address */
+  uint32_t len;       /* guest: payload length, at most VMFT_NIC_MAX_PAYLOAD */
+  uint32_t kind;      /* guest: VMFT_NIC_KIND_UDP, _TCP_DATA or _TCP_CLOSE */
+  uint32_t conn;      /* guest: TCP connection id */
+  uint32_t peer_ip;   /* guest: UDP destination address, host byte order */
+  uint32_t peer_port; /* guest: UDP destination port */
+  uint32_t status;    /* host: VMFT_NIC_OK or VMFT_NIC_ERR_* */
+};
+#endif
+
+#define VMFT_NIC_KIND_UDP 1       /* a datagram from (or to) the descriptor's peer */
+#define VMFT_NIC_KIND_TCP_OPEN 2  /* a client connected; its conn names it from now on */
 #define VMFT_NIC_KIND_TCP_DATA 3  /* bytes on a connection */
 #define VMFT_NIC_KIND_TCP_CLOSE 4 /* rx: the peer sends nothing more; tx: close it */
 
 #define VMFT_NIC_OK 0
-#define VMFT_NIC_ERR_KIND 1    /* unknown TX_KIND, or no socket of that kind configured */
+#define VMFT_NIC_ERR_KIND 1    /* unknown kind, or no socket of that kind configured */
 #define VMFT_NIC_ERR_BUFFER 2  /* payload not inside RAM, or longer than VMFT_NIC_MAX_PAYLOAD */
 #define VMFT_NIC_ERR_CONN 3    /* no open connection with that id */
+#define VMFT_NIC_ERR_RINGS 4   /* a ring layout that is not inside RAM, not aligned, or whose
+                                  size is not a power of two up to VMFT_NIC_MAX_RING */
 #define VMFT_NIC_MAX_PAYLOAD 65507 /* one send, UDP or TCP: the largest UDP payload over IPv4 */
 
 /* ---- interrupts (RISC-V machine-mode causes; mie bits are 1 << cause) ---- */

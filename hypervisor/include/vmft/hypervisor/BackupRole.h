@@ -63,6 +63,7 @@ class BackupRole final : public Role {
   void end(uint64_t icount, const logchannel::RunEnd& end,
            const logchannel::StateDigest& final) override;
   void boundary_done(uint64_t icount, uint64_t pc) override;
+  bool outputs_made(uint64_t icount) override;
 
   const ReplayRole& replay() const { return replay_; }
   /// Whether it went live, and at which instruction.

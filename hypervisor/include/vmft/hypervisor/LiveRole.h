@@ -44,6 +44,7 @@ class LiveRole final : public Role {
 
   void interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) override;
   bool output(uint64_t icount, const logchannel::Output& output) override;
+  bool outputs_made(uint64_t icount) override;
   void digest(uint64_t icount, const logchannel::StateDigest& digest) override;
   void end(uint64_t icount, const logchannel::RunEnd& end,
            const logchannel::StateDigest& final) override;

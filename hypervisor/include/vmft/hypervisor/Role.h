@@ -70,6 +70,13 @@ class Role {
   /// Returns whether the output may leave: a recorder that could not log it holds it back,
   /// so that nothing a client sees is missing from the log.
   virtual bool output(uint64_t icount, const logchannel::Output& output) = 0;
+  /// The outputs seen since the last call were made together (one console write, or the sends
+  /// of one NIC doorbell): a recorder puts its log on its way before they leave. Returns
+  /// whether they may leave, as output() does.
+  virtual bool outputs_made(uint64_t icount) {
+    (void)icount;
+    return true;
+  }
   virtual void digest(uint64_t icount, const logchannel::StateDigest& digest) = 0;
   /// The run is over, with `final` the state it ended in; a recorder writes both (end record
   /// first, so a replayer knows where to stop before it meets the digest) and closes the log.

@@ -17,7 +17,7 @@
 
 namespace vmft::hypervisor {
 
-inline constexpr uint32_t kSnapshotFormatVersion = 1;
+inline constexpr uint32_t kSnapshotFormatVersion = 2;
 
 /// A snapshot that cannot be decoded or restored: truncated or corrupt bytes, an unsupported
 /// version, or a machine it does not fit (another guest image, RAM size or digest interval).
