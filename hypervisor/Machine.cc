@@ -216,29 +216,43 @@ void Machine::Impl::after_emulation_stopped(uc_err err) {
   fault("emulation stopped unexpectedly", pc);
 }
 
+// Runs before every block: the common case, nothing to do, must stay a handful of loads with
+// no call (a call would make every block save and restore registers).
 void Machine::Impl::on_block(uc_engine*, uint64_t address, uint32_t size, void* user) {
   auto* self = static_cast<Impl*>(user);
+  const uint64_t start = self->icount_;
+  const uint64_t end = start + size / 4;
   self->block_addr_ = address;
   self->block_size_ = size;
-  self->block_start_icount_ = self->icount_;
-  self->icount_ += size / 4;
-  if (self->boundary_work_ || self->role_.attention() ||
-      self->block_start_icount_ >= self->role_.due_icount() ||
-      self->block_start_icount_ >= self->next_digest_icount_ ||
-      self->tasks_pending_.load(std::memory_order_relaxed) ||
-      self->icount_ >= self->role_.run_limit() || self->icount_ > self->config_.until) {
-    self->at_block_boundary(address);
+  self->block_start_icount_ = start;
+  self->icount_ = end;
+  const Role& role = self->role_;
+  if (self->boundary_work_ || role.attention() || start >= role.due_icount() ||
+      start >= self->next_digest_icount_ ||
+      self->tasks_pending_.load(std::memory_order_relaxed) || end >= role.run_limit() ||
+      end > self->config_.until) [[unlikely]] {
+    return self->at_block_boundary_then_look(address, size);
   }
-  // Only a SYSTEM instruction (a CSR write, mret) can unmask an interrupt that waits, and it
-  // ends its block: the boundary after such a block takes a look.
-  if (!self->boundary_work_ && size != 0 && self->pending_interrupts() != 0) {
-    self->boundary_work_ = self->ends_in_system_instruction(address, size);
+  self->look_after_block(address, size);
+}
+
+void Machine::Impl::at_block_boundary_then_look(uint64_t address, uint32_t size) {
+  at_block_boundary(address);
+  look_after_block(address, size);
+}
+
+// Only a SYSTEM instruction (a CSR write, mret) can unmask an interrupt that waits, and it ends
+// its block: the boundary after such a block takes a look.
+inline void Machine::Impl::look_after_block(uint64_t address, uint32_t size) {
+  if (!boundary_work_ && pending_interrupts() != 0 && ends_in_system_instruction(address, size)) {
+    boundary_work_ = true;
   }
 }
 
-bool Machine::Impl::ends_in_system_instruction(uint64_t address, uint32_t size) const {
+// A block lies in RAM (Unicorn executes nothing else); one of size 0 has no last instruction.
+inline bool Machine::Impl::ends_in_system_instruction(uint64_t address, uint32_t size) const {
   const uint64_t last = address + size - 4 - ram_.base();
-  if (last > ram_.size() - 4) return true;
+  if (size == 0 || last > ram_.size() - 4) return size != 0;
   uint32_t word;
   std::memcpy(&word, ram_.data() + last, 4);
   return (word & 0x7f) == kSystemOpcode;

@@ -90,6 +90,8 @@ class Machine::Impl {
   void install_hooks();
   static void on_block(uc_engine*, uint64_t address, uint32_t size, void* user);
   void at_block_boundary(uint64_t address);
+  void at_block_boundary_then_look(uint64_t address, uint32_t size);
+  void look_after_block(uint64_t address, uint32_t size);
   bool ends_in_system_instruction(uint64_t address, uint32_t size) const;
   void deliver_device_events();
   uint64_t pending_interrupts() const;

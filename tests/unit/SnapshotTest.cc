@@ -8,6 +8,7 @@
 #include <cstring>
 #include <functional>
 #include <future>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -327,7 +328,17 @@ TEST(Snapshot, TaskPostedFromAnotherThreadRunsWhileTheGuestIdles) {
   Vm vm("echo");
   std::promise<MachineSnapshot> taken;
   std::thread poster([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // echo idles by then
+    // Echo, given no input, idles for good once it has booted: probe, now and then (a probe
+    // holds the guest up at a boundary), until one finds it so.
+    for (;;) {
+      auto idle = std::make_shared<std::promise<bool>>();
+      auto answer = idle->get_future();
+      vm.machine->at_next_boundary([idle](Machine& m) { idle->set_value(m.position().idle); });
+      // No answer: the machine stopped (the watchdog's doing), and the test fails below.
+      if (answer.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return;
+      if (answer.get()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     vm.machine->at_next_boundary([&](Machine& m) {
       taken.set_value(m.snapshot(RamCopy::kNone));
       vm.inputs.request_stop();
