@@ -88,6 +88,70 @@ TEST(Machine, SameInputsGiveSameInstructionCount) {
   EXPECT_EQ(run_irq_count(3, 10).instructions, run_irq_count(3, 10).instructions);
 }
 
+// A log that counts its flushes, and a network that notes, at each send, what the log had by
+// then; it stops the machine once it has `stop_after` sends.
+struct FlushCountingLog final : logchannel::RecordSink {
+  void append(const logchannel::Record& record) override { records.push_back(record); }
+  void flush() override { flushed = records.size(); }
+  void close() override {}
+  std::vector<logchannel::Record> records;
+  size_t flushed = 0;  ///< records flushed so far
+};
+struct NotingNet final : devices::NetBackend {
+  NotingNet(const FlushCountingLog& log, hypervisor::InputQueue& inputs, size_t stop_after)
+      : log(log), inputs(inputs), stop_after(stop_after) {}
+  bool has_udp() const override { return true; }
+  bool has_tcp() const override { return true; }
+  void send_udp(uint32_t, uint32_t, std::vector<uint8_t> data) override {
+    sent.emplace_back(data.begin(), data.end());
+    flushed_at_send.push_back(log.flushed);
+    if (sent.size() == stop_after) inputs.request_stop();
+  }
+  void send_tcp(uint32_t, std::vector<uint8_t>) override {}
+  void close_tcp(uint32_t) override {}
+  void flush() override { ++flushes; }
+  void delivered(const devices::NetEvent&) override {}
+  const FlushCountingLog& log;
+  hypervisor::InputQueue& inputs;
+  size_t stop_after;
+  std::vector<std::string> sent;
+  std::vector<size_t> flushed_at_send;
+  int flushes = 0;
+};
+
+// The echo guest answers three datagrams that arrive together at one doorbell: the three
+// replies are logged at one instruction, the log is flushed once, and only then do they leave,
+// in order, as one batch.
+TEST(Machine, ADoorbellsSendsAreLoggedThenFlushedOnceThenLeaveTogether) {
+  hypervisor::InputQueue inputs;
+  SteppingClock clock;
+  FixedEntropy entropy(0);
+  ImmediateTimer timer(inputs, 0);
+  FlushCountingLog log;
+  NotingNet net(log, inputs, 3);
+  hypervisor::LiveRole role({clock, entropy, timer, net}, inputs, &log);
+  hypervisor::Machine machine(test_guest("echo"), {16ULL << 20, {}}, role);
+  for (const char* text : {"one", "two", "three"}) {
+    inputs.push(devices::NetEvent{VMFT_NIC_KIND_UDP, 0, 0x7f000001, 4000,
+                                  std::vector<uint8_t>(text, text + std::strlen(text))});
+  }
+  const auto result = machine.run();
+  ASSERT_EQ(result.outcome, Outcome::kStopped) << result.report;
+  EXPECT_EQ(net.sent, (std::vector<std::string>{"one", "two", "three"}));
+  EXPECT_EQ(net.flushes, 1);
+  std::vector<const logchannel::Record*> replies;
+  for (const auto& r : log.records) {
+    if (const auto* out = std::get_if<logchannel::Output>(&r.body);
+        out && out->kind == logchannel::OutputKind::kUdp) {
+      replies.push_back(&r);
+    }
+  }
+  ASSERT_EQ(replies.size(), 3u);
+  EXPECT_EQ(replies[0]->icount, replies[2]->icount);
+  // Every reply was in the flushed log before the first one left.
+  for (size_t flushed : net.flushed_at_send) EXPECT_GE(flushed, replies[2]->seq);
+}
+
 struct FaultCase {
   uint64_t selector;
   const char* cause;
