@@ -32,7 +32,7 @@ bool Machine::Impl::OutputTap::has_tcp() const { return m_.role_.net().has_tcp()
 // The payload moves into the check and on to the network: a send copies it only when a
 // recorder logs it. A send the role holds back (a recorder that could not log it) goes nowhere.
 void Machine::Impl::OutputTap::made(Output output) {
-  if (m_.role_.output(m_.icount_, output)) made_.push_back(std::move(output));
+  if (m_.role_.output(m_.icount_, output)) made_.emplace_back(&m_.role_.net(), std::move(output));
 }
 
 void Machine::Impl::OutputTap::send_udp(uint32_t peer_ip, uint32_t peer_port,
@@ -49,18 +49,18 @@ void Machine::Impl::OutputTap::close_tcp(uint32_t conn) {
 }
 
 void Machine::Impl::OutputTap::flush() {
-  std::vector<Output> outputs = std::exchange(made_, {});
+  auto outputs = std::exchange(made_, {});
   if (!m_.role_.outputs_made(m_.icount_)) return;
-  devices::NetBackend& net = m_.role_.net();
-  for (Output& out : outputs) {
+  for (auto& [net, out] : outputs) {
     switch (out.kind) {
-      case OutputKind::kUdp: net.send_udp(out.peer_ip, out.peer_port, std::move(out.data)); break;
-      case OutputKind::kTcpData: net.send_tcp(out.conn, std::move(out.data)); break;
-      case OutputKind::kTcpClose: net.close_tcp(out.conn); break;
+      case OutputKind::kUdp: net->send_udp(out.peer_ip, out.peer_port, std::move(out.data)); break;
+      case OutputKind::kTcpData: net->send_tcp(out.conn, std::move(out.data)); break;
+      case OutputKind::kTcpClose: net->close_tcp(out.conn); break;
       case OutputKind::kConsole: break;  // not a network output
     }
   }
-  net.flush();
+  if (!outputs.empty() && outputs.front().first != &m_.role_.net()) outputs.front().first->flush();
+  m_.role_.net().flush();
 }
 
 void Machine::Impl::OutputTap::delivered(const devices::NetEvent& event) {

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "CounterRewriter.h"
@@ -80,7 +81,9 @@ class Machine::Impl {
     void made(logchannel::Output output);
 
     Impl& m_;
-    std::vector<logchannel::Output> made_;  ///< seen by the role, not yet passed on
+    /// Seen by the role, not yet passed on; each to the network the role had when it was made
+    /// (a backup that goes live in the middle of a doorbell replayed its first sends).
+    std::vector<std::pair<devices::NetBackend*, logchannel::Output>> made_;
   };
 
   // Machine.cc
