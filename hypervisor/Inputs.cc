@@ -48,19 +48,23 @@ void Machine::Impl::OutputTap::close_tcp(uint32_t conn) {
   made({OutputKind::kTcpClose, conn, 0, 0, {}});
 }
 
+// made_ keeps its capacity from one doorbell to the next.
 void Machine::Impl::OutputTap::flush() {
-  auto outputs = std::exchange(made_, {});
-  if (!m_.role_.outputs_made(m_.icount_)) return;
-  for (auto& [net, out] : outputs) {
-    switch (out.kind) {
-      case OutputKind::kUdp: net->send_udp(out.peer_ip, out.peer_port, std::move(out.data)); break;
-      case OutputKind::kTcpData: net->send_tcp(out.conn, std::move(out.data)); break;
-      case OutputKind::kTcpClose: net->close_tcp(out.conn); break;
-      case OutputKind::kConsole: break;  // not a network output
+  if (m_.role_.outputs_made(m_.icount_)) {
+    for (auto& [net, out] : made_) {
+      switch (out.kind) {
+        case OutputKind::kUdp:
+          net->send_udp(out.peer_ip, out.peer_port, std::move(out.data));
+          break;
+        case OutputKind::kTcpData: net->send_tcp(out.conn, std::move(out.data)); break;
+        case OutputKind::kTcpClose: net->close_tcp(out.conn); break;
+        case OutputKind::kConsole: break;  // not a network output
+      }
     }
+    if (!made_.empty() && made_.front().first != &m_.role_.net()) made_.front().first->flush();
+    m_.role_.net().flush();
   }
-  if (!outputs.empty() && outputs.front().first != &m_.role_.net()) outputs.front().first->flush();
-  m_.role_.net().flush();
+  made_.clear();
 }
 
 void Machine::Impl::OutputTap::delivered(const devices::NetEvent& event) {
