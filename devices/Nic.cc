@@ -53,14 +53,15 @@ bool Nic::fits(const NicRings& r) const {
          !ram_.slice(r.tx_desc, uint64_t{r.tx_size} * sizeof(vmft_nic_tx_desc)).empty();
 }
 
-// The layout is read once, here; the counts are read from RAM each time they are needed.
+// The layout is read once, here, with the counts to start from; later the guest's counts are
+// read only at its doorbell writes (take_posted, ring_doorbell).
 void Nic::set_rings(uint64_t header) {
   rings_ = {};
   error_ = VMFT_NIC_OK;
   if (header == 0) return;
-  NicRings r{header};
-  if (header % 8 == 0 && !ram_.slice(header, sizeof(vmft_nic_rings)).empty()) {
-    const auto h = load<vmft_nic_rings>(ram_.slice(header, sizeof(vmft_nic_rings)));
+  NicRings r{header};  // sizes 0: refused by fits() unless the header is readable
+  if (const auto bytes = ram_.slice(header, sizeof(vmft_nic_rings)); !bytes.empty()) {
+    const auto h = load<vmft_nic_rings>(bytes);
     r = {header, h.rx_desc, h.tx_desc, h.rx_size, h.tx_size};
   }
   if (!fits(r)) {
