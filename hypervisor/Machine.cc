@@ -48,6 +48,7 @@ Machine::Impl::Impl(Machine& owner, GuestImage image, MachineConfig config, Role
       timer_(role_.timer()),
       nic_(ram_.view(), output_tap_),
       entropy_(role_entropy_),
+      attention_(role.attention_flag()),
       next_digest_icount_(config_.digest_interval) {
   check(uc_open(UC_ARCH_RISCV, UC_MODE_RISCV64, &uc_), "uc_open");
   try {
@@ -62,7 +63,11 @@ Machine::Impl::Impl(Machine& owner, GuestImage image, MachineConfig config, Role
 void Machine::Impl::set_up(GuestImage image, const MachineSnapshot* snapshot) {
   check(uc_mem_map_ptr(uc_, ram_.base(), ram_.size(), UC_PROT_ALL, ram_.data()), "map RAM");
   bus_.emplace(
-      uc_, [this] { boundary_work_ = true; },
+      uc_,
+      [this](bool wrote) {
+        if (wrote) boundary_work_ = true;
+        recheck();  // the device may have changed what on_block compares against
+      },
       [this](const devices::MmioDevice& device, std::exception_ptr error) {
         try {
           std::rethrow_exception(error);
@@ -139,6 +144,7 @@ RunResult Machine::Impl::run() {
   uint64_t pc = reg(UC_RISCV_REG_PC);
   while (state_ == State::kRunning || state_ == State::kIdle) {
     if (state_ == State::kRunning) {
+      recheck();  // anything may have changed since the last block
       const uc_err err = uc_emu_start(uc_, pc, kNeverReached, 0, 0);
       pc = reg(UC_RISCV_REG_PC);
       resync_icount(pc);
@@ -217,7 +223,9 @@ void Machine::Impl::after_emulation_stopped(uc_err err) {
 }
 
 // Runs before every block: the common case, nothing to do, must stay a handful of loads with
-// no call (a call would make every block save and restore registers).
+// no call (a call would make every block save and restore registers). Every condition of
+// look_at_block that comes from the vCPU's own state is folded into one count, check_at_;
+// the two flags other threads set are read as they are.
 void Machine::Impl::on_block(uc_engine*, uint64_t address, uint32_t size, void* user) {
   auto* self = static_cast<Impl*>(user);
   const uint64_t start = self->icount_;
@@ -226,19 +234,36 @@ void Machine::Impl::on_block(uc_engine*, uint64_t address, uint32_t size, void* 
   self->block_size_ = size;
   self->block_start_icount_ = start;
   self->icount_ = end;
-  const Role& role = self->role_;
-  if (self->boundary_work_ || role.attention() || start >= role.due_icount() ||
-      start >= self->next_digest_icount_ ||
-      self->tasks_pending_.load(std::memory_order_relaxed) || end >= role.run_limit() ||
-      end > self->config_.until) [[unlikely]] {
-    return self->at_block_boundary_then_look(address, size);
+  if (end >= self->check_at_ || self->attention_.load(std::memory_order_relaxed) ||
+      self->tasks_pending_.load(std::memory_order_relaxed)) [[unlikely]] {
+    self->look_at_block(address, size);
   }
-  self->look_after_block(address, size);
 }
 
-void Machine::Impl::at_block_boundary_then_look(uint64_t address, uint32_t size) {
-  at_block_boundary(address);
+// The block that starts at block_start_icount_ may need a boundary, or a look after it.
+void Machine::Impl::look_at_block(uint64_t address, uint32_t size) {
+  const uint64_t start = block_start_icount_;
+  const uint64_t end = icount_;
+  if (boundary_work_ || role_.attention() || start >= role_.due_icount() ||
+      start >= next_digest_icount_ || tasks_pending_.load(std::memory_order_relaxed) ||
+      end >= role_.run_limit() || end > config_.until) {
+    at_block_boundary(address);
+  }
   look_after_block(address, size);
+  rearm();
+}
+
+// Sets check_at_ to the lowest block end at which look_at_block's conditions can hold, given
+// the state now: a block that starts at or after due_icount (or the next digest) also ends
+// there. Anything that changes that state between two blocks (a device access, a trap, work
+// outside uc_emu_start) calls recheck(), so that the next block looks again.
+void Machine::Impl::rearm() {
+  if (boundary_work_ || pending_interrupts() != 0) {
+    check_at_ = 0;
+    return;
+  }
+  const uint64_t after_until = config_.until == UINT64_MAX ? UINT64_MAX : config_.until + 1;
+  check_at_ = std::min({role_.due_icount(), next_digest_icount_, role_.run_limit(), after_until});
 }
 
 // Only a SYSTEM instruction (a CSR write, mret) can unmask an interrupt that waits, and it ends
@@ -282,7 +307,7 @@ void Machine::Impl::at_block_boundary(uint64_t address) {
     const bool pending = pending_interrupts() != 0;
     const bool interrupted = pending && take_interrupt(address);
     // An interrupt the guest masks waits, without a look at every boundary, until a SYSTEM
-    // instruction (on_block).
+    // instruction (look_at_block).
     boundary_work_ = interrupted || nic_.can_deliver();
     if (interrupted) icount_ = icount;
     take_digest_if_due(icount, interrupted ? reg(UC_RISCV_REG_PC) : address);
@@ -348,6 +373,7 @@ bool Machine::Impl::stop_for_until(uint64_t block_end) {
 void Machine::Impl::step_to_until(uint64_t pc) {
   if (icount_ < config_.until) {
     uc_ctl_remove_cache(uc_, pc, pc + (config_.until - icount_ + 1) * 4);
+    recheck();
     const uc_err err = uc_emu_start(uc_, pc, kNeverReached, 0, config_.until - icount_);
     resync_icount(reg(UC_RISCV_REG_PC));
     if (err != UC_ERR_OK && state_ == State::kRunning) after_emulation_stopped(err);

@@ -92,8 +92,11 @@ class Machine::Impl {
   void stop(bool idle);
   void install_hooks();
   static void on_block(uc_engine*, uint64_t address, uint32_t size, void* user);
+  void look_at_block(uint64_t address, uint32_t size);
+  void rearm();
+  /// The next block looks at its boundary, whatever check_at_ was.
+  void recheck() { check_at_ = 0; }
   void at_block_boundary(uint64_t address);
-  void at_block_boundary_then_look(uint64_t address, uint32_t size);
   void look_after_block(uint64_t address, uint32_t size);
   bool ends_in_system_instruction(uint64_t address, uint32_t size) const;
   void deliver_device_events();
@@ -171,6 +174,10 @@ class Machine::Impl {
   uint64_t block_start_icount_ = 0;
   /// Something needs a look at the next block boundary (pending interrupt, device write).
   bool boundary_work_ = true;
+  /// A block ending at or after this count calls look_at_block (see rearm).
+  uint64_t check_at_ = 0;
+  /// The role's attention flag, read by on_block without going through the role.
+  const std::atomic<bool>& attention_;
   uint64_t next_digest_icount_;
   /// Where the last interrupt was taken: the handler's first block starts at the same
   /// instruction count, and inputs are never applied there, so that a replay, which applies

@@ -24,8 +24,8 @@ struct MmioBus::Window {
   uint64_t pending_low = 0;
 };
 
-MmioBus::MmioBus(uc_engine* uc, std::function<void()> after_write, ErrorHandler on_error)
-    : uc_(uc), after_write_(std::move(after_write)), on_error_(std::move(on_error)) {}
+MmioBus::MmioBus(uc_engine* uc, AfterAccess after_access, ErrorHandler on_error)
+    : uc_(uc), after_access_(std::move(after_access)), on_error_(std::move(on_error)) {}
 
 MmioBus::~MmioBus() = default;
 
@@ -72,6 +72,7 @@ uint64_t MmioBus::on_read(uc_engine*, uint64_t offset, unsigned size, void* user
     if (!high_half || w->latched_reg != reg) {
       w->latched_value = w->device->read(reg);
       w->latched_reg = high_half ? kNoRegister : reg;
+      w->bus->after_access_(false);
     }
     return extract(w->latched_value, offset, size);
   } catch (...) {
@@ -97,7 +98,7 @@ void MmioBus::on_write(uc_engine*, uint64_t offset, unsigned size, uint64_t valu
     w->pending_reg = kNoRegister;
     w->latched_reg = kNoRegister;
     w->device->write(reg, committed);
-    w->bus->after_write_();
+    w->bus->after_access_(true);
   } catch (...) {
     w->bus->on_error_(*w->device, std::current_exception());
   }

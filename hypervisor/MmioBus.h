@@ -21,8 +21,11 @@ class MmioBus {
  public:
   /// Called with what a device threw; exceptions must not cross Unicorn's C frames.
   using ErrorHandler = std::function<void(const devices::MmioDevice&, std::exception_ptr)>;
-  /// `after_write` runs after every committed write; `on_error` when a device throws.
-  MmioBus(uc_engine* uc, std::function<void()> after_write, ErrorHandler on_error);
+  /// Called after a device ran: `wrote` for a committed write, false for a read.
+  using AfterAccess = std::function<void(bool wrote)>;
+  /// `after_access` runs after every access that reached a device; `on_error` when a device
+  /// throws.
+  MmioBus(uc_engine* uc, AfterAccess after_access, ErrorHandler on_error);
   ~MmioBus();
 
   /// Maps `device` at one page starting at `base`. The device must outlive the bus.
@@ -40,7 +43,7 @@ class MmioBus {
   static void on_write(uc_engine*, uint64_t offset, unsigned size, uint64_t value, void* user);
 
   uc_engine* uc_;
-  std::function<void()> after_write_;
+  AfterAccess after_access_;
   ErrorHandler on_error_;
   std::vector<std::unique_ptr<Window>> windows_;
 };

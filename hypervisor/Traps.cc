@@ -46,6 +46,7 @@ const char* access_name(uc_mem_type type) {
 
 void Machine::Impl::on_interrupt(uc_engine*, uint32_t intno, void* user) {
   auto* self = static_cast<Impl*>(user);
+  self->recheck();  // a hypercall or an emulated CSR may change what on_block compares against
   try {
     self->handle_exception(intno);
   } catch (const Divergence& e) {

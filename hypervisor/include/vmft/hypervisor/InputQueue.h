@@ -32,6 +32,8 @@ class InputQueue {
 
   /// True when there are inputs or a stop request (relaxed; vCPU thread).
   bool attention() const { return attention_.load(std::memory_order_relaxed); }
+  /// The flag attention() reads, for a caller that polls it without a call.
+  const std::atomic<bool>& attention_flag() const { return attention_; }
   bool stop_requested() const { return stop_.load(std::memory_order_acquire); }
   /// Moves every queued input out (vCPU thread).
   std::deque<HostInput> take_all();

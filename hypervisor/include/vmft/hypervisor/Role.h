@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <stdexcept>
 #include <vector>
@@ -52,6 +53,7 @@ class Role {
   /// Checked at every block boundary, so inline: something from another thread is waiting
   /// (inputs or a stop request).
   bool attention() const { return inputs_.attention(); }
+  const std::atomic<bool>& attention_flag() const { return inputs_.attention_flag(); }
   /// The instruction count at which the role needs a look at a block boundary (a replayer:
   /// its next record), or UINT64_MAX.
   uint64_t due_icount() const { return due_icount_; }
