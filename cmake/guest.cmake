@@ -1,6 +1,17 @@
 # Builds bare-metal RISC-V guests with Debian's riscv64-unknown-elf-gcc, in the same CMake run.
 find_program(VMFT_GUEST_CC riscv64-unknown-elf-gcc REQUIRED)
 
+# gcc picks libgcc's multilib by -march and -mabi, and knows no multilib for rv64im_zicsr: with
+# that -march a plain -lgcc links the default (rv64gc, lp64d) one, whose soft-float helpers
+# will not link with lp64 code. Zicsr adds no instructions libgcc uses, so rv64im's is the one.
+execute_process(
+  COMMAND ${VMFT_GUEST_CC} -march=rv64im -mabi=lp64 -print-libgcc-file-name
+  OUTPUT_VARIABLE VMFT_GUEST_LIBGCC OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT VMFT_GUEST_LIBGCC MATCHES "rv64im/lp64/libgcc.a$" OR NOT EXISTS "${VMFT_GUEST_LIBGCC}")
+  message(FATAL_ERROR "${VMFT_GUEST_CC} has no rv64im/lp64 libgcc (it named "
+                      "'${VMFT_GUEST_LIBGCC}'); install Debian's gcc-riscv64-unknown-elf")
+endif()
+
 set(VMFT_GUEST_SDK_DIR ${CMAKE_SOURCE_DIR}/guest/sdk)
 set(VMFT_GUEST_CFLAGS
     -march=rv64im_zicsr -mabi=lp64 -mcmodel=medany -mno-relax
@@ -33,7 +44,8 @@ function(vmft_add_guest name)
     OUTPUT ${out}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${VMFT_GUEST_DIR}
     COMMAND ${VMFT_GUEST_CC} ${VMFT_GUEST_CFLAGS} -nostdlib -static
-            -T ${VMFT_GUEST_SDK_DIR}/link.ld -o ${out} ${sdk_sources} ${sources} -lgcc
+            -T ${VMFT_GUEST_SDK_DIR}/link.ld -o ${out} ${sdk_sources} ${sources}
+            ${VMFT_GUEST_LIBGCC}
     DEPENDS ${sources} ${ARG_DEPENDS} ${VMFT_GUEST_SDK_DEPENDS}
     COMMENT "Building guest ${name}.elf"
     VERBATIM)

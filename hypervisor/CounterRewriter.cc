@@ -41,15 +41,28 @@ size_t CounterRewriter::rewrite(GuestImage& image) {
   size_t rewritten = 0;
   for (ElfSegment& segment : image.segments) {
     if (!segment.executable) continue;
-    size_t first_aligned = (4 - segment.vaddr % 4) % 4;
-    for (size_t offset = first_aligned; offset + 4 <= segment.bytes.size(); offset += 4) {
-      uint8_t* bytes = segment.bytes.data() + offset;
-      std::optional<CsrInstruction> instruction = decode_csr_instruction(load_word(bytes));
-      if (!instruction || !is_counter_csr(instruction->csr)) continue;
-      store_word(bytes, with_csr(load_word(bytes), kCsrTime));
-      table_[segment.vaddr + offset] = instruction->csr;
-      ++rewritten;
+    for (const AddressRange& code : image.code) {
+      rewritten += rewrite(segment, code);
     }
+  }
+  return rewritten;
+}
+
+// The counter accesses in the part of `segment` that `code` covers.
+size_t CounterRewriter::rewrite(ElfSegment& segment, const AddressRange& code) {
+  const uint64_t segment_end = segment.vaddr + segment.bytes.size();
+  if (code.end <= segment.vaddr || code.begin >= segment_end) return 0;
+  const uint64_t begin = std::max(code.begin, segment.vaddr);
+  const uint64_t end = std::min(code.end, segment_end);
+  size_t rewritten = 0;
+  // Instructions are 4-byte aligned in the guest's address space.
+  for (uint64_t address = begin + (4 - begin % 4) % 4; address + 4 <= end; address += 4) {
+    uint8_t* bytes = segment.bytes.data() + (address - segment.vaddr);
+    std::optional<CsrInstruction> instruction = decode_csr_instruction(load_word(bytes));
+    if (!instruction || !is_counter_csr(instruction->csr)) continue;
+    store_word(bytes, with_csr(load_word(bytes), kCsrTime));
+    table_[address] = instruction->csr;
+    ++rewritten;
   }
   return rewritten;
 }

@@ -34,16 +34,16 @@ std::optional<CsrInstruction> decode_csr_instruction(uint32_t word);
 /// same instruction naming `time`, and the original CSR is remembered by guest pc; at the trap
 /// the hypervisor asks original_csr(pc) to tell a rewritten counter access from a real rdtime.
 ///
-/// Only 4-byte-aligned words in the file bytes of executable segments are scanned (no C
-/// extension, so every instruction is such a word). Data placed in an executable segment that
-/// happens to encode a counter access would be rewritten too, so guests should keep constants
-/// out of executable segments.
+/// Only 4-byte-aligned words of the image's code (GuestImage::code: its executable sections)
+/// are scanned; no C extension, so every instruction is such a word. Constants that encode a
+/// counter access are left alone wherever the linker put them, as long as the file has its
+/// section headers; without them, every executable segment counts as code.
 ///
 /// Deterministic: the same image always yields the same rewrites, so primary and backup agree.
 /// Not thread-safe; build it before the vCPU starts, then it is only read.
 class CounterRewriter {
  public:
-  /// Rewrites the executable segments of `image` in place and records each rewritten pc;
+  /// Rewrites the code of `image` in place and records each rewritten pc;
   /// returns how many instructions changed. The table accumulates over calls.
   size_t rewrite(GuestImage& image);
 
@@ -55,6 +55,8 @@ class CounterRewriter {
   size_t size() const { return table_.size(); }
 
  private:
+  size_t rewrite(ElfSegment& segment, const AddressRange& code);
+
   std::unordered_map<uint64_t, uint16_t> table_;  // guest pc -> original CSR number
 };
 

@@ -20,7 +20,8 @@ constexpr uint64_t kMaxElfFileSize = uint64_t{1} << 30;
 
 // Headers are copied out of the file with memcpy, never cast in place: the program header
 // table may sit at any offset, so a cast could be misaligned.
-static_assert(std::is_trivially_copyable_v<Elf64_Ehdr> && std::is_trivially_copyable_v<Elf64_Phdr>);
+static_assert(std::is_trivially_copyable_v<Elf64_Ehdr> && std::is_trivially_copyable_v<Elf64_Phdr> &&
+              std::is_trivially_copyable_v<Elf64_Shdr>);
 
 [[noreturn]] void refuse(const std::string& name, const std::string& problem) {
   throw ElfError(name + ": " + problem);
@@ -252,6 +253,52 @@ void check_entry(uint64_t entry, const std::vector<IndexedSegment>& loaded,
   refuse(name, "entry point " + hex(entry) + " is not inside an executable (PF_X) loaded segment");
 }
 
+// The executable sections' addresses, clipped to the executable segments' file bytes (only
+// those are loaded as code). Without a section header table, the segments themselves.
+std::vector<AddressRange> find_code(std::span<const uint8_t> file, const Elf64_Ehdr& header,
+                                    const std::vector<IndexedSegment>& loaded,
+                                    const std::string& name) {
+  std::vector<AddressRange> sections;
+  if (header.e_shoff == 0 || header.e_shnum == 0) {
+    for (const IndexedSegment& item : loaded) {
+      if (item.segment.executable) sections.push_back({item.segment.vaddr, item.segment.vaddr});
+    }
+    for (size_t i = 0, j = 0; i < loaded.size(); ++i) {
+      if (loaded[i].segment.executable) sections[j++].end += loaded[i].segment.bytes.size();
+    }
+    return sections;
+  }
+  if (header.e_shentsize != sizeof(Elf64_Shdr)) {
+    refuse(name, "section header entry size is " + dec(header.e_shentsize) + " bytes, expected " +
+                     dec(sizeof(Elf64_Shdr)));
+  }
+  const uint64_t table_size = uint64_t{header.e_shnum} * sizeof(Elf64_Shdr);
+  if (!inside_file(header.e_shoff, table_size, file.size())) {
+    refuse(name, "section header table at offset " + hex(header.e_shoff) + " size " +
+                     hex(table_size) + " runs past the end of the file (size " + hex(file.size()) +
+                     ")");
+  }
+  for (uint64_t i = 0; i < header.e_shnum; ++i) {
+    const auto shdr = read_at<Elf64_Shdr>(file, header.e_shoff + i * sizeof(Elf64_Shdr));
+    if ((shdr.sh_flags & (SHF_ALLOC | SHF_EXECINSTR)) != (SHF_ALLOC | SHF_EXECINSTR)) continue;
+    if (shdr.sh_type == SHT_NOBITS || shdr.sh_size == 0) continue;
+    for (const IndexedSegment& item : loaded) {
+      const ElfSegment& segment = item.segment;
+      if (!segment.executable) continue;
+      // Both ranges lie in RAM or are compared as such: no sum below can overflow unless the
+      // section claims more than 2^64 bytes, which the min() clips.
+      const uint64_t begin = std::max(shdr.sh_addr, segment.vaddr);
+      const uint64_t section_end =
+          shdr.sh_size > UINT64_MAX - shdr.sh_addr ? UINT64_MAX : shdr.sh_addr + shdr.sh_size;
+      const uint64_t end = std::min(section_end, segment.vaddr + segment.bytes.size());
+      if (begin < end) sections.push_back({begin, end});
+    }
+  }
+  std::sort(sections.begin(), sections.end(),
+            [](const AddressRange& a, const AddressRange& b) { return a.begin < b.begin; });
+  return sections;
+}
+
 // Reads the whole file; an I/O failure is an ElfError naming the file and strerror.
 std::vector<uint8_t> read_file(const std::filesystem::path& path, const std::string& name) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -294,7 +341,8 @@ GuestImage parse_elf(std::span<const uint8_t> file, const std::string& name, uin
   sort_and_check_overlap(loaded, ram_base, name);
   check_entry(header.e_entry, loaded, name);
 
-  GuestImage image{.entry = header.e_entry, .segments = {}};
+  GuestImage image{
+      .entry = header.e_entry, .segments = {}, .code = find_code(file, header, loaded, name)};
   image.segments.reserve(loaded.size());
   for (IndexedSegment& item : loaded) image.segments.push_back(std::move(item.segment));
   return image;

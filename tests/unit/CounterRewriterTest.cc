@@ -64,11 +64,20 @@ GuestImage image_with_code(const std::vector<uint32_t>& words) {
   return image;
 }
 
+// Rewrites `image` as if all of every segment were code, as for a file without sections.
+size_t rewrite_all(CounterRewriter& rewriter, GuestImage& image) {
+  image.code.clear();
+  for (const ElfSegment& s : image.segments) {
+    image.code.push_back({s.vaddr, s.vaddr + s.bytes.size()});
+  }
+  return rewriter.rewrite(image);
+}
+
 TEST(CounterRewriter, RewritesRdcycleToTime) {
   GuestImage image = image_with_code({kNop, csr_instruction(kCsrrs, kA5, kCsrCycle)});
   CounterRewriter rewriter;
 
-  EXPECT_EQ(rewriter.rewrite(image), 1u);
+  EXPECT_EQ(rewrite_all(rewriter, image), 1u);
   EXPECT_EQ(word_at(image.segments[0], 4), csr_instruction(kCsrrs, kA5, kCsrTime));
   EXPECT_EQ(rewriter.original_csr(kCodeBase + 4), kCsrCycle);
 }
@@ -77,7 +86,7 @@ TEST(CounterRewriter, RewritesRdinstretToTime) {
   GuestImage image = image_with_code({csr_instruction(kCsrrs, kA5, kCsrInstret)});
   CounterRewriter rewriter;
 
-  EXPECT_EQ(rewriter.rewrite(image), 1u);
+  EXPECT_EQ(rewrite_all(rewriter, image), 1u);
   EXPECT_EQ(word_at(image.segments[0], 0), csr_instruction(kCsrrs, kA5, kCsrTime));
   EXPECT_EQ(rewriter.original_csr(kCodeBase), kCsrInstret);
 }
@@ -87,7 +96,7 @@ TEST(CounterRewriter, RewritesMachineCounters) {
       {csr_instruction(kCsrrs, kA0, kCsrMcycle), csr_instruction(kCsrrs, kA0, kCsrMinstret)});
   CounterRewriter rewriter;
 
-  EXPECT_EQ(rewriter.rewrite(image), 2u);
+  EXPECT_EQ(rewrite_all(rewriter, image), 2u);
   EXPECT_EQ(word_at(image.segments[0], 0), csr_instruction(kCsrrs, kA0, kCsrTime));
   EXPECT_EQ(word_at(image.segments[0], 4), csr_instruction(kCsrrs, kA0, kCsrTime));
   EXPECT_EQ(rewriter.original_csr(kCodeBase), kCsrMcycle);
@@ -102,7 +111,7 @@ TEST(CounterRewriter, KeepsEveryFieldButTheCsr) {
   GuestImage image = image_with_code(words);
   CounterRewriter rewriter;
 
-  EXPECT_EQ(rewriter.rewrite(image), words.size());
+  EXPECT_EQ(rewrite_all(rewriter, image), words.size());
   for (size_t i = 0; i < words.size(); ++i) {
     std::optional<CsrInstruction> original = decode_csr_instruction(words[i]);
     std::optional<CsrInstruction> rewritten =
@@ -120,7 +129,7 @@ TEST(CounterRewriter, LeavesRdtimeUntouched) {
   GuestImage image = image_with_code({rdtime});
   CounterRewriter rewriter;
 
-  EXPECT_EQ(rewriter.rewrite(image), 0u);
+  EXPECT_EQ(rewrite_all(rewriter, image), 0u);
   EXPECT_EQ(word_at(image.segments[0], 0), rdtime);
   EXPECT_EQ(rewriter.original_csr(kCodeBase), std::nullopt);
 }
@@ -132,7 +141,7 @@ TEST(CounterRewriter, LeavesOtherCsrsUntouched) {
   GuestImage image = image_with_code(words);
   CounterRewriter rewriter;
 
-  EXPECT_EQ(rewriter.rewrite(image), 0u);
+  EXPECT_EQ(rewrite_all(rewriter, image), 0u);
   EXPECT_EQ(image.segments[0].bytes, little_endian(words));
 }
 
@@ -143,7 +152,7 @@ TEST(CounterRewriter, LeavesSystemInstructionsThatAreNotCsrAccessesUntouched) {
   GuestImage image = image_with_code(words);
   CounterRewriter rewriter;
 
-  EXPECT_EQ(rewriter.rewrite(image), 0u);
+  EXPECT_EQ(rewrite_all(rewriter, image), 0u);
   EXPECT_EQ(image.segments[0].bytes, little_endian(words));
 }
 
@@ -153,9 +162,24 @@ TEST(CounterRewriter, LeavesNonExecutableSegmentsUntouched) {
   image.segments.push_back(segment(kCodeBase + 0x1000, data, /*executable=*/false));
   CounterRewriter rewriter;
 
-  EXPECT_EQ(rewriter.rewrite(image), 0u);
+  EXPECT_EQ(rewrite_all(rewriter, image), 0u);
   EXPECT_EQ(image.segments[0].bytes, data);
   EXPECT_EQ(rewriter.size(), 0u);
+}
+
+// A linker script may put constants in the same executable segment as the code: only the
+// code's words are instructions.
+TEST(CounterRewriter, LeavesDataOutsideTheCodeUntouchedInAnExecutableSegment) {
+  const uint32_t counter = csr_instruction(kCsrrs, kA5, kCsrCycle);
+  GuestImage image = image_with_code({counter, kNop, counter, counter});
+  image.code = {{kCodeBase, kCodeBase + 8}};
+  CounterRewriter rewriter;
+
+  EXPECT_EQ(rewriter.rewrite(image), 1u);
+  EXPECT_EQ(word_at(image.segments[0], 0), csr_instruction(kCsrrs, kA5, kCsrTime));
+  EXPECT_EQ(word_at(image.segments[0], 8), counter);
+  EXPECT_EQ(word_at(image.segments[0], 12), counter);
+  EXPECT_EQ(rewriter.original_csr(kCodeBase + 8), std::nullopt);
 }
 
 TEST(CounterRewriter, SkipsUnalignedWords) {
@@ -166,7 +190,7 @@ TEST(CounterRewriter, SkipsUnalignedWords) {
   image.segments.push_back(segment(kCodeBase + 2, bytes));
   CounterRewriter rewriter;
 
-  EXPECT_EQ(rewriter.rewrite(image), 0u);
+  EXPECT_EQ(rewrite_all(rewriter, image), 0u);
   EXPECT_EQ(image.segments[0].bytes, bytes);
 }
 
@@ -179,7 +203,7 @@ TEST(CounterRewriter, FindsAlignedWordsInUnalignedSegment) {
   image.segments.push_back(segment(kCodeBase + 2, bytes));
   CounterRewriter rewriter;
 
-  EXPECT_EQ(rewriter.rewrite(image), 1u);
+  EXPECT_EQ(rewrite_all(rewriter, image), 1u);
   EXPECT_EQ(word_at(image.segments[0], 2), csr_instruction(kCsrrs, kA5, kCsrTime));
   EXPECT_EQ(rewriter.original_csr(kCodeBase + 4), kCsrCycle);
 }
@@ -191,7 +215,7 @@ TEST(CounterRewriter, IgnoresTrailingPartialWord) {
   image.segments.push_back(segment(kCodeBase, bytes));
   CounterRewriter rewriter;
 
-  EXPECT_EQ(rewriter.rewrite(image), 0u);
+  EXPECT_EQ(rewrite_all(rewriter, image), 0u);
   EXPECT_EQ(image.segments[0].bytes, bytes);
 }
 
@@ -202,7 +226,7 @@ TEST(CounterRewriter, RecordsEveryRewrittenPc) {
   image.segments.push_back(
       segment(kCodeBase + 0x2000, little_endian({csr_instruction(kCsrrs, kA5, kCsrInstret)})));
   CounterRewriter rewriter;
-  rewriter.rewrite(image);
+  rewrite_all(rewriter, image);
 
   EXPECT_EQ(rewriter.size(), 3u);
   EXPECT_EQ(rewriter.original_csr(kCodeBase), kCsrCycle);
@@ -215,9 +239,9 @@ TEST(CounterRewriter, RecordsEveryRewrittenPc) {
 TEST(CounterRewriter, SecondRewriteChangesNothingAndKeepsTheTable) {
   GuestImage image = image_with_code({csr_instruction(kCsrrs, kA5, kCsrCycle)});
   CounterRewriter rewriter;
-  rewriter.rewrite(image);
+  rewrite_all(rewriter, image);
 
-  EXPECT_EQ(rewriter.rewrite(image), 0u);
+  EXPECT_EQ(rewrite_all(rewriter, image), 0u);
   EXPECT_EQ(rewriter.original_csr(kCodeBase), kCsrCycle);
 }
 

@@ -331,6 +331,30 @@ TEST(ElfLoader, LoadsBuiltGuest) {
   EXPECT_TRUE(entry_in_code);
 }
 
+// The code is the built guest's .text: inside an executable segment, holding the entry, and
+// not its .rodata (which the linker script puts in a segment of its own).
+TEST(ElfLoader, FindsTheCodeOfABuiltGuest) {
+  std::filesystem::path path = std::filesystem::path(VMFT_GUEST_DIR) / "lookalikes.elf";
+  ASSERT_TRUE(std::filesystem::exists(path)) << path << " is missing: build the guests first";
+  GuestImage image = load_elf_file(path, kRamBase, kRamSize);
+
+  ASSERT_FALSE(image.code.empty());
+  bool entry_in_code = false;
+  for (const AddressRange& code : image.code) {
+    entry_in_code |= image.entry >= code.begin && image.entry < code.end;
+    bool in_executable_segment = false;
+    for (const ElfSegment& segment : image.segments) {
+      in_executable_segment |= segment.executable && code.begin >= segment.vaddr &&
+                               code.end <= segment.vaddr + segment.bytes.size();
+    }
+    EXPECT_TRUE(in_executable_segment) << std::hex << code.begin << "-" << code.end;
+  }
+  EXPECT_TRUE(entry_in_code);
+  size_t not_executable = 0;
+  for (const ElfSegment& segment : image.segments) not_executable += !segment.executable;
+  EXPECT_GE(not_executable, 2u) << "rodata and data each in a segment of their own";
+}
+
 TEST(ElfLoader, RefusesHostBinaryNamingItsMachine) {
   std::string message = load_error("/bin/true");
   EXPECT_EQ(message.rfind("/bin/true: machine is ", 0), 0u) << message;

@@ -45,6 +45,32 @@ TEST(Machine, CountersAndClocksComeFromTheHostClock) {
                 std::to_string(0xfeedfacecafebeefULL) + "\n");
 }
 
+// The issue that found it: under the old linker script .rodata shared the executable segment,
+// and these constants read back as rdtime (0xc0102573).
+TEST(Machine, ConstantsThatLookLikeCounterReadsAreLeftAlone) {
+  TestVm vm("lookalikes");
+  const auto result = vm.run();
+  ASSERT_EQ(result.outcome, Outcome::kExited) << result.report;
+  EXPECT_EQ(vm.console, std::to_string(0xc0002573U) + "\n" + std::to_string(0xc0202573U) + "\n" +
+                            std::to_string(0xb0002573U) + "\n" + std::to_string(0xb02027f3U) +
+                            "\ncycle read\n");
+}
+
+// Built with the SDK, which links the rv64im/lp64 libgcc; the default -lgcc would not link.
+TEST(Machine, GuestsUseLibgccForDoublesInt128DivisionAndPopcount) {
+  TestVm vm("libgcc");
+  const auto result = vm.run();
+  ASSERT_EQ(result.outcome, Outcome::kExited) << result.report;
+  // Worked out on the host: (1.5 * 2.25 + 1.5 / 2.25) * 1e6, and (0x0123456789abcdef << 64 |
+  // 12345) divided by 1000003.
+  EXPECT_EQ(vm.console,
+            "double=4041666\n"
+            "i128_quotient_high=81985283260\n"
+            "i128_quotient_low=11752662092535183372\n"
+            "i128_remainder=290069\n"
+            "popcount=32\n");
+}
+
 struct IrqRun {
   uint64_t instructions;
   int taken;
