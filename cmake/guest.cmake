@@ -12,15 +12,23 @@ if(NOT VMFT_GUEST_LIBGCC MATCHES "rv64im/lp64/libgcc.a$" OR NOT EXISTS "${VMFT_G
                       "'${VMFT_GUEST_LIBGCC}'); install Debian's gcc-riscv64-unknown-elf")
 endif()
 
+# picolibc, Debian's picolibc-riscv64-unknown-elf: its headers and the rv64im/lp64 libc.a.
+set(VMFT_PICOLIBC_DIR /usr/lib/picolibc/riscv64-unknown-elf)
+set(VMFT_GUEST_LIBC ${VMFT_PICOLIBC_DIR}/lib/rv64im/lp64/libc.a)
+if(NOT EXISTS "${VMFT_GUEST_LIBC}" OR NOT EXISTS "${VMFT_PICOLIBC_DIR}/include/picolibc.h")
+  message(FATAL_ERROR "guests need picolibc for rv64im/lp64 (${VMFT_GUEST_LIBC}): "
+                      "apt-get install picolibc-riscv64-unknown-elf (scripts/test installs it)")
+endif()
+
 set(VMFT_GUEST_SDK_DIR ${CMAKE_SOURCE_DIR}/guest/sdk)
 set(VMFT_GUEST_CFLAGS
     -march=rv64im_zicsr -mabi=lp64 -mcmodel=medany -mno-relax
-    -O2 -g -ffreestanding -fno-builtin -fno-tree-loop-distribute-patterns
-    -fno-common -Wall -Wextra -std=c11
+    -O2 -g -fno-common -Wall -Wextra -std=c11
+    -isystem ${VMFT_PICOLIBC_DIR}/include
     -I${CMAKE_SOURCE_DIR}/guest/include -I${VMFT_GUEST_SDK_DIR})
 set(VMFT_GUEST_SDK_SOURCES
     ${VMFT_GUEST_SDK_DIR}/crt0.S ${VMFT_GUEST_SDK_DIR}/trap.S
-    ${VMFT_GUEST_SDK_DIR}/runtime.c ${VMFT_GUEST_SDK_DIR}/libc.c)
+    ${VMFT_GUEST_SDK_DIR}/runtime.c ${VMFT_GUEST_SDK_DIR}/picolibc.c)
 set(VMFT_GUEST_SDK_DEPENDS
     ${VMFT_GUEST_SDK_SOURCES} ${VMFT_GUEST_SDK_DIR}/vmft.h ${VMFT_GUEST_SDK_DIR}/link.ld
     ${CMAKE_SOURCE_DIR}/guest/include/vmft/guest/abi.h)
@@ -31,8 +39,10 @@ set(VMFT_GUEST_SDK_DEPENDS
 function(vmft_add_guest name)
   cmake_parse_arguments(ARG "BARE" "" "SOURCES;DEPENDS" ${ARGN})
   set(sdk_sources ${VMFT_GUEST_SDK_SOURCES})
+  set(libc ${VMFT_GUEST_LIBC})
   if(ARG_BARE)
     set(sdk_sources)
+    set(libc)
   endif()
   set(out ${VMFT_GUEST_DIR}/${name}.elf)
   set(sources)
@@ -45,7 +55,7 @@ function(vmft_add_guest name)
     COMMAND ${CMAKE_COMMAND} -E make_directory ${VMFT_GUEST_DIR}
     COMMAND ${VMFT_GUEST_CC} ${VMFT_GUEST_CFLAGS} -nostdlib -static
             -T ${VMFT_GUEST_SDK_DIR}/link.ld -o ${out} ${sdk_sources} ${sources}
-            ${VMFT_GUEST_LIBGCC}
+            ${libc} ${VMFT_GUEST_LIBGCC}
     DEPENDS ${sources} ${ARG_DEPENDS} ${VMFT_GUEST_SDK_DEPENDS}
     COMMENT "Building guest ${name}.elf"
     VERBATIM)

@@ -7,7 +7,7 @@ BUILD="${VMFT_BUILD_DIR:-$ROOT/build}"
 VMFT_PACKAGES=(
   cmake g++ make pkg-config
   libunicorn-dev libasio-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libxxhash-dev
-  gcc-riscv64-unknown-elf
+  gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf
   libcurl4-openssl-dev nlohmann-json3-dev libssl-dev
   redis-tools netcat-openbsd procps
   etcd-server

@@ -144,7 +144,10 @@ int vmft_tcp_send(uint32_t conn, const void *data, size_t len) {
 }
 int vmft_tcp_close(uint32_t conn) { return nic_send(VMFT_NIC_KIND_TCP_CLOSE, conn, 0, 0, 0, 0); }
 
-void vmft_puts(const char *s) { vmft_console_write(s, strlen(s)); }
+void vmft_puts(const char *s) {
+  vmft_console_flush();
+  vmft_console_write(s, strlen(s));
+}
 
 size_t vmft_fmt_u64(char *buf, uint64_t v) {
   char tmp[20];

@@ -1,10 +1,13 @@
 /* The vmft guest SDK: bare-metal helpers for guests written in C (RV64IM + Zicsr, machine mode).
-   Include this header; link with crt0.S, trap.S, runtime.c and libc.c (vmft_add_guest does). */
+   Guests are ordinary C on picolibc (printf, malloc, string.h, ...). Include this header; link
+   with crt0.S, trap.S, runtime.c, picolibc.c, picolibc's libc.a and the rv64im/lp64 libgcc
+   (vmft_add_guest does). */
 #ifndef VMFT_SDK_H
 #define VMFT_SDK_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "vmft/guest/abi.h"
 
@@ -24,14 +27,22 @@ static inline uint64_t vmft_hypercall(uint64_t number, uint64_t a0, uint64_t a1)
   __asm__ volatile("ecall" : "+r"(r_a0) : "r"(r_a1), "r"(r_a7) : "memory");
   return r_a0;
 }
+
+/* Writes what stdio holds of an unfinished line (fflush(stdout) does the same). */
+void vmft_console_flush(void);
 /* Sends still queued for the NIC's doorbell leave first (see vmft_nic_serve). */
 void vmft_nic_flush_queued(void);
+/* Ends the run now with `code`, as _exit does: stdio's unfinished line and the NIC's queued
+   sends go out first, but atexit handlers and destructors do not run (exit() runs them). */
 __attribute__((noreturn)) static inline void vmft_exit(int code) {
+  vmft_console_flush();
   vmft_nic_flush_queued();
   vmft_hypercall(VMFT_HC_EXIT, (uint64_t)code, 0);
   for (;;) {
   }
 }
+/* One console write: a single output record. printf's buffered line (see vmft_console_flush)
+   is not written first; vmft_puts does that. */
 static inline void vmft_console_write(const void *data, size_t len) {
   vmft_hypercall(VMFT_HC_CONSOLE_WRITE, (uint64_t)(uintptr_t)data, len);
 }
@@ -129,7 +140,7 @@ int vmft_tcp_send(uint32_t conn, const void *data, size_t len);
 int vmft_tcp_close(uint32_t conn);
 
 /* ---- text output ---- */
-void vmft_puts(const char *s); /* no newline added */
+void vmft_puts(const char *s); /* no newline added; after what printf has buffered */
 /* Writes the decimal form of v into buf (at least 21 bytes); returns its length. */
 size_t vmft_fmt_i64(char *buf, int64_t v);
 size_t vmft_fmt_u64(char *buf, uint64_t v);
@@ -137,13 +148,7 @@ void vmft_print_u64(uint64_t v);
 
 /* ---- RAM ---- */
 extern uint64_t vmft_ram_end;    /* set by crt0 */
-extern char __heap_start[];       /* first free byte after the image and the stack */
-
-/* ---- the few libc pieces guests (and gcc) need ---- */
-void *memcpy(void *dst, const void *src, size_t n);
-void *memmove(void *dst, const void *src, size_t n);
-void *memset(void *dst, int c, size_t n);
-int memcmp(const void *a, const void *b, size_t n);
-size_t strlen(const char *s);
+extern char __heap_start[];       /* first free byte after the image and the stack: malloc's
+                                     heap grows from here (sbrk) up to vmft_ram_end */
 
 #endif

@@ -71,6 +71,25 @@ TEST(Machine, GuestsUseLibgccForDoublesInt128DivisionAndPopcount) {
             "popcount=32\n");
 }
 
+// The SDK's picolibc: crt0 sets up tp (errno and _Thread_local), runs constructors, and passes
+// main's result through exit(), which runs atexit handlers and writes stdio's unfinished line.
+TEST(Machine, GuestsAreOrdinaryCOnPicolibc) {
+  TestVm vm("clib");
+  const auto result = vm.run();
+  ASSERT_EQ(result.outcome, Outcome::kExited) << result.report;
+  EXPECT_EQ(result.exit_code, 7);
+  EXPECT_EQ(vm.console,
+            "constructor 42\n"
+            "printf -12 34 5678901234 beef str c  3.14\n"
+            "snprintf 14 '00123456|ab  |'\n"
+            "malloc intact, again ok\n"
+            "huge malloc NULL\n"
+            "string hello, world 12 1 world\n"
+            "errno ERANGE 1\n"
+            "tls 7 3\n"
+            "unfinished line, written at exitatexit ran\n");
+}
+
 struct IrqRun {
   uint64_t instructions;
   int taken;
