@@ -19,9 +19,9 @@ namespace {
 constexpr uint64_t kMaxElfFileSize = uint64_t{1} << 30;
 
 // Headers are copied out of the file with memcpy, never cast in place: the program header
-// table may sit at any offset, so a cast could be misaligned.
-static_assert(std::is_trivially_copyable_v<Elf64_Ehdr> && std::is_trivially_copyable_v<Elf64_Phdr> &&
-              std::is_trivially_copyable_v<Elf64_Shdr>);
+// and section header tables may sit at any offset, so a cast could be misaligned.
+static_assert(std::is_trivially_copyable_v<Elf64_Ehdr> &&
+              std::is_trivially_copyable_v<Elf64_Phdr> && std::is_trivially_copyable_v<Elf64_Shdr>);
 
 [[noreturn]] void refuse(const std::string& name, const std::string& problem) {
   throw ElfError(name + ": " + problem);
@@ -261,10 +261,9 @@ std::vector<AddressRange> find_code(std::span<const uint8_t> file, const Elf64_E
   std::vector<AddressRange> sections;
   if (header.e_shoff == 0 || header.e_shnum == 0) {
     for (const IndexedSegment& item : loaded) {
-      if (item.segment.executable) sections.push_back({item.segment.vaddr, item.segment.vaddr});
-    }
-    for (size_t i = 0, j = 0; i < loaded.size(); ++i) {
-      if (loaded[i].segment.executable) sections[j++].end += loaded[i].segment.bytes.size();
+      const ElfSegment& segment = item.segment;
+      if (!segment.executable) continue;
+      sections.push_back({segment.vaddr, segment.vaddr + segment.bytes.size()});
     }
     return sections;
   }
