@@ -1,14 +1,10 @@
 /* Work that gcc hands to libgcc on RV64IM with the lp64 ABI: soft-float doubles, 128-bit
    division and popcount. Prints each result as an integer, one per line. It links only
    against the rv64im/lp64 libgcc; the default multilib's is hard-float. */
-#include "vmft.h"
+#include <inttypes.h>
+#include <stdio.h>
 
-static void print(const char *name, uint64_t value) {
-  vmft_puts(name);
-  vmft_puts("=");
-  vmft_print_u64(value);
-  vmft_puts("\n");
-}
+static void print(const char *name, uint64_t value) { printf("%s=%" PRIu64 "\n", name, value); }
 
 int main(void) {
   /* volatile: computed at run time, by libgcc, not folded by the compiler. */
