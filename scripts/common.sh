@@ -70,6 +70,12 @@ unicorn_current() {
   dpkg --compare-versions "$have" ge "$VMFT_UNICORN_MIN"
 }
 
+# usage SCRIPT: prints the comment block at the top of SCRIPT (after its #! line), up to the
+# first line that is not a comment, without the comment marks: each script's --help.
+usage() {
+  awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$1"
+}
+
 # install_deps [PACKAGE...]: installs those of the packages (default: VMFT_PACKAGES) missing,
 # and, for the default set, upgrades Unicorn to VMFT_UNICORN_MIN.
 install_deps() {
