@@ -2,7 +2,8 @@
    several TCP_DATA events; the replies to one event go out in as few sends as possible. */
 #include "clients.h"
 
-#include "ram.h"
+#include <stdlib.h>
+
 #include "reply.h"
 #include "server.h"
 #include "vmft.h"
@@ -14,13 +15,13 @@ struct client {
   char input[SERVER_MAX_REQUEST];
 };
 
-/* CLIENTS_MAX slots, claimed by clients_init: 4 MiB is too big for a static array. */
+/* CLIENTS_MAX slots, allocated by clients_init: 4 MiB is too big for a static array. */
 static struct client *clients;
 /* Only one event is handled at a time, so one reply buffer serves every connection. */
 static struct reply replies;
 
 int clients_init(void) {
-  clients = ram_claim(CLIENTS_MAX * sizeof(struct client));
+  clients = calloc(CLIENTS_MAX, sizeof(struct client));
   return clients != 0;
 }
 

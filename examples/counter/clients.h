@@ -9,7 +9,7 @@
    connections whose TCP_CLOSE is still queued behind other events. */
 #define CLIENTS_MAX 256
 
-/* Claims the clients' input buffers (ram.h); returns 0 if RAM is too small. Call once, first. */
+/* Allocates the clients' input buffers; returns 0 if RAM is too small. Call once, first. */
 int clients_init(void);
 
 /* Handles for the NIC's TCP events. Events for connections without a slot are ignored. */

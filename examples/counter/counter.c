@@ -6,11 +6,12 @@
  * one datagram back.
  *
  * Files: resp.c parses requests, commands.c runs them against store.c, reply.c encodes the
- * replies, server.c ties those together, clients.c keeps the TCP connections, and ram.c
- * hands out the RAM beyond the image for the large tables.
+ * replies, server.c ties those together, and clients.c keeps the TCP connections. The large
+ * tables come from calloc, on the heap beyond the image.
  */
+#include <stdlib.h>
+
 #include "clients.h"
-#include "ram.h"
 #include "reply.h"
 #include "server.h"
 #include "store.h"
@@ -18,7 +19,7 @@
 
 _Static_assert(SERVER_MAX_REQUEST < VMFT_NIC_MAX_PAYLOAD, "serve_datagram appends to datagrams");
 
-/* The receive buffers, claimed from RAM at startup: each is sized to the largest UDP payload,
+/* The receive buffers, allocated at startup: each is sized to the largest UDP payload,
    so no datagram is cut short (the NIC truncates what does not fit); TCP data arrives in
    chunks of up to this size and is buffered per connection. */
 #define RX_AREA_BYTES (VMFT_NIC_RX_SLOTS * VMFT_NIC_MAX_PAYLOAD)
@@ -68,7 +69,7 @@ static void handle_event(const struct vmft_nic_event *ev) {
 
 int main(void) {
   void *rx_area = 0;
-  if (!store_init() || !clients_init() || !(rx_area = ram_claim(RX_AREA_BYTES))) {
+  if (!store_init() || !clients_init() || !(rx_area = calloc(1, RX_AREA_BYTES))) {
     vmft_puts("counter: RAM too small for 4096 keys and 256 clients; run with --mem 16M\n");
     return 1;
   }

@@ -5,8 +5,8 @@
 #include "store.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 
-#include "ram.h"
 #include "vmft.h"
 
 /* Twice as many index slots as entries: probe chains stay short even when the store is full,
@@ -87,7 +87,7 @@ static void remove_slot(size_t hole) {
 }
 
 int store_init(void) {
-  entries = ram_claim(STORE_MAX_KEYS * sizeof(struct entry));
+  entries = calloc(STORE_MAX_KEYS, sizeof(struct entry));
   return entries != 0;
 }
 

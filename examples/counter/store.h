@@ -23,7 +23,7 @@ struct store_value {
   size_t len;
 };
 
-/* Claims the store's RAM (ram.h); returns 0 if RAM is too small. Call once, first. */
+/* Allocates the store's table; returns 0 if RAM is too small. Call once, first. */
 int store_init(void);
 /* Looks key up; returns 1 and fills *value if present, 0 if not. */
 int store_get(const char *key, size_t key_len, struct store_value *value);
