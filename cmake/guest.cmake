@@ -33,8 +33,11 @@ set(VMFT_GUEST_SDK_DEPENDS
     ${VMFT_GUEST_SDK_SOURCES} ${VMFT_GUEST_SDK_DIR}/vmft.h ${VMFT_GUEST_SDK_DIR}/link.ld
     ${CMAKE_SOURCE_DIR}/guest/include/vmft/guest/abi.h)
 
+# Every guest, so that a target can depend on all of them (the tests run them by file name).
+add_custom_target(guests)
+
 # vmft_add_guest(NAME [BARE] SOURCES... [DEPENDS files...]) -> ${VMFT_GUEST_DIR}/NAME.elf and
-# target guest_NAME. BARE links only the given sources (with the SDK's linker script): for
+# target guest_NAME, a dependency of the target guests. BARE links only the given sources (with the SDK's linker script): for
 # assembly test guests whose every instruction is counted.
 function(vmft_add_guest name)
   cmake_parse_arguments(ARG "BARE" "" "SOURCES;DEPENDS" ${ARGN})
@@ -60,4 +63,5 @@ function(vmft_add_guest name)
     COMMENT "Building guest ${name}.elf"
     VERBATIM)
   add_custom_target(guest_${name} ALL DEPENDS ${out})
+  add_dependencies(guests guest_${name})
 endfunction()
