@@ -19,6 +19,44 @@ void vmft_handle_trap(uint64_t mcause, uint64_t mepc) {
   }
 }
 
+/* ---- sleeping on the timer ---- */
+
+#define TIMER_BIT (1UL << VMFT_IRQ_TIMER)
+
+static uint64_t mie_read(void) { return VMFT_CSR_READ(mie); }
+static void mie_write(uint64_t v) { __asm__ volatile("csrw mie, %0" ::"r"(v)); }
+static int interrupts_taken(void) { return (VMFT_CSR_READ(mstatus) & 8) != 0; }
+
+/* One idle until `deadline`, the timer's interrupt or (if `others`) any other interrupt enabled
+   in mie. Returns 1 if it woke before the deadline. */
+static int wait_once(uint64_t deadline, int others) {
+  const int was_on = vmft_interrupts_save_off();
+  const uint64_t mie = mie_read();
+  const uint64_t theirs = vmft_timer_get();
+  /* The guest's own deadline stays armed only if it comes first and its handler can run once
+     interrupts are back on; else it would wake every idle until then without being taken. */
+  const int borrow = theirs > deadline || !(mie & TIMER_BIT) || !was_on;
+  if (borrow) vmft_timer_set(deadline);
+  mie_write((others ? mie : 0) | TIMER_BIT);
+  int woke = 0;
+  if (vmft_clock_mono_ns() < deadline) {
+    vmft_idle();
+    woke = vmft_clock_mono_ns() < deadline;
+  }
+  if (borrow) vmft_timer_set(theirs);
+  mie_write(mie);
+  vmft_interrupts_restore(was_on); /* what woke the idle is taken here */
+  return woke;
+}
+
+void vmft_sleep_until(uint64_t deadline_mono_ns) {
+  while (vmft_clock_mono_ns() < deadline_mono_ns) wait_once(deadline_mono_ns, interrupts_taken());
+}
+
+void vmft_sleep_ns(uint64_t ns) { vmft_sleep_until(vmft_clock_mono_ns() + ns); }
+
+int vmft_wait_until(uint64_t deadline_mono_ns) { return wait_once(deadline_mono_ns, 1); }
+
 /* ---- NIC ---- */
 
 /* Room for every payload one doorbell can carry, however large each is: a send that does not
@@ -30,10 +68,10 @@ static volatile struct vmft_nic_rx_desc rx_ring[VMFT_NIC_RX_SLOTS] __attribute__
 static volatile struct vmft_nic_tx_desc tx_ring[VMFT_NIC_TX_SLOTS] __attribute__((aligned(8)));
 static uint8_t tx_arena[TX_ARENA_BYTES];
 static size_t tx_arena_used;
-static uint32_t rx_taken;  /* events peeked and acknowledged */
-static uint32_t tx_queued; /* the ring's tx_queued, as this side last wrote it */
+static uint32_t rx_taken;   /* events peeked and acknowledged */
+static uint32_t tx_queued;  /* the ring's tx_queued, as this side last wrote it */
 static uint32_t tx_flushed; /* tx_queued at the last doorbell */
-static int batching;       /* inside vmft_nic_serve's handler: sends wait for its doorbell */
+static int batching;        /* inside vmft_nic_serve's handler: sends wait for its doorbell */
 
 int vmft_nic_init(void *rx_area, size_t size) {
   const size_t buffer = size / VMFT_NIC_RX_SLOTS;

@@ -46,15 +46,16 @@ __attribute__((noreturn)) static inline void vmft_exit(int code) {
 static inline void vmft_console_write(const void *data, size_t len) {
   vmft_hypercall(VMFT_HC_CONSOLE_WRITE, (uint64_t)(uintptr_t)data, len);
 }
-/* Blocks (costing the host no CPU) until an interrupt enabled in mie is pending. */
+/* Blocks (costing the host no CPU) until an interrupt enabled in mie is pending; returns at
+   once if one is. Whether it is then taken is up to mstatus.MIE. See also vmft_wait_until. */
 static inline void vmft_idle(void) { vmft_hypercall(VMFT_HC_IDLE, 0, 0); }
 
 /* ---- CSRs and interrupts ---- */
-#define VMFT_CSR_READ(name)                                                                        \
-  ({                                                                                               \
-    uint64_t v_;                                                                                   \
-    __asm__ volatile("csrr %0, " #name : "=r"(v_));                                                \
-    v_;                                                                                            \
+#define VMFT_CSR_READ(name)                         \
+  ({                                                \
+    uint64_t v_;                                    \
+    __asm__ volatile("csrr %0, " #name : "=r"(v_)); \
+    v_;                                             \
   })
 static inline uint64_t vmft_rdtime(void) { return VMFT_CSR_READ(time); }
 static inline uint64_t vmft_rdcycle(void) { return VMFT_CSR_READ(cycle); }
@@ -85,16 +86,42 @@ typedef void (*vmft_irq_handler)(uint64_t mcause, uint64_t mepc);
    masks the cause in mie so the guest does not loop on it. */
 void vmft_set_irq_handler(unsigned cause, vmft_irq_handler handler);
 
-/* ---- devices ---- */
+/* ---- clock and timer ----
+   Every clock counts nanoseconds: wall time since the Unix epoch, monotonic time since the VM
+   booted, and the time and cycle CSRs too (vmft_rdtime, vmft_rdcycle: a 1 GHz timebase, equal
+   to the monotonic clock). Each read is an input the log records, so a replay reads the same
+   values; a guest reads them as freely as any program reads its clock. */
 static inline uint64_t vmft_clock_wall_ns(void) {
   return vmft_mmio_read(VMFT_CLOCK_BASE, VMFT_CLOCK_WALL_NS);
 }
 static inline uint64_t vmft_clock_mono_ns(void) {
   return vmft_mmio_read(VMFT_CLOCK_BASE, VMFT_CLOCK_MONO_NS);
 }
+/* Arms the timer's one compare register: VMFT_IRQ_TIMER becomes pending once the monotonic
+   clock reaches the deadline. VMFT_TIMER_DISARMED disarms it; any write clears a pending tick. */
 static inline void vmft_timer_set(uint64_t deadline_mono_ns) {
   vmft_mmio_write(VMFT_TIMER_BASE, VMFT_TIMER_COMPARE, deadline_mono_ns);
 }
+static inline uint64_t vmft_timer_get(void) {
+  return vmft_mmio_read(VMFT_TIMER_BASE, VMFT_TIMER_COMPARE);
+}
+
+/* Sleeping and waiting idle on the timer, costing the host no CPU. Both share the timer with
+   the guest: a deadline the guest armed (vmft_timer_set) that comes first is left to fire and
+   its handler runs as usual, if the guest takes timer interrupts; otherwise they arm their own
+   deadline and put the guest's back before returning (one that passed meanwhile then fires at
+   once). Neither may be called from an interrupt handler. */
+
+/* Returns once the monotonic clock has reached `deadline_mono_ns`. Interrupts the guest takes
+   (mstatus.MIE on) are taken meanwhile; with mstatus.MIE off they wait until after. */
+void vmft_sleep_until(uint64_t deadline_mono_ns);
+void vmft_sleep_ns(uint64_t ns);
+/* The idle wait of an event loop: returns 1 once an interrupt enabled in mie is pending (and,
+   with mstatus.MIE on, has been taken), or 0 once the monotonic clock has reached
+   `deadline_mono_ns`, whichever comes first. VMFT_TIMER_DISARMED waits for an interrupt only. */
+int vmft_wait_until(uint64_t deadline_mono_ns);
+
+/* ---- devices ---- */
 static inline uint64_t vmft_entropy(void) {
   return vmft_mmio_read(VMFT_ENTROPY_BASE, VMFT_ENTROPY_VALUE);
 }
@@ -147,8 +174,8 @@ size_t vmft_fmt_u64(char *buf, uint64_t v);
 void vmft_print_u64(uint64_t v);
 
 /* ---- RAM ---- */
-extern uint64_t vmft_ram_end;    /* set by crt0 */
-extern char __heap_start[];       /* first free byte after the image and the stack: malloc's
-                                     heap grows from here (sbrk) up to vmft_ram_end */
+extern uint64_t vmft_ram_end; /* set by crt0 */
+extern char __heap_start[];   /* first free byte after the image and the stack: malloc's
+                                 heap grows from here (sbrk) up to vmft_ram_end */
 
 #endif

@@ -166,6 +166,17 @@ TEST_F(RecordReplay, EveryNondeterministicSourceReplaysExactly) {
   }
 }
 
+// The SDK's sleeps arm and restore the timer around the guest's own ticks: every tick and every
+// clock read in between replays at its instruction.
+TEST_F(RecordReplay, SleepingGuestReplaysExactly) {
+  const auto recorded = vmft({"record", guest_path("sleep"), "--log", log_path(0)});
+  ASSERT_EQ(recorded.exit_code, 0) << recorded.err << recorded.out;
+  const auto r = replay("sleep", log_path(0));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, recorded.out);
+  EXPECT_NE(r.err.find("replay matched"), std::string::npos) << r.err;
+}
+
 // Everything a client saw was in the file before it left: a replay of a killed recorder's log
 // checks all of it.
 TEST_F(RecordReplay, KilledRecordersLogReplaysUpToWhereItEnds) {

@@ -15,7 +15,13 @@ namespace {
 
 using Outcome = hypervisor::RunResult::Outcome;
 
-TEST(HostTimer, GuestSeesEveryTickOfTheRealTimer) {
+struct TimedRun {
+  hypervisor::RunResult result;
+  std::string console;
+};
+
+// Runs a guest to its end on the real clock and the asio timer.
+TimedRun run_on_the_real_timer(const std::string& guest) {
   asio::io_context io;
   auto work = asio::make_work_guard(io);
   std::thread io_thread([&] { io.run(); });
@@ -25,17 +31,41 @@ TEST(HostTimer, GuestSeesEveryTickOfTheRealTimer) {
   RecordingNet net;
   devices::AsioTimer timer(io, clock,
                            [&](uint64_t g) { inputs.push(hypervisor::TimerExpired{g}); });
-  std::string console;
+  TimedRun run;
   hypervisor::LiveRole role({clock, entropy, timer, net}, inputs, nullptr);
   hypervisor::Machine vm(
-      test_guest("timer"),
-      {16ULL << 20, [&](std::span<const uint8_t> b) { console.append(b.begin(), b.end()); }}, role);
-  const auto result = vm.run();
+      test_guest(guest),
+      {16ULL << 20, [&](std::span<const uint8_t> b) { run.console.append(b.begin(), b.end()); }},
+      role);
+  run.result = vm.run();
   io.stop();
   io_thread.join();
-  ASSERT_EQ(result.outcome, Outcome::kExited) << result.report;
-  EXPECT_EQ(result.exit_code, 0);
-  EXPECT_EQ(console, "tick\ntick\ntick\n");
+  return run;
+}
+
+TEST(HostTimer, GuestSeesEveryTickOfTheRealTimer) {
+  const auto run = run_on_the_real_timer("timer");
+  ASSERT_EQ(run.result.outcome, Outcome::kExited) << run.result.report;
+  EXPECT_EQ(run.result.exit_code, 0);
+  EXPECT_EQ(run.console, "tick\ntick\ntick\n");
+}
+
+// vmft_sleep_until, vmft_sleep_ns and vmft_wait_until against the guest's own ticks; the guest
+// checks each case (tests/guests/sleep.c) and exits with the number that failed.
+TEST(HostTimer, SdkSleepsShareTheTimerWithTheGuestsOwnTicks) {
+  const auto run = run_on_the_real_timer("sleep");
+  ASSERT_EQ(run.result.outcome, Outcome::kExited) << run.result.report;
+  EXPECT_EQ(run.result.exit_code, 0) << run.console;
+  EXPECT_EQ(run.console,
+            "sleep_until ok\n"
+            "own tick during sleep ok\n"
+            "own tick kept ok\n"
+            "own tick fired ok\n"
+            "wait_until times out ok\n"
+            "wait_until wakes for a tick ok\n"
+            "interrupts off: tick waits ok\n"
+            "interrupts off: no spinning ok\n"
+            "interrupts off: tick taken after ok\n");
 }
 
 double thread_cpu_seconds(pthread_t thread) {
