@@ -28,8 +28,8 @@ int main(void) {
      timer disarmed. */
   uint64_t deadline = vmft_clock_mono_ns() + 2 * MS;
   vmft_sleep_until(deadline);
-  check("sleep_until", vmft_clock_mono_ns() >= deadline &&
-                           vmft_timer_get() == VMFT_TIMER_DISARMED && ticks == 0);
+  check("sleep_until",
+        vmft_clock_mono_ns() >= deadline && vmft_timer_get() == VMFT_TIMER_DISARMED && ticks == 0);
 
   vmft_set_irq_handler(VMFT_IRQ_TIMER, on_timer);
   vmft_irq_enable(VMFT_IRQ_TIMER);

@@ -39,6 +39,7 @@ std::vector<std::string> command_line(const std::string& command, const std::str
 }  // namespace
 
 std::string guest_path(const std::string& name) {
+  if (name.find('/') != std::string::npos) return name;
   return std::string(VMFT_GUEST_DIR) + "/" + name + ".elf";
 }
 

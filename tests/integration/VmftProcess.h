@@ -9,7 +9,8 @@
 
 namespace vmft::integration {
 
-/// The path of a built guest: VMFT_GUEST_DIR/<name>.elf.
+/// The path of a built guest: VMFT_GUEST_DIR/<name>.elf, or `name` itself if it is a path (has
+/// a '/'), for a guest built elsewhere.
 std::string guest_path(const std::string& name);
 
 /// How a `vmft` command that was run to its end finished.
