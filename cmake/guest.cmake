@@ -7,7 +7,8 @@ include(${CMAKE_CURRENT_LIST_DIR}/../guest/sdk/cmake/guest-flags.cmake)
 get_filename_component(VMFT_GUEST_SDK_DIR ${CMAKE_CURRENT_LIST_DIR}/../guest/sdk ABSOLUTE)
 get_filename_component(VMFT_GUEST_ABI_DIR ${CMAKE_CURRENT_LIST_DIR}/../guest/include ABSOLUTE)
 set(VMFT_GUEST_CFLAGS
-    ${VMFT_GUEST_ARCH_FLAGS} -O2 -g -fno-common -Wall -Wextra -std=c11
+    ${VMFT_GUEST_ARCH_FLAGS} -O2 -g -fno-common -std=c11
+    -Wall -Wextra -Werror=implicit-function-declaration
     -isystem ${VMFT_PICOLIBC_INCLUDE} -I${VMFT_GUEST_ABI_DIR} -I${VMFT_GUEST_SDK_DIR})
 set(VMFT_GUEST_SDK_SOURCES
     ${VMFT_GUEST_SDK_DIR}/crt0.S ${VMFT_GUEST_SDK_DIR}/trap.S
