@@ -32,6 +32,15 @@ uint64_t Nic::read(uint64_t offset) {
   switch (offset) {
     case VMFT_NIC_RINGS: return rings_.header;
     case VMFT_NIC_ERROR: return error_;
+    default: break;
+  }
+  const auto frames = backend_.frames();
+  if (!frames) return 0;
+  switch (offset) {
+    case VMFT_NIC_MAC: return frames->mac;
+    case VMFT_NIC_IPV4: return frames->ip | uint64_t{frames->prefix_len} << 32;
+    case VMFT_NIC_GATEWAY: return frames->gateway;
+    case VMFT_NIC_MTU: return frames->mtu;
     default: return 0;
   }
 }
@@ -90,10 +99,10 @@ void Nic::set_count(size_t field, uint32_t value) {
 
 uint64_t Nic::state_hash() const {
   uint64_t h = 0;
-  for (uint64_t v : {rings_.header, rings_.rx_desc, rings_.tx_desc, uint64_t{rings_.rx_size},
-                     uint64_t{rings_.tx_size}, uint64_t{rx_posted_}, uint64_t{rx_filled_},
-                     uint64_t{tx_done_}, uint64_t{interrupt_}, uint64_t{error_},
-                     uint64_t{queue_.size()}, uint64_t{front_offset_}}) {
+  for (uint64_t v :
+       {rings_.header, rings_.rx_desc, rings_.tx_desc, uint64_t{rings_.rx_size},
+        uint64_t{rings_.tx_size}, uint64_t{rx_posted_}, uint64_t{rx_filled_}, uint64_t{tx_done_},
+        uint64_t{interrupt_}, uint64_t{error_}, uint64_t{queue_.size()}, uint64_t{front_offset_}}) {
     h = hash_combine(h, v);
   }
   for (uint32_t conn : open_conns_) h = hash_combine(h, conn);
@@ -138,8 +147,8 @@ void Nic::enqueue(NetEvent event) { queue_.push_back(std::move(event)); }
 void Nic::drop_stale_events() {
   while (!queue_.empty()) {
     const NetEvent& ev = queue_.front();
-    const bool stale = ev.kind != VMFT_NIC_KIND_UDP && ev.kind != VMFT_NIC_KIND_TCP_OPEN &&
-                       !open_conns_.contains(ev.conn);
+    const bool stale = ev.kind != VMFT_NIC_KIND_UDP && ev.kind != VMFT_NIC_KIND_FRAME &&
+                       ev.kind != VMFT_NIC_KIND_TCP_OPEN && !open_conns_.contains(ev.conn);
     if (!stale) return;
     backend_.delivered(ev);
     queue_.pop_front();
@@ -183,8 +192,8 @@ void Nic::fill(uint64_t desc_addr) {
   std::memcpy(bytes.data(), &desc, sizeof desc);
   if (ev.kind == VMFT_NIC_KIND_TCP_OPEN) open_conns_.insert(ev.conn);
 
-  // A TCP payload continues in the next descriptor; a datagram too big for the buffer is
-  // truncated, as recvfrom(2) does.
+  // A TCP payload continues in the next descriptor; a datagram or frame too big for the buffer
+  // is truncated, as recvfrom(2) does.
   front_offset_ += len;
   if (ev.kind == VMFT_NIC_KIND_TCP_DATA && front_offset_ < ev.data.size()) return;
   backend_.delivered(ev);
@@ -212,6 +221,7 @@ void Nic::ring_doorbell() {
 }
 
 uint32_t Nic::send(const vmft_nic_tx_desc& desc) {
+  if (desc.kind == VMFT_NIC_KIND_FRAME) return send_frame(desc);
   switch (desc.kind) {
     case VMFT_NIC_KIND_UDP:
       if (!backend_.has_udp()) return VMFT_NIC_ERR_KIND;
@@ -241,6 +251,20 @@ uint32_t Nic::send(const vmft_nic_tx_desc& desc) {
       backend_.close_tcp(desc.conn);
       break;
   }
+  return VMFT_NIC_OK;
+}
+
+// The MTU is the guest's limit as much as the host's: a frame the guest could not have received
+// is not sent either.
+uint32_t Nic::send_frame(const vmft_nic_tx_desc& desc) {
+  const auto frames = backend_.frames();
+  if (!frames) return VMFT_NIC_ERR_KIND;
+  if (desc.len < VMFT_NIC_ETH_HEADER || desc.len > frames->max_frame()) {
+    return VMFT_NIC_ERR_BUFFER;
+  }
+  const std::span<uint8_t> frame = ram_.slice(desc.buf, desc.len);
+  if (frame.empty()) return VMFT_NIC_ERR_BUFFER;
+  backend_.send_frame({frame.begin(), frame.end()});
   return VMFT_NIC_OK;
 }
 

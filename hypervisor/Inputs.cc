@@ -28,6 +28,9 @@ uint64_t Machine::Impl::RoleEntropy::next() { return m_.role_.entropy(m_.icount_
 
 bool Machine::Impl::OutputTap::has_udp() const { return m_.role_.net().has_udp(); }
 bool Machine::Impl::OutputTap::has_tcp() const { return m_.role_.net().has_tcp(); }
+std::optional<devices::FrameConfig> Machine::Impl::OutputTap::frames() const {
+  return m_.role_.net().frames();
+}
 
 // The payload moves into the check and on to the network: a send copies it only when a
 // recorder logs it. A send the role holds back (a recorder that could not log it) goes nowhere.
@@ -48,6 +51,10 @@ void Machine::Impl::OutputTap::close_tcp(uint32_t conn) {
   made({OutputKind::kTcpClose, conn, 0, 0, {}});
 }
 
+void Machine::Impl::OutputTap::send_frame(std::vector<uint8_t> frame) {
+  made({OutputKind::kFrame, 0, 0, 0, std::move(frame)});
+}
+
 // made_ keeps its capacity from one doorbell to the next.
 void Machine::Impl::OutputTap::flush() {
   if (m_.role_.outputs_made(m_.icount_)) {
@@ -58,6 +65,7 @@ void Machine::Impl::OutputTap::flush() {
           break;
         case OutputKind::kTcpData: net->send_tcp(out.conn, std::move(out.data)); break;
         case OutputKind::kTcpClose: net->close_tcp(out.conn); break;
+        case OutputKind::kFrame: net->send_frame(std::move(out.data)); break;
         case OutputKind::kConsole: break;  // not a network output
       }
     }

@@ -71,9 +71,11 @@ class Machine::Impl {
     explicit OutputTap(Impl& m) : m_(m) {}
     bool has_udp() const override;
     bool has_tcp() const override;
+    std::optional<devices::FrameConfig> frames() const override;
     void send_udp(uint32_t peer_ip, uint32_t peer_port, std::vector<uint8_t> data) override;
     void send_tcp(uint32_t conn, std::vector<uint8_t> data) override;
     void close_tcp(uint32_t conn) override;
+    void send_frame(std::vector<uint8_t> frame) override;
     void flush() override;
     void delivered(const devices::NetEvent& event) override;
 

@@ -9,6 +9,7 @@ void OutputGate::pass(Send& send) {
     case Send::Kind::kUdp: net_.send_udp(send.conn_or_ip, send.port, std::move(send.data)); break;
     case Send::Kind::kTcp: net_.send_tcp(send.conn_or_ip, std::move(send.data)); break;
     case Send::Kind::kClose: net_.close_tcp(send.conn_or_ip); break;
+    case Send::Kind::kFrame: net_.send_frame(std::move(send.data)); break;
     case Send::Kind::kConsole:
       if (console_) console_(send.seq, send.data);
       break;
@@ -34,6 +35,10 @@ void OutputGate::send_tcp(uint32_t conn, std::vector<uint8_t> data) {
 
 void OutputGate::close_tcp(uint32_t conn) {
   submit({Send::Kind::kClose, hold_seq_.load(std::memory_order_relaxed), conn, 0, {}});
+}
+
+void OutputGate::send_frame(std::vector<uint8_t> frame) {
+  submit({Send::Kind::kFrame, hold_seq_.load(std::memory_order_relaxed), 0, 0, std::move(frame)});
 }
 
 void OutputGate::write_console(std::span<const uint8_t> bytes) {

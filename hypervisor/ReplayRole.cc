@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "RiscvNames.h"
+#include "vmft/hypervisor/FrameNic.h"
 #include "vmft/logchannel/LogError.h"
 
 namespace vmft::hypervisor {
@@ -46,7 +47,7 @@ bool is_applied_input(const logchannel::RecordBody& body) {
 }  // namespace
 
 ReplayRole::ReplayRole(logchannel::RecordSource& log, InputQueue& stop_requests)
-    : Role(stop_requests), log_(log), net_(log.header().has_udp, log.header().has_tcp) {
+    : Role(stop_requests), log_(log), net_(log.header().has_udp, log.header().has_tcp, from_log(log.header().frames)) {
   update_due();
 }
 

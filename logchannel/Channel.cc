@@ -273,6 +273,19 @@ std::string pairing_mismatch(const std::string& primary_pair, const LogHeader& p
         "--tcp options",
         socks(primary), socks(backup));
   }
+  if (primary.frames != backup.frames) {
+    const auto nic = [](const LogHeader& h) {
+      if (!h.frames) return std::string("no frame NIC");
+      const FrameNicConfig& f = *h.frames;
+      return fmt::format("a frame NIC with MAC {:012x}, {}.{}.{}.{}/{}, gateway {:08x}, MTU {}",
+                         f.mac, f.ip >> 24, (f.ip >> 16) & 255, (f.ip >> 8) & 255, f.ip & 255,
+                         f.prefix_len, f.gateway, f.mtu);
+    };
+    return fmt::format(
+        "the primary's guest has {}, the backup's {}: give both the same --tap settings "
+        "(--guest-mac, --guest-ip, --gateway, --mtu)",
+        nic(primary), nic(backup));
+  }
   if (primary.emulator != backup.emulator) {
     return fmt::format(
         "the primary runs its guest on {}, the backup on {}: another emulator version may "

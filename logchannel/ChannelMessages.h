@@ -21,8 +21,9 @@ namespace vmft::logchannel::detail {
 /// The version a hello carries: of the channel's messages and of the log records they carry.
 /// Bump it on any change to a message (docs/channel-protocol.md), and with kFormatVersion.
 /// 4: the primary tells the backup which outputs have left it (message 13, released).
-inline constexpr uint32_t kChannelVersion = 5;
-static_assert(kFormatVersion == 4,
+/// 6: log format 5 (frame NIC: its settings in the header, frames in and out).
+inline constexpr uint32_t kChannelVersion = 6;
+static_assert(kFormatVersion == 5,
               "a new log format is a new channel protocol: bump kChannelVersion, then this");
 
 /// A backup's hello.

@@ -73,6 +73,7 @@ std::string net_kind_name(uint32_t kind) {
     case VMFT_NIC_KIND_TCP_OPEN: return "tcp-open";
     case VMFT_NIC_KIND_TCP_DATA: return "tcp-data";
     case VMFT_NIC_KIND_TCP_CLOSE: return "tcp-close";
+    case VMFT_NIC_KIND_FRAME: return "frame";
   }
   return "kind" + std::to_string(kind);
 }
@@ -83,6 +84,7 @@ std::string output_kind_name(OutputKind kind) {
     case OutputKind::kUdp: return "udp";
     case OutputKind::kTcpData: return "tcp-data";
     case OutputKind::kTcpClose: return "tcp-close";
+    case OutputKind::kFrame: return "frame";
   }
   return "kind" + std::to_string(static_cast<int>(kind));
 }
@@ -117,6 +119,7 @@ struct BodyDescriber {
   }
   std::string operator()(const NetInput& n) const {
     std::string out = net_kind_name(n.kind);
+    if (n.kind == VMFT_NIC_KIND_FRAME) return out + payload_text(n.data);
     if (n.kind != VMFT_NIC_KIND_UDP) out += " conn=" + std::to_string(n.conn);
     // TCP data and close events name only their connection; the peer came with its open.
     const bool names_peer = n.kind == VMFT_NIC_KIND_UDP || n.kind == VMFT_NIC_KIND_TCP_OPEN;

@@ -45,6 +45,10 @@ static_assert(kTagIs<Tag::kClock, ClockRead> && kTagIs<Tag::kEntropy, EntropyRea
 
 constexpr uint8_t kHeaderHasUdp = 1;
 constexpr uint8_t kHeaderHasTcp = 2;
+constexpr uint8_t kHeaderHasFrames = 4;  // the frame NIC's settings follow the flags
+// The frame NIC's MTU: IPv4's minimum (RFC 791) to a jumbo frame's payload.
+constexpr uint32_t kMinMtu = 68;
+constexpr uint32_t kMaxMtu = 9000;
 
 using DigestWords = std::array<uint64_t, StreamState::kDigestWords>;
 
@@ -56,13 +60,11 @@ bool in_range(uint8_t v, Enum first, Enum last) {
 bool valid_clock_source(uint8_t v) {
   return in_range(v, ClockSource::kWall, ClockSource::kCsrCycle);
 }
-bool valid_output_kind(uint8_t v) {
-  return in_range(v, OutputKind::kConsole, OutputKind::kTcpClose);
-}
+bool valid_output_kind(uint8_t v) { return in_range(v, OutputKind::kConsole, OutputKind::kFrame); }
 bool valid_end_reason(uint8_t v) {
   return in_range(v, RunEnd::Reason::kExited, RunEnd::Reason::kStopped);
 }
-bool valid_net_kind(uint32_t v) { return v >= VMFT_NIC_KIND_UDP && v <= VMFT_NIC_KIND_TCP_CLOSE; }
+bool valid_net_kind(uint32_t v) { return v >= VMFT_NIC_KIND_UDP && v <= VMFT_NIC_KIND_FRAME; }
 
 std::string record_label(uint64_t number) { return "record #" + std::to_string(number); }
 
@@ -353,12 +355,49 @@ void encode_header(const LogHeader& header, std::vector<uint8_t>& out) {
   w.fixed64(header.guest_digest);
   w.varint(header.ram_size);
   w.varint(header.digest_interval);
-  w.u8((header.has_udp ? kHeaderHasUdp : 0) | (header.has_tcp ? kHeaderHasTcp : 0));
+  w.u8((header.has_udp ? kHeaderHasUdp : 0) | (header.has_tcp ? kHeaderHasTcp : 0) |
+       (header.frames ? kHeaderHasFrames : 0));
+  if (const auto& f = header.frames) {
+    w.varint(f->mac);
+    w.varint(f->ip);
+    w.u8(f->prefix_len);
+    w.varint(f->gateway);
+    w.varint(f->mtu);
+  }
   w.varint(header.guest_name.size());
   w.bytes({reinterpret_cast<const uint8_t*>(header.guest_name.data()), header.guest_name.size()});
   w.varint(header.emulator.size());
   w.bytes({reinterpret_cast<const uint8_t*>(header.emulator.data()), header.emulator.size()});
 }
+
+namespace {
+
+FrameNicConfig decode_frame_nic(ByteReader& r) {
+  FrameNicConfig f;
+  const size_t mac_pos = r.position();
+  f.mac = r.varint();
+  if (f.mac >> 48) r.fail_at(mac_pos, "a MAC address of more than 48 bits");
+  const auto ipv4 = [&r](const char* what) {
+    const size_t pos = r.position();
+    const uint64_t v = r.varint();
+    if (v >> 32) r.fail_at(pos, std::string("an IPv4 ") + what + " of more than 32 bits");
+    return static_cast<uint32_t>(v);
+  };
+  f.ip = ipv4("address");
+  const size_t prefix_pos = r.position();
+  f.prefix_len = r.u8();
+  if (f.prefix_len > 32) r.fail_at(prefix_pos, "a prefix length over 32");
+  f.gateway = ipv4("gateway");
+  const size_t mtu_pos = r.position();
+  const uint64_t mtu = r.varint();
+  if (mtu < kMinMtu || mtu > kMaxMtu) {
+    r.fail_at(mtu_pos, "an MTU of " + std::to_string(mtu) + " (not from 68 to 9000)");
+  }
+  f.mtu = static_cast<uint32_t>(mtu);
+  return f;
+}
+
+}  // namespace
 
 LogHeader decode_header(std::span<const uint8_t> bytes, uint64_t stream_offset) {
   ByteReader r(bytes, stream_offset, "the header");
@@ -370,9 +409,12 @@ LogHeader decode_header(std::span<const uint8_t> bytes, uint64_t stream_offset) 
   if (header.digest_interval == 0) r.fail_at(interval_pos, "digest interval of 0 instructions");
   const size_t flags_pos = r.position();
   const uint8_t flags = r.u8();
-  if (flags & ~(kHeaderHasUdp | kHeaderHasTcp)) r.fail_at(flags_pos, "unknown header flags");
+  if (flags & ~(kHeaderHasUdp | kHeaderHasTcp | kHeaderHasFrames)) {
+    r.fail_at(flags_pos, "unknown header flags");
+  }
   header.has_udp = flags & kHeaderHasUdp;
   header.has_tcp = flags & kHeaderHasTcp;
+  if (flags & kHeaderHasFrames) header.frames = decode_frame_nic(r);
   const auto name = r.sized_bytes(kMaxGuestNameBytes, "guest name");
   header.guest_name.assign(name.begin(), name.end());
   const auto emulator = r.sized_bytes(kMaxEmulatorNameBytes, "emulator name");

@@ -76,6 +76,11 @@ class RecordingNet final : public devices::NetBackend {
   void close_tcp(uint32_t conn) override {
     sent.push_back({VMFT_NIC_KIND_TCP_CLOSE, conn, 0, 0, {}});
   }
+  std::optional<devices::FrameConfig> frames() const override { return frame_config; }
+  void send_frame(std::vector<uint8_t> frame) override {
+    sent.push_back({VMFT_NIC_KIND_FRAME, 0, 0, 0, std::move(frame)});
+  }
+  std::optional<devices::FrameConfig> frame_config;  ///< set: a frame NIC
   void flush() override { ++flushes; }
   void delivered(const devices::NetEvent&) override { ++delivered_count; }
   std::vector<devices::NetEvent> sent;

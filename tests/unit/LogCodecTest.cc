@@ -92,6 +92,17 @@ Record random_record(std::mt19937_64& rng, uint64_t seq, uint64_t icount) {
 
 TEST(RecordCodec, RoundTripsEveryRecordType) { expect_round_trip(testing::one_of_each()); }
 
+TEST(RecordCodec, RoundTripsFramesInAndOut) {
+  const std::vector<uint8_t> frame(60, 0xab);
+  expect_round_trip({
+      {1, 10, NetInput{VMFT_NIC_KIND_FRAME, 0, 0, 0, frame}},
+      {2, 20, Output{OutputKind::kFrame, 0, 0, 0, frame}},
+  });
+  EXPECT_EQ(describe({2, 20, Output{OutputKind::kFrame, 0, 0, 0, frame}})
+                .rfind("#2 @20 output frame len=60", 0),
+            0u);
+}
+
 TEST(RecordCodec, RoundTripsEmptyAndLargePayloads) {
   std::vector<uint8_t> large(kMaxPayloadBytes);
   for (size_t i = 0; i < large.size(); ++i) large[i] = static_cast<uint8_t>(i * 7);
@@ -190,8 +201,8 @@ TEST(RecordDecoder, RejectsUnknownTypeTagNamingOffsetAndRecord) {
 
 TEST(RecordDecoder, RejectsUnknownEnumValues) {
   EXPECT_EQ(decode_error(raw_record(1, {9, 0})), "offset 0x3 (record #1): unknown clock source 9");
-  EXPECT_EQ(decode_error(raw_record(4, {5, 0, 0, 0, 0, 0, 0, 0})),
-            "offset 0x3 (record #1): unknown net event kind 5");
+  EXPECT_EQ(decode_error(raw_record(4, {6, 0, 0, 0, 0, 0, 0, 0})),
+            "offset 0x3 (record #1): unknown net event kind 6");
   EXPECT_EQ(decode_error(raw_record(6, {0, 0, 0, 0, 0, 0, 0, 0})),
             "offset 0x3 (record #1): unknown output kind 0");
   EXPECT_EQ(decode_error(raw_record(8, {4, 0})), "offset 0x3 (record #1): unknown end reason 4");
@@ -350,7 +361,7 @@ TEST(RecordEncoder, RefusesUnknownEnumValue) {
 
 TEST(LogHeaderCodec, RoundTrips) {
   const LogHeader header{kFormatVersion, 0x0123456789abcdef, "counter.elf", 64 << 20, true, false,
-                         12345, "unicorn 2.1.1"};
+                         12345,          "unicorn 2.1.1"};
   std::vector<uint8_t> bytes;
   encode_header(header, bytes);
   const LogHeader decoded = decode_header(bytes, 12);
@@ -362,6 +373,39 @@ TEST(LogHeaderCodec, RoundTrips) {
   EXPECT_EQ(decoded.digest_interval, 12345u);
   EXPECT_EQ(decoded.emulator, "unicorn 2.1.1");
   EXPECT_EQ(decoded.version, kFormatVersion);
+}
+
+TEST(LogHeaderCodec, RoundTripsTheFrameNicsSettings) {
+  LogHeader header;
+  header.frames = FrameNicConfig{0x0a0012c60002, 0xc612000a, 24, 0xc6120001, 1500};
+  std::vector<uint8_t> bytes;
+  encode_header(header, bytes);
+  EXPECT_EQ(decode_header(bytes, 0).frames, header.frames);
+  header.frames.reset();
+  bytes.clear();
+  encode_header(header, bytes);
+  EXPECT_EQ(decode_header(bytes, 0).frames, std::nullopt);
+}
+
+TEST(LogHeaderCodec, RejectsFrameNicSettingsOutOfRange) {
+  const auto error = [](FrameNicConfig f) {
+    LogHeader header;
+    header.frames = f;
+    std::vector<uint8_t> bytes;
+    encode_header(header, bytes);
+    try {
+      decode_header(bytes, 0);
+    } catch (const LogError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(error({1ULL << 48, 1, 24, 0, 1500}).find("a MAC address of more than 48 bits"),
+            std::string::npos);
+  EXPECT_NE(error({2, 1, 33, 0, 1500}).find("a prefix length over 32"), std::string::npos);
+  EXPECT_NE(error({2, 1, 24, 0, 67}).find("an MTU of 67 (not from 68 to 9000)"), std::string::npos);
+  EXPECT_NE(error({2, 1, 24, 0, 9001}).find("an MTU of 9001"), std::string::npos);
+  EXPECT_EQ(error({2, 1, 24, 0, 68}), "no error");
 }
 
 TEST(LogHeaderCodec, RefusesToEncodeAnEmulatorNameLongerThan64Bytes) {

@@ -154,6 +154,8 @@ struct NotingNet final : devices::NetBackend {
   }
   void send_tcp(uint32_t, std::vector<uint8_t>) override {}
   void close_tcp(uint32_t) override {}
+  std::optional<devices::FrameConfig> frames() const override { return std::nullopt; }
+  void send_frame(std::vector<uint8_t>) override {}
   void flush() override { ++flushes; }
   void delivered(const devices::NetEvent&) override {}
   const FlushCountingLog& log;

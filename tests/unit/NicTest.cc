@@ -78,8 +78,7 @@ struct NicFixture : ::testing::Test {
     set_count(offsetof(vmft_nic_rings, tx_queued), number + 1);
   }
   uint32_t tx_status(uint32_t number) {
-    return get<vmft_nic_tx_desc>(kTxDesc + (number % kRingSize) * sizeof(vmft_nic_tx_desc))
-        .status;
+    return get<vmft_nic_tx_desc>(kTxDesc + (number % kRingSize) * sizeof(vmft_nic_tx_desc)).status;
   }
   // One send and the doorbell; its status.
   uint32_t send(uint32_t kind, uint32_t conn, const std::string& data) {
@@ -108,8 +107,8 @@ TEST_F(NicFixture, RefusesRingsOutsideRamMisalignedOrOfABadSize) {
   const vmft_nic_rings good{kRxDesc, kTxDesc, kRingSize, kRingSize, 0, 0, 0, 0};
   EXPECT_FALSE(refused(good));
   EXPECT_EQ(nic.read(VMFT_NIC_RINGS), kHeader);
-  EXPECT_TRUE(refused(good, kHeader + 4));                      // header misaligned
-  EXPECT_TRUE(refused(good, kBase + kRam - 8));                 // header past the end of RAM
+  EXPECT_TRUE(refused(good, kHeader + 4));                             // header misaligned
+  EXPECT_TRUE(refused(good, kBase + kRam - 8));                        // header past the end of RAM
   EXPECT_TRUE(refused({kRxDesc, kTxDesc, 6, kRingSize, 0, 0, 0, 0}));  // not a power of two
   EXPECT_TRUE(refused({kRxDesc, kTxDesc, kRingSize, 0, 0, 0, 0, 0}));  // empty
   EXPECT_TRUE(refused({kRxDesc, kTxDesc, 8192, kRingSize, 0, 0, 0, 0}));  // above 4096
@@ -294,6 +293,54 @@ TEST_F(NicFixture, SavesAndRestoresItsState) {
   devices::NicState outside = saved;
   outside.rings.rx_desc = kBase + kRam;
   EXPECT_THROW(other.restore(outside), std::invalid_argument);
+}
+
+// ------------------------------------------------------------------ the frame NIC
+
+constexpr devices::FrameConfig kFrames{0x0a0012c60002, 0xc612000a, 24, 0xc6120001, 1500};
+
+TEST_F(NicFixture, ConfigRegistersReadZeroOnTheSocketNic) {
+  for (uint64_t reg : {VMFT_NIC_MAC, VMFT_NIC_IPV4, VMFT_NIC_GATEWAY, VMFT_NIC_MTU}) {
+    EXPECT_EQ(nic.read(reg), 0u) << reg;
+  }
+}
+
+TEST_F(NicFixture, ConfigRegistersHoldTheFrameNicsSettings) {
+  net.frame_config = kFrames;
+  EXPECT_EQ(nic.read(VMFT_NIC_MAC), 0x0a0012c60002u);
+  EXPECT_EQ(nic.read(VMFT_NIC_IPV4), 0xc612000aULL | 24ULL << 32);
+  EXPECT_EQ(nic.read(VMFT_NIC_GATEWAY), 0xc6120001u);
+  EXPECT_EQ(nic.read(VMFT_NIC_MTU), 1500u);
+}
+
+TEST_F(NicFixture, AFrameArrivesWholeOrCutToItsBuffer) {
+  net.frame_config = kFrames;
+  set_up_rings();
+  post(2, 100);
+  nic.enqueue(event(VMFT_NIC_KIND_FRAME, 0, std::string(60, 'f')));
+  nic.enqueue(event(VMFT_NIC_KIND_FRAME, 0, std::string(150, 'g')));
+  nic.deliver();
+  EXPECT_EQ(rx(0).kind, uint32_t{VMFT_NIC_KIND_FRAME});
+  EXPECT_EQ(rx_bytes(0), std::string(60, 'f'));
+  EXPECT_EQ(rx(1).kind, uint32_t{VMFT_NIC_KIND_FRAME});
+  EXPECT_EQ(rx_bytes(1), std::string(100, 'g'));  // not continued in the next buffer
+  EXPECT_EQ(nic.queued(), 0u);
+}
+
+TEST_F(NicFixture, SendsFramesFromAHeaderUpToTheMtu) {
+  net.frame_config = kFrames;
+  set_up_rings();
+  EXPECT_EQ(send(VMFT_NIC_KIND_FRAME, 0, std::string(14, 'h')), uint32_t{VMFT_NIC_OK});
+  EXPECT_EQ(send(VMFT_NIC_KIND_FRAME, 0, std::string(13, 'h')), uint32_t{VMFT_NIC_ERR_BUFFER});
+  std::string largest(1514, 'x');
+  EXPECT_EQ(send(VMFT_NIC_KIND_FRAME, 0, largest), uint32_t{VMFT_NIC_OK});
+  EXPECT_EQ(send(VMFT_NIC_KIND_FRAME, 0, largest + "x"), uint32_t{VMFT_NIC_ERR_BUFFER});
+  ASSERT_EQ(net.sent.size(), 2u);
+  EXPECT_EQ(net.sent[1].kind, uint32_t{VMFT_NIC_KIND_FRAME});
+  EXPECT_EQ(std::string(net.sent[1].data.begin(), net.sent[1].data.end()), largest);
+  // The socket NIC carries no frames.
+  net.frame_config.reset();
+  EXPECT_EQ(send(VMFT_NIC_KIND_FRAME, 0, std::string(60, 'h')), uint32_t{VMFT_NIC_ERR_KIND});
 }
 
 }  // namespace

@@ -74,6 +74,9 @@ class AsioNetwork final : public NetBackend {
 
   bool has_udp() const override { return udp_.has_value(); }
   bool has_tcp() const override { return acceptor_.has_value(); }
+  std::optional<FrameConfig> frames() const override { return std::nullopt; }
+  /// The socket NIC carries no frames (the NIC never asks it to).
+  void send_frame(std::vector<uint8_t>) override {}
   void send_udp(uint32_t peer_ip, uint32_t peer_port, std::vector<uint8_t> data) override;
   void send_tcp(uint32_t conn, std::vector<uint8_t> data) override;
   void close_tcp(uint32_t conn) override;

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <set>
 #include <span>
 #include <vector>
@@ -46,12 +47,30 @@ struct NicState {
   bool operator==(const NicState&) const = default;
 };
 
-/// Host side of the NIC. Calls come from the vCPU thread and must not block.
+/// The frame NIC's settings (`--tap`), which the guest reads from the NIC's config registers
+/// (VMFT_NIC_MAC ...). The same on every replica.
+struct FrameConfig {
+  uint64_t mac = 0;        ///< 48 bits, the first byte on the wire in bits 0..7
+  uint32_t ip = 0;         ///< IPv4, host byte order
+  uint8_t prefix_len = 0;  ///< 0..32
+  uint32_t gateway = 0;    ///< 0: none
+  uint32_t mtu = 1500;     ///< the largest IP packet a frame carries
+  /// The largest frame either way: the MTU and the Ethernet header.
+  size_t max_frame() const { return size_t{mtu} + VMFT_NIC_ETH_HEADER; }
+  bool operator==(const FrameConfig&) const = default;
+};
+
+/// Host side of the NIC. Calls come from the vCPU thread and must not block. A backend
+/// carries either UDP and TCP (the socket NIC) or Ethernet frames (the frame NIC).
 class NetBackend {
  public:
   virtual ~NetBackend() = default;
   virtual bool has_udp() const = 0;
   virtual bool has_tcp() const = 0;
+  /// The frame NIC's settings, or nullopt for the socket NIC.
+  virtual std::optional<FrameConfig> frames() const = 0;
+  /// Sends one Ethernet frame (of at most frames()->max_frame() bytes).
+  virtual void send_frame(std::vector<uint8_t> frame) = 0;
   virtual void send_udp(uint32_t peer_ip, uint32_t peer_port, std::vector<uint8_t> data) = 0;
   virtual void send_tcp(uint32_t conn, std::vector<uint8_t> data) = 0;
   /// Closes the connection once everything sent on it has been written.
@@ -104,6 +123,7 @@ class Nic final : public MmioDevice {
   void take_posted();
   /// Sends what tx descriptor `desc` asks, or says why not (a VMFT_NIC_* status).
   uint32_t send(const struct vmft_nic_tx_desc& desc);
+  uint32_t send_frame(const struct vmft_nic_tx_desc& desc);
   /// Copies the next event (or the next chunk of its payload) into the rx descriptor at guest
   /// address `desc_addr`; an unusable buffer takes nothing and comes back with kind 0.
   void fill(uint64_t desc_addr);

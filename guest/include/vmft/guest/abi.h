@@ -46,7 +46,8 @@
 /* ---- entropy ---- */
 #define VMFT_ENTROPY_VALUE 0x00 /* r: 64 random bits (a nondeterministic input) */
 
-/* ---- NIC: UDP datagrams and TCP connection events, through descriptor rings in guest RAM ----
+/* ---- NIC: UDP datagrams and TCP connection events (or Ethernet frames), through descriptor
+ * rings in guest RAM ----
  * The guest lays out a struct vmft_nic_rings and two descriptor arrays in its RAM and writes
  * the header's address to VMFT_NIC_RINGS. From then on both sides meet in RAM:
  *
@@ -56,9 +57,9 @@
  * copies the payload into the buffer, fills kind, conn, len and the peer, advances rx_filled
  * and raises the NIC interrupt. Payload bytes enter guest RAM only then. A TCP payload longer
  * than a buffer continues in the next descriptors (as several TCP_DATA events); a UDP
- * datagram longer than its buffer is cut to the buffer's size, as recvfrom(2) does. A
- * descriptor whose buffer is not wholly inside RAM, or is empty, comes back with kind 0 and
- * takes nothing. The host reads rx_posted only when the guest writes VMFT_NIC_RINGS or
+ * datagram or a frame longer than its buffer is cut to the buffer's size, as recvfrom(2)
+ * does. A descriptor whose buffer is not wholly inside RAM, or is empty, comes back with kind
+ * 0 and takes nothing. The host reads rx_posted only when the guest writes VMFT_NIC_RINGS or
  * VMFT_NIC_DOORBELL (so that it learns of posts at exact instructions): post, then ring the
  * doorbell. It keeps its own rx_filled and tx_done and never reads them back.
  *
@@ -87,6 +88,20 @@
                                   and clear the NIC interrupt */
 #define VMFT_NIC_ERROR 0x10    /* r: VMFT_NIC_OK, or why the last VMFT_NIC_RINGS write was
                                   refused (VMFT_NIC_ERR_RINGS); a refused layout means no rings */
+
+/* The frame NIC (vmft's --tap): the NIC carries Ethernet frames (VMFT_NIC_KIND_FRAME) instead of
+ * UDP datagrams and TCP connection events, and the guest runs its own TCP/IP stack. These
+ * registers hold its settings from vmft's command line; they read 0 on the socket NIC. They
+ * are the same on every replica (a backup's are checked against its primary's, and a log
+ * carries them), so reading them is not an input. */
+#define VMFT_NIC_MAC 0x18     /* r: the guest's MAC address in bits 0..47, the first byte on
+                                 the wire in bits 0..7; 0: no frame NIC */
+#define VMFT_NIC_IPV4 0x20    /* r: the guest's IPv4 address in bits 0..31 (host byte order:
+                                 198.18.0.10 is 0xc612000a), its prefix length in bits 32..39 */
+#define VMFT_NIC_GATEWAY 0x28 /* r: the IPv4 gateway, host byte order; 0: none */
+#define VMFT_NIC_MTU 0x30     /* r: the largest IP packet a frame carries, in bytes; a frame
+                                 is at most this plus VMFT_NIC_ETH_HEADER bytes */
+#define VMFT_NIC_ETH_HEADER 14 /* destination and source MAC, ethertype (no FCS, no VLAN tag) */
 
 #define VMFT_NIC_MAX_RING 4096 /* a ring's size: a power of two from 1 to this */
 
@@ -117,7 +132,7 @@ struct vmft_nic_rx_desc {
 struct vmft_nic_tx_desc {
   uint64_t buf;       /* guest: payload address */
   uint32_t len;       /* guest: payload length, at most VMFT_NIC_MAX_PAYLOAD */
-  uint32_t kind;      /* guest: VMFT_NIC_KIND_UDP, _TCP_DATA or _TCP_CLOSE */
+  uint32_t kind;      /* guest: VMFT_NIC_KIND_UDP, _TCP_DATA, _TCP_CLOSE or _FRAME */
   uint32_t conn;      /* guest: TCP connection id */
   uint32_t peer_ip;   /* guest: UDP destination address, host byte order */
   uint32_t peer_port; /* guest: UDP destination port */
@@ -129,10 +144,12 @@ struct vmft_nic_tx_desc {
 #define VMFT_NIC_KIND_TCP_OPEN 2  /* a client connected; its conn names it from now on */
 #define VMFT_NIC_KIND_TCP_DATA 3  /* bytes on a connection */
 #define VMFT_NIC_KIND_TCP_CLOSE 4 /* rx: the peer sends nothing more; tx: close it */
+#define VMFT_NIC_KIND_FRAME 5     /* an Ethernet frame (frame NIC): rx received, tx to send */
 
 #define VMFT_NIC_OK 0
 #define VMFT_NIC_ERR_KIND 1    /* unknown kind, or no socket of that kind configured */
-#define VMFT_NIC_ERR_BUFFER 2  /* payload not inside RAM, or longer than VMFT_NIC_MAX_PAYLOAD */
+#define VMFT_NIC_ERR_BUFFER 2  /* payload not inside RAM, or longer than VMFT_NIC_MAX_PAYLOAD;
+                                  a frame shorter than its header or longer than MTU + header */
 #define VMFT_NIC_ERR_CONN 3    /* no open connection with that id */
 #define VMFT_NIC_ERR_RINGS 4   /* a ring layout that is not inside RAM, not aligned, or whose
                                   size is not a power of two up to VMFT_NIC_MAX_RING */

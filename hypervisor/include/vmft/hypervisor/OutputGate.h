@@ -30,9 +30,11 @@ class OutputGate final : public devices::NetBackend {
 
   bool has_udp() const override { return net_.has_udp(); }
   bool has_tcp() const override { return net_.has_tcp(); }
+  std::optional<devices::FrameConfig> frames() const override { return net_.frames(); }
   void send_udp(uint32_t peer_ip, uint32_t peer_port, std::vector<uint8_t> data) override;
   void send_tcp(uint32_t conn, std::vector<uint8_t> data) override;
   void close_tcp(uint32_t conn) override;
+  void send_frame(std::vector<uint8_t> frame) override;
   void delivered(const devices::NetEvent& event) override { net_.delivered(event); }
   /// The guest wrote `bytes` to its console (vCPU thread).
   void write_console(std::span<const uint8_t> bytes);
@@ -57,7 +59,7 @@ class OutputGate final : public devices::NetBackend {
 
  private:
   struct Send {
-    enum class Kind { kUdp, kTcp, kClose, kConsole } kind;
+    enum class Kind { kUdp, kTcp, kClose, kFrame, kConsole } kind;
     uint64_t seq;
     uint32_t conn_or_ip;
     uint32_t port;

@@ -96,16 +96,20 @@ class ReplayRole final : public Role {
   /// Sends were compared by output(); nothing leaves a replay.
   class NoNet final : public devices::NetBackend {
    public:
-    NoNet(bool udp, bool tcp) : udp_(udp), tcp_(tcp) {}
+    NoNet(bool udp, bool tcp, std::optional<devices::FrameConfig> frames)
+        : udp_(udp), tcp_(tcp), frames_(frames) {}
     bool has_udp() const override { return udp_; }
     bool has_tcp() const override { return tcp_; }
+    std::optional<devices::FrameConfig> frames() const override { return frames_; }
     void send_udp(uint32_t, uint32_t, std::vector<uint8_t>) override {}
     void send_tcp(uint32_t, std::vector<uint8_t>) override {}
     void close_tcp(uint32_t) override {}
+    void send_frame(std::vector<uint8_t>) override {}
     void delivered(const devices::NetEvent&) override {}
 
    private:
     bool udp_, tcp_;
+    std::optional<devices::FrameConfig> frames_;
   };
 
   const logchannel::Record* head();

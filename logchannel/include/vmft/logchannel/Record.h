@@ -7,13 +7,14 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
 namespace vmft::logchannel {
 
-inline constexpr uint32_t kFormatVersion = 4;
+inline constexpr uint32_t kFormatVersion = 5;
 
 /// Where a guest read a clock.
 enum class ClockSource : uint8_t {
@@ -60,9 +61,10 @@ struct InterruptTaken {
   bool operator==(const InterruptTaken&) const = default;
 };
 
-enum class OutputKind : uint8_t { kConsole = 1, kUdp = 2, kTcpData = 3, kTcpClose = 4 };
+enum class OutputKind : uint8_t { kConsole = 1, kUdp = 2, kTcpData = 3, kTcpClose = 4, kFrame = 5 };
 
-/// Check: something the guest sent out (console bytes, a datagram, TCP data or a close).
+/// Check: something the guest sent out (console bytes, a datagram, TCP data or a close, an
+/// Ethernet frame).
 struct Output {
   OutputKind kind = OutputKind::kConsole;
   uint32_t conn = 0;
@@ -105,6 +107,17 @@ struct Record {
 
 /// What a file log starts with: which guest made it, and how the VM was configured, so that
 /// a replay with anything else is refused.
+/// The frame NIC's settings (vmft's --tap), which the guest reads from the NIC's registers:
+/// part of what a replay and a backup must run with.
+struct FrameNicConfig {
+  uint64_t mac = 0;        ///< 48 bits, the first byte on the wire in bits 0..7
+  uint32_t ip = 0;         ///< IPv4, host byte order
+  uint8_t prefix_len = 0;  ///< 0..32
+  uint32_t gateway = 0;    ///< 0: none
+  uint32_t mtu = 0;        ///< the largest IP packet a frame carries
+  bool operator==(const FrameNicConfig&) const = default;
+};
+
 struct LogHeader {
   uint32_t version = kFormatVersion;
   uint64_t guest_digest = 0;  ///< XXH64 of the guest ELF file's bytes
@@ -119,6 +132,7 @@ struct LogHeader {
   /// another version may translate the same guest into different blocks, so a replay or a
   /// backup on another one is refused.
   std::string emulator;
+  std::optional<FrameNicConfig> frames;  ///< the frame NIC, if the guest had one instead
 };
 
 /// A short name for a record's type ("clock", "entropy", "timer", "net", "irq", "output",
