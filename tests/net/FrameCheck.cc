@@ -1,4 +1,4 @@
-#include "NetTestSupport.h"
+#include "FrameCheck.h"
 
 namespace vmft::net_test {
 
