@@ -134,11 +134,7 @@ void vnet_arp_input(struct vnet *net, const uint8_t *pkt, size_t len, uint64_t n
     e->ip = sender_ip;
     resolve(net, e, sender_mac, now_ns);
   }
-  if (op == ARP_OP_REQUEST) {
-    uint8_t requester[6];
-    memcpy(requester, sender_mac, 6); /* pkt may be gone once send_frame runs */
-    send_arp(net, ARP_OP_REPLY, requester, requester, sender_ip);
-  }
+  if (op == ARP_OP_REQUEST) send_arp(net, ARP_OP_REPLY, sender_mac, sender_mac, sender_ip);
   net->stats.rx_delivered++;
 }
 
