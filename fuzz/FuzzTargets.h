@@ -36,6 +36,10 @@ void arbiter_state(Bytes data);
 void elf_loader(Bytes data);
 /// A machine snapshot, as a joining backup receives it from its primary.
 void snapshot(Bytes data);
+/// Ethernet frames, as a TAP device hands them to a guest's network stack (guest/net), with
+/// time passing and the guest's own datagrams between them (NetFrameTarget.cc says how the
+/// bytes split); every frame the stack sends must be well formed.
+void net_frame(Bytes data);
 
 struct Target {
   const char* name;  ///< the directory under fuzz/corpus and fuzz/regressions, and fuzz_<name>
@@ -50,6 +54,7 @@ inline constexpr Target kTargets[] = {
     {"arbiter_state", arbiter_state},
     {"elf_loader", elf_loader},
     {"snapshot", snapshot},
+    {"net_frame", net_frame},
 };
 
 /// A decoder accepted something it should not have, or a round trip changed it.

@@ -9,6 +9,7 @@
 
 #include "ByteIo.h"
 #include "ChannelMessages.h"
+#include "FrameBuilders.h"
 #include "FuzzSupport.h"
 #include "Protocol.h"
 #include "StateFile.h"
@@ -246,6 +247,56 @@ void snapshot_seeds(const fs::path& dir) {
   write_file(dir / "without_ram.snapshot", hypervisor::encode_snapshot(snapshot));
 }
 
+// Records for the net_frame target (NetFrameTarget.cc): an op byte, a 16-bit length, bytes.
+void append_net_record(std::vector<uint8_t>& to, uint8_t op, const std::vector<uint8_t>& bytes) {
+  to.push_back(op);
+  to.push_back(uint8_t(bytes.size() >> 8));
+  to.push_back(uint8_t(bytes.size()));
+  append(to, bytes);
+}
+
+// Conversations the stack answers: ARP then ping, a UDP echo, a send held until the peer's ARP
+// reply, a send whose next hop never answers, broadcasts and an echo from off the subnet.
+void net_frame_seeds(const fs::path& dir) {
+  namespace nt = vmft::net_test;
+  constexpr uint8_t kFrame = 0, kPoll1s = 2 + 4 * 10, kSendToPeer = 3, kSendToRemote = 3 + 4 * 2;
+  const auto peer_asks = nt::arp_request_frame(nt::kPeerMac, nt::kPeerIp, nt::kOurIp);
+  std::vector<uint8_t> ping;
+  append_net_record(ping, kFrame, peer_asks);
+  append_net_record(ping, kFrame, nt::echo_frame(nt::kPeerIp, 0x4242, 1, bytes_of("ping!")));
+  write_file(dir / "arp_then_ping.bin", ping);
+
+  std::vector<uint8_t> udp_echo;
+  append_net_record(udp_echo, kFrame, peer_asks);
+  append_net_record(udp_echo, kFrame,
+                    nt::udp_frame(nt::kPeerIp, nt::kOurIp, 5000, 7000, bytes_of("echo me")));
+  write_file(dir / "udp_echo.bin", udp_echo);
+
+  std::vector<uint8_t> held;
+  append_net_record(held, kSendToPeer, bytes_of("held for ARP"));
+  append_net_record(held, kPoll1s, {});
+  append_net_record(held, kFrame, nt::arp_reply_frame(nt::kPeerMac, nt::kPeerIp));
+  write_file(dir / "held_until_arp_reply.bin", held);
+
+  std::vector<uint8_t> gives_up;
+  append_net_record(gives_up, kSendToRemote, bytes_of("via the gateway"));
+  for (int i = 0; i < 4; ++i) append_net_record(gives_up, kPoll1s, {});
+  write_file(dir / "arp_retries_give_up.bin", gives_up);
+
+  std::vector<uint8_t> broadcasts;
+  append_net_record(broadcasts, kFrame,
+                    nt::udp_frame(nt::kPeerIp, nt::kSubnetBroadcast, 68, 7000, bytes_of("all"),
+                                  nt::kPeerMac, nt::kBroadcastMac));
+  append_net_record(broadcasts, kFrame,
+                    nt::arp_request_frame(nt::kGatewayMac, nt::kGatewayIp, nt::kOurIp));
+  append_net_record(broadcasts, kFrame,
+                    nt::echo_frame(nt::kRemoteIp, 7, 8, bytes_of("far"), nt::kGatewayMac));
+  append_net_record(broadcasts, kFrame,
+                    nt::eth(nt::kBroadcastMac, nt::kPeerMac, nt::kArpType,
+                            nt::arp(1, nt::kPeerMac, nt::kPeerIp, nt::kZeroMac, nt::kPeerIp)));
+  write_file(dir / "broadcast_and_off_subnet.bin", broadcasts);
+}
+
 }  // namespace
 }  // namespace vmft::fuzz
 
@@ -266,6 +317,7 @@ int main(int argc, char** argv) {
     arbiter_state_seeds(corpus / "arbiter_state");
     elf_loader_seeds(corpus / "elf_loader", argv[2]);
     snapshot_seeds(corpus / "snapshot");
+    net_frame_seeds(corpus / "net_frame");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vmft_fuzz_seeds: %s\n", e.what());
     return 1;

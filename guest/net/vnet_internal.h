@@ -1,0 +1,104 @@
+/*
+ * What the layers of vnet share, private to guest/net/. Each layer has an input function
+ * (called by the layer below with the bytes of its own header and payload, bounds checked by
+ * the caller) and an output path that builds in place in net->tx: a protocol writes its header
+ * and payload at vnet_ipv4_payload(net), then vnet_ipv4_send adds the IP and Ethernet headers.
+ * TCP will plug in the same way: a tcp_input behind ipv4's protocol switch, segments built at
+ * vnet_ipv4_payload, and its timers folded into vnet_poll and vnet_next_deadline.
+ *
+ * Every input function counts each packet it is given exactly once: in rx_delivered or in one
+ * rx_drop_* counter.
+ */
+#ifndef VMFT_VNET_INTERNAL_H
+#define VMFT_VNET_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "vnet.h"
+
+/* ---- wire constants ---- */
+#define VNET_ETHERTYPE_IPV4 0x0800
+#define VNET_ETHERTYPE_ARP 0x0806
+#define VNET_ARP_LEN 28         /* an Ethernet/IPv4 ARP packet */
+#define VNET_IPV4_HEADER_LEN 20 /* without options: the stack sends none */
+#define VNET_IP_PROTO_ICMP 1
+#define VNET_IP_PROTO_UDP 17
+#define VNET_ICMP_HEADER_LEN 8
+#define VNET_UDP_HEADER_LEN 8
+#define VNET_IPV4_TTL 64 /* RFC 1700's recommended default, as Linux */
+
+#define VNET_IPV4_BROADCAST 0xffffffffu
+
+/* ARP cache entry states (struct vnet_arp_entry.state). */
+#define VNET_ARP_FREE 0
+#define VNET_ARP_INCOMPLETE 1 /* asked, no answer yet; deadline_ns is the next retry */
+#define VNET_ARP_RESOLVED 2   /* mac is valid until deadline_ns */
+
+extern const uint8_t vnet_mac_broadcast[6];
+
+/* ---- bytes: big-endian on the wire, any alignment ---- */
+static inline uint16_t vnet_get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint32_t vnet_get32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline void vnet_put16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
+static inline void vnet_put32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
+}
+
+/* ---- checksum.c: the Internet checksum (RFC 1071) ---- */
+/* Adds data to a running one's complement sum. Only the last piece may have an odd length. */
+uint32_t vnet_csum_add(uint32_t sum, const uint8_t *data, size_t len);
+/* The checksum field's value for a running sum: the complement of the folded sum. */
+uint16_t vnet_csum_finish(uint32_t sum);
+/* The checksum of a UDP or TCP segment with its IPv4 pseudo-header (field included as is). */
+uint16_t vnet_l4_checksum(uint32_t src, uint32_t dst, uint8_t proto, const uint8_t *seg,
+                          size_t len);
+
+/* ---- eth.c ---- */
+void vnet_eth_input(struct vnet *net, const uint8_t *frame, size_t len, uint64_t now_ns);
+/* Fills in frame's Ethernet header (our MAC as the source) and hands the frame to the driver. */
+void vnet_eth_send(struct vnet *net, uint8_t *frame, const uint8_t dst[6], uint16_t ethertype,
+                   size_t payload_len);
+
+/* ---- arp.c ---- */
+void vnet_arp_input(struct vnet *net, const uint8_t *pkt, size_t len, uint64_t now_ns);
+/* The MAC of ip, if resolved and not expired at now_ns. */
+const uint8_t *vnet_arp_lookup(const struct vnet *net, uint32_t ip, uint64_t now_ns);
+/* Holds a whole frame (its Ethernet destination to be filled in) until next_hop resolves,
+ * asking for it unless a request is out already. VNET_ERR_NO_BUFFER when the queue is full
+ * (the request still goes out, so that a later try finds the MAC). */
+int vnet_arp_hold(struct vnet *net, uint32_t next_hop, const uint8_t *frame, size_t len,
+                  uint64_t now_ns);
+void vnet_arp_poll(struct vnet *net, uint64_t now_ns);
+uint64_t vnet_arp_next_deadline(const struct vnet *net);
+void vnet_arp_announce(struct vnet *net);
+
+/* ---- ipv4.c ---- */
+void vnet_ipv4_input(struct vnet *net, const uint8_t *pkt, size_t len, uint64_t now_ns);
+/* Where a protocol builds its segment before vnet_ipv4_send. */
+static inline uint8_t *vnet_ipv4_payload(struct vnet *net) {
+  return net->tx + VNET_ETH_HEADER_LEN + VNET_IPV4_HEADER_LEN;
+}
+/* Sends the payload_len bytes built at vnet_ipv4_payload as one IPv4 packet from our address
+ * to dst: routes it, resolves the next hop (holding the frame if needed) and counts tx drops.
+ * VNET_OK when sent or held; VNET_ERR_TOO_BIG, VNET_ERR_NO_ROUTE or VNET_ERR_NO_BUFFER. */
+int vnet_ipv4_send(struct vnet *net, uint32_t dst, uint8_t proto, size_t payload_len,
+                   uint64_t now_ns);
+/* 255.255.255.255, or the subnet's broadcast (prefixes up to /30: RFC 3021's /31 has none). */
+bool vnet_ipv4_is_broadcast(const struct vnet *net, uint32_t addr);
+bool vnet_ipv4_on_subnet(const struct vnet *net, uint32_t addr);
+
+/* ---- icmp.c, udp.c: src and dst are the IP header's, msg the IP payload ---- */
+void vnet_icmp_input(struct vnet *net, uint32_t src, uint32_t dst, const uint8_t *msg, size_t len,
+                     uint64_t now_ns);
+void vnet_udp_input(struct vnet *net, uint32_t src, uint32_t dst, const uint8_t *msg, size_t len,
+                    uint64_t now_ns);
+
+#endif /* VMFT_VNET_INTERNAL_H */
