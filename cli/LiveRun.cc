@@ -17,8 +17,10 @@
 #include "vmft/devices/AsioTimer.h"
 #include "vmft/devices/Entropy.h"
 #include "vmft/devices/HostClock.h"
+#include "vmft/devices/TapNetwork.h"
 #include "vmft/guest/abi.h"
 #include "vmft/hypervisor/ElfLoader.h"
+#include "vmft/hypervisor/FrameNic.h"
 #include "vmft/hypervisor/LiveRole.h"
 #include "vmft/hypervisor/Machine.h"
 #include "vmft/logchannel/LogFile.h"
@@ -60,7 +62,8 @@ std::unique_ptr<logchannel::LogWriter> open_log(const std::string& path, const L
   return std::make_unique<logchannel::LogWriter>(
       path, logchannel::guest_log_header(options.guest, ram_size, !options.udp.empty(),
                                          !options.tcp.empty(), options.digest_interval,
-                                         hypervisor::emulator_name()));
+                                         hypervisor::emulator_name(),
+                                         hypervisor::to_log(frame_nic(options))));
 }
 
 }  // namespace
@@ -78,6 +81,19 @@ void add_live_options(CLI::App& cmd, LiveOptions& options) {
                  "Give the guest a UDP socket bound to HOST:PORT (port 0: any free port)");
   cmd.add_option("--tcp", options.tcp,
                  "Give the guest a TCP listener on HOST:PORT (port 0: any free port)");
+  cmd.add_option("--tap", options.tap,
+                 "Give the guest a frame NIC on this TAP device instead of --udp and --tcp: it "
+                 "gets Ethernet frames and runs its own TCP/IP stack (needs CAP_NET_ADMIN; "
+                 "scripts/netlab makes a lab)");
+  cmd.add_option("--guest-ip", options.guest_ip,
+                 "With --tap: the guest's IPv4 address and prefix length, e.g. 198.18.0.10/24");
+  cmd.add_option("--guest-mac", options.guest_mac,
+                 "With --tap: the guest's MAC address (default: 02:00 and the four bytes of "
+                 "--guest-ip)");
+  cmd.add_option("--gateway", options.gateway,
+                 "With --tap: the guest's IPv4 gateway (default: none)");
+  cmd.add_option("--mtu", options.mtu, "With --tap: the largest IP packet a frame carries")
+      ->capture_default_str();
   cmd.add_option("--mem", options.mem, "Guest RAM size, e.g. 64M or 1G")->capture_default_str();
   cmd.add_option("--max-connections", options.max_connections,
                  "TCP connections the host keeps open at once; the next is sent \"-ERR vmft: too "
@@ -93,6 +109,24 @@ void add_live_options(CLI::App& cmd, LiveOptions& options) {
                  "and the guest told so, e.g. a client that vanished without closing (0: never; at "
                  "most 30 days)")
       ->capture_default_str();
+}
+
+std::optional<devices::FrameConfig> frame_nic(const LiveOptions& options) {
+  if (options.tap.empty()) {
+    for (const auto& [flag, value] : {std::pair{"--guest-ip", &options.guest_ip},
+                                      {"--guest-mac", &options.guest_mac},
+                                      {"--gateway", &options.gateway}}) {
+      if (!value->empty()) throw std::invalid_argument(std::string(flag) + " needs --tap");
+    }
+    if (options.mtu != kDefaultMtu) throw std::invalid_argument("--mtu needs --tap");
+    return std::nullopt;
+  }
+  if (!options.udp.empty() || !options.tcp.empty()) {
+    throw std::invalid_argument(
+        "--tap gives the guest a frame NIC, which replaces --udp and --tcp: use one or the "
+        "other");
+  }
+  return parse_frame_nic(options.guest_ip, options.guest_mac, options.gateway, options.mtu);
 }
 
 devices::NetLimits net_limits(const LiveOptions& options) {
@@ -141,6 +175,7 @@ int run_live(const LiveOptions& options, const std::string& log_path) {
   const uint64_t ram_size = parse_ram_size(options.mem);
   const auto udp = optional_endpoint(options.udp);
   const auto tcp = optional_endpoint(options.tcp);
+  const auto frames = frame_nic(options);
   const devices::NetLimits limits = net_limits(options);
   hypervisor::GuestImage image;
   try {
@@ -165,23 +200,38 @@ int run_live(const LiveOptions& options, const std::string& log_path) {
   devices::SystemEntropy entropy;
   devices::AsioTimer timer(io, clock,
                            [&inputs](uint64_t gen) { inputs.push(hypervisor::TimerExpired{gen}); });
-  std::unique_ptr<devices::AsioNetwork> net;
+  const auto sink = [&inputs](devices::NetEvent ev) { inputs.push(std::move(ev)); };
+  std::unique_ptr<devices::AsioNetwork> sockets;
+  std::unique_ptr<devices::TapNetwork> tap;
   try {
-    net = std::make_unique<devices::AsioNetwork>(
-        io, udp, tcp, [&inputs](devices::NetEvent ev) { inputs.push(std::move(ev)); }, 1, limits);
+    if (frames) {
+      tap = std::make_unique<devices::TapNetwork>(io, options.tap, *frames, sink);
+    } else {
+      sockets = std::make_unique<devices::AsioNetwork>(io, udp, tcp, sink, 1, limits);
+    }
   } catch (const std::system_error& e) {
     spdlog::error("{}", e.what());
     return kUsageExitCode;
   }
-  make_room_for_connections(limits);
+  devices::NetBackend& net = tap ? static_cast<devices::NetBackend&>(*tap) : *sockets;
+  if (sockets) make_room_for_connections(limits);
   const auto log = open_log(log_path, options, ram_size);
-  if (auto ep = net->udp_endpoint()) spdlog::info("listening on udp {}", format_endpoint(*ep));
-  if (auto ep = net->tcp_endpoint()) spdlog::info("listening on tcp {}", format_endpoint(*ep));
+  if (sockets) {
+    if (auto ep = sockets->udp_endpoint())
+      spdlog::info("listening on udp {}", format_endpoint(*ep));
+    if (auto ep = sockets->tcp_endpoint())
+      spdlog::info("listening on tcp {}", format_endpoint(*ep));
+  } else {
+    spdlog::info("frame NIC on tap {}: MAC {}, {}/{}{}, MTU {}", options.tap,
+                 format_mac(frames->mac), format_ipv4(frames->ip), frames->prefix_len,
+                 frames->gateway ? ", gateway " + format_ipv4(frames->gateway) : "", frames->mtu);
+  }
 
-  hypervisor::LiveRole role({clock, entropy, timer, *net}, inputs, log.get());
+  hypervisor::LiveRole role({clock, entropy, timer, net}, inputs, log.get());
   hypervisor::Machine machine(std::move(image), {ram_size, write_console, options.digest_interval},
                               role);
-  net->start();
+  if (sockets) sockets->start();
+  if (tap) tap->start();
   std::thread io_thread([&io] { io.run(); });
 
   const auto started = std::chrono::steady_clock::now();

@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 
+#include "Options.h"
 #include "vmft/devices/AsioNetwork.h"
 #include "vmft/hypervisor/Machine.h"
 
@@ -23,11 +24,23 @@ struct LiveOptions {
   uint32_t max_connections = devices::NetLimits::kDefaultMaxConnections;
   std::string max_unread_bytes = "16M";
   double idle_timeout = 0;  ///< seconds; 0: never
+  // The frame NIC, instead of --udp and --tcp (parse_frame_nic):
+  std::string tap;  ///< the TAP device's name; empty: the socket NIC
+  std::string guest_mac;
+  std::string guest_ip;  ///< ADDR/PREFIX
+  std::string gateway;
+  uint32_t mtu = kDefaultMtu;
 };
 
-/// Adds the guest argument and --udp, --tcp, --mem, --max-connections, --max-unread-bytes and
-/// --idle-timeout to `cmd`.
+/// Adds the guest argument and --udp, --tcp, --mem, --max-connections, --max-unread-bytes,
+/// --idle-timeout and the frame NIC's --tap, --guest-mac, --guest-ip, --gateway and --mtu to
+/// `cmd`.
 void add_live_options(CLI::App& cmd, LiveOptions& options);
+
+/// The frame NIC's settings, or nullopt for the socket NIC. Throws std::invalid_argument for
+/// flags that do not go together (--tap with --udp, --guest-ip without --tap, ...) or a bad
+/// value.
+std::optional<devices::FrameConfig> frame_nic(const LiveOptions& options);
 
 /// The host's limits on TCP clients from `options`. Throws std::invalid_argument naming the
 /// flag that is out of range.

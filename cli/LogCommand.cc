@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "Logging.h"
+#include "Options.h"
 #include "vmft/logchannel/LogFile.h"
 
 namespace vmft::cli {
@@ -20,7 +21,14 @@ void print_header(const logchannel::LogHeader& header) {
   std::printf("log format version %" PRIu32 "\n", header.version);
   std::printf("guest %s digest %016" PRIx64 "\n", header.guest_name.c_str(), header.guest_digest);
   std::printf("ram %" PRIu64 " bytes (%" PRIu64 " MiB)\n", header.ram_size, header.ram_size >> 20);
-  std::printf("nic udp=%s tcp=%s\n", header.has_udp ? "yes" : "no", header.has_tcp ? "yes" : "no");
+  if (const auto& f = header.frames) {
+    std::printf("nic frames mac=%s ip=%s/%u gateway=%s mtu=%" PRIu32 "\n",
+                format_mac(f->mac).c_str(), format_ipv4(f->ip).c_str(), unsigned{f->prefix_len},
+                f->gateway ? format_ipv4(f->gateway).c_str() : "none", f->mtu);
+  } else {
+    std::printf("nic udp=%s tcp=%s\n", header.has_udp ? "yes" : "no",
+                header.has_tcp ? "yes" : "no");
+  }
   std::printf("digest every %" PRIu64 " instructions\n", header.digest_interval);
   std::printf("emulator %s\n", header.emulator.c_str());
 }

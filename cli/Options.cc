@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 
 #include <charconv>
+#include <cstdio>
+#include <regex>
 #include <stdexcept>
 
 namespace vmft::cli {
@@ -78,6 +80,74 @@ std::string format_endpoint(const devices::Endpoint& endpoint) {
   char buf[INET_ADDRSTRLEN] = {};
   inet_ntop(AF_INET, &addr, buf, sizeof buf);
   return std::string(buf) + ":" + std::to_string(endpoint.port);
+}
+
+uint32_t parse_ipv4(const std::string& text, const std::string& what) {
+  in_addr addr{};
+  if (inet_pton(AF_INET, text.c_str(), &addr) != 1) {
+    throw std::invalid_argument(what + " '" + text + "' is not an IPv4 address");
+  }
+  return ntohl(addr.s_addr);
+}
+
+std::string format_ipv4(uint32_t ip) {
+  const std::string text = format_endpoint({ip, 0});
+  return text.substr(0, text.rfind(':'));
+}
+
+uint64_t parse_mac(const std::string& text) {
+  static const std::regex kMac("([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}");
+  if (!std::regex_match(text, kMac)) {
+    throw std::invalid_argument("--guest-mac '" + text +
+                                "' is not a MAC address like 02:00:c6:12:00:0a");
+  }
+  uint64_t mac = 0;
+  for (int i = 0; i < 6; i++) mac |= std::stoull(text.substr(3 * i, 2), nullptr, 16) << (8 * i);
+  if (mac & 1) {
+    throw std::invalid_argument("--guest-mac '" + text +
+                                "' is a multicast address (its first byte is odd)");
+  }
+  if (mac == 0) throw std::invalid_argument("--guest-mac cannot be all zero");
+  return mac;
+}
+
+std::string format_mac(uint64_t mac) {
+  char buf[18];
+  std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", unsigned(mac & 255),
+                unsigned(mac >> 8 & 255), unsigned(mac >> 16 & 255), unsigned(mac >> 24 & 255),
+                unsigned(mac >> 32 & 255), unsigned(mac >> 40 & 255));
+  return buf;
+}
+
+devices::FrameConfig parse_frame_nic(const std::string& guest_ip, const std::string& mac,
+                                     const std::string& gateway, uint32_t mtu) {
+  devices::FrameConfig config;
+  const size_t slash = guest_ip.find('/');
+  if (guest_ip.empty() || slash == std::string::npos) {
+    throw std::invalid_argument("--tap needs --guest-ip ADDR/PREFIX, e.g. 198.18.0.10/24");
+  }
+  config.ip = parse_ipv4(guest_ip.substr(0, slash), "--guest-ip");
+  const uint64_t prefix = parse_number(guest_ip.substr(slash + 1), "--guest-ip's prefix length");
+  if (prefix < 1 || prefix > 32) {
+    throw std::invalid_argument("--guest-ip '" + guest_ip + "': a prefix length from 1 to 32");
+  }
+  config.prefix_len = static_cast<uint8_t>(prefix);
+  // Locally administered (02:00) and unique per address: 198.18.0.10 is 02:00:c6:12:00:0a.
+  config.mac = mac.empty() ? 0x02 | uint64_t{__builtin_bswap32(config.ip)} << 16 : parse_mac(mac);
+  if (!gateway.empty()) {
+    config.gateway = parse_ipv4(gateway, "--gateway");
+    const uint32_t mask = prefix == 32 ? ~0u : ~(~0u >> prefix);
+    if ((config.gateway & mask) != (config.ip & mask) || config.gateway == config.ip) {
+      throw std::invalid_argument("--gateway " + gateway + " is not another address of " +
+                                  guest_ip + "'s subnet");
+    }
+  }
+  if (mtu < kMinMtu || mtu > kMaxMtu) {
+    throw std::invalid_argument("--mtu " + std::to_string(mtu) + ": from " +
+                                std::to_string(kMinMtu) + " to " + std::to_string(kMaxMtu));
+  }
+  config.mtu = mtu;
+  return config;
 }
 
 }  // namespace vmft::cli

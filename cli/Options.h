@@ -21,4 +21,25 @@ uint64_t parse_ram_size(const std::string& text);
 
 std::string format_endpoint(const devices::Endpoint& endpoint);
 
+/// Parses a dotted IPv4 address (host byte order); `what` names the flag in the error.
+uint32_t parse_ipv4(const std::string& text, const std::string& what);
+std::string format_ipv4(uint32_t ip);
+/// Parses "aa:bb:cc:dd:ee:ff" (bits 0..7 hold the first byte); a multicast or all-zero address
+/// is refused.
+uint64_t parse_mac(const std::string& text);
+std::string format_mac(uint64_t mac);
+
+/// The frame NIC's MTU: IPv4's minimum (RFC 791) to a jumbo frame's payload. The log format
+/// allows the same range.
+inline constexpr uint32_t kMinMtu = 68;
+inline constexpr uint32_t kMaxMtu = 9000;
+inline constexpr uint32_t kDefaultMtu = 1500;
+
+/// The frame NIC's settings from --guest-ip ADDR/PREFIX (required), --guest-mac (empty: a
+/// locally administered address made of the IPv4 address, 02:00:c6:12:00:0a for 198.18.0.10),
+/// --gateway (empty: none; else on the subnet) and --mtu. Throws std::invalid_argument naming
+/// the flag.
+devices::FrameConfig parse_frame_nic(const std::string& guest_ip, const std::string& mac,
+                                     const std::string& gateway, uint32_t mtu);
+
 }  // namespace vmft::cli

@@ -134,10 +134,9 @@ Prepared prepare(const PairOptions& options) {
   p.image = hypervisor::load_elf_file(options.live.guest, VMFT_RAM_BASE, p.ram_size);
   p.channel.pair = options.name;
   if (!options.secret_file.empty()) p.channel.secret = auth::read_secret_file(options.secret_file);
-  p.channel.header =
-      logchannel::guest_log_header(options.live.guest, p.ram_size, !options.live.udp.empty(),
-                                   !options.live.tcp.empty(), hypervisor::kDigestInterval,
-                                   hypervisor::emulator_name());
+  p.channel.header = logchannel::guest_log_header(
+      options.live.guest, p.ram_size, !options.live.udp.empty(), !options.live.tcp.empty(),
+      hypervisor::kDigestInterval, hypervisor::emulator_name());
   p.channel.heartbeat_interval = std::chrono::milliseconds(options.heartbeat_ms);
   p.channel.peer_timeout = std::chrono::milliseconds(options.peer_timeout_ms);
   p.channel.handshake_timeout =

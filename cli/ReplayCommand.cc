@@ -55,9 +55,10 @@ bool same_guest(const ReplayOptions& options, const logchannel::LogHeader& heade
 bool same_emulator(const ReplayOptions& options, const logchannel::LogHeader& header) {
   const std::string here = hypervisor::emulator_name();
   if (header.emulator == here) return true;
-  spdlog::error("log {} was recorded on {}; this vmft runs {}: replay it with a vmft built "
-                "against the same emulator",
-                options.log, header.emulator, here);
+  spdlog::error(
+      "log {} was recorded on {}; this vmft runs {}: replay it with a vmft built "
+      "against the same emulator",
+      options.log, header.emulator, here);
   return false;
 }
 

@@ -5,8 +5,8 @@
 #include <functional>
 
 #include "ArbiterCommand.h"
-#include "LogCommand.h"
 #include "LiveRun.h"
+#include "LogCommand.h"
 #include "Logging.h"
 #include "PairCommand.h"
 #include "RecordCommand.h"

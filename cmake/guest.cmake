@@ -6,10 +6,15 @@ include(${CMAKE_CURRENT_LIST_DIR}/../guest/sdk/cmake/guest-flags.cmake)
 
 get_filename_component(VMFT_GUEST_SDK_DIR ${CMAKE_CURRENT_LIST_DIR}/../guest/sdk ABSOLUTE)
 get_filename_component(VMFT_GUEST_ABI_DIR ${CMAKE_CURRENT_LIST_DIR}/../guest/include ABSOLUTE)
+# The guest's own network stack (guest/net/vnet.h), for guests on the frame NIC.
+get_filename_component(VMFT_GUEST_NET_DIR ${CMAKE_CURRENT_LIST_DIR}/../guest/net ABSOLUTE)
+file(GLOB VMFT_GUEST_NET_SOURCES CONFIGURE_DEPENDS ${VMFT_GUEST_NET_DIR}/*.c)
+file(GLOB VMFT_GUEST_NET_HEADERS CONFIGURE_DEPENDS ${VMFT_GUEST_NET_DIR}/*.h)
 set(VMFT_GUEST_CFLAGS
     ${VMFT_GUEST_ARCH_FLAGS} -O2 -g -fno-common -std=c11
     -Wall -Wextra -Werror=implicit-function-declaration
-    -isystem ${VMFT_PICOLIBC_INCLUDE} -I${VMFT_GUEST_ABI_DIR} -I${VMFT_GUEST_SDK_DIR})
+    -isystem ${VMFT_PICOLIBC_INCLUDE} -I${VMFT_GUEST_ABI_DIR} -I${VMFT_GUEST_SDK_DIR}
+    -I${VMFT_GUEST_NET_DIR})
 set(VMFT_GUEST_SDK_SOURCES
     ${VMFT_GUEST_SDK_DIR}/crt0.S ${VMFT_GUEST_SDK_DIR}/trap.S
     ${VMFT_GUEST_SDK_DIR}/runtime.c ${VMFT_GUEST_SDK_DIR}/picolibc.c)
@@ -20,12 +25,17 @@ set(VMFT_GUEST_SDK_DEPENDS
 # Every guest, so that a target can depend on all of them (the tests run them by file name).
 add_custom_target(guests)
 
-# vmft_add_guest(NAME [BARE] SOURCES... [DEPENDS files...]) -> ${VMFT_GUEST_DIR}/NAME.elf and
-# target guest_NAME, a dependency of the target guests. BARE links only the given sources (with
-# the SDK's linker script): for assembly test guests whose every instruction is counted.
+# vmft_add_guest(NAME [BARE] [NET] SOURCES... [DEPENDS files...]) -> ${VMFT_GUEST_DIR}/NAME.elf
+# and target guest_NAME, a dependency of the target guests. BARE links only the given sources
+# (with the SDK's linker script): for assembly test guests whose every instruction is counted.
+# NET links the guest's network stack (guest/net) too.
 function(vmft_add_guest name)
-  cmake_parse_arguments(ARG "BARE" "" "SOURCES;DEPENDS" ${ARGN})
+  cmake_parse_arguments(ARG "BARE;NET" "" "SOURCES;DEPENDS" ${ARGN})
   set(sdk_sources ${VMFT_GUEST_SDK_SOURCES})
+  if(ARG_NET)
+    list(APPEND sdk_sources ${VMFT_GUEST_NET_SOURCES})
+    list(APPEND ARG_DEPENDS ${VMFT_GUEST_NET_HEADERS})
+  endif()
   set(libc ${VMFT_GUEST_LIBC})
   if(ARG_BARE)
     set(sdk_sources)

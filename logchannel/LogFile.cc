@@ -278,7 +278,8 @@ uint64_t guest_file_digest(const std::filesystem::path& path) {
 }
 
 LogHeader guest_log_header(const std::filesystem::path& guest_path, uint64_t ram_size, bool has_udp,
-                           bool has_tcp, uint64_t digest_interval, std::string emulator) {
+                           bool has_tcp, uint64_t digest_interval, std::string emulator,
+                           std::optional<FrameNicConfig> frames) {
   LogHeader header;
   header.guest_digest = guest_file_digest(guest_path);
   header.guest_name = guest_path.filename().string();
@@ -287,6 +288,7 @@ LogHeader guest_log_header(const std::filesystem::path& guest_path, uint64_t ram
   header.has_tcp = has_tcp;
   header.digest_interval = digest_interval;
   header.emulator = std::move(emulator);
+  header.frames = frames;
   return header;
 }
 

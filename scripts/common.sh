@@ -9,7 +9,7 @@ VMFT_PACKAGES=(
   libunicorn-dev libasio-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libxxhash-dev
   gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf
   libcurl4-openssl-dev nlohmann-json3-dev libssl-dev
-  redis-tools netcat-openbsd procps
+  redis-tools netcat-openbsd procps iproute2 iputils-ping
   etcd-server
 )
 

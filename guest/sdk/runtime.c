@@ -181,6 +181,31 @@ int vmft_tcp_send(uint32_t conn, const void *data, size_t len) {
   return nic_send(VMFT_NIC_KIND_TCP_DATA, conn, 0, 0, data, len);
 }
 int vmft_tcp_close(uint32_t conn) { return nic_send(VMFT_NIC_KIND_TCP_CLOSE, conn, 0, 0, 0, 0); }
+int vmft_frame_send(const void *frame, size_t len) {
+  return nic_send(VMFT_NIC_KIND_FRAME, 0, 0, 0, frame, len);
+}
+
+int vmft_nic_wait(uint64_t deadline_mono_ns) {
+  const int was_on = vmft_interrupts_save_off();
+  const uint64_t mie = mie_read();
+  vmft_irq_enable(VMFT_IRQ_NIC); /* wakes the wait; with mstatus.MIE off it never traps */
+  if (rings.rx_filled == rx_taken) vmft_wait_until(deadline_mono_ns);
+  mie_write(mie);
+  vmft_interrupts_restore(was_on);
+  return rings.rx_filled != rx_taken;
+}
+
+int vmft_frame_nic(struct vmft_frame_nic *nic) {
+  const uint64_t mac = vmft_mmio_read(VMFT_NIC_BASE, VMFT_NIC_MAC);
+  if (mac == 0) return 0;
+  for (int i = 0; i < 6; i++) nic->mac[i] = (uint8_t)(mac >> (8 * i));
+  const uint64_t ipv4 = vmft_mmio_read(VMFT_NIC_BASE, VMFT_NIC_IPV4);
+  nic->ip = (uint32_t)ipv4;
+  nic->prefix_len = (uint8_t)(ipv4 >> 32);
+  nic->gateway = (uint32_t)vmft_mmio_read(VMFT_NIC_BASE, VMFT_NIC_GATEWAY);
+  nic->mtu = (uint32_t)vmft_mmio_read(VMFT_NIC_BASE, VMFT_NIC_MTU);
+  return 1;
+}
 
 void vmft_puts(const char *s) {
   vmft_console_flush();

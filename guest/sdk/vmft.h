@@ -163,8 +163,28 @@ __attribute__((noreturn)) void vmft_nic_serve(void (*handle)(const struct vmft_n
    VMFT_NIC_OK (or VMFT_NIC_ERR_BUFFER for a payload over VMFT_NIC_MAX_PAYLOAD); anywhere else
    it leaves at once and returns the NIC's answer: VMFT_NIC_OK or a VMFT_NIC_ERR_* code. */
 int vmft_udp_send(uint32_t peer_ip, uint32_t peer_port, const void *data, size_t len);
+/* The frame NIC (vmft's --tap): one Ethernet frame, header and all, of at most the MTU plus
+   VMFT_NIC_ETH_HEADER bytes. Queued or sent as the socket NIC's sends are. */
+int vmft_frame_send(const void *frame, size_t len);
 int vmft_tcp_send(uint32_t conn, const void *data, size_t len);
 int vmft_tcp_close(uint32_t conn);
+
+/* Waits, costing the host no CPU, until a NIC event is ready for vmft_nic_peek or the
+   monotonic clock reaches `deadline_mono_ns` (VMFT_TIMER_DISARMED: no deadline); returns 1 if
+   an event is ready. For event loops that have timers of their own, like a TCP/IP stack's;
+   call it after vmft_nic_flush (the doorbell clears the NIC interrupt). */
+int vmft_nic_wait(uint64_t deadline_mono_ns);
+
+/* The frame NIC's settings (vmft's --tap, --guest-mac, --guest-ip, --gateway, --mtu). */
+struct vmft_frame_nic {
+  uint8_t mac[6];
+  uint32_t ip; /* host byte order */
+  uint8_t prefix_len;
+  uint32_t gateway; /* 0: none */
+  uint32_t mtu;
+};
+/* Fills *nic and returns 1 on the frame NIC; returns 0 on the socket NIC. */
+int vmft_frame_nic(struct vmft_frame_nic *nic);
 
 /* ---- text output ---- */
 void vmft_puts(const char *s); /* no newline added; after what printf has buffered */

@@ -106,10 +106,11 @@ class LogReader final : public RecordSource {
 uint64_t guest_file_digest(const std::filesystem::path& path);
 
 /// The header of a log recorded with the guest at `guest_path` (its digest and file name) on a
-/// VM with `ram_size` bytes of RAM, the given NIC sockets and a state digest every
-/// `digest_interval` instructions, on `emulator` (hypervisor::emulator_name()). Throws as
+/// VM with `ram_size` bytes of RAM, the given NIC sockets (or frame NIC) and a state digest
+/// every `digest_interval` instructions, on `emulator` (hypervisor::emulator_name()). Throws as
 /// guest_file_digest.
 LogHeader guest_log_header(const std::filesystem::path& guest_path, uint64_t ram_size, bool has_udp,
-                           bool has_tcp, uint64_t digest_interval, std::string emulator);
+                           bool has_tcp, uint64_t digest_interval, std::string emulator,
+                           std::optional<FrameNicConfig> frames = std::nullopt);
 
 }  // namespace vmft::logchannel

@@ -1,0 +1,75 @@
+#include "vmft/devices/TapNetwork.h"
+
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <system_error>
+
+namespace vmft::devices {
+
+namespace {
+
+int open_tap(const std::string& ifname) {
+  if (ifname.empty() || ifname.size() >= IFNAMSIZ) {
+    throw std::system_error(EINVAL, std::generic_category(),
+                            "cannot open tap '" + ifname + "': a name of 1 to " +
+                                std::to_string(IFNAMSIZ - 1) + " characters");
+  }
+  const int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    throw std::system_error(errno, std::generic_category(),
+                            "cannot open tap " + ifname + ": /dev/net/tun");
+  }
+  ifreq ifr{};
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  std::memcpy(ifr.ifr_name, ifname.data(), ifname.size());
+  if (::ioctl(fd, TUNSETIFF, &ifr) != 0) {
+    const int error = errno;
+    ::close(fd);
+    throw std::system_error(error, std::generic_category(), "cannot open tap " + ifname);
+  }
+  return fd;
+}
+
+}  // namespace
+
+TapNetwork::TapNetwork(asio::io_context& io, const std::string& ifname, FrameConfig config,
+                       Sink sink)
+    : config_(config), sink_(std::move(sink)), tap_(io, open_tap(ifname)), buffer_(65536) {}
+
+void TapNetwork::start() { read_next(); }
+
+// One read is one frame. A frame longer than the MTU allows is read whole (into a buffer
+// larger than any frame) and dropped.
+void TapNetwork::read_next() {
+  tap_.async_read_some(asio::buffer(buffer_), [this](const asio::error_code& ec, size_t n) {
+    if (ec == asio::error::operation_aborted) return;
+    if (!ec) {
+      if (n < VMFT_NIC_ETH_HEADER || n > config_.max_frame() ||
+          undelivered_.load(std::memory_order_relaxed) >= kMaxUndelivered) {
+        dropped_in_.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        undelivered_.fetch_add(1, std::memory_order_relaxed);
+        sink_({VMFT_NIC_KIND_FRAME, 0, 0, 0, {buffer_.begin(), buffer_.begin() + n}});
+      }
+    }
+    read_next();
+  });
+}
+
+void TapNetwork::send_frame(std::vector<uint8_t> frame) {
+  if (::write(tap_.native_handle(), frame.data(), frame.size()) !=
+      static_cast<ssize_t>(frame.size())) {
+    dropped_out_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void TapNetwork::delivered(const NetEvent&) {
+  undelivered_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+}  // namespace vmft::devices

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <asio.hpp>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "vmft/devices/Nic.h"
+
+namespace vmft::devices {
+
+/// The frame NIC's host side: a TAP device (/dev/net/tun, IFF_TAP | IFF_NO_PI), whose frames
+/// go to the guest and back, Ethernet headers and all. The guest runs its own TCP/IP stack.
+///
+/// Frames read from the device go to `sink` on the io_context's thread. There they may be
+/// dropped, before they become inputs (so a replay and a backup see exactly what was
+/// delivered): a frame longer than the MTU allows, and any frame while kMaxUndelivered wait
+/// for the guest, as a switch drops what a port cannot take. Sends are written at once, with a
+/// non-blocking write from the calling thread; a frame the device cannot take now is dropped,
+/// as on a wire. TCP recovers from both.
+class TapNetwork final : public NetBackend {
+ public:
+  using Sink = std::function<void(NetEvent)>;
+  /// A guest that takes this many frames late is far behind; 1024 frames of 1514 bytes are
+  /// 1.5 MiB.
+  static constexpr size_t kMaxUndelivered = 1024;
+
+  /// Opens (attaches to) the TAP device `ifname`, creating it if it does not exist, which
+  /// needs CAP_NET_ADMIN. Throws std::system_error naming the device.
+  TapNetwork(asio::io_context& io, const std::string& ifname, FrameConfig config, Sink sink);
+
+  /// Starts reading frames.
+  void start();
+
+  bool has_udp() const override { return false; }
+  bool has_tcp() const override { return false; }
+  std::optional<FrameConfig> frames() const override { return config_; }
+  void send_udp(uint32_t, uint32_t, std::vector<uint8_t>) override {}
+  void send_tcp(uint32_t, std::vector<uint8_t>) override {}
+  void close_tcp(uint32_t) override {}
+  void send_frame(std::vector<uint8_t> frame) override;
+  void delivered(const NetEvent& event) override;
+
+  /// Frames dropped on the way in (too long, or the guest too far behind) and on the way out.
+  uint64_t dropped_in() const { return dropped_in_.load(std::memory_order_relaxed); }
+  uint64_t dropped_out() const { return dropped_out_.load(std::memory_order_relaxed); }
+
+ private:
+  void read_next();
+
+  FrameConfig config_;
+  Sink sink_;
+  asio::posix::stream_descriptor tap_;
+  std::vector<uint8_t> buffer_;
+  std::atomic<size_t> undelivered_{0};
+  std::atomic<uint64_t> dropped_in_{0};
+  std::atomic<uint64_t> dropped_out_{0};
+};
+
+}  // namespace vmft::devices
