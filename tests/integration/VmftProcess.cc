@@ -58,6 +58,15 @@ VmftProcess::VmftProcess(const std::string& command, const std::string& guest,
                          const std::vector<std::string>& args)
     : process_(command_line(command, guest, args)) {}
 
+VmftProcess::VmftProcess(const std::vector<std::string>& wrapper, const std::string& command,
+                         const std::string& guest, const std::vector<std::string>& args)
+    : process_([&] {
+        std::vector<std::string> argv = wrapper;
+        const auto vmft = command_line(command, guest, args);
+        argv.insert(argv.end(), vmft.begin(), vmft.end());
+        return argv;
+      }()) {}
+
 VmftProcess::VmftProcess(const std::vector<std::string>& args)
     : process_([&] {
         std::vector<std::string> argv = {VMFT_BINARY};

@@ -30,6 +30,9 @@ class VmftProcess {
   /// Starts `vmft <command> <guest_path(guest)> <args...>` (command: run, record, replay).
   VmftProcess(const std::string& command, const std::string& guest,
               const std::vector<std::string>& args);
+  /// The same through `wrapper` (e.g. {"ip", "netns", "exec", NAME}, which execs vmft).
+  VmftProcess(const std::vector<std::string>& wrapper, const std::string& command,
+              const std::string& guest, const std::vector<std::string>& args);
   /// Starts `vmft <args...>`, for a command that runs no guest (args[0] names it: arbiter).
   explicit VmftProcess(const std::vector<std::string>& args);
 

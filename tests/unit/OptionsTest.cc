@@ -98,5 +98,61 @@ TEST(NetLimits, RefusesValuesOutOfRangeNamingTheFlag) {
   EXPECT_NE(error(negative).find("--idle-timeout must be from 0 to"), std::string::npos);
 }
 
+std::string frame_nic_error(const LiveOptions& options) {
+  try {
+    frame_nic(options);
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(FrameNicOptions, TakeTheGuestsAddressAndMakeItsMacFromIt) {
+  LiveOptions options;
+  options.tap = "tap0";
+  options.guest_ip = "198.18.0.10/24";
+  options.gateway = "198.18.0.1";
+  const auto f = frame_nic(options);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->ip, 0xc612000au);
+  EXPECT_EQ(f->prefix_len, 24);
+  EXPECT_EQ(f->gateway, 0xc6120001u);
+  EXPECT_EQ(f->mtu, 1500u);
+  EXPECT_EQ(format_mac(f->mac), "02:00:c6:12:00:0a");
+  options.guest_mac = "52:54:00:AB:cd:01";
+  EXPECT_EQ(format_mac(frame_nic(options)->mac), "52:54:00:ab:cd:01");
+  EXPECT_EQ(frame_nic(LiveOptions{}), std::nullopt);
+}
+
+TEST(FrameNicOptions, RefuseFlagsThatDoNotGoTogetherOrBadValues) {
+  LiveOptions options;
+  options.guest_ip = "198.18.0.10/24";
+  EXPECT_EQ(frame_nic_error(options), "--guest-ip needs --tap");
+  options.tap = "tap0";
+  options.udp = "127.0.0.1:0";
+  EXPECT_EQ(frame_nic_error(options),
+            "--tap gives the guest a frame NIC, which replaces --udp and --tcp: use one or the "
+            "other");
+  options.udp.clear();
+  options.guest_ip = "198.18.0.10";
+  EXPECT_EQ(frame_nic_error(options), "--tap needs --guest-ip ADDR/PREFIX, e.g. 198.18.0.10/24");
+  options.guest_ip = "198.18.0.10/33";
+  EXPECT_EQ(frame_nic_error(options), "--guest-ip '198.18.0.10/33': a prefix length from 1 to 32");
+  options.guest_ip = "198.18.0.10/24";
+  options.gateway = "198.18.1.1";
+  EXPECT_EQ(frame_nic_error(options),
+            "--gateway 198.18.1.1 is not another address of 198.18.0.10/24's subnet");
+  options.gateway.clear();
+  options.guest_mac = "01:00:5e:00:00:01";
+  EXPECT_EQ(frame_nic_error(options),
+            "--guest-mac '01:00:5e:00:00:01' is a multicast address (its first byte is odd)");
+  options.guest_mac = "02:00:00:00:00";
+  EXPECT_EQ(frame_nic_error(options),
+            "--guest-mac '02:00:00:00:00' is not a MAC address like 02:00:c6:12:00:0a");
+  options.guest_mac.clear();
+  options.mtu = 67;
+  EXPECT_EQ(frame_nic_error(options), "--mtu 67: from 68 to 9000");
+}
+
 }  // namespace
 }  // namespace vmft::cli

@@ -1,0 +1,78 @@
+// The frame NIC (--tap) in a network lab of its own (scripts/netlab, as root): the frames test
+// guest (tests/guests/frames.c) with the SDK's own stack answers the kernel's ping and UDP from
+// the client namespace, and a recording of that replays exactly.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "NetLab.h"
+#include "VmftProcess.h"
+
+namespace vmft::integration {
+namespace {
+
+constexpr Duration kTimeout{10000};
+const std::string kReady = "frames: ready\n";
+const std::vector<std::string> kFrameNic = {"--tap", "tap0", "--guest-ip", "198.18.0.10/24"};
+
+class FrameNic : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!NetLab::available()) GTEST_SKIP() << "the network lab needs root";
+    lab_ = std::make_unique<NetLab>();
+  }
+
+  // One datagram to the guest's echo port from the client namespace, and its reply.
+  std::string udp_echo(const std::string& text) const {
+    // nc waits a second after the reply for more; the reply itself comes at once.
+    return lab_->client("printf %s " + shell_quote(text) + " | nc -u -w 1 198.18.0.10 7", kTimeout)
+        .out;
+  }
+
+  std::unique_ptr<NetLab> lab_;
+};
+
+TEST_F(FrameNic, GuestAnswersPingAndUdpFromTheClientNamespace) {
+  VmftProcess vmft(lab_->in_lab(), "run", "frames", kFrameNic);
+  ASSERT_TRUE(vmft.wait_for_console(kReady, kTimeout)) << vmft.log();
+  EXPECT_NE(vmft.log().find("frame NIC on tap tap0: MAC 02:00:c6:12:00:0a, 198.18.0.10/24"),
+            std::string::npos)
+      << vmft.log();
+  const auto ping = lab_->client("ping -c 3 -i 0.2 -W 5 198.18.0.10", kTimeout);
+  EXPECT_EQ(ping.exit_code, std::optional<int>(0)) << ping.out << ping.err;
+  EXPECT_NE(ping.out.find("3 received"), std::string::npos) << ping.out;
+  // The reply starts with the number of frames the guest took in, then the datagram.
+  const std::string reply = udp_echo("hello");
+  EXPECT_TRUE(reply.ends_with(" hello")) << reply;
+  EXPECT_GT(std::stoul(reply), 0u) << reply;
+  udp_echo("quit");
+  EXPECT_EQ(vmft.wait_for_exit(kTimeout), std::optional<int>(0)) << vmft.log();
+}
+
+TEST_F(FrameNic, ARecordingOfPingsAndDatagramsReplaysExactly) {
+  const std::string log =
+      std::filesystem::temp_directory_path() / ("vmft-frames-" + std::to_string(getpid()) + ".log");
+  std::vector<std::string> args = kFrameNic;
+  args.insert(args.end(), {"--log", log});
+  std::string console;
+  {
+    VmftProcess recorder(lab_->in_lab(), "record", "frames", args);
+    ASSERT_TRUE(recorder.wait_for_console(kReady, kTimeout)) << recorder.log();
+    EXPECT_EQ(lab_->client("ping -c 5 -i 0.05 -W 5 198.18.0.10", kTimeout).exit_code,
+              std::optional<int>(0));
+    for (int i = 0; i < 3; i++) EXPECT_TRUE(udp_echo("datagram " + std::to_string(i)).size());
+    udp_echo("quit");
+    ASSERT_EQ(recorder.wait_for_exit(kTimeout), std::optional<int>(0)) << recorder.log();
+    console = recorder.console();
+  }
+  // The replay runs outside the lab: the log holds every frame and the NIC's settings.
+  const auto replay = run_vmft({"replay", guest_path("frames"), "--log", log}, kTimeout);
+  std::filesystem::remove(log);
+  EXPECT_EQ(replay.exit_code, 0) << replay.err;
+  EXPECT_EQ(replay.out, console);
+  EXPECT_NE(replay.err.find("replay matched"), std::string::npos) << replay.err;
+}
+
+}  // namespace
+}  // namespace vmft::integration

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <string>
+
+#include "ShellCommand.h"
+
+namespace vmft::integration {
+
+/// A network lab of scripts/netlab, made for one test and removed after it: the namespaces
+/// NAME-lab (a bridge and the TAP devices tap0 and tap1) and NAME-client (198.18.0.2), with a
+/// name of this process's own. Needs root: available() says whether it can be made.
+class NetLab {
+ public:
+  /// Whether this process may make a lab (it runs as root).
+  static bool available();
+
+  /// Runs `scripts/netlab up`; throws std::runtime_error with its output if it fails.
+  NetLab();
+  /// Runs `scripts/netlab down`.
+  ~NetLab();
+  NetLab(const NetLab&) = delete;
+  NetLab& operator=(const NetLab&) = delete;
+
+  /// The command line prefix that runs a program in the lab's namespace, where the TAP devices
+  /// are ({"ip", "netns", "exec", "NAME-lab"}).
+  std::vector<std::string> in_lab() const;
+  /// Runs a shell command in the client namespace.
+  CommandResult client(const std::string& command, Duration timeout) const;
+
+  static constexpr const char* kGuestIp = "198.18.0.10";
+
+ private:
+  std::string name_;
+};
+
+}  // namespace vmft::integration
