@@ -12,12 +12,12 @@
 #include <stdexcept>
 #include <thread>
 
+#include "HostNetwork.h"
 #include "Options.h"
 #include "vmft/devices/AsioNetwork.h"
 #include "vmft/devices/AsioTimer.h"
 #include "vmft/devices/Entropy.h"
 #include "vmft/devices/HostClock.h"
-#include "vmft/devices/TapNetwork.h"
 #include "vmft/guest/abi.h"
 #include "vmft/hypervisor/ElfLoader.h"
 #include "vmft/hypervisor/FrameNic.h"
@@ -173,8 +173,8 @@ void make_room_for_connections(const devices::NetLimits& limits) {
 
 int run_live(const LiveOptions& options, const std::string& log_path) {
   const uint64_t ram_size = parse_ram_size(options.mem);
-  const auto udp = optional_endpoint(options.udp);
-  const auto tcp = optional_endpoint(options.tcp);
+  optional_endpoint(options.udp);  // bad flags are refused before the guest loads
+  optional_endpoint(options.tcp);
   const auto frames = frame_nic(options);
   const devices::NetLimits limits = net_limits(options);
   hypervisor::GuestImage image;
@@ -200,38 +200,21 @@ int run_live(const LiveOptions& options, const std::string& log_path) {
   devices::SystemEntropy entropy;
   devices::AsioTimer timer(io, clock,
                            [&inputs](uint64_t gen) { inputs.push(hypervisor::TimerExpired{gen}); });
-  const auto sink = [&inputs](devices::NetEvent ev) { inputs.push(std::move(ev)); };
-  std::unique_ptr<devices::AsioNetwork> sockets;
-  std::unique_ptr<devices::TapNetwork> tap;
+  std::unique_ptr<HostNetwork> net;
   try {
-    if (frames) {
-      tap = std::make_unique<devices::TapNetwork>(io, options.tap, *frames, sink);
-    } else {
-      sockets = std::make_unique<devices::AsioNetwork>(io, udp, tcp, sink, 1, limits);
-    }
+    net = std::make_unique<HostNetwork>(io, options, limits, inputs);
   } catch (const std::system_error& e) {
     spdlog::error("{}", e.what());
     return kUsageExitCode;
   }
-  devices::NetBackend& net = tap ? static_cast<devices::NetBackend&>(*tap) : *sockets;
-  if (sockets) make_room_for_connections(limits);
+  if (!frames) make_room_for_connections(limits);
   const auto log = open_log(log_path, options, ram_size);
-  if (sockets) {
-    if (auto ep = sockets->udp_endpoint())
-      spdlog::info("listening on udp {}", format_endpoint(*ep));
-    if (auto ep = sockets->tcp_endpoint())
-      spdlog::info("listening on tcp {}", format_endpoint(*ep));
-  } else {
-    spdlog::info("frame NIC on tap {}: MAC {}, {}/{}{}, MTU {}", options.tap,
-                 format_mac(frames->mac), format_ipv4(frames->ip), frames->prefix_len,
-                 frames->gateway ? ", gateway " + format_ipv4(frames->gateway) : "", frames->mtu);
-  }
+  net->log_addresses();
 
-  hypervisor::LiveRole role({clock, entropy, timer, net}, inputs, log.get());
+  hypervisor::LiveRole role({clock, entropy, timer, net->backend()}, inputs, log.get());
   hypervisor::Machine machine(std::move(image), {ram_size, write_console, options.digest_interval},
                               role);
-  if (sockets) sockets->start();
-  if (tap) tap->start();
+  net->start();
   std::thread io_thread([&io] { io.run(); });
 
   const auto started = std::chrono::steady_clock::now();

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "ConsoleWriter.h"
+#include "HostNetwork.h"
 #include "LiveRun.h"
 #include "Logging.h"
 #include "Options.h"
@@ -20,13 +21,13 @@
 #include "vmft/arbiter/Arbiter.h"
 #include "vmft/arbiter/ConnectArbiter.h"
 #include "vmft/auth/Secret.h"
-#include "vmft/devices/AsioNetwork.h"
 #include "vmft/devices/AsioTimer.h"
 #include "vmft/devices/Entropy.h"
 #include "vmft/devices/HostClock.h"
 #include "vmft/guest/abi.h"
 #include "vmft/hypervisor/BackupRole.h"
 #include "vmft/hypervisor/ElfLoader.h"
+#include "vmft/hypervisor/FrameNic.h"
 #include "vmft/hypervisor/LiveRole.h"
 #include "vmft/hypervisor/Machine.h"
 #include "vmft/hypervisor/OutputGate.h"
@@ -114,6 +115,7 @@ Prepared prepare(const PairOptions& options) {
   p.ram_size = parse_ram_size(options.live.mem);
   if (!options.live.udp.empty()) parse_endpoint(options.live.udp);
   if (!options.live.tcp.empty()) parse_endpoint(options.live.tcp);
+  const auto frames = frame_nic(options.live);
   p.limits = net_limits(options.live);
   p.channel_endpoint = tcp_endpoint(options.channel);
   if (!options.listen.empty()) p.listen_endpoint = tcp_endpoint(options.listen);
@@ -136,7 +138,7 @@ Prepared prepare(const PairOptions& options) {
   if (!options.secret_file.empty()) p.channel.secret = auth::read_secret_file(options.secret_file);
   p.channel.header = logchannel::guest_log_header(
       options.live.guest, p.ram_size, !options.live.udp.empty(), !options.live.tcp.empty(),
-      hypervisor::kDigestInterval, hypervisor::emulator_name());
+      hypervisor::kDigestInterval, hypervisor::emulator_name(), hypervisor::to_log(frames));
   p.channel.heartbeat_interval = std::chrono::milliseconds(options.heartbeat_ms);
   p.channel.peer_timeout = std::chrono::milliseconds(options.peer_timeout_ms);
   p.channel.handshake_timeout =
@@ -289,15 +291,13 @@ int run_primary(const PairOptions& options) {
   IoThread io;
   hypervisor::InputQueue inputs;
   std::unique_ptr<logchannel::ChannelPrimary> channel;
-  std::unique_ptr<devices::AsioNetwork> net;
+  std::unique_ptr<HostNetwork> net;
   devices::SystemClock clock;
   devices::SystemEntropy entropy;
   devices::AsioTimer timer(io.io(), clock,
                            [&inputs](uint64_t gen) { inputs.push(hypervisor::TimerExpired{gen}); });
   try {
-    net = std::make_unique<devices::AsioNetwork>(
-        io.io(), optional_endpoint(options.live.udp), optional_endpoint(options.live.tcp),
-        [&inputs](devices::NetEvent ev) { inputs.push(std::move(ev)); }, 1, p.limits);
+    net = std::make_unique<HostNetwork>(io.io(), options.live, p.limits, inputs);
     channel = std::make_unique<logchannel::ChannelPrimary>(io.io(), p.channel_endpoint, p.channel);
   } catch (const std::system_error& e) {
     spdlog::error("{}", e.what());
@@ -314,7 +314,7 @@ int run_primary(const PairOptions& options) {
   const std::string me = process_id("primary");
   make_room_for_connections(p.limits);
   ConsoleWriter console(write_console);
-  hypervisor::OutputGate gate(*net, to(console));
+  hypervisor::OutputGate gate(net->backend(), to(console));
   release_on_ack(*channel, gate, console);
   // When the backup is lost: without an arbiter, stop; with one, test-and-set and go on alone
   // (taking backups that join) or halt.
@@ -329,8 +329,7 @@ int run_primary(const PairOptions& options) {
       redundancy.stop();
     }
   } stop_threads{io, redundancy};
-  if (auto ep = net->udp_endpoint()) spdlog::info("listening on udp {}", format_endpoint(*ep));
-  if (auto ep = net->tcp_endpoint()) spdlog::info("listening on tcp {}", format_endpoint(*ep));
+  net->log_addresses();
   const auto log_ep = channel->local_endpoint();
   spdlog::info("primary of pair '{}': listening on log {}:{}, waiting for the backup", options.name,
                log_ep.address().to_string(), log_ep.port());
@@ -357,7 +356,7 @@ int run_primary(const PairOptions& options) {
                                           options.name, registered->state.epoch));
   }
 
-  hypervisor::LiveRole role({clock, entropy, timer, *net}, inputs, channel.get(), &gate);
+  hypervisor::LiveRole role({clock, entropy, timer, net->backend()}, inputs, channel.get(), &gate);
   role.report_progress_every(kProgressInterval);
   hypervisor::Machine machine(
       std::move(p.image),
@@ -393,7 +392,7 @@ struct LiveSide {
   std::unique_ptr<devices::ContinuedClock> clock;
   devices::SystemEntropy entropy;
   std::unique_ptr<devices::AsioTimer> timer;
-  std::unique_ptr<devices::AsioNetwork> net;
+  std::unique_ptr<HostNetwork> net;
   /// With --log-listen: the outputs wait for a backup that joins, and what decides about it.
   std::unique_ptr<ConsoleWriter> console;
   std::unique_ptr<hypervisor::OutputGate> gate;
@@ -401,19 +400,15 @@ struct LiveSide {
   std::unique_ptr<hypervisor::LiveRole> role;
 };
 
-// Binds the guest's sockets, retrying while the old primary still holds the addresses; null
-// if a stop was requested first.
-std::unique_ptr<devices::AsioNetwork> bind_when_free(const PairOptions& options,
-                                                     const devices::NetLimits& limits,
-                                                     asio::io_context& io,
-                                                     hypervisor::InputQueue& inputs,
-                                                     uint32_t first_conn) {
+// Binds the guest's sockets (or opens its TAP device), retrying while the old primary still
+// holds the addresses; null if a stop was requested first.
+std::unique_ptr<HostNetwork> bind_when_free(const PairOptions& options,
+                                            const devices::NetLimits& limits, asio::io_context& io,
+                                            hypervisor::InputQueue& inputs, uint32_t first_conn) {
   bool said = false;
   for (;;) {
     try {
-      return std::make_unique<devices::AsioNetwork>(
-          io, optional_endpoint(options.live.udp), optional_endpoint(options.live.tcp),
-          [&inputs](devices::NetEvent ev) { inputs.push(std::move(ev)); }, first_conn, limits);
+      return std::make_unique<HostNetwork>(io, options.live, limits, inputs, first_conn);
     } catch (const std::system_error& e) {
       if (!said) spdlog::warn("{}; trying again until it is free", e.what());
       said = true;
@@ -557,11 +552,12 @@ int run_backup(const PairOptions& options) {
     for (uint32_t conn : t.open_connections) {
       inputs.push(devices::NetEvent{VMFT_NIC_KIND_TCP_CLOSE, conn, 0, 0, {}});
     }
-    const hypervisor::HostServices host{*live.clock, live.entropy, *live.timer, *live.net};
+    const hypervisor::HostServices host{*live.clock, live.entropy, *live.timer,
+                                        live.net->backend()};
     write_unreleased_console(t);
     if (listener) {
       live.console = std::make_unique<ConsoleWriter>(write_console);
-      live.gate = std::make_unique<hypervisor::OutputGate>(*live.net, to(*live.console));
+      live.gate = std::make_unique<hypervisor::OutputGate>(live.net->backend(), to(*live.console));
       release_on_ack(*listener, *live.gate, *live.console);
       live.redundancy = std::make_unique<Redundancy>(
           Redundancy::Setup{options.name, "live side", me, options.arbiter, arbiter.get(),
@@ -574,10 +570,7 @@ int run_backup(const PairOptions& options) {
     } else {
       live.role = std::make_unique<hypervisor::LiveRole>(host, inputs, nullptr);
     }
-    if (auto ep = live.net->udp_endpoint())
-      spdlog::info("listening on udp {}", format_endpoint(*ep));
-    if (auto ep = live.net->tcp_endpoint())
-      spdlog::info("listening on tcp {}", format_endpoint(*ep));
+    live.net->log_addresses();
     live.net->start();
     spdlog::warn(
         "the arbiter gave pair '{}' to this backup at epoch {}: live at instruction {}, "

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "NetLab.h"
+#include "PairProcesses.h"
 #include "VmftProcess.h"
 
 namespace vmft::integration {
@@ -72,6 +73,46 @@ TEST_F(FrameNic, ARecordingOfPingsAndDatagramsReplaysExactly) {
   EXPECT_EQ(replay.exit_code, 0) << replay.err;
   EXPECT_EQ(replay.out, console);
   EXPECT_NE(replay.err.find("replay matched"), std::string::npos) << replay.err;
+}
+
+// A primary on tap0 and its backup on tap1 (it opens the device only if it goes live): every
+// frame the primary's guest took in reaches the backup's, which reproduces the run.
+TEST_F(FrameNic, APairServesFromThePrimaryAndTheBackupReproducesIt) {
+  PairSpec spec;
+  spec.guest = "frames";
+  spec.udp = spec.tcp = false;
+  spec.wrapper = lab_->in_lab();
+  spec.options = {"--guest-ip", "198.18.0.10/24"};
+  spec.primary_options = {"--tap", "tap0"};
+  spec.backup_side_options = {"--tap", "tap1"};
+  spec.ready_line = kReady;
+  PairProcesses pair(spec);
+  pair.pair();
+  const auto ping = lab_->client("ping -c 3 -i 0.2 -W 5 198.18.0.10", kTimeout);
+  EXPECT_EQ(ping.exit_code, std::optional<int>(0)) << ping.out << pair.diagnostics();
+  EXPECT_TRUE(udp_echo("paired").ends_with(" paired")) << pair.diagnostics();
+  udp_echo("quit");
+  const auto exits = pair.wait_for_exits();
+  EXPECT_EQ(exits.primary, std::optional<int>(0)) << pair.diagnostics();
+  EXPECT_EQ(exits.backup, std::optional<int>(0)) << pair.diagnostics();
+  EXPECT_NE(pair.backup().log().find("reproduced the primary's run to its end"), std::string::npos)
+      << pair.diagnostics();
+}
+
+// The backup runs the same guest with other frame NIC settings: refused at the handshake.
+TEST_F(FrameNic, ABackupWithOtherNicSettingsIsRefused) {
+  PairSpec spec;
+  spec.guest = "frames";
+  spec.udp = spec.tcp = false;
+  spec.wrapper = lab_->in_lab();
+  spec.options = {"--guest-ip", "198.18.0.10/24"};
+  spec.primary_options = {"--tap", "tap0"};
+  PairProcesses pair(spec);
+  std::vector<std::string> options = pair.backup_options();
+  options.insert(options.end(), {"--tap", "tap1", "--mtu", "1400"});
+  const auto backup = pair.start_backup("frames", options);
+  EXPECT_TRUE(backup->wait_for_log("give both the same --tap settings", kTimeout))
+      << pair.diagnostics() << backup->log();
 }
 
 }  // namespace

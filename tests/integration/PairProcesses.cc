@@ -8,7 +8,7 @@ PairProcesses::PairProcesses(PairSpec spec) : spec_(std::move(spec)) {
   std::vector<std::string> options = side_options();
   options.insert(options.end(), {"--log-listen", "127.0.0.1:0"});
   options.insert(options.end(), spec_.primary_options.begin(), spec_.primary_options.end());
-  primary_ = std::make_unique<VmftProcess>("primary", spec_.guest, options);
+  primary_ = std::make_unique<VmftProcess>(spec_.wrapper, "primary", spec_.guest, options);
 
   const auto log = primary_->listening_port("log", kStartTimeout);
   const std::optional<uint16_t> none = 0;
@@ -34,12 +34,13 @@ std::vector<std::string> PairProcesses::side_options() const {
 std::vector<std::string> PairProcesses::backup_options() const {
   std::vector<std::string> options = side_options();
   options.insert(options.end(), {"--log-connect", "127.0.0.1:" + std::to_string(log_port_)});
+  options.insert(options.end(), spec_.backup_side_options.begin(), spec_.backup_side_options.end());
   return options;
 }
 
 std::unique_ptr<VmftProcess> PairProcesses::start_backup(
     const std::string& guest, const std::vector<std::string>& options) const {
-  return std::make_unique<VmftProcess>("backup", guest, options);
+  return std::make_unique<VmftProcess>(spec_.wrapper, "backup", guest, options);
 }
 
 void PairProcesses::pair() {

@@ -17,8 +17,11 @@ struct PairSpec {
   bool udp = true;
   bool tcp = true;
   std::string name = "test-pair";
-  std::vector<std::string> options;          ///< both sides, e.g. {"--peer-timeout", "20000"}
-  std::vector<std::string> primary_options;  ///< the primary only, e.g. --status-interval
+  std::vector<std::string> options;              ///< both sides, e.g. {"--peer-timeout", "20000"}
+  std::vector<std::string> primary_options;      ///< the primary only, e.g. --status-interval
+  std::vector<std::string> backup_side_options;  ///< the backup only, e.g. its own --tap
+  /// What both sides run through, e.g. {"ip", "netns", "exec", NAME}; empty: nothing.
+  std::vector<std::string> wrapper;
   /// A line the primary's guest prints once it serves (e.g. "counter: ready\n"); empty: none.
   std::string ready_line;
 };

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <asio.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "LiveRun.h"
+#include "vmft/devices/AsioNetwork.h"
+#include "vmft/devices/TapNetwork.h"
+
+namespace vmft::cli {
+
+/// The guest's network on this host: the socket NIC's UDP socket and TCP listener (--udp,
+/// --tcp), or the frame NIC's TAP device (--tap), whichever `options` ask for.
+class HostNetwork {
+ public:
+  /// Binds the sockets or opens the TAP device now. Events go to `inputs`; TCP connections get
+  /// ids from `first_conn` up. Throws std::system_error naming the address or device, and
+  /// std::invalid_argument for flags that do not go together.
+  HostNetwork(asio::io_context& io, const LiveOptions& options, const devices::NetLimits& limits,
+              hypervisor::InputQueue& inputs, uint32_t first_conn = 1);
+
+  devices::NetBackend& backend();
+  /// Logs where the guest is reachable ("listening on tcp ...", "frame NIC on tap ...").
+  void log_addresses() const;
+  /// Starts receiving (after the machine that takes the events exists).
+  void start();
+
+ private:
+  std::unique_ptr<devices::AsioNetwork> sockets_;
+  std::unique_ptr<devices::TapNetwork> tap_;
+  std::string tap_name_;
+};
+
+}  // namespace vmft::cli
