@@ -115,5 +115,43 @@ TEST_F(FrameNic, ABackupWithOtherNicSettingsIsRefused) {
       << pair.diagnostics() << backup->log();
 }
 
+// kill -9 of the primary: the backup wins the pair at an arbiter (in the lab, where both sides
+// reach it), opens its own TAP device and answers ping and UDP with the guest's state carried
+// on (the frame count in each reply goes on from where the primary's was).
+TEST_F(FrameNic, KillingThePrimaryLeavesTheBackupAnsweringOnItsOwnTap) {
+  const std::string data =
+      std::filesystem::temp_directory_path() / ("vmft-frames-arbiter-" + std::to_string(getpid()));
+  std::filesystem::create_directories(data);
+  VmftProcess arbiter(lab_->in_lab(), {"arbiter", "--listen", "127.0.0.1:7300", "--data", data});
+  ASSERT_TRUE(arbiter.wait_for_log("listening", kTimeout)) << arbiter.log();
+  PairSpec spec;
+  spec.guest = "frames";
+  spec.udp = spec.tcp = false;
+  spec.wrapper = lab_->in_lab();
+  spec.options = {"--guest-ip", "198.18.0.10/24", "--arbiter", "127.0.0.1:7300"};
+  spec.primary_options = {"--tap", "tap0"};
+  spec.backup_side_options = {"--tap", "tap1"};
+  spec.ready_line = kReady;
+  PairProcesses pair(spec);
+  pair.pair();
+  ASSERT_TRUE(pair.primary().wait_for_log("registered at the arbiter at epoch 1", kTimeout))
+      << pair.diagnostics();
+  const std::string before = udp_echo("before");
+  ASSERT_TRUE(before.ends_with(" before")) << before << pair.diagnostics();
+
+  pair.primary().kill();
+  ASSERT_TRUE(pair.backup().wait_for_log("live at instruction", kTimeout)) << pair.diagnostics();
+  EXPECT_NE(pair.backup().log().find("frame NIC on tap tap1"), std::string::npos)
+      << pair.diagnostics();
+  const auto ping = lab_->client("ping -c 3 -i 0.2 -W 5 198.18.0.10", kTimeout);
+  EXPECT_EQ(ping.exit_code, std::optional<int>(0)) << ping.out << pair.diagnostics();
+  const std::string after = udp_echo("after");
+  ASSERT_TRUE(after.ends_with(" after")) << after << pair.diagnostics();
+  EXPECT_GT(std::stoul(after), std::stoul(before));
+  udp_echo("quit");
+  EXPECT_EQ(pair.backup().wait_for_exit(kTimeout), std::optional<int>(0)) << pair.diagnostics();
+  std::filesystem::remove_all(data);
+}
+
 }  // namespace
 }  // namespace vmft::integration

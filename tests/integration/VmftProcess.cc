@@ -68,8 +68,13 @@ VmftProcess::VmftProcess(const std::vector<std::string>& wrapper, const std::str
       }()) {}
 
 VmftProcess::VmftProcess(const std::vector<std::string>& args)
+    : VmftProcess(std::vector<std::string>{}, args) {}
+
+VmftProcess::VmftProcess(const std::vector<std::string>& wrapper,
+                         const std::vector<std::string>& args)
     : process_([&] {
-        std::vector<std::string> argv = {VMFT_BINARY};
+        std::vector<std::string> argv = wrapper;
+        argv.push_back(VMFT_BINARY);
         argv.insert(argv.end(), args.begin(), args.end());
         return argv;
       }()) {}

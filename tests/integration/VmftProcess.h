@@ -35,6 +35,8 @@ class VmftProcess {
               const std::string& guest, const std::vector<std::string>& args);
   /// Starts `vmft <args...>`, for a command that runs no guest (args[0] names it: arbiter).
   explicit VmftProcess(const std::vector<std::string>& args);
+  /// The same through `wrapper`.
+  VmftProcess(const std::vector<std::string>& wrapper, const std::vector<std::string>& args);
 
   /// The port of the socket vmft bound for `protocol` ("tcp" or "udp"), read from its
   /// "listening on <protocol> 127.0.0.1:<port>" log line; nullopt if that line does not
