@@ -13,7 +13,10 @@ HostNetwork::HostNetwork(asio::io_context& io, const LiveOptions& options,
     : tap_name_(options.tap) {
   const auto sink = [&inputs](devices::NetEvent ev) { inputs.push(std::move(ev)); };
   if (const auto frames = frame_nic(options)) {
-    tap_ = std::make_unique<devices::TapNetwork>(io, options.tap, *frames, sink);
+    const auto faults = options.tap_faults.empty()
+                            ? devices::FrameFaultRates{}
+                            : devices::parse_frame_faults(options.tap_faults);
+    tap_ = std::make_unique<devices::TapNetwork>(io, options.tap, *frames, sink, faults);
   } else {
     sockets_ = std::make_unique<devices::AsioNetwork>(io, optional_endpoint(options.udp),
                                                       optional_endpoint(options.tcp), sink,

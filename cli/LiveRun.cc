@@ -17,6 +17,7 @@
 #include "vmft/devices/AsioNetwork.h"
 #include "vmft/devices/AsioTimer.h"
 #include "vmft/devices/Entropy.h"
+#include "vmft/devices/FrameFaults.h"
 #include "vmft/devices/HostClock.h"
 #include "vmft/guest/abi.h"
 #include "vmft/hypervisor/ElfLoader.h"
@@ -94,6 +95,9 @@ void add_live_options(CLI::App& cmd, LiveOptions& options) {
                  "With --tap: the guest's IPv4 gateway (default: none)");
   cmd.add_option("--mtu", options.mtu, "With --tap: the largest IP packet a frame carries")
       ->capture_default_str();
+  cmd.add_option("--tap-faults", options.tap_faults,
+                 "With --tap, for tests of a guest's stack: drop, duplicate or reorder frames both "
+                 "ways at these rates, e.g. loss=0.05,duplicate=0.01,reorder=0.02,seed=7");
   cmd.add_option("--mem", options.mem, "Guest RAM size, e.g. 64M or 1G")->capture_default_str();
   cmd.add_option("--max-connections", options.max_connections,
                  "TCP connections the host keeps open at once; the next is sent \"-ERR vmft: too "
@@ -115,7 +119,8 @@ std::optional<devices::FrameConfig> frame_nic(const LiveOptions& options) {
   if (options.tap.empty()) {
     for (const auto& [flag, value] : {std::pair{"--guest-ip", &options.guest_ip},
                                       {"--guest-mac", &options.guest_mac},
-                                      {"--gateway", &options.gateway}}) {
+                                      {"--gateway", &options.gateway},
+                                      {"--tap-faults", &options.tap_faults}}) {
       if (!value->empty()) throw std::invalid_argument(std::string(flag) + " needs --tap");
     }
     if (options.mtu != kDefaultMtu) throw std::invalid_argument("--mtu needs --tap");
@@ -126,6 +131,7 @@ std::optional<devices::FrameConfig> frame_nic(const LiveOptions& options) {
         "--tap gives the guest a frame NIC, which replaces --udp and --tcp: use one or the "
         "other");
   }
+  if (!options.tap_faults.empty()) devices::parse_frame_faults(options.tap_faults);
   return parse_frame_nic(options.guest_ip, options.guest_mac, options.gateway, options.mtu);
 }
 

@@ -30,6 +30,7 @@ struct LiveOptions {
   std::string guest_ip;  ///< ADDR/PREFIX
   std::string gateway;
   uint32_t mtu = kDefaultMtu;
+  std::string tap_faults;  ///< for tests: devices::parse_frame_faults
 };
 
 /// Adds the guest argument and --udp, --tcp, --mem, --max-connections, --max-unread-bytes,

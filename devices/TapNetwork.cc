@@ -38,8 +38,20 @@ int open_tap(const std::string& ifname) {
 }  // namespace
 
 TapNetwork::TapNetwork(asio::io_context& io, const std::string& ifname, FrameConfig config,
-                       Sink sink)
-    : config_(config), sink_(std::move(sink)), tap_(io, open_tap(ifname)), buffer_(65536) {}
+                       Sink sink, FrameFaultRates faults)
+    : config_(config),
+      sink_(std::move(sink)),
+      io_(io),
+      tap_(io, open_tap(ifname)),
+      in_release_(io),
+      out_release_(io),
+      buffer_(65536) {
+  if (faults.any()) {
+    in_faults_.emplace(faults);
+    faults.seed = ~faults.seed;  // the other direction rolls its own dice
+    out_faults_.emplace(faults);
+  }
+}
 
 void TapNetwork::start() { read_next(); }
 
@@ -52,16 +64,46 @@ void TapNetwork::read_next() {
       if (n < VMFT_NIC_ETH_HEADER || n > config_.max_frame() ||
           undelivered_.load(std::memory_order_relaxed) >= kMaxUndelivered) {
         dropped_in_.fetch_add(1, std::memory_order_relaxed);
+      } else if (in_faults_) {
+        const auto take = [this](std::vector<uint8_t> f) { take_in(std::move(f)); };
+        in_faults_->apply({buffer_.begin(), buffer_.begin() + n}, take);
+        if (in_faults_->holding()) {
+          in_release_.expires_after(kReorderHold);
+          in_release_.async_wait([this, take](const asio::error_code& e) {
+            if (!e) in_faults_->release(take);
+          });
+        }
       } else {
-        undelivered_.fetch_add(1, std::memory_order_relaxed);
-        sink_({VMFT_NIC_KIND_FRAME, 0, 0, 0, {buffer_.begin(), buffer_.begin() + n}});
+        take_in({buffer_.begin(), buffer_.begin() + n});
       }
     }
     read_next();
   });
 }
 
+void TapNetwork::take_in(std::vector<uint8_t> frame) {
+  undelivered_.fetch_add(1, std::memory_order_relaxed);
+  sink_({VMFT_NIC_KIND_FRAME, 0, 0, 0, std::move(frame)});
+}
+
 void TapNetwork::send_frame(std::vector<uint8_t> frame) {
+  if (!out_faults_) return write_out(frame);
+  std::lock_guard lock(out_mutex_);
+  out_faults_->apply(std::move(frame), [this](std::vector<uint8_t> f) { write_out(f); });
+  if (out_faults_->holding()) asio::post(io_, [this] { release_out(); });
+}
+
+// On the io thread: a held send goes on after kReorderHold if no other send took it along.
+void TapNetwork::release_out() {
+  out_release_.expires_after(kReorderHold);
+  out_release_.async_wait([this](const asio::error_code& e) {
+    if (e) return;
+    std::lock_guard lock(out_mutex_);
+    out_faults_->release([this](std::vector<uint8_t> f) { write_out(f); });
+  });
+}
+
+void TapNetwork::write_out(const std::vector<uint8_t>& frame) {
   if (::write(tap_.native_handle(), frame.data(), frame.size()) !=
       static_cast<ssize_t>(frame.size())) {
     dropped_out_.fetch_add(1, std::memory_order_relaxed);

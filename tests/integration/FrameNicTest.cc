@@ -155,5 +155,33 @@ TEST_F(FrameNic, KillingThePrimaryLeavesTheBackupAnsweringOnItsOwnTap) {
   std::filesystem::remove_all(data);
 }
 
+// Frames lost, duplicated and reordered both ways by the host (--tap-faults): the guest answers
+// what reaches it, and the recording still replays exactly, the faults on the way in having
+// been decided before the frames became inputs.
+TEST_F(FrameNic, UnderSeededLossDuplicationAndReorderingARecordingReplaysExactly) {
+  const std::string log = std::filesystem::temp_directory_path() /
+                          ("vmft-frames-faults-" + std::to_string(getpid()) + ".log");
+  std::vector<std::string> args = kFrameNic;
+  args.insert(args.end(),
+              {"--log", log, "--tap-faults", "loss=0.05,duplicate=0.05,reorder=0.05,seed=3"});
+  std::string console;
+  {
+    VmftProcess recorder(lab_->in_lab(), "record", "frames", args);
+    ASSERT_TRUE(recorder.wait_for_console(kReady, kTimeout)) << recorder.log();
+    const auto ping = lab_->client("ping -c 40 -i 0.01 -W 1 198.18.0.10", kTimeout);
+    // Some are lost (5% each way), most come back, some twice.
+    EXPECT_NE(ping.out.find(" received"), std::string::npos) << ping.out;
+    EXPECT_EQ(ping.out.find(" 0 received"), std::string::npos) << ping.out;
+    // "quit" until it gets through: a datagram may be lost.
+    for (int i = 0; i < 20 && !recorder.wait_for_exit(Duration(0)); i++) udp_echo("quit");
+    ASSERT_EQ(recorder.wait_for_exit(kTimeout), std::optional<int>(0)) << recorder.log();
+    console = recorder.console();
+  }
+  const auto replay = run_vmft({"replay", guest_path("frames"), "--log", log}, kTimeout);
+  std::filesystem::remove(log);
+  EXPECT_EQ(replay.exit_code, 0) << replay.err;
+  EXPECT_EQ(replay.out, console);
+}
+
 }  // namespace
 }  // namespace vmft::integration

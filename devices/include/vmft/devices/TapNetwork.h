@@ -2,11 +2,15 @@
 
 #include <asio.hpp>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "vmft/devices/FrameFaults.h"
 #include "vmft/devices/Nic.h"
 
 namespace vmft::devices {
@@ -27,9 +31,14 @@ class TapNetwork final : public NetBackend {
   /// 1.5 MiB.
   static constexpr size_t kMaxUndelivered = 1024;
 
+  /// A frame held back for reordering goes on after this long if no other frame comes.
+  static constexpr std::chrono::milliseconds kReorderHold{20};
+
   /// Opens (attaches to) the TAP device `ifname`, creating it if it does not exist, which
-  /// needs CAP_NET_ADMIN. Throws std::system_error naming the device.
-  TapNetwork(asio::io_context& io, const std::string& ifname, FrameConfig config, Sink sink);
+  /// needs CAP_NET_ADMIN. Throws std::system_error naming the device. With `faults`, frames
+  /// both ways go through them (tests of the guest's stack).
+  TapNetwork(asio::io_context& io, const std::string& ifname, FrameConfig config, Sink sink,
+             FrameFaultRates faults = {});
 
   /// Starts reading frames.
   void start();
@@ -49,10 +58,19 @@ class TapNetwork final : public NetBackend {
 
  private:
   void read_next();
+  void take_in(std::vector<uint8_t> frame);  // io thread
+  void write_out(const std::vector<uint8_t>& frame);
+  void release_out();
 
   FrameConfig config_;
   Sink sink_;
+  asio::io_context& io_;
   asio::posix::stream_descriptor tap_;
+  std::optional<FrameFaults> in_faults_;  // io thread only
+  asio::steady_timer in_release_;
+  std::mutex out_mutex_;                   // sends come from the vCPU and the output gate
+  std::optional<FrameFaults> out_faults_;  // under out_mutex_
+  asio::steady_timer out_release_;         // io thread only
   std::vector<uint8_t> buffer_;
   std::atomic<size_t> undelivered_{0};
   std::atomic<uint64_t> dropped_in_{0};
