@@ -70,6 +70,10 @@ TEST_F(InstalledSdk, GuestBuiltOutsideTheTreeRunsRecordsReplaysAndPairs) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string guest = build / "wordsort.elf";
   ASSERT_TRUE(fs::exists(guest)) << r.output;
+  // The network stack's guest: on the socket NIC it says it has no frame NIC, and exits 2.
+  const auto announce = run_vmft({"run", build / "announce.elf"}, kTimeout);
+  EXPECT_EQ(announce.exit_code, 2) << announce.err;
+  EXPECT_EQ(announce.out, "announce: no frame NIC (run with --tap)\n");
 
   // Run by the installed vmft.
   Subprocess installed({prefix / "bin/vmft", "run", guest});

@@ -1,8 +1,8 @@
 # vmft_add_guest for projects configured with the SDK's toolchain file (toolchain.cmake):
-#   vmft_add_guest(NAME SOURCES file...)
+#   vmft_add_guest(NAME [NET] SOURCES file...)
 # builds the executable NAME.elf, a guest for `vmft run NAME.elf`: the sources with the SDK
 # (crt0, trap vector, runtime, picolibc glue), picolibc and libgcc, laid out by the SDK's
-# linker script.
+# linker script. NET adds the guest's own network stack (net/vnet.h), for the frame NIC.
 # NAME is an ordinary executable target: target_include_directories, target_link_libraries
 # and the like work on it. The toolchain file puts picolibc's headers and vmft.h before every
 # target's sources.
@@ -24,8 +24,13 @@ add_library(vmft_sdk OBJECT
   ${VMFT_SDK_DIR}/picolibc.c)
 target_compile_options(vmft_sdk PRIVATE -O2 -g -Wall -Wextra)
 
+file(GLOB _vmft_net_sources ${VMFT_SDK_DIR}/net/*.c)
+add_library(vmft_net OBJECT ${_vmft_net_sources})
+target_include_directories(vmft_net PUBLIC ${VMFT_SDK_DIR}/net)
+target_compile_options(vmft_net PRIVATE -O2 -g -Wall -Wextra)
+
 function(vmft_add_guest name)
-  cmake_parse_arguments(ARG "" "" "SOURCES" ${ARGN})
+  cmake_parse_arguments(ARG "NET" "" "SOURCES" ${ARGN})
   if(NOT ARG_SOURCES)
     message(FATAL_ERROR "vmft_add_guest(${name}) has no SOURCES")
   endif()
@@ -34,4 +39,7 @@ function(vmft_add_guest name)
     LINK_DEPENDS ${VMFT_SDK_DIR}/link.ld)
   target_link_options(${name} PRIVATE -T ${VMFT_SDK_DIR}/link.ld)
   target_link_libraries(${name} PRIVATE vmft_sdk)
+  if(ARG_NET)
+    target_link_libraries(${name} PRIVATE vmft_net)
+  endif()
 endfunction()
