@@ -304,9 +304,9 @@ void vnet_input(struct vnet *net, const uint8_t *frame, size_t len, uint64_t now
  * vnet_next_deadline. */
 uint64_t vnet_poll(struct vnet *net, uint64_t now_ns);
 
-/* When vnet_poll next has work (an ARP retry, a TCP timer), or UINT64_MAX when none. An expired ARP entry
- * needs no wake-up: lookups ignore it, and the next vnet_poll frees it. Changes only through
- * vnet_input, vnet_poll and the send functions. */
+/* When vnet_poll next has work (an ARP retry, a TCP timer), or UINT64_MAX when none. An
+ * expired ARP entry needs no wake-up: lookups ignore it, and the next vnet_poll frees it.
+ * Changes only through vnet_input, vnet_poll and the send and vnet_tcp_* functions. */
 uint64_t vnet_next_deadline(const struct vnet *net);
 
 /* Broadcasts a gratuitous ARP (an ARP request from and for our own address), so that every
