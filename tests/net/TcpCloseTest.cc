@@ -187,7 +187,9 @@ TEST_F(VnetTcpClose, RstAtRcvNxtResetsEveryState) {
       restart(default_config());
       SetUp();
       go_to(target);
-      if (closed_by_caller) ASSERT_EQ(vnet_tcp_close(&net_, sock_, 0), VNET_OK);
+      if (closed_by_caller) {
+        ASSERT_EQ(vnet_tcp_close(&net_, sock_, 0), VNET_OK);
+      }
       sent_.clear();
       peer(peer_fin_off(), our_fin_off(), kRst);
       EXPECT_TRUE(sent_.empty());
