@@ -176,6 +176,7 @@ int vnet_tcp_read(struct vnet *net, int sock, void *buf, size_t len, uint64_t no
   if (c == NULL || (buf == NULL && len > 0)) return c == NULL ? VNET_ERR_CLOSED : VNET_ERR_INVALID;
   if (c->error != 0) return c->error;
   if (c->rx_len == 0) return c->fin_received ? 0 : VNET_ERR_WOULD_BLOCK;
+  if (len == 0) return 0;
   size_t n = len < c->rx_len ? len : c->rx_len;
   ring_copy_out(buf, c->rx, VNET_TCP_RX_BUF, c->rx_head, n);
   c->rx_head = (uint16_t)((c->rx_head + n) % VNET_TCP_RX_BUF);
@@ -198,6 +199,7 @@ int vnet_tcp_write(struct vnet *net, int sock, const void *data, size_t len, uin
   bool open = c->state == VNET_TCP_SYN_SENT || c->state == VNET_TCP_ESTABLISHED ||
               c->state == VNET_TCP_CLOSE_WAIT;
   if (!open || c->fin_queued) return VNET_ERR_CLOSED;
+  if (len == 0) return 0;
   size_t room = VNET_TCP_TX_BUF - c->tx_len;
   if (room == 0) return VNET_ERR_WOULD_BLOCK;
   size_t n = len < room ? len : room;

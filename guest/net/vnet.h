@@ -373,11 +373,12 @@ int vnet_tcp_connect(struct vnet *net, uint32_t ip, uint16_t port, uint16_t loca
 
 /* Copies up to len received bytes into buf. Returns how many (> 0), 0 at the end of the
  * peer's data (it sent FIN), VNET_ERR_WOULD_BLOCK, VNET_ERR_RESET or VNET_ERR_TIMED_OUT, or
- * VNET_ERR_CLOSED for a handle not held. May send a window update. len is capped at INT_MAX. */
+ * VNET_ERR_CLOSED for a handle not held; 0 for len 0. May send a window update. The buffers
+ * hold at most VNET_TCP_RX_BUF bytes, so the count fits an int. */
 int vnet_tcp_read(struct vnet *net, int sock, void *buf, size_t len, uint64_t now_ns);
 /* Queues up to len bytes and sends what the peer's window allows. Returns how many were taken
  * (> 0; fewer than len when the buffer fills), VNET_ERR_WOULD_BLOCK when it is full, an error
- * of a dead connection, or VNET_ERR_CLOSED after shutdown. Bytes written before the
+ * of a dead connection, or VNET_ERR_CLOSED after shutdown; 0 for len 0. Bytes written before the
  * connection is established leave when it is. */
 int vnet_tcp_write(struct vnet *net, int sock, const void *data, size_t len, uint64_t now_ns);
 /* Sends FIN after what was written; the handle can still read. */
