@@ -176,7 +176,11 @@ static bool control_checks(struct vnet *net, struct vnet_tcp_conn *c,
       return false;
     }
     net->stats.rx_delivered++;
-    vnet_tcp_finish(c, c->state == VNET_TCP_TIME_WAIT ? 0 : VNET_ERR_RESET);
+    /* RFC 9293: in CLOSING, LAST_ACK and TIME_WAIT both sides had sent FIN, and the caller
+     * hears of no reset (a late FIN retransmission meeting a finished TIME_WAIT ends so). */
+    bool finishing = c->state == VNET_TCP_CLOSING || c->state == VNET_TCP_LAST_ACK ||
+                     c->state == VNET_TCP_TIME_WAIT;
+    vnet_tcp_finish(c, finishing ? 0 : VNET_ERR_RESET);
     return false;
   }
   if (has(s, VNET_TCP_SYN) || !has(s, VNET_TCP_ACK)) { /* RFC 5961 4.2's challenge ACK */
