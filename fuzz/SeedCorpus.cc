@@ -17,6 +17,7 @@
 #include "vmft/hypervisor/Snapshot.h"
 #include "vmft/logchannel/Frame.h"
 #include "vmft/logchannel/LogFile.h"
+#include "vnet.h"
 
 namespace vmft::fuzz {
 namespace {
@@ -255,6 +256,102 @@ void append_net_record(std::vector<uint8_t>& to, uint8_t op, const std::vector<u
   append(to, bytes);
 }
 
+// The ISN the net_frame target's stack picks for a peer's SYN from sport at time 0 (its
+// tcp_secret is all zeros): the stack itself says, so that the seeds' ACKs are right.
+uint32_t net_frame_isn(uint16_t sport) {
+  namespace nt = vmft::net_test;
+  struct Catch {
+    uint32_t seq = 0;
+  } caught;
+  vnet net{};
+  vnet_config config{};
+  std::copy(nt::kOurMac.begin(), nt::kOurMac.end(), config.mac);
+  config.ip = nt::kOurIp;
+  config.prefix_len = 24;
+  config.gateway = nt::kGatewayIp;
+  const vnet_driver driver{&caught, [](void* ctx, const uint8_t* f, size_t len) {
+                             if (len >= nt::kL4Off + 8)
+                               static_cast<Catch*>(ctx)->seq =
+                                   nt::get32(nt::Frame(f, f + len), nt::kL4Off + 4);
+                           }};
+  vnet_init(&net, &config, &driver);
+  vnet_tcp_listen(&net, 80, 1);
+  const auto peer_asks = nt::arp_request_frame(nt::kPeerMac, nt::kPeerIp, nt::kOurIp);
+  vnet_input(&net, peer_asks.data(), peer_asks.size(), 0);  // or the SYN-ACK waits for ARP
+  const auto syn = nt::tcp_frame(nt::kPeerIp, sport, 80, 1000, 0, nt::kSyn, 8192);
+  vnet_input(&net, syn.data(), syn.size(), 0);
+  return caught.seq;
+}
+
+// TCP conversations with the target's echo server on port 80: an echo and both closes, data
+// out of order with retransmissions, a SYN flood past the backlog, a zero window with probes
+// and the guest's own calls (listen, connect, write, close), and a closed port's RST.
+void net_frame_tcp_seeds(const fs::path& dir) {
+  namespace nt = vmft::net_test;
+  constexpr uint8_t kFrame = 0, kPoll1s = 2 + 4 * 10, kPoll300ms = 2 + 4 * 3;
+  constexpr uint8_t kListen = 1, kWriteSock0 = 1 + 4 * 2, kCloseSock1 = 1 + 4 * 5 + 32,
+                    kConnectPeer = 1 + 4 * 7;
+  constexpr uint16_t kSport = 40000;
+  constexpr uint32_t kPeerIsn = 1000;
+  const auto peer_asks = nt::arp_request_frame(nt::kPeerMac, nt::kPeerIp, nt::kOurIp);
+  const uint32_t isn = net_frame_isn(kSport);
+  auto from_peer = [&](uint32_t seq_off, uint32_t ack_off, uint8_t flags,
+                       const std::string& data = "", uint16_t window = 8192) {
+    return nt::tcp_frame(nt::kPeerIp, kSport, 80, kPeerIsn + seq_off, isn + ack_off, flags, window,
+                         bytes_of(data));
+  };
+  auto handshake = [&](std::vector<uint8_t>& to, uint16_t window = 8192) {
+    append_net_record(to, kFrame, peer_asks);
+    append_net_record(to, kFrame,
+                      nt::tcp_frame(nt::kPeerIp, kSport, 80, kPeerIsn, 0, nt::kSyn, window, {},
+                                    nt::mss_option(1460)));
+    append_net_record(to, kFrame, from_peer(1, 1, nt::kAck, "", window));
+  };
+
+  std::vector<uint8_t> echo;
+  handshake(echo);
+  append_net_record(echo, kFrame, from_peer(1, 1, nt::kAck | nt::kPsh, "echo me"));
+  append_net_record(echo, kFrame, from_peer(8, 8, nt::kAck | nt::kFin));  // acks the echo
+  append_net_record(echo, kFrame, from_peer(9, 9, nt::kAck));             // acks our FIN
+  write_file(dir / "tcp_echo_and_close.bin", echo);
+
+  std::vector<uint8_t> reordered;
+  handshake(reordered);
+  append_net_record(reordered, kFrame, from_peer(6, 1, nt::kAck, "world"));
+  append_net_record(reordered, kFrame, from_peer(1, 1, nt::kAck, "hello"));
+  append_net_record(reordered, kFrame, from_peer(1, 1, nt::kAck, "hello"));  // a duplicate
+  append_net_record(reordered, kPoll300ms, {});  // the echo, unacknowledged, goes again
+  append_net_record(reordered, kPoll1s, {});
+  append_net_record(reordered, kFrame, from_peer(11, 1, nt::kRst));
+  write_file(dir / "tcp_out_of_order_and_retransmit.bin", reordered);
+
+  std::vector<uint8_t> flood;
+  append_net_record(flood, kFrame, peer_asks);
+  for (uint16_t i = 0; i < 6; i++) {
+    append_net_record(
+        flood, kFrame,
+        nt::tcp_frame(nt::kPeerIp, uint16_t(50000 + i), 80, 7000u * i, 0, nt::kSyn, 8192));
+  }
+  for (int i = 0; i < 3; i++) append_net_record(flood, kPoll1s, {});
+  write_file(dir / "tcp_syn_flood.bin", flood);
+
+  std::vector<uint8_t> calls;
+  handshake(calls, 0);  // the peer's window is shut
+  append_net_record(calls, kWriteSock0, bytes_of("waits for a window"));
+  append_net_record(calls, kPoll1s, {});  // a probe
+  append_net_record(calls, kFrame, from_peer(1, 1, nt::kAck, "", 4096));
+  append_net_record(calls, kListen, {0x1f, 0x90, 2});                // port 8080
+  append_net_record(calls, kConnectPeer, {0x00, 0x09, 0xc3, 0x50});  // to port 9, from 50000
+  append_net_record(calls, kCloseSock1, {});
+  write_file(dir / "tcp_zero_window_and_calls.bin", calls);
+
+  std::vector<uint8_t> closed;
+  append_net_record(closed, kFrame, peer_asks);
+  append_net_record(closed, kFrame,
+                    nt::tcp_frame(nt::kPeerIp, kSport, 81, kPeerIsn, 0, nt::kSyn, 8192));
+  write_file(dir / "tcp_closed_port.bin", closed);
+}
+
 // Conversations the stack answers: ARP then ping, a UDP echo, a send held until the peer's ARP
 // reply, a send whose next hop never answers, broadcasts and an echo from off the subnet.
 void net_frame_seeds(const fs::path& dir) {
@@ -295,6 +392,7 @@ void net_frame_seeds(const fs::path& dir) {
                     nt::eth(nt::kBroadcastMac, nt::kPeerMac, nt::kArpType,
                             nt::arp(1, nt::kPeerMac, nt::kPeerIp, nt::kZeroMac, nt::kPeerIp)));
   write_file(dir / "broadcast_and_off_subnet.bin", broadcasts);
+  net_frame_tcp_seeds(dir);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-/* IPv4 (RFC 791): checks what arrives, hands ICMP and UDP on, and routes what leaves. There are
- * no fragments either way: a fragment is dropped (no reassembly, so no reassembly buffers), and
+/* IPv4 (RFC 791): checks what arrives, hands ICMP, UDP and TCP on, and routes what leaves. There
+ * are no fragments either way: a fragment is dropped (no reassembly, so no reassembly buffers), and
  * the stack never sends a packet over the MTU (every packet carries DF). */
 #include <string.h>
 
@@ -78,6 +78,7 @@ void vnet_ipv4_input(struct vnet *net, const uint8_t *pkt, size_t len, uint64_t 
   switch (proto) {
     case VNET_IP_PROTO_ICMP: vnet_icmp_input(net, src, dst, payload, payload_len, now_ns); break;
     case VNET_IP_PROTO_UDP: vnet_udp_input(net, src, dst, payload, payload_len, now_ns); break;
+    case VNET_IP_PROTO_TCP: vnet_tcp_input(net, src, dst, payload, payload_len, now_ns); break;
     default: st->rx_drop_ip_protocol++; break;
   }
 }

@@ -40,10 +40,14 @@ void vnet_input(struct vnet *net, const uint8_t *frame, size_t len, uint64_t now
 uint64_t vnet_poll(struct vnet *net, uint64_t now_ns) {
   if (!ready(net)) return UINT64_MAX;
   vnet_arp_poll(net, now_ns);
+  vnet_tcp_poll(net, now_ns);
   return vnet_next_deadline(net);
 }
 
-uint64_t vnet_next_deadline(const struct vnet *net) { return vnet_arp_next_deadline(net); }
+uint64_t vnet_next_deadline(const struct vnet *net) {
+  uint64_t arp = vnet_arp_next_deadline(net), tcp = vnet_tcp_next_deadline(net);
+  return arp < tcp ? arp : tcp;
+}
 
 void vnet_announce(struct vnet *net) {
   if (ready(net)) vnet_arp_announce(net);

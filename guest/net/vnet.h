@@ -1,6 +1,6 @@
 /*
- * vnet: a guest's own TCP/IP stack over raw Ethernet frames (for now Ethernet, ARP, IPv4, ICMP
- * echo and UDP; TCP comes later in the same shape).
+ * vnet: a guest's own TCP/IP stack over raw Ethernet frames: Ethernet, ARP, IPv4, ICMP echo,
+ * UDP and TCP.
  *
  * The design follows smoltcp and lwIP's raw API: event driven, single threaded, no allocation.
  * The caller owns every struct vnet (static, or on its stack) and gives the stack three kinds of
@@ -35,13 +35,17 @@ extern "C" {
 
 /* ---- error codes: every function that can fail returns 0 or one of these ---- */
 #define VNET_OK 0
-#define VNET_ERR_INVALID (-1)   /* a bad argument: a config out of range, port 0, NULL data */
-#define VNET_ERR_TOO_BIG (-2)   /* the packet would not fit the MTU (the stack never fragments) */
-#define VNET_ERR_NO_ROUTE (-3)  /* off-subnet with no gateway, or an address nothing can reach */
-#define VNET_ERR_NO_BUFFER (-4) /* the ARP pending queue is full: try again later */
-#define VNET_ERR_IN_USE (-5)    /* the UDP port is bound already */
-#define VNET_ERR_FULL (-6)      /* every UDP binding is taken */
-#define VNET_ERR_NOT_FOUND (-7) /* unbinding a port that is not bound */
+#define VNET_ERR_INVALID (-1)     /* a bad argument: a config out of range, port 0, NULL data */
+#define VNET_ERR_TOO_BIG (-2)     /* the packet would not fit the MTU (the stack never fragments) */
+#define VNET_ERR_NO_ROUTE (-3)    /* off-subnet with no gateway, or an address nothing can reach */
+#define VNET_ERR_NO_BUFFER (-4)   /* the ARP pending queue is full: try again later */
+#define VNET_ERR_IN_USE (-5)      /* the UDP port is bound already */
+#define VNET_ERR_FULL (-6)        /* every UDP binding is taken */
+#define VNET_ERR_NOT_FOUND (-7)   /* unbinding a port that is not bound */
+#define VNET_ERR_WOULD_BLOCK (-8) /* TCP: nothing to accept or read, no room to write, yet */
+#define VNET_ERR_RESET (-9)       /* TCP: the peer reset (or refused) the connection */
+#define VNET_ERR_TIMED_OUT (-10)  /* TCP: the peer stopped acknowledging; we gave up */
+#define VNET_ERR_CLOSED (-11)     /* TCP: writing after shutdown, or no such open socket */
 
 /* ---- limits: each is the size of a fixed array inside struct vnet ---- */
 
@@ -74,6 +78,44 @@ extern "C" {
 /* UDP ports a guest serves at once: a few services (a protocol port, maybe DNS, later DHCP). */
 #define VNET_UDP_BINDINGS 8
 
+/* TCP control blocks: every connection, in any state from SYN_RECEIVED to TIME_WAIT, takes
+ * one. A guest server has a handful of clients (a replicated service, its monitoring); 8
+ * blocks with their buffers cost about 66 KiB of guest memory, which every snapshot carries.
+ * Half-open connections are bounded per listener (the backlog) and TIME_WAIT blocks are
+ * reused when the pool runs out, so neither a SYN flood nor a run of closes takes them all. */
+#define VNET_TCP_SOCKETS 8
+/* Ports listened on at once: a few services, as VNET_UDP_BINDINGS. */
+#define VNET_TCP_LISTENERS 4
+/* The most a backlog can be: half-open plus established-but-not-accepted connections of one
+ * listener. Half the pool, so that a flood on one port leaves room for the others and for
+ * established connections (which a flood never takes: it only recycles half-open ones). */
+#define VNET_TCP_BACKLOG_MAX 4
+/* Each connection's receive and send buffers. 4 KiB is a window of almost three 1460-byte
+ * segments, under RFC 3390's initial window (4380 bytes): no congestion window would ever
+ * limit what one buffer can have in flight, so the stack keeps none. At a LAN's 1 ms RTT it
+ * moves 4 MB/s each way, plenty for a guest whose every frame is logged. The window is not
+ * scaled (RFC 7323): 4 KiB fits the 16-bit field. */
+#define VNET_TCP_RX_BUF 4096
+#define VNET_TCP_TX_BUF 4096
+/* Out-of-order ranges held per connection; their bytes sit in the receive buffer at their
+ * place, so a range costs 8 bytes. Four gaps in a 4 KiB window is more than three segments
+ * can make. A segment that would need a fifth range is dropped (and retransmitted later). */
+#define VNET_TCP_OOO_RANGES 4
+/* RFC 6298: the first RTO is 1 s; the floor is Linux's 200 ms (RFC 6298 says 1 s, which on a
+ * LAN makes every loss a long stall); the ceiling is RFC 6298's 60 s. */
+#define VNET_TCP_RTO_INIT_NS 1000000000ull
+#define VNET_TCP_RTO_MIN_NS 200000000ull
+#define VNET_TCP_RTO_MAX_NS 60000000000ull
+/* Retransmissions of one segment before the connection is given up (VNET_ERR_TIMED_OUT):
+ * with backoff from 200 ms that is about 100 s, RFC 1122's R2 ("at least 100 s"). A SYN-ACK
+ * gets fewer: a half-open block that never completes is freed after about 30 s. */
+#define VNET_TCP_MAX_RETRIES 9
+#define VNET_TCP_SYN_RETRIES 4
+/* The maximum segment lifetime. RFC 793's 2 minutes is for the Internet of 1981; a guest's
+ * peers sit behind a TAP bridge, where a segment cannot survive seconds, and the ISN clock
+ * (RFC 6528) moves past an old incarnation's numbers in any case. TIME_WAIT lasts 2 MSL. */
+#define VNET_TCP_MSL_NS 2000000000ull
+
 /* ---- configuration and driver ---- */
 
 struct vnet_config {
@@ -82,6 +124,11 @@ struct vnet_config {
   uint8_t prefix_len; /* the subnet's prefix, 0 to 32 */
   uint32_t gateway;   /* the next hop for off-subnet addresses, on the subnet; 0 for none */
   uint16_t mtu;       /* largest IP packet, VNET_MTU_MIN to VNET_MTU_MAX; 0 means 1500 */
+  /* The key of TCP's initial sequence numbers (RFC 6528): ISN = 4 us clock + SipHash of the
+   * 4-tuple under this key. A guest fills it from vmft's entropy device, which the log
+   * carries, so a replay or a backup gets the same numbers while peers cannot guess them.
+   * All zeros is valid, and makes the numbers predictable (fine for tests). */
+  uint8_t tcp_secret[16];
 };
 
 /* How frames leave: send_frame gets one whole Ethernet frame (no FCS, not padded to 60 bytes;
@@ -124,6 +171,13 @@ struct vnet_stats {
   uint64_t rx_drop_udp_checksum;
   uint64_t rx_drop_udp_no_port; /* no binding for the destination port */
 
+  uint64_t rx_drop_tcp_malformed; /* shorter than its header, bad data offset, port 0 */
+  uint64_t rx_drop_tcp_checksum;
+  uint64_t rx_drop_tcp_no_port;  /* no connection or listener: answered with a RST */
+  uint64_t rx_drop_tcp_rejected; /* not acceptable to its connection or listener (out of the
+                                  * window, a bad ACK, a full backlog): answered as RFC 9293
+                                  * says, with an ACK, a RST or nothing */
+
   uint64_t rx_drop_no_reply; /* understood, but its reply could not be sent (see tx_drop_*) */
 
   uint64_t tx_frames;       /* frames handed to send_frame */
@@ -132,6 +186,11 @@ struct vnet_stats {
   uint64_t tx_drop_no_route;
   uint64_t tx_drop_pending_full; /* no pending slot for a packet waiting for ARP */
   uint64_t tx_drop_arp_failed;   /* pending packets dropped: their next hop never answered */
+
+  uint64_t tcp_retransmits;      /* segments sent again: timeouts and fast retransmits */
+  uint64_t tcp_fast_retransmits; /* on three duplicate ACKs */
+  uint64_t tcp_resets_sent;
+  uint64_t tcp_syn_evicted; /* half-open connections dropped for a newer SYN (a full backlog) */
 };
 
 /* ---- UDP ---- */
@@ -166,6 +225,44 @@ struct vnet_udp_binding {
   void *ctx;
 };
 
+/* A sequence range [start, end) received out of order, held in the receive buffer. */
+struct vnet_tcp_range {
+  uint32_t start, end;
+};
+
+/* A TCP control block. The receive buffer is a ring: rx_len bytes in order from rx_head, then
+ * the out-of-order ranges at their offsets past rcv_nxt. The send buffer is a ring of tx_len
+ * bytes from tx_head, the first of them at sequence number tx_seq (unacknowledged, then
+ * unsent). */
+struct vnet_tcp_conn {
+  uint8_t state;    /* VNET_TCP_* state (below); VNET_TCP_CLOSED and !owned: free */
+  uint8_t owned;    /* the caller holds the handle (accepted or connected, not yet closed) */
+  uint8_t listener; /* 1 + the index of the listener that made it, until accepted; else 0 */
+  uint8_t timer;    /* what deadline_ns is for: VNET_TCP_TIMER_* (vnet_internal.h) */
+  uint8_t fin_queued, fin_received, dupacks, retries;
+  uint8_t rtt_timing, ooo_count;
+  int16_t error; /* VNET_ERR_RESET or VNET_ERR_TIMED_OUT once the connection died */
+  uint32_t remote_ip;
+  uint16_t local_port, remote_port;
+  uint16_t mss;   /* the most we send in one segment: the peer's MSS option and our MTU */
+  uint32_t order; /* creation order: the oldest half-open one is evicted, the oldest accepted */
+  uint32_t iss, irs;
+  uint32_t snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2;
+  uint32_t rcv_nxt, rcv_adv; /* rcv_adv: the right edge of the window last advertised */
+  uint32_t rtt_seq, tx_seq;
+  uint64_t deadline_ns, rtt_start_ns;
+  uint64_t srtt_ns, rttvar_ns, rto_ns;
+  uint16_t rx_head, rx_len, tx_head, tx_len;
+  struct vnet_tcp_range ooo[VNET_TCP_OOO_RANGES];
+  uint8_t rx[VNET_TCP_RX_BUF];
+  uint8_t tx[VNET_TCP_TX_BUF];
+};
+
+struct vnet_tcp_listener {
+  uint16_t port; /* 0: free */
+  uint8_t backlog;
+};
+
 struct vnet {
   struct vnet_config cfg;
   struct vnet_driver drv;
@@ -176,6 +273,10 @@ struct vnet {
   struct vnet_pending pending[VNET_ARP_PENDING_MAX];
   size_t pending_count;
   struct vnet_udp_binding udp[VNET_UDP_BINDINGS];
+  struct vnet_tcp_listener tcp_listeners[VNET_TCP_LISTENERS];
+  struct vnet_tcp_conn tcp[VNET_TCP_SOCKETS];
+  uint32_t tcp_order;     /* the next vnet_tcp_conn.order */
+  uint16_t tcp_next_port; /* the next ephemeral port to try for vnet_tcp_connect */
   struct vnet_stats stats;
   /* Where outgoing frames are built, in place, layer by layer. */
   uint8_t tx[VNET_FRAME_MAX];
@@ -198,13 +299,14 @@ int vnet_init(struct vnet *net, const struct vnet_config *cfg, const struct vnet
 void vnet_input(struct vnet *net, const uint8_t *frame, size_t len, uint64_t now_ns);
 
 /* Runs the timers that are due at now_ns: resends ARP requests for pending packets, drops the
- * packets of a next hop that never answered (tx_drop_arp_failed), forgets expired ARP entries.
- * Returns vnet_next_deadline. */
+ * packets of a next hop that never answered (tx_drop_arp_failed), forgets expired ARP entries;
+ * TCP's retransmissions, zero-window probes and TIME_WAIT expiries. Returns
+ * vnet_next_deadline. */
 uint64_t vnet_poll(struct vnet *net, uint64_t now_ns);
 
-/* When vnet_poll next has work (an ARP retry), or UINT64_MAX when none. An expired ARP entry
- * needs no wake-up: lookups ignore it, and the next vnet_poll frees it. Changes only through
- * vnet_input, vnet_poll and the send functions. */
+/* When vnet_poll next has work (an ARP retry, a TCP timer), or UINT64_MAX when none. An
+ * expired ARP entry needs no wake-up: lookups ignore it, and the next vnet_poll frees it.
+ * Changes only through vnet_input, vnet_poll and the send and vnet_tcp_* functions. */
 uint64_t vnet_next_deadline(const struct vnet *net);
 
 /* Broadcasts a gratuitous ARP (an ARP request from and for our own address), so that every
@@ -233,6 +335,76 @@ size_t vnet_udp_max_payload(const struct vnet *net);
  * the pending queue is full. */
 int vnet_udp_send(struct vnet *net, uint32_t dst_ip, uint16_t dst_port, uint16_t src_port,
                   const void *data, size_t len, uint64_t now_ns);
+
+/* ---- TCP (RFC 9293) ----
+ *
+ * Handles are small integers: a listener's from vnet_tcp_listen, a connection's from
+ * vnet_tcp_accept or vnet_tcp_connect (an index into the pool, reused after close).
+ *
+ * Readiness is polled, not called back: after each vnet_input and vnet_poll, a main loop calls
+ * vnet_tcp_accept on its listeners until VNET_ERR_WOULD_BLOCK, and vnet_tcp_events on each
+ * connection it holds. With at most VNET_TCP_SOCKETS connections that is a short loop, and no
+ * stack code runs inside the caller's code (or the reverse). Every call that may send takes
+ * now_ns, for the timers it arms. */
+
+/* vnet_tcp_events' bits. */
+#define VNET_TCP_READABLE 1u /* vnet_tcp_read has data, or an end (EOF, an error) to report */
+#define VNET_TCP_WRITABLE 2u /* connected, not shut down, with room in the send buffer */
+#define VNET_TCP_EOF 4u      /* the peer sent FIN and every byte before it has been read */
+#define VNET_TCP_ERROR 8u    /* reset or timed out: read and write return the error */
+#define VNET_TCP_SENT 16u    /* everything written (and our FIN, if shut down) is acknowledged */
+
+/* Listens on port with a backlog (half-open plus not-yet-accepted connections) of 1 to
+ * VNET_TCP_BACKLOG_MAX; more is capped. A SYN beyond a full backlog replaces the oldest
+ * half-open connection, or is dropped when all are established (the peer retries). Returns
+ * the listener's handle, or VNET_ERR_INVALID (port 0, backlog 0), VNET_ERR_IN_USE,
+ * VNET_ERR_FULL. */
+int vnet_tcp_listen(struct vnet *net, uint16_t port, unsigned backlog);
+/* Stops listening; the connections it had not handed out are reset. */
+int vnet_tcp_unlisten(struct vnet *net, int listener, uint64_t now_ns);
+/* The oldest established connection of a listener not yet accepted: its handle, or
+ * VNET_ERR_WOULD_BLOCK, or VNET_ERR_INVALID for a bad listener. */
+int vnet_tcp_accept(struct vnet *net, int listener);
+/* Opens a connection to ip:port from local_port (0: the next free port from 49152). Returns
+ * the handle at once (the SYN is out, or held for ARP); it becomes WRITABLE when established,
+ * or READABLE with VNET_ERR_RESET / VNET_ERR_TIMED_OUT. VNET_ERR_FULL when no block is free. */
+int vnet_tcp_connect(struct vnet *net, uint32_t ip, uint16_t port, uint16_t local_port,
+                     uint64_t now_ns);
+
+/* Copies up to len received bytes into buf. Returns how many (> 0), 0 at the end of the
+ * peer's data (it sent FIN), VNET_ERR_WOULD_BLOCK, VNET_ERR_RESET or VNET_ERR_TIMED_OUT, or
+ * VNET_ERR_CLOSED for a handle not held; 0 for len 0. May send a window update. The buffers
+ * hold at most VNET_TCP_RX_BUF bytes, so the count fits an int. */
+int vnet_tcp_read(struct vnet *net, int sock, void *buf, size_t len, uint64_t now_ns);
+/* Queues up to len bytes and sends what the peer's window allows. Returns how many were taken
+ * (> 0; fewer than len when the buffer fills), VNET_ERR_WOULD_BLOCK when it is full, an error
+ * of a dead connection, or VNET_ERR_CLOSED after shutdown; 0 for len 0. Bytes written before the
+ * connection is established leave when it is. */
+int vnet_tcp_write(struct vnet *net, int sock, const void *data, size_t len, uint64_t now_ns);
+/* Sends FIN after what was written; the handle can still read. */
+int vnet_tcp_shutdown(struct vnet *net, int sock, uint64_t now_ns);
+/* Gives the handle back: a graceful close (shutdown, then FIN_WAIT and TIME_WAIT on their
+ * own), or a RST when received data was left unread (RFC 1122 4.2.2.13). Data arriving
+ * after close resets the connection too. */
+int vnet_tcp_close(struct vnet *net, int sock, uint64_t now_ns);
+/* Resets the connection (RST) and gives the handle back. */
+int vnet_tcp_abort(struct vnet *net, int sock, uint64_t now_ns);
+/* VNET_TCP_* bits for a held handle; 0 for anything else. */
+unsigned vnet_tcp_events(const struct vnet *net, int sock);
+/* The connection's RFC 9293 state (VNET_TCP_STATE_*), for tests and diagnostics; -1 for a
+ * handle not in use. */
+int vnet_tcp_state(const struct vnet *net, int sock);
+
+#define VNET_TCP_CLOSED 0
+#define VNET_TCP_SYN_SENT 1
+#define VNET_TCP_SYN_RECEIVED 2
+#define VNET_TCP_ESTABLISHED 3
+#define VNET_TCP_FIN_WAIT_1 4
+#define VNET_TCP_FIN_WAIT_2 5
+#define VNET_TCP_CLOSE_WAIT 6
+#define VNET_TCP_CLOSING 7
+#define VNET_TCP_LAST_ACK 8
+#define VNET_TCP_TIME_WAIT 9
 
 #ifdef __cplusplus
 }

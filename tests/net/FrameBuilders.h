@@ -1,5 +1,5 @@
 #pragma once
-// Ethernet, ARP, IPv4, ICMP and UDP frames built byte by byte, with an Internet checksum of
+// Ethernet, ARP, IPv4, ICMP, UDP and TCP frames built byte by byte, with an Internet checksum of
 // their own (never the stack's): for vmft_net_tests, and for the net_frame fuzz target's seeds.
 // Header-only and free of gtest, so that fuzz/SeedCorpus.cc can use it.
 
@@ -35,7 +35,7 @@ inline constexpr size_t kL4Off = 34;
 
 inline constexpr uint16_t kArpType = 0x0806;
 inline constexpr uint16_t kIpv4Type = 0x0800;
-inline constexpr uint8_t kIcmp = 1, kUdp = 17;
+inline constexpr uint8_t kIcmp = 1, kUdp = 17, kTcp = 6;
 
 // ---- bytes ----
 inline uint16_t get16(const Frame& f, size_t off) {
@@ -153,6 +153,29 @@ inline Frame udp(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, con
   return d;
 }
 
+// TCP flags.
+inline constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10;
+
+// A TCP segment with a correct checksum; options (a multiple of 4 bytes) after the header.
+inline Frame tcp(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, uint32_t seq,
+                 uint32_t ack, uint8_t flags, uint16_t window, const Frame& data = {},
+                 const Frame& options = {}) {
+  Frame s(20 + options.size());
+  put16(s, 0, sport);
+  put16(s, 2, dport);
+  put32(s, 4, seq);
+  put32(s, 8, ack);
+  s[12] = uint8_t(s.size() / 4 << 4);
+  s[13] = flags;
+  put16(s, 14, window);
+  std::copy(options.begin(), options.end(), s.begin() + 20);
+  s.insert(s.end(), data.begin(), data.end());
+  put16(s, 16, pseudo_checksum(src, dst, kTcp, s));
+  return s;
+}
+// The MSS option, as a SYN carries it.
+inline Frame mss_option(uint16_t mss) { return Frame{2, 4, uint8_t(mss >> 8), uint8_t(mss)}; }
+
 // Whole frames from the peer (or a given MAC) to us.
 inline Frame ip_frame(uint32_t src, uint32_t dst, uint8_t proto, const Frame& payload,
                       const Mac& from = kPeerMac, const Mac& to = kOurMac) {
@@ -165,6 +188,13 @@ inline Frame udp_frame(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dpor
 inline Frame echo_frame(uint32_t src, uint16_t id, uint16_t seq, const Frame& data,
                         const Mac& from = kPeerMac) {
   return ip_frame(src, kOurIp, kIcmp, echo_request(id, seq, data), from);
+}
+
+inline Frame tcp_frame(uint32_t src, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+                       uint8_t flags, uint16_t window, const Frame& data = {},
+                       const Frame& options = {}, const Mac& from = kPeerMac) {
+  return ip_frame(src, kOurIp, kTcp,
+                  tcp(src, kOurIp, sport, dport, seq, ack, flags, window, data, options), from);
 }
 
 // Recomputes a hand-edited IPv4 header's checksum (frame without options at kIpOff).

@@ -17,6 +17,29 @@ std::string arp_malformation(const Frame& f) {
   return "";
 }
 
+// A TCP segment: its header and options as a stranger reads them, its checksum, and flags that
+// make sense together (no SYN with FIN or RST, an ACK on all but a first SYN or a RST, no
+// URG, which the stack never sends).
+std::string tcp_malformation(const Frame& seg, uint32_t src, uint32_t dst) {
+  if (seg.size() < 20) return "short TCP segment";
+  size_t header_len = size_t(seg[12] >> 4) * 4;
+  if (header_len < 20 || header_len > seg.size()) return "bad TCP data offset";
+  if ((seg[12] & 0x0f) != 0) return "TCP reserved bits set";
+  if (get16(seg, 0) == 0 || get16(seg, 2) == 0) return "TCP port 0";
+  if (pseudo_checksum(src, dst, kTcp, seg) != 0) return "bad TCP checksum";
+  const uint8_t flags = seg[13];
+  const bool syn = flags & 0x02, fin = flags & 0x01, rst = flags & 0x04, ack = flags & 0x10;
+  if (flags & 0xe0) return "TCP URG, ECE or CWR set";
+  if (syn && (fin || rst)) return "TCP SYN with FIN or RST";
+  if (rst && seg.size() != header_len) return "TCP RST with data";
+  if (!ack && !syn && !rst) return "TCP segment without ACK";
+  if (!ack && get32(seg, 8) != 0) return "TCP acknowledgement number without ACK";
+  if (get16(seg, 18) != 0) return "TCP urgent pointer set";
+  if (syn != (header_len == 24)) return "TCP options other than a SYN's MSS";
+  if (syn && (seg[20] != 2 || seg[21] != 4 || get16(seg, 22) == 0)) return "bad TCP MSS option";
+  return "";
+}
+
 std::string l4_malformation(const Frame& f, uint8_t proto, uint32_t src, uint32_t dst) {
   const Frame seg(f.begin() + kL4Off, f.end());
   if (proto == kIcmp) {
@@ -31,6 +54,7 @@ std::string l4_malformation(const Frame& f, uint8_t proto, uint32_t src, uint32_
     if (get16(seg, 6) == 0 || pseudo_checksum(src, dst, kUdp, seg) != 0) return "bad UDP checksum";
     return "";
   }
+  if (proto == kTcp) return tcp_malformation(seg, src, dst);
   return "IP protocol " + std::to_string(proto);
 }
 
@@ -70,7 +94,8 @@ uint64_t rx_accounted(const vnet_stats& s) {
          s.rx_drop_ip_fragment + s.rx_drop_ip_source + s.rx_drop_ip_not_for_us +
          s.rx_drop_ip_protocol + s.rx_drop_icmp_malformed + s.rx_drop_icmp_checksum +
          s.rx_drop_icmp_type + s.rx_drop_udp_malformed + s.rx_drop_udp_checksum +
-         s.rx_drop_udp_no_port + s.rx_drop_no_reply;
+         s.rx_drop_udp_no_port + s.rx_drop_tcp_malformed + s.rx_drop_tcp_checksum +
+         s.rx_drop_tcp_no_port + s.rx_drop_tcp_rejected + s.rx_drop_no_reply;
 }
 
 }  // namespace vmft::net_test

@@ -9,7 +9,7 @@
 
 namespace vmft::net_test {
 
-// Checks a frame the stack sent as a stranger would: its Ethernet, ARP, IPv4, ICMP and UDP
+// Checks a frame the stack sent as a stranger would: its Ethernet, ARP, IPv4, ICMP, UDP, TCP
 // fields and every checksum. Returns what is wrong, or "" when the frame is well formed.
 std::string malformation(const Frame& f, uint16_t mtu = 1500);
 

@@ -90,8 +90,8 @@ TEST_F(VnetIpv4, DropsPacketsFromSourcesItWouldNeverAnswer) {
   EXPECT_TRUE(received_.empty());
 }
 
-TEST_F(VnetIpv4, DropsProtocolsOtherThanIcmpAndUdp) {
-  input(ip_frame(kPeerIp, kOurIp, 6 /* TCP, for now */, Frame(20, 0)));
+TEST_F(VnetIpv4, DropsProtocolsOtherThanIcmpUdpAndTcp) {
+  input(ip_frame(kPeerIp, kOurIp, 47 /* GRE */, Frame(20, 0)));
   input(ip_frame(kPeerIp, kOurIp, 2 /* IGMP */, Frame(8, 0)));
   EXPECT_EQ(stats().rx_drop_ip_protocol, 2u);
   EXPECT_TRUE(sent_.empty());

@@ -1,0 +1,105 @@
+/* TCP's timers, one deadline per connection (what it is for in vnet_tcp_conn.timer): the
+ * retransmission timer with RFC 6298's RTO, the persist timer that probes a zero window, and
+ * TIME_WAIT's 2 MSL. vnet_poll runs them; vnet_next_deadline reports the earliest. */
+#include "vnet_internal.h"
+
+/* RFC 6298's clock granularity G: the floor of the variance term. */
+#define CLOCK_GRANULARITY_NS 1000000ull
+
+static uint64_t clamp_rto(uint64_t rto) {
+  if (rto < VNET_TCP_RTO_MIN_NS) return VNET_TCP_RTO_MIN_NS;
+  return rto > VNET_TCP_RTO_MAX_NS ? VNET_TCP_RTO_MAX_NS : rto;
+}
+
+static uint64_t later(uint64_t now_ns, uint64_t delay) {
+  return now_ns > UINT64_MAX - delay ? UINT64_MAX - 1 : now_ns + delay;
+}
+
+void vnet_tcp_rtt_sample(struct vnet_tcp_conn *c, uint32_t ack, uint64_t now_ns) {
+  if (!c->rtt_timing || !vnet_seq_gt(ack, c->rtt_seq)) return;
+  c->rtt_timing = 0;
+  uint64_t r = now_ns >= c->rtt_start_ns ? now_ns - c->rtt_start_ns : 0;
+  if (c->srtt_ns == 0 && c->rttvar_ns == 0) { /* the first measurement (2.2) */
+    c->srtt_ns = r;
+    c->rttvar_ns = r / 2;
+  } else { /* 2.3: beta 1/4, alpha 1/8 */
+    uint64_t diff = c->srtt_ns > r ? c->srtt_ns - r : r - c->srtt_ns;
+    c->rttvar_ns = (3 * c->rttvar_ns + diff) / 4;
+    c->srtt_ns = (7 * c->srtt_ns + r) / 8;
+  }
+  uint64_t var = 4 * c->rttvar_ns;
+  c->rto_ns = clamp_rto(c->srtt_ns + (var > CLOCK_GRANULARITY_NS ? var : CLOCK_GRANULARITY_NS));
+}
+
+void vnet_tcp_arm(struct vnet_tcp_conn *c, uint64_t now_ns) {
+  if (c->timer == VNET_TCP_TIMER_TIME_WAIT) return;
+  bool synchronized = c->state >= VNET_TCP_ESTABLISHED && c->state != VNET_TCP_TIME_WAIT;
+  if (c->state == VNET_TCP_CLOSED) {
+    c->timer = VNET_TCP_TIMER_NONE;
+  } else if (c->snd_nxt != c->snd_una) {
+    /* 5.1: started when something is sent with none running; restarted by an ACK (5.3),
+     * which clears the timer first. */
+    if (c->timer != VNET_TCP_TIMER_RTX) {
+      c->timer = VNET_TCP_TIMER_RTX;
+      c->deadline_ns = later(now_ns, c->rto_ns);
+    }
+    return;
+  } else if (synchronized && c->snd_wnd == 0 && vnet_seq_lt(c->snd_nxt, vnet_tcp_data_end(c))) {
+    if (c->timer != VNET_TCP_TIMER_PERSIST) {
+      c->timer = VNET_TCP_TIMER_PERSIST;
+      c->retries = 0;
+      c->deadline_ns = later(now_ns, c->rto_ns);
+    }
+    return;
+  } else {
+    c->timer = VNET_TCP_TIMER_NONE;
+  }
+  c->deadline_ns = UINT64_MAX;
+}
+
+/* 5.4 to 5.6: back off, and send the first unacknowledged segment again (go-back-N: the rest
+ * follows as ACKs come, the first one being a slow start from one segment). */
+static void retransmission_timeout(struct vnet *net, struct vnet_tcp_conn *c, uint64_t now_ns) {
+  bool handshake = c->state == VNET_TCP_SYN_SENT || c->state == VNET_TCP_SYN_RECEIVED;
+  if (++c->retries > (handshake ? VNET_TCP_SYN_RETRIES : VNET_TCP_MAX_RETRIES)) {
+    vnet_tcp_reset(net, c, VNET_ERR_TIMED_OUT, now_ns);
+    return;
+  }
+  c->rto_ns = clamp_rto(c->rto_ns * 2);
+  c->rtt_timing = 0;
+  c->dupacks = 0;
+  c->timer = VNET_TCP_TIMER_NONE;
+  c->snd_nxt = c->snd_una;
+  vnet_tcp_output(net, c, false, 1, now_ns);
+}
+
+static void persist_timeout(struct vnet *net, struct vnet_tcp_conn *c, uint64_t now_ns) {
+  vnet_tcp_send_probe(net, c, now_ns);
+  /* Backs off like the RTO but never gives up: a peer may keep its window shut as long as it
+   * likes while it answers (RFC 1122 4.2.2.17). */
+  if (c->retries < 16) c->retries++;
+  uint64_t delay = c->rto_ns << c->retries;
+  c->deadline_ns = later(now_ns, delay > VNET_TCP_RTO_MAX_NS ? VNET_TCP_RTO_MAX_NS : delay);
+}
+
+void vnet_tcp_poll(struct vnet *net, uint64_t now_ns) {
+  for (size_t i = 0; i < VNET_TCP_SOCKETS; i++) {
+    struct vnet_tcp_conn *c = &net->tcp[i];
+    if (c->state == VNET_TCP_CLOSED || c->deadline_ns > now_ns) continue;
+    switch (c->timer) {
+      case VNET_TCP_TIMER_RTX: retransmission_timeout(net, c, now_ns); break;
+      case VNET_TCP_TIMER_PERSIST: persist_timeout(net, c, now_ns); break;
+      case VNET_TCP_TIMER_TIME_WAIT: vnet_tcp_finish(c, 0); break;
+      default: c->deadline_ns = UINT64_MAX; break;
+    }
+  }
+}
+
+uint64_t vnet_tcp_next_deadline(const struct vnet *net) {
+  uint64_t next = UINT64_MAX;
+  for (size_t i = 0; i < VNET_TCP_SOCKETS; i++) {
+    const struct vnet_tcp_conn *c = &net->tcp[i];
+    if (c->state != VNET_TCP_CLOSED && c->deadline_ns < next) next = c->deadline_ns;
+  }
+  return next;
+}

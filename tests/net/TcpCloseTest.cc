@@ -1,0 +1,241 @@
+// TCP's closing: FIN both ways and together, TIME_WAIT and its bound, and RST in every state
+// (RFC 5961's exact-match rule, challenge ACKs for SYNs).
+#include "TcpTestSupport.h"
+
+namespace vmft::net_test {
+namespace {
+
+class VnetTcpClose : public VnetTcp {
+ protected:
+  void SetUp() override {
+    VnetTcp::SetUp();
+    sock_ = connect_peer();
+    ASSERT_GE(sock_, 0);
+    rcv_ = kPeerIsn + 1;
+    snd_ = our_isn_ + 1;
+  }
+  void peer(uint32_t seq_off, uint32_t ack_off, uint8_t flags, const Frame& data = {},
+            uint64_t now = 0) {
+    seg_in(rcv_ + seq_off, snd_ + ack_off, flags, data, 8192, now);
+  }
+  // Drives the connection into a state (from ESTABLISHED, nothing in flight).
+  void go_to(int target) {
+    switch (target) {
+      case VNET_TCP_FIN_WAIT_1: ASSERT_EQ(vnet_tcp_shutdown(&net_, sock_, 0), VNET_OK); break;
+      case VNET_TCP_FIN_WAIT_2:
+        go_to(VNET_TCP_FIN_WAIT_1);
+        peer(0, 1, kAck);
+        break;
+      case VNET_TCP_CLOSE_WAIT: peer(0, 0, kAck | kFin); break;
+      case VNET_TCP_CLOSING:
+        go_to(VNET_TCP_FIN_WAIT_1);
+        peer(0, 0, kAck | kFin);  // its FIN crossed ours
+        break;
+      case VNET_TCP_LAST_ACK:
+        go_to(VNET_TCP_CLOSE_WAIT);
+        ASSERT_EQ(vnet_tcp_shutdown(&net_, sock_, 0), VNET_OK);
+        break;
+      case VNET_TCP_TIME_WAIT:
+        go_to(VNET_TCP_FIN_WAIT_2);
+        peer(0, 1, kAck | kFin);
+        break;
+      default: break;
+    }
+    sent_.clear();
+    ASSERT_EQ(state(sock_), target);
+  }
+  // The peer's next sequence number once it has sent FIN.
+  uint32_t peer_fin_off() const { return net_.tcp[sock_].fin_received ? 1 : 0; }
+  uint32_t our_fin_off() const { return net_.tcp[sock_].fin_queued ? 1 : 0; }
+  int sock_ = -1;
+  uint32_t rcv_ = 0, snd_ = 0;
+};
+
+TEST_F(VnetTcpClose, PeerCloseGivesEofThenOurCloseEndsInLastAck) {
+  peer(0, 0, kAck | kPsh, bytes("bye"));
+  peer(3, 0, kAck | kFin);
+  auto acks = take_segs();
+  ASSERT_EQ(acks.size(), 2u);
+  EXPECT_EQ(acks[1].ack, rcv_ + 4);  // the FIN counts
+  EXPECT_EQ(state(sock_), VNET_TCP_CLOSE_WAIT);
+  EXPECT_EQ(read_all(sock_), bytes("bye"));
+  EXPECT_EQ(vnet_tcp_events(&net_, sock_) & VNET_TCP_EOF, VNET_TCP_EOF);
+  EXPECT_EQ(vnet_tcp_read(&net_, sock_, nullptr, 0, 0), 0);
+  ASSERT_EQ(vnet_tcp_close(&net_, sock_, 0), VNET_OK);
+  Seg fin = take_seg();
+  EXPECT_TRUE(fin.has(kFin | kAck));
+  EXPECT_EQ(state(sock_), VNET_TCP_LAST_ACK);
+  peer(4, 1, kAck);
+  EXPECT_EQ(state(sock_), -1);  // freed
+  EXPECT_EQ(poll(0), UINT64_MAX);
+}
+
+TEST_F(VnetTcpClose, OurCloseGoesThroughFinWaitToTimeWaitWhichExpiresAfterTwoMsl) {
+  ASSERT_EQ(write(sock_, bytes("last words")), 10);
+  take_seg();
+  ASSERT_EQ(vnet_tcp_close(&net_, sock_, 0), VNET_OK);
+  Seg fin = take_seg();
+  EXPECT_EQ(fin.seq, snd_ + 10);
+  EXPECT_TRUE(fin.has(kFin));
+  EXPECT_EQ(state(sock_), VNET_TCP_FIN_WAIT_1);
+  peer(0, 11, kAck);
+  EXPECT_EQ(state(sock_), VNET_TCP_FIN_WAIT_2);
+  peer(0, 11, kAck | kFin, {}, 1000);
+  EXPECT_EQ(take_seg().ack, rcv_ + 1);
+  EXPECT_EQ(state(sock_), VNET_TCP_TIME_WAIT);
+  EXPECT_EQ(poll(1000), 1000 + 2 * VNET_TCP_MSL_NS);
+  poll(1000 + 2 * VNET_TCP_MSL_NS - 1);
+  EXPECT_EQ(state(sock_), VNET_TCP_TIME_WAIT);
+  poll(1000 + 2 * VNET_TCP_MSL_NS);
+  EXPECT_EQ(state(sock_), -1);
+}
+
+TEST_F(VnetTcpClose, ARetransmittedFinInTimeWaitIsAckedAndRestartsTheTimer) {
+  go_to(VNET_TCP_TIME_WAIT);
+  peer(0, 1, kAck | kFin, {}, kSecond);
+  EXPECT_EQ(take_seg().ack, rcv_ + 1);
+  EXPECT_EQ(poll(kSecond), kSecond + 2 * VNET_TCP_MSL_NS);
+}
+
+TEST_F(VnetTcpClose, SimultaneousCloseGoesThroughClosing) {
+  go_to(VNET_TCP_CLOSING);
+  peer(1, 1, kAck);
+  EXPECT_EQ(state(sock_), VNET_TCP_TIME_WAIT);
+}
+
+TEST_F(VnetTcpClose, AFinIsRetransmittedLikeData) {
+  ASSERT_EQ(vnet_tcp_shutdown(&net_, sock_, 0), VNET_OK);
+  take_seg();
+  uint64_t deadline = poll(0);
+  poll(deadline);
+  Seg again = take_seg();
+  EXPECT_TRUE(again.has(kFin));
+  EXPECT_EQ(again.seq, snd_);
+}
+
+TEST_F(VnetTcpClose, AnOutOfOrderFinWaitsForTheDataBeforeIt) {
+  peer(5, 0, kAck | kFin);
+  take_segs();
+  EXPECT_EQ(state(sock_), VNET_TCP_ESTABLISHED);
+  peer(0, 0, kAck, bytes("12345"));
+  peer(5, 0, kAck | kFin);
+  take_segs();
+  EXPECT_EQ(state(sock_), VNET_TCP_CLOSE_WAIT);
+  EXPECT_EQ(read_all(sock_), bytes("12345"));
+}
+
+TEST_F(VnetTcpClose, CloseWithUnreadDataResets) {
+  peer(0, 0, kAck, bytes("unread"));
+  take_seg();
+  ASSERT_EQ(vnet_tcp_close(&net_, sock_, 0), VNET_OK);
+  EXPECT_TRUE(take_seg().has(kRst));
+  EXPECT_EQ(state(sock_), -1);
+}
+
+TEST_F(VnetTcpClose, DataAfterCloseResets) {
+  ASSERT_EQ(vnet_tcp_close(&net_, sock_, 0), VNET_OK);
+  take_seg();
+  peer(0, 1, kAck, bytes("late"));
+  EXPECT_TRUE(take_seg().has(kRst));
+  EXPECT_EQ(state(sock_), -1);
+}
+
+TEST_F(VnetTcpClose, AfterShutdownWritesFailAndReadsGoOn) {
+  ASSERT_EQ(vnet_tcp_shutdown(&net_, sock_, 0), VNET_OK);
+  take_seg();
+  EXPECT_EQ(write(sock_, bytes("x")), VNET_ERR_CLOSED);
+  peer(0, 1, kAck, bytes("still"));
+  take_seg();
+  EXPECT_EQ(read_all(sock_), bytes("still"));
+}
+
+TEST_F(VnetTcpClose, AbortSendsRstAndFreesTheBlock) {
+  ASSERT_EQ(vnet_tcp_abort(&net_, sock_, 0), VNET_OK);
+  Seg rst = take_seg();
+  EXPECT_EQ(rst.flags, kRst);
+  EXPECT_EQ(rst.seq, snd_);
+  EXPECT_EQ(state(sock_), -1);
+  EXPECT_EQ(vnet_tcp_read(&net_, sock_, nullptr, 0, 0), VNET_ERR_CLOSED);
+}
+
+TEST_F(VnetTcpClose, TimeWaitBlocksAreReusedWhenThePoolRunsOut) {
+  go_to(VNET_TCP_TIME_WAIT);
+  ASSERT_EQ(vnet_tcp_close(&net_, sock_, 0), VNET_OK);
+  ASSERT_EQ(vnet_tcp_listen(&net_, 81, 4), 1);
+  // Fill the rest of the pool with established connections, then one more.
+  for (int i = 0; i < VNET_TCP_SOCKETS; i++) {
+    uint16_t port = uint16_t(41000 + i);
+    int l = i < 4 ? listener_ : 1;
+    input(tcp_frame(kPeerIp, port, i < 4 ? kPort : 81, kPeerIsn, 0, kSyn, 8192));
+    Seg synack = take_seg();
+    input(tcp_frame(kPeerIp, port, i < 4 ? kPort : 81, kPeerIsn + 1, synack.seq + 1, kAck, 8192));
+    EXPECT_GE(vnet_tcp_accept(&net_, l), 0) << i;
+  }
+  // The TIME_WAIT block went to the last; now every block is held, and a SYN gets nothing.
+  input(tcp_frame(kPeerIp, 49000, kPort, kPeerIsn, 0, kSyn, 8192));
+  EXPECT_TRUE(sent_.empty());
+}
+
+// RST in every state: the exact sequence number resets (an in-window one gets a challenge ACK,
+// below). A handle still held reports the reset; one the caller closed is freed at once.
+TEST_F(VnetTcpClose, RstAtRcvNxtResetsEveryState) {
+  for (bool closed_by_caller : {false, true}) {
+    for (int target :
+         {VNET_TCP_ESTABLISHED, VNET_TCP_FIN_WAIT_1, VNET_TCP_FIN_WAIT_2, VNET_TCP_CLOSE_WAIT,
+          VNET_TCP_CLOSING, VNET_TCP_LAST_ACK, VNET_TCP_TIME_WAIT}) {
+      SCOPED_TRACE(testing::Message() << "state " << target << " closed " << closed_by_caller);
+      restart(default_config());
+      SetUp();
+      go_to(target);
+      if (closed_by_caller) {
+        ASSERT_EQ(vnet_tcp_close(&net_, sock_, 0), VNET_OK);
+      }
+      sent_.clear();
+      peer(peer_fin_off(), our_fin_off(), kRst);
+      EXPECT_TRUE(sent_.empty());
+      EXPECT_EQ(poll(0), UINT64_MAX);
+      if (closed_by_caller) {
+        EXPECT_EQ(state(sock_), -1);
+        continue;
+      }
+      EXPECT_EQ(state(sock_), VNET_TCP_CLOSED);
+      // After both FINs (CLOSING, LAST_ACK, TIME_WAIT) a reset is no error: the end was read.
+      const bool finishing =
+          target == VNET_TCP_CLOSING || target == VNET_TCP_LAST_ACK || target == VNET_TCP_TIME_WAIT;
+      int expected = finishing ? 0 : VNET_ERR_RESET;
+      EXPECT_EQ(vnet_tcp_read(&net_, sock_, nullptr, 0, 0), expected);
+      EXPECT_EQ(vnet_tcp_close(&net_, sock_, 0), VNET_OK);
+      EXPECT_EQ(state(sock_), -1);
+    }
+  }
+}
+
+TEST_F(VnetTcpClose, RstInTheWindowButNotExactGetsAChallengeAck) {
+  peer(100, 0, kRst);
+  Seg challenge = take_seg();
+  EXPECT_EQ(challenge.flags, kAck);
+  EXPECT_EQ(challenge.ack, rcv_);
+  EXPECT_EQ(state(sock_), VNET_TCP_ESTABLISHED);
+  peer(VNET_TCP_RX_BUF + 100, 0, kRst);  // outside: ignored, silently
+  EXPECT_TRUE(sent_.empty());
+  EXPECT_EQ(state(sock_), VNET_TCP_ESTABLISHED);
+}
+
+TEST_F(VnetTcpClose, SynOnAnEstablishedConnectionGetsAChallengeAck) {
+  peer(0, 0, kSyn);
+  Seg challenge = take_seg();
+  EXPECT_EQ(challenge.flags, kAck);
+  EXPECT_EQ(state(sock_), VNET_TCP_ESTABLISHED);
+}
+
+TEST_F(VnetTcpClose, RstInSynReceivedFreesTheHalfOpenBlock) {
+  seg_in(5000, 0, kSyn, {}, 8192, 0, 41000);
+  take_seg();
+  seg_in(5001, 0, kRst, {}, 8192, 0, 41000);
+  int used = 0;
+  for (int i = 0; i < VNET_TCP_SOCKETS; i++) used += state(i) >= 0;
+  EXPECT_EQ(used, 1);  // only the established one
+}
+
+}  // namespace
+}  // namespace vmft::net_test
