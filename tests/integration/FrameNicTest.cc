@@ -1,8 +1,15 @@
 // The frame NIC (--tap) in a network lab of its own (scripts/netlab, as root): the frames test
-// guest (tests/guests/frames.c) with the SDK's own stack answers the kernel's ping and UDP from
-// the client namespace, and a recording of that replays exactly.
+// guest (tests/guests/frames.c) with the SDK's own stack answers the kernel's ping, UDP and TCP
+// from the client namespace, a recording of that replays exactly, a pair serves it, and a TCP
+// connection survives the primary's death.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <string>
 
@@ -47,6 +54,10 @@ TEST_F(FrameNic, GuestAnswersPingAndUdpFromTheClientNamespace) {
   const std::string reply = udp_echo("hello");
   EXPECT_TRUE(reply.ends_with(" hello")) << reply;
   EXPECT_GT(std::stoul(reply), 0u) << reply;
+  // TCP: the kernel's client against the guest's stack, 100 KB each way.
+  const auto tcp = lab_->client(
+      "head -c 100000 /dev/zero | tr '\\0' x | nc -N 198.18.0.10 7 | wc -c", kTimeout);
+  EXPECT_EQ(tcp.out, "100000\n") << tcp.err << vmft.log();
   udp_echo("quit");
   EXPECT_EQ(vmft.wait_for_exit(kTimeout), std::optional<int>(0)) << vmft.log();
 }
@@ -63,6 +74,8 @@ TEST_F(FrameNic, ARecordingOfPingsAndDatagramsReplaysExactly) {
     EXPECT_EQ(lab_->client("ping -c 5 -i 0.05 -W 5 198.18.0.10", kTimeout).exit_code,
               std::optional<int>(0));
     for (int i = 0; i < 3; i++) EXPECT_TRUE(udp_echo("datagram " + std::to_string(i)).size());
+    EXPECT_EQ(lab_->client("printf 'over tcp\\n' | nc -N 198.18.0.10 7", kTimeout).out,
+              "over tcp\n");
     udp_echo("quit");
     ASSERT_EQ(recorder.wait_for_exit(kTimeout), std::optional<int>(0)) << recorder.log();
     console = recorder.console();
@@ -181,6 +194,62 @@ TEST_F(FrameNic, UnderSeededLossDuplicationAndReorderingARecordingReplaysExactly
   std::filesystem::remove(log);
   EXPECT_EQ(replay.exit_code, 0) << replay.err;
   EXPECT_EQ(replay.out, console);
+}
+
+// The point of the frame NIC: the guest owns its TCP connections, so one survives the loss of
+// the primary. A client in the client namespace keeps one connection to the guest's TCP echo
+// and sends a line at a time; the primary is killed with kill -9 part way; every line comes
+// back, in order, on the same connection, with no reset and no reconnection.
+TEST_F(FrameNic, ATcpConnectionSurvivesKillingThePrimary) {
+  const std::string data = std::filesystem::temp_directory_path() /
+                           ("vmft-frames-tcp-arbiter-" + std::to_string(getpid()));
+  std::filesystem::create_directories(data);
+  VmftProcess arbiter(lab_->in_lab(), {"arbiter", "--listen", "127.0.0.1:7300", "--data", data});
+  ASSERT_TRUE(arbiter.wait_for_log("listening", kTimeout)) << arbiter.log();
+  PairSpec spec;
+  spec.guest = "frames";
+  spec.udp = spec.tcp = false;
+  spec.wrapper = lab_->in_lab();
+  spec.options = {"--guest-ip", "198.18.0.10/24", "--arbiter", "127.0.0.1:7300"};
+  spec.primary_options = {"--tap", "tap0"};
+  spec.backup_side_options = {"--tap", "tap1"};
+  spec.ready_line = kReady;
+  PairProcesses pair(spec);
+  pair.pair();
+  ASSERT_TRUE(pair.primary().wait_for_log("registered at the arbiter at epoch 1", kTimeout))
+      << pair.diagnostics();
+
+  const int fd = lab_->connect_from_client("198.18.0.10", 7);
+  ASSERT_GE(fd, 0) << std::strerror(errno) << pair.diagnostics();
+  timeval receive_timeout{static_cast<time_t>(scaled(kTimeout).count() / 1000), 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &receive_timeout, sizeof receive_timeout);
+  constexpr int kLines = 60;
+  constexpr int kKillAfter = 20;
+  std::chrono::steady_clock::duration longest{};
+  for (int i = 0; i < kLines; i++) {
+    if (i == kKillAfter) pair.primary().kill();
+    const std::string line = "line " + std::to_string(i) + "\n";
+    const auto sent = std::chrono::steady_clock::now();
+    ASSERT_EQ(::send(fd, line.data(), line.size(), MSG_NOSIGNAL), static_cast<ssize_t>(line.size()))
+        << "line " << i << ": " << std::strerror(errno) << pair.diagnostics();
+    std::string echoed;
+    while (echoed.size() < line.size()) {
+      char buf[64];
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      ASSERT_GT(n, 0) << "line " << i << ": the connection "
+                      << (n == 0 ? "closed" : std::strerror(errno)) << pair.diagnostics();
+      echoed.append(buf, static_cast<size_t>(n));
+    }
+    longest = std::max(longest, std::chrono::steady_clock::now() - sent);
+    ASSERT_EQ(echoed, line) << pair.diagnostics();
+  }
+  ::close(fd);
+  EXPECT_TRUE(pair.backup().wait_for_log("live at instruction", kTimeout)) << pair.diagnostics();
+  std::printf("longest round trip, the failover's included: %.1f ms\n",
+              std::chrono::duration<double, std::milli>(longest).count());
+  udp_echo("quit");
+  EXPECT_EQ(pair.backup().wait_for_exit(kTimeout), std::optional<int>(0)) << pair.diagnostics();
+  std::filesystem::remove_all(data);
 }
 
 }  // namespace

@@ -1,9 +1,16 @@
 #include "NetLab.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <stdexcept>
+#include <thread>
 
 #ifndef VMFT_SOURCE_DIR
 #error "VMFT_SOURCE_DIR must name the source tree (for scripts/netlab)"
@@ -41,6 +48,34 @@ CommandResult NetLab::client(const std::string& command, Duration timeout) const
   return run_shell(
       "ip netns exec " + shell_quote(name_ + "-client") + " sh -c " + shell_quote(command),
       timeout);
+}
+
+// A socket belongs to the network namespace of the thread that makes it, and setns(2) moves
+// only the calling thread: a thread of its own enters the client namespace, connects, and ends.
+int NetLab::connect_from_client(const std::string& ip, uint16_t port) const {
+  int fd = -1;
+  int error = 0;
+  std::thread([&] {
+    const int ns = ::open(("/var/run/netns/" + name_ + "-client").c_str(), O_RDONLY | O_CLOEXEC);
+    if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) {
+      error = errno;
+      if (ns >= 0) ::close(ns);
+      return;
+    }
+    ::close(ns);
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    ::inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
+    if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      error = errno;
+      ::close(fd);
+      fd = -1;
+    }
+  }).join();
+  if (fd < 0) errno = error;
+  return fd;
 }
 
 }  // namespace vmft::integration

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "ShellCommand.h"
 
@@ -26,6 +28,9 @@ class NetLab {
   std::vector<std::string> in_lab() const;
   /// Runs a shell command in the client namespace.
   CommandResult client(const std::string& command, Duration timeout) const;
+  /// A TCP connection from the client namespace to ip:port (blocking; its fd is the caller's
+  /// to close), or -1 with errno set.
+  int connect_from_client(const std::string& ip, uint16_t port) const;
 
   static constexpr const char* kGuestIp = "198.18.0.10";
 
