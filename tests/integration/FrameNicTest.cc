@@ -38,7 +38,45 @@ class FrameNic : public ::testing::Test {
         .out;
   }
 
+  // The frames guest as a pair in the lab: the primary on tap0, the backup on tap1.
+  PairSpec pair_spec() const {
+    PairSpec spec;
+    spec.guest = "frames";
+    spec.udp = spec.tcp = false;
+    spec.wrapper = lab_->in_lab();
+    spec.options = {"--guest-ip", "198.18.0.10/24"};
+    spec.primary_options = {"--tap", "tap0"};
+    spec.backup_side_options = {"--tap", "tap1"};
+    spec.ready_line = kReady;
+    return spec;
+  }
+
+  // An arbiter in the lab (where both sides reach it), and a pair registered at it.
+  std::unique_ptr<PairProcesses> pair_with_arbiter() {
+    arbiter_data_ = std::filesystem::temp_directory_path() /
+                    ("vmft-frames-arbiter-" + std::to_string(getpid()));
+    std::filesystem::create_directories(arbiter_data_);
+    arbiter_ = std::make_unique<VmftProcess>(
+        lab_->in_lab(),
+        std::vector<std::string>{"arbiter", "--listen", "127.0.0.1:7300", "--data", arbiter_data_});
+    EXPECT_TRUE(arbiter_->wait_for_log("listening", kTimeout)) << arbiter_->log();
+    PairSpec spec = pair_spec();
+    spec.options.insert(spec.options.end(), {"--arbiter", "127.0.0.1:7300"});
+    auto pair = std::make_unique<PairProcesses>(spec);
+    pair->pair();
+    EXPECT_TRUE(pair->primary().wait_for_log("registered at the arbiter at epoch 1", kTimeout))
+        << pair->diagnostics();
+    return pair;
+  }
+
+  void TearDown() override {
+    arbiter_.reset();
+    if (!arbiter_data_.empty()) std::filesystem::remove_all(arbiter_data_);
+  }
+
   std::unique_ptr<NetLab> lab_;
+  std::unique_ptr<VmftProcess> arbiter_;
+  std::string arbiter_data_;
 };
 
 TEST_F(FrameNic, GuestAnswersPingAndUdpFromTheClientNamespace) {
@@ -55,8 +93,8 @@ TEST_F(FrameNic, GuestAnswersPingAndUdpFromTheClientNamespace) {
   EXPECT_TRUE(reply.ends_with(" hello")) << reply;
   EXPECT_GT(std::stoul(reply), 0u) << reply;
   // TCP: the kernel's client against the guest's stack, 100 KB each way.
-  const auto tcp = lab_->client(
-      "head -c 100000 /dev/zero | tr '\\0' x | nc -N 198.18.0.10 7 | wc -c", kTimeout);
+  const auto tcp =
+      lab_->client("head -c 100000 /dev/zero | tr '\\0' x | nc -N 198.18.0.10 7 | wc -c", kTimeout);
   EXPECT_EQ(tcp.out, "100000\n") << tcp.err << vmft.log();
   udp_echo("quit");
   EXPECT_EQ(vmft.wait_for_exit(kTimeout), std::optional<int>(0)) << vmft.log();
@@ -91,15 +129,7 @@ TEST_F(FrameNic, ARecordingOfPingsAndDatagramsReplaysExactly) {
 // A primary on tap0 and its backup on tap1 (it opens the device only if it goes live): every
 // frame the primary's guest took in reaches the backup's, which reproduces the run.
 TEST_F(FrameNic, APairServesFromThePrimaryAndTheBackupReproducesIt) {
-  PairSpec spec;
-  spec.guest = "frames";
-  spec.udp = spec.tcp = false;
-  spec.wrapper = lab_->in_lab();
-  spec.options = {"--guest-ip", "198.18.0.10/24"};
-  spec.primary_options = {"--tap", "tap0"};
-  spec.backup_side_options = {"--tap", "tap1"};
-  spec.ready_line = kReady;
-  PairProcesses pair(spec);
+  PairProcesses pair(pair_spec());
   pair.pair();
   const auto ping = lab_->client("ping -c 3 -i 0.2 -W 5 198.18.0.10", kTimeout);
   EXPECT_EQ(ping.exit_code, std::optional<int>(0)) << ping.out << pair.diagnostics();
@@ -114,15 +144,9 @@ TEST_F(FrameNic, APairServesFromThePrimaryAndTheBackupReproducesIt) {
 
 // The backup runs the same guest with other frame NIC settings: refused at the handshake.
 TEST_F(FrameNic, ABackupWithOtherNicSettingsIsRefused) {
-  PairSpec spec;
-  spec.guest = "frames";
-  spec.udp = spec.tcp = false;
-  spec.wrapper = lab_->in_lab();
-  spec.options = {"--guest-ip", "198.18.0.10/24"};
-  spec.primary_options = {"--tap", "tap0"};
-  PairProcesses pair(spec);
+  PairProcesses pair(pair_spec());
   std::vector<std::string> options = pair.backup_options();
-  options.insert(options.end(), {"--tap", "tap1", "--mtu", "1400"});
+  options.insert(options.end(), {"--mtu", "1400"});
   const auto backup = pair.start_backup("frames", options);
   EXPECT_TRUE(backup->wait_for_log("give both the same --tap settings", kTimeout))
       << pair.diagnostics() << backup->log();
@@ -132,23 +156,8 @@ TEST_F(FrameNic, ABackupWithOtherNicSettingsIsRefused) {
 // reach it), opens its own TAP device and answers ping and UDP with the guest's state carried
 // on (the frame count in each reply goes on from where the primary's was).
 TEST_F(FrameNic, KillingThePrimaryLeavesTheBackupAnsweringOnItsOwnTap) {
-  const std::string data =
-      std::filesystem::temp_directory_path() / ("vmft-frames-arbiter-" + std::to_string(getpid()));
-  std::filesystem::create_directories(data);
-  VmftProcess arbiter(lab_->in_lab(), {"arbiter", "--listen", "127.0.0.1:7300", "--data", data});
-  ASSERT_TRUE(arbiter.wait_for_log("listening", kTimeout)) << arbiter.log();
-  PairSpec spec;
-  spec.guest = "frames";
-  spec.udp = spec.tcp = false;
-  spec.wrapper = lab_->in_lab();
-  spec.options = {"--guest-ip", "198.18.0.10/24", "--arbiter", "127.0.0.1:7300"};
-  spec.primary_options = {"--tap", "tap0"};
-  spec.backup_side_options = {"--tap", "tap1"};
-  spec.ready_line = kReady;
-  PairProcesses pair(spec);
-  pair.pair();
-  ASSERT_TRUE(pair.primary().wait_for_log("registered at the arbiter at epoch 1", kTimeout))
-      << pair.diagnostics();
+  const auto owner = pair_with_arbiter();
+  PairProcesses& pair = *owner;
   const std::string before = udp_echo("before");
   ASSERT_TRUE(before.ends_with(" before")) << before << pair.diagnostics();
 
@@ -165,7 +174,6 @@ TEST_F(FrameNic, KillingThePrimaryLeavesTheBackupAnsweringOnItsOwnTap) {
   EXPECT_GT(std::stoul(after), std::stoul(before));
   udp_echo("quit");
   EXPECT_EQ(pair.backup().wait_for_exit(kTimeout), std::optional<int>(0)) << pair.diagnostics();
-  std::filesystem::remove_all(data);
 }
 
 // Frames lost, duplicated and reordered both ways by the host (--tap-faults): the guest answers
@@ -201,24 +209,8 @@ TEST_F(FrameNic, UnderSeededLossDuplicationAndReorderingARecordingReplaysExactly
 // and sends a line at a time; the primary is killed with kill -9 part way; every line comes
 // back, in order, on the same connection, with no reset and no reconnection.
 TEST_F(FrameNic, ATcpConnectionSurvivesKillingThePrimary) {
-  const std::string data = std::filesystem::temp_directory_path() /
-                           ("vmft-frames-tcp-arbiter-" + std::to_string(getpid()));
-  std::filesystem::create_directories(data);
-  VmftProcess arbiter(lab_->in_lab(), {"arbiter", "--listen", "127.0.0.1:7300", "--data", data});
-  ASSERT_TRUE(arbiter.wait_for_log("listening", kTimeout)) << arbiter.log();
-  PairSpec spec;
-  spec.guest = "frames";
-  spec.udp = spec.tcp = false;
-  spec.wrapper = lab_->in_lab();
-  spec.options = {"--guest-ip", "198.18.0.10/24", "--arbiter", "127.0.0.1:7300"};
-  spec.primary_options = {"--tap", "tap0"};
-  spec.backup_side_options = {"--tap", "tap1"};
-  spec.ready_line = kReady;
-  PairProcesses pair(spec);
-  pair.pair();
-  ASSERT_TRUE(pair.primary().wait_for_log("registered at the arbiter at epoch 1", kTimeout))
-      << pair.diagnostics();
-
+  const auto owner = pair_with_arbiter();
+  PairProcesses& pair = *owner;
   const int fd = lab_->connect_from_client("198.18.0.10", 7);
   ASSERT_GE(fd, 0) << std::strerror(errno) << pair.diagnostics();
   timeval receive_timeout{static_cast<time_t>(scaled(kTimeout).count() / 1000), 0};
@@ -249,7 +241,6 @@ TEST_F(FrameNic, ATcpConnectionSurvivesKillingThePrimary) {
               std::chrono::duration<double, std::milli>(longest).count());
   udp_echo("quit");
   EXPECT_EQ(pair.backup().wait_for_exit(kTimeout), std::optional<int>(0)) << pair.diagnostics();
-  std::filesystem::remove_all(data);
 }
 
 }  // namespace
