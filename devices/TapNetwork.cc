@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -60,6 +61,12 @@ void TapNetwork::start() { read_next(); }
 void TapNetwork::read_next() {
   tap_.async_read_some(asio::buffer(buffer_), [this](const asio::error_code& ec, size_t n) {
     if (ec == asio::error::operation_aborted) return;
+    if (ec && ec != asio::error::interrupted && ec != asio::error::would_block) {
+      // The device went away (deleted, or its namespace): nothing more will come, and reading
+      // again would only spin.
+      spdlog::error("tap: cannot read frames any more: {}", ec.message());
+      return;
+    }
     if (!ec) {
       if (n < VMFT_NIC_ETH_HEADER || n > config_.max_frame() ||
           undelivered_.load(std::memory_order_relaxed) >= kMaxUndelivered) {
