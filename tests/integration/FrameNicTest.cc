@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <random>
 #include <string>
 
 #include "NetLab.h"
@@ -241,6 +242,106 @@ TEST_F(FrameNic, ATcpConnectionSurvivesKillingThePrimary) {
               std::chrono::duration<double, std::milli>(longest).count());
   udp_echo("quit");
   EXPECT_EQ(pair.backup().wait_for_exit(kTimeout), std::optional<int>(0)) << pair.diagnostics();
+}
+
+// ------------------------------------------------------------------ hostile frames
+
+// The Internet checksum of `bytes` (RFC 1071), folded, not yet inverted.
+uint32_t sum16(const std::vector<uint8_t>& bytes, size_t from, size_t len, uint32_t sum = 0) {
+  for (size_t i = 0; i + 1 < len; i += 2) sum += bytes[from + i] << 8 | bytes[from + i + 1];
+  if (len % 2) sum += bytes[from + len - 1] << 8;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return sum;
+}
+void put16(std::vector<uint8_t>& b, size_t at, uint32_t v) {
+  b[at] = static_cast<uint8_t>(v >> 8);
+  b[at + 1] = static_cast<uint8_t>(v);
+}
+void put32(std::vector<uint8_t>& b, size_t at, uint32_t v) {
+  put16(b, at, v >> 16);
+  put16(b, at + 2, v & 0xffff);
+}
+
+// An Ethernet frame to the guest (02:00:c6:12:00:0a) carrying a TCP segment to its port 7
+// from 198.18.0.`host`:`port`, with correct checksums unless `bad_checksum`.
+std::vector<uint8_t> tcp_frame(uint8_t host, uint16_t port, uint32_t seq, uint8_t flags,
+                               bool bad_checksum = false) {
+  std::vector<uint8_t> f(14 + 20 + 20, 0);
+  const uint8_t guest[6] = {0x02, 0x00, 0xc6, 0x12, 0x00, 0x0a};
+  std::copy(guest, guest + 6, f.begin());
+  const uint8_t source[6] = {0x02, 0x00, 0xc6, 0x12, 0x00, host};
+  std::copy(source, source + 6, f.begin() + 6);
+  put16(f, 12, 0x0800);
+  f[14] = 0x45;
+  put16(f, 16, 40);
+  f[22] = 64;
+  f[23] = 6;  // TCP
+  put32(f, 26, 0xc6120000u | host);
+  put32(f, 30, 0xc612000au);
+  put16(f, 24, ~sum16(f, 14, 20) & 0xffff);
+  put16(f, 34, port);
+  put16(f, 36, 7);
+  put32(f, 38, seq);
+  f[46] = 5 << 4;
+  f[47] = flags;
+  put16(f, 48, 4096);
+  uint32_t pseudo = sum16(f, 26, 8) + 6 + 20;
+  put16(f, 50, ~sum16(f, 34, 20, pseudo) & 0xffff);
+  if (bad_checksum) f[50] ^= 0x5a;
+  return f;
+}
+
+// Garbage of every length, damaged IPv4 and TCP headers, a bad checksum, a SYN flood from 200
+// addresses beyond the backlog, and every TCP flag combination from strangers, all from a raw
+// socket in the client namespace: the guest stays up and still answers ping and TCP. (Frames
+// over the MTU cannot get there: the bridge's ports have the same MTU.)
+TEST_F(FrameNic, HostileFramesLeaveTheGuestServing) {
+  VmftProcess vmft(lab_->in_lab(), "run", "frames", kFrameNic);
+  ASSERT_TRUE(vmft.wait_for_console(kReady, kTimeout)) << vmft.log();
+  const int raw = lab_->raw_socket_in_client();
+  ASSERT_GE(raw, 0) << std::strerror(errno);
+  std::mt19937 random(17);
+  int sent = 0;
+  const auto send_frame = [&](const std::vector<uint8_t>& f) {
+    if (::send(raw, f.data(), f.size(), 0) == static_cast<ssize_t>(f.size())) sent++;
+  };
+  const std::vector<uint8_t> valid = tcp_frame(50, 40000, 1, 0x02);
+  for (int i = 0; i < 200; i++) {  // garbage after a valid Ethernet header, of every length
+    std::vector<uint8_t> f(valid.begin(), valid.begin() + 14);
+    f.resize(14 + random() % 200);
+    for (size_t j = 14; j < f.size(); j++) f[j] = static_cast<uint8_t>(random());
+    send_frame(f);
+  }
+  for (int i = 0; i < 200; i++) {  // the valid segment with one byte of its IP or TCP header hit
+    std::vector<uint8_t> f = valid;
+    f[14 + random() % 40] ^= static_cast<uint8_t>(1 + random() % 255);
+    send_frame(f);
+  }
+  send_frame(tcp_frame(51, 40001, 1, 0x02, /*bad_checksum=*/true));
+  for (int host = 100; host < 300; host++) {  // a SYN flood from 200 addresses
+    send_frame(tcp_frame(static_cast<uint8_t>(host), static_cast<uint16_t>(1024 + host),
+                         static_cast<uint32_t>(random()), 0x02));
+  }
+  for (int flags = 0; flags < 64; flags++) {  // every flag combination, from strangers
+    send_frame(tcp_frame(60, static_cast<uint16_t>(30000 + flags), static_cast<uint32_t>(random()),
+                         static_cast<uint8_t>(flags)));
+  }
+  ::close(raw);
+  EXPECT_EQ(sent, 200 + 200 + 1 + 200 + 64);
+
+  const auto ping = lab_->client("ping -c 3 -i 0.1 -w 10 198.18.0.10", kTimeout);
+  EXPECT_EQ(ping.exit_code, std::optional<int>(0)) << ping.out << vmft.log();
+  EXPECT_EQ(lab_->client("printf 'still here\\n' | nc -N 198.18.0.10 7", kTimeout).out,
+            "still here\n")
+      << vmft.log();
+  EXPECT_EQ(vmft.wait_for_exit(Duration(0)), std::nullopt) << vmft.log();
+  udp_echo("quit");
+  EXPECT_EQ(vmft.wait_for_exit(kTimeout), std::optional<int>(0)) << vmft.log();
+  // The guest took them all in ("frames: N frames in, M out"): they reached its stack.
+  const std::string console = vmft.console();
+  const size_t at = console.find("frames: ", kReady.size());
+  ASSERT_NE(at, std::string::npos) << console;
+  EXPECT_GE(std::stoul(console.substr(at + 8)), static_cast<unsigned long>(sent)) << console;
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -9,6 +11,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <functional>
 #include <stdexcept>
 #include <thread>
 
@@ -50,20 +53,47 @@ CommandResult NetLab::client(const std::string& command, Duration timeout) const
       timeout);
 }
 
+namespace {
+
 // A socket belongs to the network namespace of the thread that makes it, and setns(2) moves
-// only the calling thread: a thread of its own enters the client namespace, connects, and ends.
-int NetLab::connect_from_client(const std::string& ip, uint16_t port) const {
+// only the calling thread: a thread of its own enters the namespace, runs `make`, and ends.
+int in_namespace(const std::string& ns_name, const std::function<int(int&)>& make) {
   int fd = -1;
   int error = 0;
   std::thread([&] {
-    const int ns = ::open(("/var/run/netns/" + name_ + "-client").c_str(), O_RDONLY | O_CLOEXEC);
+    const int ns = ::open(("/var/run/netns/" + ns_name).c_str(), O_RDONLY | O_CLOEXEC);
     if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) {
       error = errno;
       if (ns >= 0) ::close(ns);
       return;
     }
     ::close(ns);
-    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd = make(error);
+  }).join();
+  if (fd < 0) errno = error;
+  return fd;
+}
+
+}  // namespace
+
+int NetLab::raw_socket_in_client() const {
+  return in_namespace(name_ + "-client", [](int& error) {
+    const int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);  // protocol 0: send only
+    sockaddr_ll addr{};
+    addr.sll_family = AF_PACKET;
+    addr.sll_ifindex = static_cast<int>(::if_nametoindex("eth0"));
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      error = errno;
+      if (fd >= 0) ::close(fd);
+      return -1;
+    }
+    return fd;
+  });
+}
+
+int NetLab::connect_from_client(const std::string& ip, uint16_t port) const {
+  return in_namespace(name_ + "-client", [&](int& error) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
@@ -73,9 +103,8 @@ int NetLab::connect_from_client(const std::string& ip, uint16_t port) const {
       ::close(fd);
       fd = -1;
     }
-  }).join();
-  if (fd < 0) errno = error;
-  return fd;
+    return fd;
+  });
 }
 
 }  // namespace vmft::integration

@@ -31,6 +31,9 @@ class NetLab {
   /// A TCP connection from the client namespace to ip:port (blocking; its fd is the caller's
   /// to close), or -1 with errno set.
   int connect_from_client(const std::string& ip, uint16_t port) const;
+  /// A packet socket on the client namespace's eth0 that sends whole Ethernet frames as given
+  /// (AF_PACKET, SOCK_RAW), or -1 with errno set. The fd is the caller's to close.
+  int raw_socket_in_client() const;
 
   static constexpr const char* kGuestIp = "198.18.0.10";
 
