@@ -75,6 +75,16 @@ class FrameNic : public ::testing::Test {
     if (!arbiter_data_.empty()) std::filesystem::remove_all(arbiter_data_);
   }
 
+  // Replays the log outside the lab (it holds every frame and the NIC's settings), expects
+  // the recording's console, and removes the log.
+  static void expect_replays_exactly(const std::string& log, const std::string& console) {
+    const auto replay = run_vmft({"replay", guest_path("frames"), "--log", log}, kTimeout);
+    std::filesystem::remove(log);
+    EXPECT_EQ(replay.exit_code, 0) << replay.err;
+    EXPECT_EQ(replay.out, console);
+    EXPECT_NE(replay.err.find("replay matched"), std::string::npos) << replay.err;
+  }
+
   std::unique_ptr<NetLab> lab_;
   std::unique_ptr<VmftProcess> arbiter_;
   std::string arbiter_data_;
@@ -119,12 +129,7 @@ TEST_F(FrameNic, ARecordingOfPingsAndDatagramsReplaysExactly) {
     ASSERT_EQ(recorder.wait_for_exit(kTimeout), std::optional<int>(0)) << recorder.log();
     console = recorder.console();
   }
-  // The replay runs outside the lab: the log holds every frame and the NIC's settings.
-  const auto replay = run_vmft({"replay", guest_path("frames"), "--log", log}, kTimeout);
-  std::filesystem::remove(log);
-  EXPECT_EQ(replay.exit_code, 0) << replay.err;
-  EXPECT_EQ(replay.out, console);
-  EXPECT_NE(replay.err.find("replay matched"), std::string::npos) << replay.err;
+  expect_replays_exactly(log, console);
 }
 
 // A primary on tap0 and its backup on tap1 (it opens the device only if it goes live): every
@@ -199,10 +204,7 @@ TEST_F(FrameNic, UnderSeededLossDuplicationAndReorderingARecordingReplaysExactly
     ASSERT_EQ(recorder.wait_for_exit(kTimeout), std::optional<int>(0)) << recorder.log();
     console = recorder.console();
   }
-  const auto replay = run_vmft({"replay", guest_path("frames"), "--log", log}, kTimeout);
-  std::filesystem::remove(log);
-  EXPECT_EQ(replay.exit_code, 0) << replay.err;
-  EXPECT_EQ(replay.out, console);
+  expect_replays_exactly(log, console);
 }
 
 // The point of the frame NIC: the guest owns its TCP connections, so one survives the loss of

@@ -5,15 +5,8 @@
 namespace vmft::net_test {
 namespace {
 
-class VnetTcpClose : public VnetTcp {
+class VnetTcpClose : public VnetTcpEstablished {
  protected:
-  void SetUp() override {
-    VnetTcp::SetUp();
-    sock_ = connect_peer();
-    ASSERT_GE(sock_, 0);
-    rcv_ = kPeerIsn + 1;
-    snd_ = our_isn_ + 1;
-  }
   void peer(uint32_t seq_off, uint32_t ack_off, uint8_t flags, const Frame& data = {},
             uint64_t now = 0) {
     seg_in(rcv_ + seq_off, snd_ + ack_off, flags, data, 8192, now);
@@ -47,8 +40,6 @@ class VnetTcpClose : public VnetTcp {
   // The peer's next sequence number once it has sent FIN.
   uint32_t peer_fin_off() const { return net_.tcp[sock_].fin_received ? 1 : 0; }
   uint32_t our_fin_off() const { return net_.tcp[sock_].fin_queued ? 1 : 0; }
-  int sock_ = -1;
-  uint32_t rcv_ = 0, snd_ = 0;
 };
 
 TEST_F(VnetTcpClose, PeerCloseGivesEofThenOurCloseEndsInLastAck) {

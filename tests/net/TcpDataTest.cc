@@ -5,21 +5,12 @@
 namespace vmft::net_test {
 namespace {
 
-class VnetTcpData : public VnetTcp {
+class VnetTcpData : public VnetTcpEstablished {
  protected:
-  void SetUp() override {
-    VnetTcp::SetUp();
-    sock_ = connect_peer();
-    ASSERT_GE(sock_, 0);
-    rcv_ = kPeerIsn + 1;
-    snd_ = our_isn_ + 1;
-  }
   // Data from the peer at offset off from its first data byte.
   void data_in(uint32_t off, const Frame& data, uint16_t window = 8192, uint64_t now = 0) {
     seg_in(rcv_ + off, snd_, kAck | kPsh, data, window, now);
   }
-  int sock_ = -1;
-  uint32_t rcv_ = 0, snd_ = 0;  // the peer's first data byte, and ours
 };
 
 TEST_F(VnetTcpData, ReceivedDataIsAcknowledgedAndReadable) {

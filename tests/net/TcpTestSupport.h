@@ -97,4 +97,18 @@ class VnetTcp : public VnetTest {
   uint32_t our_isn_ = 0;
 };
 
+// A connection already established with the peer (connect_peer), nothing in flight.
+class VnetTcpEstablished : public VnetTcp {
+ protected:
+  void SetUp() override {
+    VnetTcp::SetUp();
+    sock_ = connect_peer();
+    ASSERT_GE(sock_, 0);
+    rcv_ = kPeerIsn + 1;
+    snd_ = our_isn_ + 1;
+  }
+  int sock_ = -1;
+  uint32_t rcv_ = 0, snd_ = 0;  // the peer's first data byte, and ours
+};
+
 }  // namespace vmft::net_test
