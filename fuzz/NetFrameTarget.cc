@@ -100,12 +100,7 @@ void echo(void* ctx, uint32_t src_ip, uint16_t src_port, uint16_t dst_port, cons
 void net_frame(Bytes data) {
   static Harness h;  // about 75 KiB of stack state: static, as in a guest
   h = Harness{};
-  vnet_config config{};
-  std::copy(kOurMac.begin(), kOurMac.end(), config.mac);
-  config.ip = kOurIp;
-  config.prefix_len = 24;
-  config.gateway = kGatewayIp;
-  config.mtu = 1500;
+  const vnet_config config = default_config();
   const vnet_driver driver{&h, on_frame};
   expect(vnet_init(&h.net, &config, &driver) == VNET_OK, "vnet_init refused a good config");
   expect(vnet_udp_bind(&h.net, 7000, echo, &h) == VNET_OK, "vnet_udp_bind refused port 7000");

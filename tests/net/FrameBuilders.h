@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "vnet.h"
+
 namespace vmft::net_test {
 
 using Frame = std::vector<uint8_t>;
@@ -28,6 +30,17 @@ inline constexpr uint32_t kRemoteIp = 0x08080808;   // 8.8.8.8, off the subnet
 inline constexpr uint32_t kSubnetBroadcast = 0x0a0002ff;
 inline constexpr uint32_t kLimitedBroadcast = 0xffffffff;
 inline constexpr uint64_t kSecond = 1000000000ull;
+
+// The stack the tests and the fuzz target run: our MAC and address on a /24, with a gateway.
+inline vnet_config default_config() {
+  vnet_config c{};
+  std::copy(kOurMac.begin(), kOurMac.end(), c.mac);
+  c.ip = kOurIp;
+  c.prefix_len = 24;
+  c.gateway = kGatewayIp;
+  c.mtu = 1500;
+  return c;
+}
 
 // Where each layer starts in a frame without IP options.
 inline constexpr size_t kIpOff = 14;

@@ -57,16 +57,6 @@ class VnetTest : public ::testing::Test {
 
   const vnet_stats& stats() const { return *vnet_get_stats(&net_); }
 
-  static vnet_config default_config() {
-    vnet_config c{};
-    std::copy(kOurMac.begin(), kOurMac.end(), c.mac);
-    c.ip = kOurIp;
-    c.prefix_len = 24;
-    c.gateway = kGatewayIp;
-    c.mtu = 1500;
-    return c;
-  }
-
   static void on_udp(void* ctx, uint32_t src_ip, uint16_t src_port, uint16_t dst_port,
                      const uint8_t* data, size_t len) {
     auto* self = static_cast<VnetTest*>(ctx);
