@@ -20,7 +20,7 @@ using namespace vmft::net_test;
 
 // A record: an op byte, a 16-bit big-endian length, then that many bytes (cut short at the end
 // of the input). op % 4: 0 a frame; 1 a TCP call, TcpOp((op / 4) % 8) on connection
-// (op / 32) % VNET_TCP_SOCKETS; 2 time passes by (op / 4) * 100 ms, then vnet_poll; 3 the
+// (op / 32) % kTcpConns; 2 time passes by (op / 4) * 100 ms, then vnet_poll; 3 the
 // guest sends the bytes as a datagram to kDestinations[(op / 4) % 6]. (Before TCP, op % 4 == 1
 // was a frame too; the seeds only ever used 0.)
 constexpr uint32_t kDestinations[] = {kPeerIp,          kGatewayIp, kRemoteIp,
@@ -31,6 +31,7 @@ constexpr uint16_t kEchoPort = 80;
 enum class TcpOp { kListen, kAccept, kWrite, kRead, kShutdown, kClose, kAbort, kConnect };
 
 struct Harness {
+  std::vector<vnet_tcp_conn> conns = std::vector<vnet_tcp_conn>(kTcpConns);
   vnet net{};
   uint64_t now = 0;
   std::vector<std::vector<uint8_t>> sent;
@@ -42,7 +43,7 @@ uint16_t port_of(const uint8_t* bytes, size_t len) {
 }
 
 void tcp_call(Harness& h, uint8_t op, const uint8_t* bytes, size_t len) {
-  const int sock = (op / 32) % VNET_TCP_SOCKETS;
+  const int sock = (op / 32) % kTcpConns;
   switch (TcpOp((op / 4) % 8)) {
     case TcpOp::kListen:
       vnet_tcp_listen(&h.net, port_of(bytes, len), len >= 3 ? bytes[2] : 1);
@@ -71,7 +72,7 @@ void serve_tcp_echo(Harness& h) {
     while (vnet_tcp_accept(&h.net, listener) >= 0) {
     }
   }
-  for (int sock = 0; sock < VNET_TCP_SOCKETS; sock++) {
+  for (int sock = 0; sock < int(kTcpConns); sock++) {
     const unsigned events = vnet_tcp_events(&h.net, sock);
     if ((events & (VNET_TCP_EOF | VNET_TCP_ERROR)) != 0) {
       vnet_tcp_close(&h.net, sock, h.now);
@@ -98,9 +99,8 @@ void echo(void* ctx, uint32_t src_ip, uint16_t src_port, uint16_t dst_port, cons
 }  // namespace
 
 void net_frame(Bytes data) {
-  static Harness h;  // about 75 KiB of stack state: static, as in a guest
-  h = Harness{};
-  const vnet_config config = default_config();
+  Harness h;
+  const vnet_config config = with_tcp(default_config(), h.conns.data());
   const vnet_driver driver{&h, on_frame};
   expect(vnet_init(&h.net, &config, &driver) == VNET_OK, "vnet_init refused a good config");
   expect(vnet_udp_bind(&h.net, 7000, echo, &h) == VNET_OK, "vnet_udp_bind refused port 7000");

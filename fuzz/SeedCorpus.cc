@@ -263,12 +263,9 @@ uint32_t net_frame_isn(uint16_t sport) {
   struct Catch {
     uint32_t seq = 0;
   } caught;
+  std::vector<vnet_tcp_conn> conns(nt::kTcpConns);
   vnet net{};
-  vnet_config config{};
-  std::copy(nt::kOurMac.begin(), nt::kOurMac.end(), config.mac);
-  config.ip = nt::kOurIp;
-  config.prefix_len = 24;
-  config.gateway = nt::kGatewayIp;
+  const vnet_config config = nt::with_tcp(nt::default_config(), conns.data());
   const vnet_driver driver{&caught, [](void* ctx, const uint8_t* f, size_t len) {
                              if (len >= nt::kL4Off + 8)
                                static_cast<Catch*>(ctx)->seq =

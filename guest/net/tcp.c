@@ -17,7 +17,7 @@ static void free_conn(struct vnet_tcp_conn *c) {
 
 struct vnet_tcp_conn *vnet_tcp_alloc(struct vnet *net) {
   struct vnet_tcp_conn *pick = NULL;
-  for (size_t i = 0; i < VNET_TCP_SOCKETS; i++) {
+  for (size_t i = 0; i < net->tcp_count; i++) {
     struct vnet_tcp_conn *c = &net->tcp[i];
     if (c->state == VNET_TCP_CLOSED && !c->owned) {
       pick = c;
@@ -39,7 +39,7 @@ struct vnet_tcp_conn *vnet_tcp_alloc(struct vnet *net) {
 
 struct vnet_tcp_conn *vnet_tcp_find(struct vnet *net, uint32_t remote_ip, uint16_t local_port,
                                     uint16_t remote_port) {
-  for (size_t i = 0; i < VNET_TCP_SOCKETS; i++) {
+  for (size_t i = 0; i < net->tcp_count; i++) {
     struct vnet_tcp_conn *c = &net->tcp[i];
     if (c->state != VNET_TCP_CLOSED && c->remote_ip == remote_ip && c->local_port == local_port &&
         c->remote_port == remote_port)
@@ -69,7 +69,7 @@ void vnet_tcp_reset(struct vnet *net, struct vnet_tcp_conn *c, int error, uint64
 
 /* The caller's handle, or NULL when it is not one the caller holds. */
 static struct vnet_tcp_conn *held(struct vnet *net, int sock) {
-  if (!ready(net) || sock < 0 || sock >= VNET_TCP_SOCKETS) return NULL;
+  if (!ready(net) || sock < 0 || (size_t)sock >= net->tcp_count) return NULL;
   struct vnet_tcp_conn *c = &net->tcp[sock];
   return c->owned ? c : NULL;
 }
@@ -82,6 +82,7 @@ static struct vnet_tcp_listener *listener_at(struct vnet *net, int listener) {
 
 int vnet_tcp_listen(struct vnet *net, uint16_t port, unsigned backlog) {
   if (!ready(net) || port == 0 || backlog == 0) return VNET_ERR_INVALID;
+  if (net->tcp_count == 0) return VNET_ERR_FULL;
   int free_slot = -1;
   for (int i = 0; i < VNET_TCP_LISTENERS; i++) {
     if (net->tcp_listeners[i].port == port) return VNET_ERR_IN_USE;
@@ -90,14 +91,14 @@ int vnet_tcp_listen(struct vnet *net, uint16_t port, unsigned backlog) {
   if (free_slot < 0) return VNET_ERR_FULL;
   net->tcp_listeners[free_slot].port = port;
   net->tcp_listeners[free_slot].backlog =
-      (uint8_t)(backlog > VNET_TCP_BACKLOG_MAX ? VNET_TCP_BACKLOG_MAX : backlog);
+      (uint16_t)(backlog > net->tcp_count ? net->tcp_count : backlog);
   return free_slot;
 }
 
 int vnet_tcp_unlisten(struct vnet *net, int listener, uint64_t now_ns) {
   struct vnet_tcp_listener *l = listener_at(net, listener);
   if (l == NULL) return VNET_ERR_NOT_FOUND;
-  for (size_t i = 0; i < VNET_TCP_SOCKETS; i++) {
+  for (size_t i = 0; i < net->tcp_count; i++) {
     if (net->tcp[i].listener == listener + 1 && net->tcp[i].state != VNET_TCP_CLOSED)
       vnet_tcp_reset(net, &net->tcp[i], 0, now_ns);
   }
@@ -108,7 +109,7 @@ int vnet_tcp_unlisten(struct vnet *net, int listener, uint64_t now_ns) {
 int vnet_tcp_accept(struct vnet *net, int listener) {
   if (listener_at(net, listener) == NULL) return VNET_ERR_INVALID;
   int best = -1;
-  for (int i = 0; i < VNET_TCP_SOCKETS; i++) {
+  for (int i = 0; (size_t)i < net->tcp_count; i++) {
     const struct vnet_tcp_conn *c = &net->tcp[i];
     if (c->listener != listener + 1 || c->state == VNET_TCP_CLOSED ||
         c->state == VNET_TCP_SYN_RECEIVED)
@@ -125,7 +126,7 @@ static bool port_in_use(const struct vnet *net, uint16_t port) {
   for (size_t i = 0; i < VNET_TCP_LISTENERS; i++) {
     if (net->tcp_listeners[i].port == port) return true;
   }
-  for (size_t i = 0; i < VNET_TCP_SOCKETS; i++) {
+  for (size_t i = 0; i < net->tcp_count; i++) {
     const struct vnet_tcp_conn *c = &net->tcp[i];
     if ((c->state != VNET_TCP_CLOSED || c->owned) && c->local_port == port) return true;
   }
@@ -246,7 +247,7 @@ int vnet_tcp_close(struct vnet *net, int sock, uint64_t now_ns) {
 }
 
 unsigned vnet_tcp_events(const struct vnet *net, int sock) {
-  if (sock < 0 || sock >= VNET_TCP_SOCKETS || !net->tcp[sock].owned) return 0;
+  if (sock < 0 || (size_t)sock >= net->tcp_count || !net->tcp[sock].owned) return 0;
   const struct vnet_tcp_conn *c = &net->tcp[sock];
   if (c->error != 0) return VNET_TCP_READABLE | VNET_TCP_ERROR;
   unsigned ev = 0;
@@ -259,8 +260,15 @@ unsigned vnet_tcp_events(const struct vnet *net, int sock) {
   return ev;
 }
 
+int vnet_tcp_peer(const struct vnet *net, int sock, uint32_t *ip, uint16_t *port) {
+  if (sock < 0 || (size_t)sock >= net->tcp_count || !net->tcp[sock].owned) return VNET_ERR_CLOSED;
+  *ip = net->tcp[sock].remote_ip;
+  *port = net->tcp[sock].remote_port;
+  return VNET_OK;
+}
+
 int vnet_tcp_state(const struct vnet *net, int sock) {
-  if (sock < 0 || sock >= VNET_TCP_SOCKETS) return -1;
+  if (sock < 0 || (size_t)sock >= net->tcp_count) return -1;
   const struct vnet_tcp_conn *c = &net->tcp[sock];
   if (c->state == VNET_TCP_CLOSED && !c->owned) return -1;
   return c->state;

@@ -230,11 +230,22 @@ void vnet_tcp_conn_input(struct vnet *net, struct vnet_tcp_conn *c,
     vnet_tcp_reset(net, c, 0, now_ns); /* closed by the caller: nobody would read it */
     return;
   }
+  const uint32_t expected = c->rcv_nxt;
+  const bool gap = c->ooo_count != 0;
   if (s->len > 0 && open_for_data) receive_data(c, s);
   bool ack_now = s->len > 0;
+  /* In order, with no gap before or after it (one it fills is acknowledged at once, RFC 5681
+   * 4.2), and no ACK owed already: it may wait (delay_acks). */
+  bool may_wait = net->cfg.delay_acks && s->seq == expected && c->rcv_nxt != expected && !gap &&
+                  c->ooo_count == 0 && !c->ack_owed;
   if (has(s, VNET_TCP_FIN)) {
     if (open_for_data && s->seq + s->len == c->rcv_nxt) process_fin(c, now_ns);
     ack_now = true;
+    may_wait = false;
+  }
+  if (ack_now && may_wait) {
+    c->ack_owed = 1;
+    ack_now = false;
   }
   vnet_tcp_output(net, c, ack_now, VNET_TCP_TX_BUF, now_ns);
 }

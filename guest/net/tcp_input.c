@@ -78,7 +78,7 @@ static void take_syn(struct vnet *net, struct vnet_tcp_conn *c, const struct vne
 static unsigned backlog_of(struct vnet *net, int listener, struct vnet_tcp_conn **oldest_half) {
   unsigned n = 0;
   *oldest_half = NULL;
-  for (size_t i = 0; i < VNET_TCP_SOCKETS; i++) {
+  for (size_t i = 0; i < net->tcp_count; i++) {
     struct vnet_tcp_conn *c = &net->tcp[i];
     if (c->state == VNET_TCP_CLOSED || c->listener != listener + 1) continue;
     n++;

@@ -1,7 +1,8 @@
 /* TCP's sending side: segments built in place at vnet_ipv4_payload, what the peer's window
  * and our send buffer allow, ACKs with the window we advertise, RSTs, retransmissions and
- * window probes. There is no Nagle and no delayed ACK: a guest server answers at once, and
- * an ACK held back would need a timer of its own (a logged input in vmft). */
+ * window probes. There is no Nagle: a guest server answers at once. An ACK is delayed only
+ * with vnet_config.delay_acks, and then only until the next vnet_poll (no timer of its own,
+ * which in vmft would be a logged input). */
 #include <string.h>
 
 #include "vnet_internal.h"
@@ -56,6 +57,7 @@ static void send_segment(struct vnet *net, struct vnet_tcp_conn *c, uint32_t seq
   uint8_t *seg = vnet_ipv4_payload(net);
   bool syn = (flags & VNET_TCP_SYN) != 0;
   if (c->state != VNET_TCP_SYN_SENT) flags |= VNET_TCP_ACK;
+  if ((flags & VNET_TCP_ACK) != 0) c->ack_owed = 0;
   uint32_t ack = (flags & VNET_TCP_ACK) != 0 ? c->rcv_nxt : 0;
   size_t header_len =
       put_header(seg, c->local_port, c->remote_port, seq, ack, flags, advertise(c), syn ? 4 : 0);

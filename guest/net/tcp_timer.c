@@ -83,8 +83,12 @@ static void persist_timeout(struct vnet *net, struct vnet_tcp_conn *c, uint64_t 
 }
 
 void vnet_tcp_poll(struct vnet *net, uint64_t now_ns) {
-  for (size_t i = 0; i < VNET_TCP_SOCKETS; i++) {
+  for (size_t i = 0; i < net->tcp_count; i++) {
     struct vnet_tcp_conn *c = &net->tcp[i];
+    if (c->ack_owed) {
+      c->ack_owed = 0;
+      if (c->state != VNET_TCP_CLOSED) vnet_tcp_send_ack(net, c, now_ns);
+    }
     if (c->state == VNET_TCP_CLOSED || c->deadline_ns > now_ns) continue;
     switch (c->timer) {
       case VNET_TCP_TIMER_RTX: retransmission_timeout(net, c, now_ns); break;
@@ -97,8 +101,9 @@ void vnet_tcp_poll(struct vnet *net, uint64_t now_ns) {
 
 uint64_t vnet_tcp_next_deadline(const struct vnet *net) {
   uint64_t next = UINT64_MAX;
-  for (size_t i = 0; i < VNET_TCP_SOCKETS; i++) {
+  for (size_t i = 0; i < net->tcp_count; i++) {
     const struct vnet_tcp_conn *c = &net->tcp[i];
+    if (c->state != VNET_TCP_CLOSED && c->ack_owed) return 0; /* due now */
     if (c->state != VNET_TCP_CLOSED && c->deadline_ns < next) next = c->deadline_ns;
   }
   return next;

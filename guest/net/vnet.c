@@ -12,6 +12,8 @@ static bool config_valid(const struct vnet_config *cfg, const struct vnet_driver
   if (cfg == NULL || drv == NULL || drv->send_frame == NULL) return false;
   if ((cfg->mac[0] & 1) != 0 || memcmp(cfg->mac, zero_mac, 6) == 0) return false;
   if (cfg->ip == 0 || cfg->prefix_len > 32) return false;
+  if (cfg->tcp_conn_count > VNET_TCP_CONNS_MAX || (cfg->tcp_conn_count > 0) != (cfg->tcp_conns != NULL))
+    return false;
   if (cfg->mtu != 0 && (cfg->mtu < VNET_MTU_MIN || cfg->mtu > VNET_MTU_MAX)) return false;
   uint32_t mask = netmask_of(cfg->prefix_len);
   if (cfg->gateway != 0 && ((cfg->gateway ^ cfg->ip) & mask) != 0) return false;
@@ -25,6 +27,9 @@ int vnet_init(struct vnet *net, const struct vnet_config *cfg, const struct vnet
   if (net->cfg.mtu == 0) net->cfg.mtu = VNET_MTU_MAX;
   net->drv = *drv;
   net->netmask = netmask_of(cfg->prefix_len);
+  net->tcp = cfg->tcp_conns;
+  net->tcp_count = cfg->tcp_conn_count;
+  if (net->tcp_count > 0) memset(net->tcp, 0, net->tcp_count * sizeof *net->tcp);
   return VNET_OK;
 }
 

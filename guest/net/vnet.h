@@ -78,18 +78,12 @@ extern "C" {
 /* UDP ports a guest serves at once: a few services (a protocol port, maybe DNS, later DHCP). */
 #define VNET_UDP_BINDINGS 8
 
-/* TCP control blocks: every connection, in any state from SYN_RECEIVED to TIME_WAIT, takes
- * one. A guest server has a handful of clients (a replicated service, its monitoring); 8
- * blocks with their buffers cost about 66 KiB of guest memory, which every snapshot carries.
- * Half-open connections are bounded per listener (the backlog) and TIME_WAIT blocks are
- * reused when the pool runs out, so neither a SYN flood nor a run of closes takes them all. */
-#define VNET_TCP_SOCKETS 8
+/* TCP control blocks: the caller gives the stack an array of them (vnet_config.tcp_conns), one
+ * per connection in any state from SYN_RECEIVED to TIME_WAIT, each about 8.3 KiB with its
+ * buffers. At most this many: handles are small ints, and a listener's backlog fits 16 bits. */
+#define VNET_TCP_CONNS_MAX 4096
 /* Ports listened on at once: a few services, as VNET_UDP_BINDINGS. */
 #define VNET_TCP_LISTENERS 4
-/* The most a backlog can be: half-open plus established-but-not-accepted connections of one
- * listener. Half the pool, so that a flood on one port leaves room for the others and for
- * established connections (which a flood never takes: it only recycles half-open ones). */
-#define VNET_TCP_BACKLOG_MAX 4
 /* Each connection's receive and send buffers. 4 KiB is a window of almost three 1460-byte
  * segments, under RFC 3390's initial window (4380 bytes): no congestion window would ever
  * limit what one buffer can have in flight, so the stack keeps none. At a LAN's 1 ms RTT it
@@ -118,6 +112,8 @@ extern "C" {
 
 /* ---- configuration and driver ---- */
 
+struct vnet_tcp_conn; /* below */
+
 struct vnet_config {
   uint8_t mac[6];     /* the guest's own unicast MAC */
   uint32_t ip;        /* the guest's address (not 0) */
@@ -129,6 +125,20 @@ struct vnet_config {
    * carries, so a replay or a backup gets the same numbers while peers cannot guess them.
    * All zeros is valid, and makes the numbers predictable (fine for tests). */
   uint8_t tcp_secret[16];
+  /* TCP's control blocks, with their buffers: the caller owns the array and gives each stack
+   * its own; vnet_init clears it and the stack uses it from then on. Their number bounds the
+   * connections at once, half-open and TIME_WAIT ones included (TIME_WAIT blocks are reused
+   * when the pool runs out). NULL and 0: no TCP. */
+  struct vnet_tcp_conn *tcp_conns;
+  size_t tcp_conn_count; /* at most VNET_TCP_CONNS_MAX */
+  /* Delayed ACKs: an in-order data segment is not acknowledged at once but by the next
+   * segment the connection sends (a server's reply), or by vnet_poll, whichever comes first;
+   * a second one, out-of-order data and a FIN are acknowledged at once (RFC 1122 4.2.3.2,
+   * RFC 5681 4.2). A request then costs the guest one frame out, its reply, where it cost two.
+   * The delay needs no timer: vnet_next_deadline says poll at once while an ACK is owed, so a
+   * caller that polls after its application has answered (and before it waits) sends every
+   * owed ACK within the same round. 0: every data segment is acknowledged at once. */
+  uint8_t delay_acks;
 };
 
 /* How frames leave: send_frame gets one whole Ethernet frame (no FCS, not padded to 60 bytes;
@@ -241,6 +251,7 @@ struct vnet_tcp_conn {
   uint8_t timer;    /* what deadline_ns is for: VNET_TCP_TIMER_* (vnet_internal.h) */
   uint8_t fin_queued, fin_received, dupacks, retries;
   uint8_t rtt_timing, ooo_count;
+  uint8_t ack_owed; /* delay_acks: in-order data came in that no segment has acknowledged */
   int16_t error; /* VNET_ERR_RESET or VNET_ERR_TIMED_OUT once the connection died */
   uint32_t remote_ip;
   uint16_t local_port, remote_port;
@@ -260,7 +271,7 @@ struct vnet_tcp_conn {
 
 struct vnet_tcp_listener {
   uint16_t port; /* 0: free */
-  uint8_t backlog;
+  uint16_t backlog;
 };
 
 struct vnet {
@@ -274,7 +285,8 @@ struct vnet {
   size_t pending_count;
   struct vnet_udp_binding udp[VNET_UDP_BINDINGS];
   struct vnet_tcp_listener tcp_listeners[VNET_TCP_LISTENERS];
-  struct vnet_tcp_conn tcp[VNET_TCP_SOCKETS];
+  struct vnet_tcp_conn *tcp; /* cfg.tcp_conns */
+  size_t tcp_count;          /* cfg.tcp_conn_count */
   uint32_t tcp_order;     /* the next vnet_tcp_conn.order */
   uint16_t tcp_next_port; /* the next ephemeral port to try for vnet_tcp_connect */
   struct vnet_stats stats;
@@ -300,11 +312,13 @@ void vnet_input(struct vnet *net, const uint8_t *frame, size_t len, uint64_t now
 
 /* Runs the timers that are due at now_ns: resends ARP requests for pending packets, drops the
  * packets of a next hop that never answered (tx_drop_arp_failed), forgets expired ARP entries;
- * TCP's retransmissions, zero-window probes and TIME_WAIT expiries. Returns
+ * TCP's retransmissions, zero-window probes and TIME_WAIT expiries, and the ACKs owed under
+ * delay_acks. Returns
  * vnet_next_deadline. */
 uint64_t vnet_poll(struct vnet *net, uint64_t now_ns);
 
-/* When vnet_poll next has work (an ARP retry, a TCP timer), or UINT64_MAX when none. An
+/* When vnet_poll next has work (an ARP retry, a TCP timer; 0, at once, while an ACK is owed),
+ * or UINT64_MAX when none. An
  * expired ARP entry needs no wake-up: lookups ignore it, and the next vnet_poll frees it.
  * Changes only through vnet_input, vnet_poll and the send and vnet_tcp_* functions. */
 uint64_t vnet_next_deadline(const struct vnet *net);
@@ -343,7 +357,7 @@ int vnet_udp_send(struct vnet *net, uint32_t dst_ip, uint16_t dst_port, uint16_t
  *
  * Readiness is polled, not called back: after each vnet_input and vnet_poll, a main loop calls
  * vnet_tcp_accept on its listeners until VNET_ERR_WOULD_BLOCK, and vnet_tcp_events on each
- * connection it holds. With at most VNET_TCP_SOCKETS connections that is a short loop, and no
+ * connection it holds. With a pool of tens of connections that is a short loop, and no
  * stack code runs inside the caller's code (or the reverse). Every call that may send takes
  * now_ns, for the timers it arms. */
 
@@ -354,11 +368,14 @@ int vnet_udp_send(struct vnet *net, uint32_t dst_ip, uint16_t dst_port, uint16_t
 #define VNET_TCP_ERROR 8u    /* reset or timed out: read and write return the error */
 #define VNET_TCP_SENT 16u    /* everything written (and our FIN, if shut down) is acknowledged */
 
-/* Listens on port with a backlog (half-open plus not-yet-accepted connections) of 1 to
- * VNET_TCP_BACKLOG_MAX; more is capped. A SYN beyond a full backlog replaces the oldest
+/* Listens on port with a backlog (half-open plus not-yet-accepted connections) of 1 to the
+ * pool's size (vnet_config.tcp_conn_count); more is capped. A server with one port gives it the
+ * whole pool, so that a burst of clients connecting at once all get in; one with several ports
+ * gives each a share, so that a flood on one leaves blocks for the others (a flood never takes
+ * established connections: it only recycles half-open ones). A SYN beyond a full backlog replaces the oldest
  * half-open connection, or is dropped when all are established (the peer retries). Returns
  * the listener's handle, or VNET_ERR_INVALID (port 0, backlog 0), VNET_ERR_IN_USE,
- * VNET_ERR_FULL. */
+ * VNET_ERR_FULL (every listener taken, or a stack without TCP blocks). */
 int vnet_tcp_listen(struct vnet *net, uint16_t port, unsigned backlog);
 /* Stops listening; the connections it had not handed out are reset. */
 int vnet_tcp_unlisten(struct vnet *net, int listener, uint64_t now_ns);
@@ -391,6 +408,8 @@ int vnet_tcp_close(struct vnet *net, int sock, uint64_t now_ns);
 int vnet_tcp_abort(struct vnet *net, int sock, uint64_t now_ns);
 /* VNET_TCP_* bits for a held handle; 0 for anything else. */
 unsigned vnet_tcp_events(const struct vnet *net, int sock);
+/* The peer's address and port, for a held handle; VNET_ERR_CLOSED for anything else. */
+int vnet_tcp_peer(const struct vnet *net, int sock, uint32_t *ip, uint16_t *port);
 /* The connection's RFC 9293 state (VNET_TCP_STATE_*), for tests and diagnostics; -1 for a
  * handle not in use. */
 int vnet_tcp_state(const struct vnet *net, int sock);

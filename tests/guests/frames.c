@@ -8,8 +8,10 @@
 #include "vnet.h"
 
 #define ECHO_PORT 7
+#define TCP_CONNS 8
 
 static struct vnet net;
+static struct vnet_tcp_conn tcp_conns[TCP_CONNS];
 static uint8_t rx_area[VMFT_NIC_RX_SLOTS * 2048];
 static int quit;
 static int listener;
@@ -19,7 +21,7 @@ static struct {
   int open;
   uint8_t pending[VNET_TCP_RX_BUF];
   size_t len;
-} conns[VNET_TCP_SOCKETS];
+} conns[TCP_CONNS];
 
 static void send_frame(void *ctx, const uint8_t *frame, size_t len) {
   (void)ctx;
@@ -49,7 +51,7 @@ static void serve_tcp(uint64_t now) {
     conns[sock].open = 1;
     conns[sock].len = 0;
   }
-  for (int s = 0; s < VNET_TCP_SOCKETS; s++) {
+  for (int s = 0; s < TCP_CONNS; s++) {
     if (!conns[s].open) continue;
     for (;;) {
       if (conns[s].len > 0) {
@@ -90,7 +92,9 @@ int main(void) {
   struct vnet_config cfg = {.ip = nic.ip,
                             .prefix_len = nic.prefix_len,
                             .gateway = nic.gateway,
-                            .mtu = (uint16_t)(nic.mtu > VNET_MTU_MAX ? VNET_MTU_MAX : nic.mtu)};
+                            .mtu = (uint16_t)(nic.mtu > VNET_MTU_MAX ? VNET_MTU_MAX : nic.mtu),
+                            .tcp_conns = tcp_conns,
+                            .tcp_conn_count = TCP_CONNS};
   memcpy(cfg.mac, nic.mac, sizeof cfg.mac);
   /* The key of the TCP sequence numbers: random (and logged, like every entropy read). */
   for (size_t i = 0; i < sizeof cfg.tcp_secret; i += 8) {
@@ -100,7 +104,7 @@ int main(void) {
   const struct vnet_driver drv = {.ctx = NULL, .send_frame = send_frame};
   if (vnet_init(&net, &cfg, &drv) != VNET_OK || vmft_nic_init(rx_area, sizeof rx_area) != 0 ||
       vnet_udp_bind(&net, ECHO_PORT, on_datagram, NULL) != VNET_OK ||
-      (listener = vnet_tcp_listen(&net, ECHO_PORT, VNET_TCP_BACKLOG_MAX)) < 0) {
+      (listener = vnet_tcp_listen(&net, ECHO_PORT, TCP_CONNS / 2)) < 0) {
     printf("frames: cannot start\n");
     return 1;
   }

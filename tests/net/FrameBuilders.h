@@ -32,6 +32,10 @@ inline constexpr uint32_t kLimitedBroadcast = 0xffffffff;
 inline constexpr uint64_t kSecond = 1000000000ull;
 
 // The stack the tests and the fuzz target run: our MAC and address on a /24, with a gateway.
+// TCP control blocks each test stack gets: a small pool, so tests can fill it.
+inline constexpr size_t kTcpConns = 8;
+
+// A stack without TCP; with_tcp adds a pool.
 inline vnet_config default_config() {
   vnet_config c{};
   std::copy(kOurMac.begin(), kOurMac.end(), c.mac);
@@ -40,6 +44,13 @@ inline vnet_config default_config() {
   c.gateway = kGatewayIp;
   c.mtu = 1500;
   return c;
+}
+
+// config with the pool of kTcpConns blocks at conns, which must outlive the stack.
+inline vnet_config with_tcp(vnet_config config, vnet_tcp_conn* conns) {
+  config.tcp_conns = conns;
+  config.tcp_conn_count = kTcpConns;
+  return config;
 }
 
 // Where each layer starts in a frame without IP options.

@@ -23,9 +23,10 @@ class VnetTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_EQ(vnet_init(&net_, &config_, &driver_), VNET_OK); }
 
-  // Reconfigures before anything else happens (called at the start of a test).
+  // Reconfigures before anything else happens (called at the start of a test), with the
+  // fixture's TCP pool.
   void restart(const vnet_config& config) {
-    config_ = config;
+    config_ = with_tcp(config, conns_.data());
     sent_.clear();
     ASSERT_EQ(vnet_init(&net_, &config_, &driver_), VNET_OK);
   }
@@ -66,7 +67,9 @@ class VnetTest : public ::testing::Test {
     static_cast<VnetTest*>(ctx)->sent_.emplace_back(frame, frame + len);
   }
 
-  vnet_config config_ = default_config();
+  // On the heap, so that ASan sees a write past the pool's end.
+  std::vector<vnet_tcp_conn> conns_ = std::vector<vnet_tcp_conn>(kTcpConns);
+  vnet_config config_ = with_tcp(default_config(), conns_.data());
   vnet_driver driver_{this, &VnetTest::on_frame};
   vnet net_{};
   std::vector<Frame> sent_;

@@ -154,7 +154,7 @@ TEST_F(VnetTcpClose, TimeWaitBlocksAreReusedWhenThePoolRunsOut) {
   ASSERT_EQ(vnet_tcp_close(&net_, sock_, 0), VNET_OK);
   ASSERT_EQ(vnet_tcp_listen(&net_, 81, 4), 1);
   // Fill the rest of the pool with established connections, then one more.
-  for (int i = 0; i < VNET_TCP_SOCKETS; i++) {
+  for (int i = 0; i < int(kTcpConns); i++) {
     uint16_t port = uint16_t(41000 + i);
     int l = i < 4 ? listener_ : 1;
     input(tcp_frame(kPeerIp, port, i < 4 ? kPort : 81, kPeerIsn, 0, kSyn, 8192));
@@ -224,7 +224,7 @@ TEST_F(VnetTcpClose, RstInSynReceivedFreesTheHalfOpenBlock) {
   take_seg();
   seg_in(5001, 0, kRst, {}, 8192, 0, 41000);
   int used = 0;
-  for (int i = 0; i < VNET_TCP_SOCKETS; i++) used += state(i) >= 0;
+  for (int i = 0; i < int(kTcpConns); i++) used += state(i) >= 0;
   EXPECT_EQ(used, 1);  // only the established one
 }
 

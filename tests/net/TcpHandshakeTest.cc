@@ -101,7 +101,7 @@ TEST_F(VnetTcp, SynAckIsRetransmittedThenTheHalfOpenBlockFreed) {
   poll(now);
   EXPECT_TRUE(take_seg().has(kRst));
   EXPECT_EQ(poll(now), UINT64_MAX);
-  for (int i = 0; i < VNET_TCP_SOCKETS; i++) EXPECT_EQ(state(i), -1);
+  for (int i = 0; i < int(kTcpConns); i++) EXPECT_EQ(state(i), -1);
 }
 
 TEST_F(VnetTcp, SynFloodBeyondTheBacklogLeavesEstablishedConnectionsServing) {
@@ -110,7 +110,7 @@ TEST_F(VnetTcp, SynFloodBeyondTheBacklogLeavesEstablishedConnectionsServing) {
   for (uint16_t p = 0; p < 200; p++) seg_in(90000u * p, 0, kSyn, {}, 8192, 0, uint16_t(50000 + p));
   sent_.clear();
   int half_open = 0;
-  for (int i = 0; i < VNET_TCP_SOCKETS; i++) half_open += state(i) == VNET_TCP_SYN_RECEIVED;
+  for (int i = 0; i < int(kTcpConns); i++) half_open += state(i) == VNET_TCP_SYN_RECEIVED;
   EXPECT_EQ(half_open, 4);  // the backlog, no more
   EXPECT_EQ(stats().tcp_syn_evicted, 196u);
   // The established connection still serves, and a real client still gets in.

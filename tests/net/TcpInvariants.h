@@ -47,13 +47,13 @@ inline std::string tcp_conn_inconsistency(const vnet& net, const vnet_tcp_conn& 
 // What is wrong with the stack's TCP state, or "".
 inline std::string tcp_inconsistency(const vnet& net) {
   unsigned per_listener[VNET_TCP_LISTENERS] = {};
-  for (size_t i = 0; i < VNET_TCP_SOCKETS; i++) {
+  for (size_t i = 0; i < net.tcp_count; i++) {
     const vnet_tcp_conn& c = net.tcp[i];
     std::string what = tcp_conn_inconsistency(net, c);
     if (!what.empty()) return "connection " + std::to_string(i) + ": " + what;
     if (c.state == VNET_TCP_CLOSED) continue;
     if (c.listener != 0) per_listener[c.listener - 1]++;
-    for (size_t j = i + 1; j < VNET_TCP_SOCKETS; j++) {
+    for (size_t j = i + 1; j < net.tcp_count; j++) {
       const vnet_tcp_conn& d = net.tcp[j];
       if (d.state != VNET_TCP_CLOSED && d.remote_ip == c.remote_ip &&
           d.remote_port == c.remote_port && d.local_port == c.local_port)

@@ -57,7 +57,7 @@ TEST_F(VnetTcpRobustness, EveryFlagCombinationOnAListener) {
   }
   // Only a lone SYN (PSH and URG aside) opens a connection: as many as the backlog takes.
   int half_open = 0;
-  for (int i = 0; i < VNET_TCP_SOCKETS; i++) half_open += state(i) == VNET_TCP_SYN_RECEIVED;
+  for (int i = 0; i < int(kTcpConns); i++) half_open += state(i) == VNET_TCP_SYN_RECEIVED;
   EXPECT_EQ(half_open, 4);
   poll(100 * kSecond);
   check("after the timers");

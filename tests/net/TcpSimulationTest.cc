@@ -49,6 +49,7 @@ class Simulation {
       c.prefix_len = 24;
       c.mtu = 1500;
       c.tcp_secret[0] = uint8_t(i + 1);
+      c = with_tcp(c, nodes_[i].conns.data());
       nodes_[i].sim = this;
       nodes_[i].index = i;
       const vnet_driver d{&nodes_[i], &Simulation::on_frame};
@@ -94,6 +95,7 @@ class Simulation {
   struct Node {
     Simulation* sim = nullptr;
     int index = 0;
+    std::vector<vnet_tcp_conn> conns = std::vector<vnet_tcp_conn>(kTcpConns);
     vnet net{};
     std::vector<Frame> outbox;
     int sock = -1;
