@@ -6,7 +6,9 @@ include(${CMAKE_CURRENT_LIST_DIR}/../guest/sdk/cmake/guest-flags.cmake)
 
 get_filename_component(VMFT_GUEST_SDK_DIR ${CMAKE_CURRENT_LIST_DIR}/../guest/sdk ABSOLUTE)
 get_filename_component(VMFT_GUEST_ABI_DIR ${CMAKE_CURRENT_LIST_DIR}/../guest/include ABSOLUTE)
-# The guest's own network stack (guest/net/vnet.h), for guests on the frame NIC.
+# VMFT_GUEST_AR: Debian's binutils-riscv64-unknown-elf, which gcc-riscv64-unknown-elf depends on.
+find_program(VMFT_GUEST_AR riscv64-unknown-elf-ar REQUIRED)
+# The guest's own network stack (guest/net/vnet.h), under the SDK's serving calls (serve.c).
 get_filename_component(VMFT_GUEST_NET_DIR ${CMAKE_CURRENT_LIST_DIR}/../guest/net ABSOLUTE)
 file(GLOB VMFT_GUEST_NET_SOURCES CONFIGURE_DEPENDS ${VMFT_GUEST_NET_DIR}/*.c)
 file(GLOB VMFT_GUEST_NET_HEADERS CONFIGURE_DEPENDS ${VMFT_GUEST_NET_DIR}/*.h)
@@ -15,31 +17,59 @@ set(VMFT_GUEST_CFLAGS
     -Wall -Wextra -Werror=implicit-function-declaration
     -isystem ${VMFT_PICOLIBC_INCLUDE} -I${VMFT_GUEST_ABI_DIR} -I${VMFT_GUEST_SDK_DIR}
     -I${VMFT_GUEST_NET_DIR})
-set(VMFT_GUEST_SDK_SOURCES
-    ${VMFT_GUEST_SDK_DIR}/crt0.S ${VMFT_GUEST_SDK_DIR}/trap.S
-    ${VMFT_GUEST_SDK_DIR}/runtime.c ${VMFT_GUEST_SDK_DIR}/picolibc.c)
+set(VMFT_GUEST_SDK_HEADERS
+    ${VMFT_GUEST_SDK_DIR}/vmft.h ${VMFT_GUEST_ABI_DIR}/vmft/guest/abi.h ${VMFT_GUEST_NET_HEADERS})
+
+# The SDK, compiled once for every guest: the objects every guest links whole (crt0's _start,
+# the trap vector, the runtime, picolibc's glue), and an archive of the rest, from which a
+# guest links only what it calls: the serving calls and the network stack only into servers.
+set(sdk_build ${VMFT_GUEST_DIR}/sdk)
+function(_vmft_guest_objects out_var)
+  set(objects)
+  foreach(src ${ARGN})
+    get_filename_component(name ${src} NAME_WE)
+    set(obj ${sdk_build}/${name}.o)
+    add_custom_command(
+      OUTPUT ${obj}
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${sdk_build}
+      COMMAND ${VMFT_GUEST_CC} ${VMFT_GUEST_CFLAGS} -c ${src} -o ${obj}
+      DEPENDS ${src} ${VMFT_GUEST_SDK_HEADERS}
+      VERBATIM)
+    list(APPEND objects ${obj})
+  endforeach()
+  set(${out_var} ${objects} PARENT_SCOPE)
+endfunction()
+_vmft_guest_objects(VMFT_GUEST_SDK_OBJECTS
+  ${VMFT_GUEST_SDK_DIR}/crt0.S ${VMFT_GUEST_SDK_DIR}/trap.S
+  ${VMFT_GUEST_SDK_DIR}/runtime.c ${VMFT_GUEST_SDK_DIR}/picolibc.c)
+_vmft_guest_objects(sdk_archive_objects ${VMFT_GUEST_SDK_DIR}/serve.c ${VMFT_GUEST_NET_SOURCES})
+set(VMFT_GUEST_SDK_ARCHIVE ${sdk_build}/libvmft.a)
+add_custom_command(
+  OUTPUT ${VMFT_GUEST_SDK_ARCHIVE}
+  COMMAND ${CMAKE_COMMAND} -E rm -f ${VMFT_GUEST_SDK_ARCHIVE}
+  COMMAND ${VMFT_GUEST_AR} rcs ${VMFT_GUEST_SDK_ARCHIVE} ${sdk_archive_objects}
+  DEPENDS ${sdk_archive_objects}
+  VERBATIM)
+# One target builds them (commands shared by targets that build in parallel would race); each
+# guest waits for it, and relinks when a file of it changes.
+add_custom_target(guest_sdk DEPENDS ${VMFT_GUEST_SDK_OBJECTS} ${VMFT_GUEST_SDK_ARCHIVE})
 set(VMFT_GUEST_SDK_DEPENDS
-    ${VMFT_GUEST_SDK_SOURCES} ${VMFT_GUEST_SDK_DIR}/vmft.h ${VMFT_GUEST_SDK_DIR}/link.ld
-    ${VMFT_GUEST_ABI_DIR}/vmft/guest/abi.h)
+    ${VMFT_GUEST_SDK_OBJECTS} ${VMFT_GUEST_SDK_ARCHIVE} ${VMFT_GUEST_SDK_HEADERS}
+    ${VMFT_GUEST_SDK_DIR}/link.ld)
 
 # Every guest, so that a target can depend on all of them (the tests run them by file name).
 add_custom_target(guests)
 
-# vmft_add_guest(NAME [BARE] [NET] SOURCES... [DEPENDS files...]) -> ${VMFT_GUEST_DIR}/NAME.elf
+# vmft_add_guest(NAME [BARE] SOURCES... [DEPENDS files...]) -> ${VMFT_GUEST_DIR}/NAME.elf
 # and target guest_NAME, a dependency of the target guests. BARE links only the given sources
 # (with the SDK's linker script): for assembly test guests whose every instruction is counted.
-# NET links the guest's network stack (guest/net) too.
 function(vmft_add_guest name)
-  cmake_parse_arguments(ARG "BARE;NET" "" "SOURCES;DEPENDS" ${ARGN})
-  set(sdk_sources ${VMFT_GUEST_SDK_SOURCES})
-  if(ARG_NET)
-    list(APPEND sdk_sources ${VMFT_GUEST_NET_SOURCES})
-    list(APPEND ARG_DEPENDS ${VMFT_GUEST_NET_HEADERS})
-  endif()
-  set(libc ${VMFT_GUEST_LIBC})
+  cmake_parse_arguments(ARG "BARE" "" "SOURCES;DEPENDS" ${ARGN})
+  set(sdk ${VMFT_GUEST_SDK_OBJECTS})
+  set(libs ${VMFT_GUEST_SDK_ARCHIVE} ${VMFT_GUEST_LIBC})
   if(ARG_BARE)
-    set(sdk_sources)
-    set(libc)
+    set(sdk)
+    set(libs)
   endif()
   set(out ${VMFT_GUEST_DIR}/${name}.elf)
   set(sources)
@@ -51,11 +81,12 @@ function(vmft_add_guest name)
     OUTPUT ${out}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${VMFT_GUEST_DIR}
     COMMAND ${VMFT_GUEST_CC} ${VMFT_GUEST_CFLAGS} -nostdlib -static
-            -T ${VMFT_GUEST_SDK_DIR}/link.ld -o ${out} ${sdk_sources} ${sources}
-            ${libc} ${VMFT_GUEST_LIBGCC}
+            -T ${VMFT_GUEST_SDK_DIR}/link.ld -o ${out} ${sdk} ${sources}
+            ${libs} ${VMFT_GUEST_LIBGCC}
     DEPENDS ${sources} ${ARG_DEPENDS} ${VMFT_GUEST_SDK_DEPENDS}
     COMMENT "Building guest ${name}.elf"
     VERBATIM)
   add_custom_target(guest_${name} ALL DEPENDS ${out})
+  add_dependencies(guest_${name} guest_sdk)
   add_dependencies(guests guest_${name})
 endfunction()

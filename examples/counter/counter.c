@@ -7,7 +7,9 @@
  *
  * Files: resp.c parses requests, commands.c runs them against store.c, reply.c encodes the
  * replies, server.c ties those together, and clients.c keeps the TCP connections. The large
- * tables come from calloc, on the heap beyond the image.
+ * tables come from calloc, on the heap beyond the image. The same code serves on either NIC:
+ * the host's sockets (--tcp, --udp) or, when the guest owns its network (--tap), the SDK's
+ * stack on Redis's port, 6379.
  */
 #include <stdlib.h>
 
@@ -73,7 +75,10 @@ int main(void) {
     vmft_puts("counter: RAM too small for 4096 keys and 256 clients; run with --mem 16M\n");
     return 1;
   }
-  vmft_nic_init(rx_area, RX_AREA_BYTES);
+  if (vmft_nic_init(rx_area, RX_AREA_BYTES) != 0 || vmft_nic_listen(6379, 6379) != 0) {
+    vmft_puts("counter: cannot start the NIC\n");
+    return 1;
+  }
   vmft_puts("counter: ready\n");
   vmft_nic_serve(handle_event);
 }

@@ -1,11 +1,12 @@
-/* echo: the RFC 862 echo service on UDP and TCP.
+/* echo: the RFC 862 echo service on UDP and TCP, port 7 when the guest owns its network.
  *
  * Each UDP datagram goes back to its sender; every byte received on a TCP connection goes
  * back on that connection, which is closed once the peer has closed its side.
  *
  * The guest keeps no per-connection state: each event is answered from its receive buffer
- * before it is acknowledged, and the host knows which connections exist (a send to one that
- * is gone fails harmlessly with VMFT_NIC_ERR_CONN).
+ * before it is acknowledged, and the SDK knows which connections exist (a send to one that
+ * is gone fails harmlessly with VMFT_NIC_ERR_CONN). The same code serves on either NIC: the
+ * host's sockets (--tcp, --udp) or the guest's own stack (--tap).
  */
 #include "vmft.h"
 
@@ -27,7 +28,10 @@ static void handle_event(const struct vmft_nic_event *ev) {
 }
 
 int main(void) {
-  vmft_nic_init(rx_area, sizeof rx_area);
+  if (vmft_nic_init(rx_area, sizeof rx_area) != 0 || vmft_nic_listen(7, 7) != 0) {
+    vmft_puts("echo: cannot start the NIC\n");
+    return 1;
+  }
   vmft_puts("echo: ready\n");
   vmft_nic_serve(handle_event);
 }

@@ -5,7 +5,8 @@
  * On TCP, requests are lines ending in "\n" (or "\r\n"), pipelined and split anyhow across
  * packets; a line longer than KV_MAX_LINE is answered with an error and its connection closed.
  * On UDP, each datagram is one request (its line ending optional), answered by one datagram.
- * Every change is logged on the console with printf.
+ * Every change is logged on the console with printf. When the guest owns its network (--tap)
+ * it serves on port 7000.
  */
 #define _POSIX_C_SOURCE 200809L /* strndup: POSIX, not ISO C */
 
@@ -16,6 +17,8 @@
 #include "protocol.h"
 #include "store.h"
 #include "vmft.h"
+
+#define KVSTORE_PORT 7000
 
 static const char kNoMemory[] = "ERROR out of memory\r\n";
 
@@ -140,7 +143,8 @@ static void handle_event(const struct vmft_nic_event *ev) {
 int main(void) {
   static char rx_area[VMFT_NIC_RX_SLOTS * VMFT_NIC_MAX_PAYLOAD];
   store = kv_open();
-  if (!store || vmft_nic_init(rx_area, sizeof rx_area) != 0) {
+  if (!store || vmft_nic_init(rx_area, sizeof rx_area) != 0 ||
+      vmft_nic_listen(KVSTORE_PORT, KVSTORE_PORT) != 0) {
     printf("kvstore: cannot start (RAM too small?)\n");
     return 1;
   }

@@ -71,10 +71,12 @@ static size_t tx_arena_used;
 static uint32_t rx_taken;   /* events peeked and acknowledged */
 static uint32_t tx_queued;  /* the ring's tx_queued, as this side last wrote it */
 static uint32_t tx_flushed; /* tx_queued at the last doorbell */
-static int batching;        /* inside vmft_nic_serve's handler: sends wait for its doorbell */
 
 int vmft_nic_init(void *rx_area, size_t size) {
   const size_t buffer = size / VMFT_NIC_RX_SLOTS;
+  /* A frame is never cut: every buffer must take the largest. */
+  const uint64_t mtu = vmft_mmio_read(VMFT_NIC_BASE, VMFT_NIC_MTU);
+  if (mtu != 0 && buffer < mtu + VMFT_NIC_ETH_HEADER) return -1;
   for (uint32_t i = 0; i < VMFT_NIC_RX_SLOTS; i++) {
     rx_ring[i].buf = (uint64_t)(uintptr_t)((uint8_t *)rx_area + i * buffer);
     rx_ring[i].buf_size = (uint32_t)(buffer > UINT32_MAX ? UINT32_MAX : buffer);
@@ -130,29 +132,8 @@ void vmft_nic_flush_queued(void) {
   if (tx_queued != tx_flushed) vmft_nic_flush();
 }
 
-void vmft_nic_serve(void (*handle)(const struct vmft_nic_event *ev)) {
-  for (;;) {
-    struct vmft_nic_event ev;
-    batching = 1;
-    while (vmft_nic_peek(&ev)) {
-      handle(&ev);
-      vmft_nic_ack();
-    }
-    batching = 0;
-    vmft_nic_flush();
-    /* Check and sleep with interrupts off, so an event filled in between still wakes the
-       idle (it returns on pending & mie, whatever mstatus.MIE says); the doorbell cleared the
-       interrupt, and a fill after it raises it again. */
-    const int was_on = vmft_interrupts_save_off();
-    vmft_irq_enable(VMFT_IRQ_NIC);
-    if (rings.rx_filled == rx_taken) vmft_idle();
-    vmft_irq_disable(VMFT_IRQ_NIC);
-    vmft_interrupts_restore(was_on);
-  }
-}
-
-static int nic_send(uint32_t kind, uint32_t conn, uint32_t ip, uint32_t port, const void *data,
-                    size_t len) {
+int vmft_nic_send(uint32_t kind, uint32_t conn, uint32_t peer_ip, uint32_t peer_port,
+                  const void *data, size_t len, int queue) {
   if (len > VMFT_NIC_MAX_PAYLOAD) return VMFT_NIC_ERR_BUFFER;
   if (tx_queued - tx_flushed == VMFT_NIC_TX_SLOTS || tx_arena_used + len > TX_ARENA_BYTES) {
     vmft_nic_flush();
@@ -165,24 +146,17 @@ static int nic_send(uint32_t kind, uint32_t conn, uint32_t ip, uint32_t port, co
   d->len = (uint32_t)len;
   d->kind = kind;
   d->conn = conn;
-  d->peer_ip = ip;
-  d->peer_port = port;
+  d->peer_ip = peer_ip;
+  d->peer_port = peer_port;
   d->status = VMFT_NIC_OK;
   rings.tx_queued = ++tx_queued;
-  if (batching) return VMFT_NIC_OK;
+  if (queue) return VMFT_NIC_OK;
   vmft_nic_flush();
   return (int)d->status;
 }
 
-int vmft_udp_send(uint32_t peer_ip, uint32_t peer_port, const void *data, size_t len) {
-  return nic_send(VMFT_NIC_KIND_UDP, 0, peer_ip, peer_port, data, len);
-}
-int vmft_tcp_send(uint32_t conn, const void *data, size_t len) {
-  return nic_send(VMFT_NIC_KIND_TCP_DATA, conn, 0, 0, data, len);
-}
-int vmft_tcp_close(uint32_t conn) { return nic_send(VMFT_NIC_KIND_TCP_CLOSE, conn, 0, 0, 0, 0); }
 int vmft_frame_send(const void *frame, size_t len) {
-  return nic_send(VMFT_NIC_KIND_FRAME, 0, 0, 0, frame, len);
+  return vmft_nic_send(VMFT_NIC_KIND_FRAME, 0, 0, 0, frame, len, 0);
 }
 
 int vmft_nic_wait(uint64_t deadline_mono_ns) {
@@ -198,6 +172,7 @@ int vmft_nic_wait(uint64_t deadline_mono_ns) {
 int vmft_frame_nic(struct vmft_frame_nic *nic) {
   const uint64_t mac = vmft_mmio_read(VMFT_NIC_BASE, VMFT_NIC_MAC);
   if (mac == 0) return 0;
+  if (!nic) return 1;
   for (int i = 0; i < 6; i++) nic->mac[i] = (uint8_t)(mac >> (8 * i));
   const uint64_t ipv4 = vmft_mmio_read(VMFT_NIC_BASE, VMFT_NIC_IPV4);
   nic->ip = (uint32_t)ipv4;

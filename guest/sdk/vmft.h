@@ -1,6 +1,7 @@
 /* The vmft guest SDK: bare-metal helpers for guests written in C (RV64IM + Zicsr, machine mode).
    Guests are ordinary C on picolibc (printf, malloc, string.h, ...). Include this header; link
-   with crt0.S, trap.S, runtime.c, picolibc.c, picolibc's libc.a and the rv64im/lp64 libgcc
+   with crt0.S, trap.S, runtime.c, picolibc.c, the archive of serve.c and net/ (the network
+   stack, linked only into guests that serve), picolibc's libc.a and the rv64im/lp64 libgcc
    (vmft_add_guest does). */
 #ifndef VMFT_SDK_H
 #define VMFT_SDK_H
@@ -142,7 +143,8 @@ struct vmft_nic_event {
 /* Divides `rx_area` into VMFT_NIC_RX_SLOTS receive buffers of size / VMFT_NIC_RX_SLOTS bytes,
    posts them and hands the rings to the NIC. A datagram longer than one buffer is cut to its
    size; TCP data arrives in chunks of at most one buffer. Returns 0, or -1 if the NIC refused
-   the rings (an area too small for one byte per buffer). */
+   the rings (an area too small for one byte per buffer) or, on the frame NIC, if a buffer
+   cannot take a whole frame (the MTU plus VMFT_NIC_ETH_HEADER bytes). */
 int vmft_nic_init(void *rx_area, size_t size);
 /* The oldest event not yet acknowledged, into *ev, without releasing it. Returns 0 if none. */
 int vmft_nic_peek(struct vmft_nic_event *ev);
@@ -152,20 +154,50 @@ void vmft_nic_ack(void);
 /* Rings the doorbell: the sends queued so far leave, in order, and the NIC sees the buffers
    posted again and clears its interrupt. Returns how many of those sends the NIC refused. */
 int vmft_nic_flush(void);
+/* One send request of any kind, as the NIC's descriptor carries it; the calls below are made
+   of it. The payload is copied at once (the buffer is free again on return). With `queue` it
+   waits for the next doorbell and returns VMFT_NIC_OK (or VMFT_NIC_ERR_BUFFER for a payload over
+   VMFT_NIC_MAX_PAYLOAD); otherwise it leaves at once and returns the NIC's answer. */
+int vmft_nic_send(uint32_t kind, uint32_t conn, uint32_t peer_ip, uint32_t peer_port,
+                  const void *data, size_t len, int queue);
+/* The frame NIC (vmft's --tap): one Ethernet frame, header and all, of at most the MTU plus
+   VMFT_NIC_ETH_HEADER bytes, sent at once. */
+int vmft_frame_send(const void *frame, size_t len);
+
+/* ---- serving, on either NIC ----
+   A server written against these calls runs on both NICs unchanged. On the socket NIC the
+   host terminates TCP and UDP (vmft's --tcp and --udp) and the events are the NIC's own. On
+   the frame NIC (--tap) the guest owns its network: the SDK runs its own TCP/IP stack
+   (net/vnet.h) on the NIC's frames and hands the handler the same events, answers ARP and ping,
+   and keeps its TCP timers on the guest's timer. There a guest takes at most
+   VMFT_NIC_FRAME_CONNECTIONS connections at once (about 8.5 KiB of heap each, allocated at
+   the first call), TCP data arrives in chunks of at most VMFT_NIC_FRAME_CHUNK bytes, a
+   datagram carries at most 1472 bytes (the stack does not fragment), and a connection whose
+   replies the client leaves unread past VMFT_NIC_FRAME_UNSENT_MAX bytes is reset (and the
+   handler told it closed), as the host drops such a client (--max-unread-bytes). */
+#define VMFT_NIC_FRAME_CONNECTIONS 64
+#define VMFT_NIC_FRAME_CHUNK 4096
+#define VMFT_NIC_FRAME_UNSENT_MAX (1u << 20)
+
+typedef void (*vmft_nic_handler)(const struct vmft_nic_event *ev);
+/* The ports the server answers on when it owns its network: on the frame NIC the SDK's stack
+   listens on TCP port `tcp_port` and takes datagrams to UDP port `udp_port` (0: none; the first
+   call's ports stay). On the socket NIC the host listens where --tcp and --udp say, and this
+   does nothing. Call it after vmft_nic_init. Returns 0, or -1 if the stack could not start or
+   take a port. */
+int vmft_nic_listen(uint16_t tcp_port, uint16_t udp_port);
 /* The server loop: forever, hands each event to `handle` (its payload stays valid until
    `handle` returns), releases it, and once none is left rings the doorbell and idles until
    the next. The sends `handle` makes are queued and leave together at that doorbell. The NIC
    interrupt only wakes the idle (it is enabled in mie just around it, with mstatus.MIE off),
    so it never traps; other interrupts, like the timer's, keep working. */
-__attribute__((noreturn)) void vmft_nic_serve(void (*handle)(const struct vmft_nic_event *ev));
+__attribute__((noreturn)) void vmft_nic_serve(vmft_nic_handler handle);
 /* Send requests. The payload is copied at once (the buffer is free again on return). Inside
    vmft_nic_serve's handler a send is queued for the doorbell after the batch and returns
    VMFT_NIC_OK (or VMFT_NIC_ERR_BUFFER for a payload over VMFT_NIC_MAX_PAYLOAD); anywhere else
-   it leaves at once and returns the NIC's answer: VMFT_NIC_OK or a VMFT_NIC_ERR_* code. */
+   it leaves at once and returns the NIC's answer: VMFT_NIC_OK or a VMFT_NIC_ERR_* code. A
+   send on a connection that is gone fails harmlessly with VMFT_NIC_ERR_CONN. */
 int vmft_udp_send(uint32_t peer_ip, uint32_t peer_port, const void *data, size_t len);
-/* The frame NIC (vmft's --tap): one Ethernet frame, header and all, of at most the MTU plus
-   VMFT_NIC_ETH_HEADER bytes. Queued or sent as the socket NIC's sends are. */
-int vmft_frame_send(const void *frame, size_t len);
 int vmft_tcp_send(uint32_t conn, const void *data, size_t len);
 int vmft_tcp_close(uint32_t conn);
 
@@ -183,7 +215,7 @@ struct vmft_frame_nic {
   uint32_t gateway; /* 0: none */
   uint32_t mtu;
 };
-/* Fills *nic and returns 1 on the frame NIC; returns 0 on the socket NIC. */
+/* Fills *nic (unless it is NULL) and returns 1 on the frame NIC; returns 0 on the socket NIC. */
 int vmft_frame_nic(struct vmft_frame_nic *nic);
 
 /* ---- text output ---- */

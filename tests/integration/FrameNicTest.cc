@@ -14,81 +14,10 @@
 #include <random>
 #include <string>
 
-#include "NetLab.h"
-#include "PairProcesses.h"
-#include "VmftProcess.h"
+#include "FrameNicFixture.h"
 
 namespace vmft::integration {
 namespace {
-
-constexpr Duration kTimeout{10000};
-const std::string kReady = "frames: ready\n";
-const std::vector<std::string> kFrameNic = {"--tap", "tap0", "--guest-ip", "198.18.0.10/24"};
-
-class FrameNic : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!NetLab::available()) GTEST_SKIP() << "the network lab needs root";
-    lab_ = std::make_unique<NetLab>();
-  }
-
-  // One datagram to the guest's echo port from the client namespace, and its reply.
-  std::string udp_echo(const std::string& text) const {
-    // nc waits a second after the reply for more; the reply itself comes at once.
-    return lab_->client("printf %s " + shell_quote(text) + " | nc -u -w 1 198.18.0.10 7", kTimeout)
-        .out;
-  }
-
-  // The frames guest as a pair in the lab: the primary on tap0, the backup on tap1.
-  PairSpec pair_spec() const {
-    PairSpec spec;
-    spec.guest = "frames";
-    spec.udp = spec.tcp = false;
-    spec.wrapper = lab_->in_lab();
-    spec.options = {"--guest-ip", "198.18.0.10/24"};
-    spec.primary_options = {"--tap", "tap0"};
-    spec.backup_side_options = {"--tap", "tap1"};
-    spec.ready_line = kReady;
-    return spec;
-  }
-
-  // An arbiter in the lab (where both sides reach it), and a pair registered at it.
-  std::unique_ptr<PairProcesses> pair_with_arbiter() {
-    arbiter_data_ = std::filesystem::temp_directory_path() /
-                    ("vmft-frames-arbiter-" + std::to_string(getpid()));
-    std::filesystem::create_directories(arbiter_data_);
-    arbiter_ = std::make_unique<VmftProcess>(
-        lab_->in_lab(),
-        std::vector<std::string>{"arbiter", "--listen", "127.0.0.1:7300", "--data", arbiter_data_});
-    EXPECT_TRUE(arbiter_->wait_for_log("listening", kTimeout)) << arbiter_->log();
-    PairSpec spec = pair_spec();
-    spec.options.insert(spec.options.end(), {"--arbiter", "127.0.0.1:7300"});
-    auto pair = std::make_unique<PairProcesses>(spec);
-    pair->pair();
-    EXPECT_TRUE(pair->primary().wait_for_log("registered at the arbiter at epoch 1", kTimeout))
-        << pair->diagnostics();
-    return pair;
-  }
-
-  void TearDown() override {
-    arbiter_.reset();
-    if (!arbiter_data_.empty()) std::filesystem::remove_all(arbiter_data_);
-  }
-
-  // Replays the log outside the lab (it holds every frame and the NIC's settings), expects
-  // the recording's console, and removes the log.
-  static void expect_replays_exactly(const std::string& log, const std::string& console) {
-    const auto replay = run_vmft({"replay", guest_path("frames"), "--log", log}, kTimeout);
-    std::filesystem::remove(log);
-    EXPECT_EQ(replay.exit_code, 0) << replay.err;
-    EXPECT_EQ(replay.out, console);
-    EXPECT_NE(replay.err.find("replay matched"), std::string::npos) << replay.err;
-  }
-
-  std::unique_ptr<NetLab> lab_;
-  std::unique_ptr<VmftProcess> arbiter_;
-  std::string arbiter_data_;
-};
 
 TEST_F(FrameNic, GuestAnswersPingAndUdpFromTheClientNamespace) {
   VmftProcess vmft(lab_->in_lab(), "run", "frames", kFrameNic);
@@ -162,7 +91,7 @@ TEST_F(FrameNic, ABackupWithOtherNicSettingsIsRefused) {
 // reach it), opens its own TAP device and answers ping and UDP with the guest's state carried
 // on (the frame count in each reply goes on from where the primary's was).
 TEST_F(FrameNic, KillingThePrimaryLeavesTheBackupAnsweringOnItsOwnTap) {
-  const auto owner = pair_with_arbiter();
+  const auto owner = pair_with_arbiter(pair_spec());
   PairProcesses& pair = *owner;
   const std::string before = udp_echo("before");
   ASSERT_TRUE(before.ends_with(" before")) << before << pair.diagnostics();
@@ -212,7 +141,7 @@ TEST_F(FrameNic, UnderSeededLossDuplicationAndReorderingARecordingReplaysExactly
 // and sends a line at a time; the primary is killed with kill -9 part way; every line comes
 // back, in order, on the same connection, with no reset and no reconnection.
 TEST_F(FrameNic, ATcpConnectionSurvivesKillingThePrimary) {
-  const auto owner = pair_with_arbiter();
+  const auto owner = pair_with_arbiter(pair_spec());
   PairProcesses& pair = *owner;
   const int fd = lab_->connect_from_client("198.18.0.10", 7);
   ASSERT_GE(fd, 0) << std::strerror(errno) << pair.diagnostics();
