@@ -40,6 +40,9 @@ void vnet_tcp_arm(struct vnet_tcp_conn *c, uint64_t now_ns) {
     /* 5.1: started when something is sent with none running; restarted by an ACK (5.3),
      * which clears the timer first. */
     if (c->timer != VNET_TCP_TIMER_RTX) {
+      /* retries counted the persist timer's probes until now: they are no retransmissions,
+       * and must not use up what the data sent into the opened window may have. */
+      if (c->timer == VNET_TCP_TIMER_PERSIST) c->retries = 0;
       c->timer = VNET_TCP_TIMER_RTX;
       c->deadline_ns = later(now_ns, c->rto_ns);
     }
