@@ -126,7 +126,10 @@ static bool process_ack(struct vnet *net, struct vnet_tcp_conn *c, const struct 
   if (vnet_seq_gt(s->ack, c->snd_una)) {
     take_ack(c, s->ack, now_ns);
   } else if (s->ack == c->snd_una && s->len == 0 && !has(s, VNET_TCP_SYN | VNET_TCP_FIN) &&
-             s->window == c->snd_wnd && c->snd_max != c->snd_una) {
+             s->window == c->snd_wnd && c->snd_nxt != c->snd_una) {
+    /* RFC 5681's duplicate ACK: data outstanding, no data, SYN or FIN, the same ACK and
+     * window. Outstanding is up to snd_nxt, not snd_max: a zero-window probe's byte moves
+     * snd_max alone, and the peer's answers to probes are not duplicates. */
     if (++c->dupacks == 3) {
       net->stats.tcp_fast_retransmits++;
       vnet_tcp_retransmit_first(net, c, now_ns);

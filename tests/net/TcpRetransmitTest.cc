@@ -122,6 +122,26 @@ TEST_F(VnetTcpRetransmit, AWindowUpdateIsNotADuplicateAck) {
   EXPECT_TRUE(sent_.empty());
 }
 
+// The answers to zero-window probes are no duplicate ACKs: the probe's byte is not in flight
+// (snd_nxt stays before it). Counted, they left the next real duplicate ACK the third.
+TEST_F(VnetTcpRetransmit, AnswersToWindowProbesAreNotDuplicateAcks) {
+  ack(0, 1000 * kMs, 0);
+  ASSERT_EQ(write(sock_, Frame(3000, 'f'), 1000 * kMs), 3000);
+  EXPECT_TRUE(sent_.empty());
+  uint64_t now = 1000 * kMs;
+  for (int i = 0; i < 2; i++) {
+    now = poll(now);
+    poll(now);
+    EXPECT_EQ(take_seg().data.size(), 1u);
+    ack(0, now, 0);  // still shut
+  }
+  ack(0, now, 8192);  // open, the probe's byte not kept
+  EXPECT_EQ(take_segs().size(), 3u);
+  ack(0, now + 10 * kMs);  // the first was lost, the second arrived: one duplicate ACK
+  EXPECT_TRUE(sent_.empty());
+  EXPECT_EQ(stats().tcp_fast_retransmits, 0u);
+}
+
 TEST_F(VnetTcpRetransmit, LostSynAckOfAnActiveOpenIsResent) {
   int sock = vnet_tcp_connect(&net_, kPeerIp, 7777, 6000, 0);
   Seg syn = take_seg();
