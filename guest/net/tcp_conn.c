@@ -220,7 +220,8 @@ void vnet_tcp_conn_input(struct vnet *net, struct vnet_tcp_conn *c,
   }
   net->stats.rx_delivered++;
   if (c->state == VNET_TCP_SYN_RECEIVED) {
-    c->state = VNET_TCP_ESTABLISHED;
+    /* A simultaneous open's caller may have shut down before this (a passive one's cannot). */
+    c->state = c->fin_queued ? VNET_TCP_FIN_WAIT_1 : VNET_TCP_ESTABLISHED;
     c->snd_wnd = s->window;
     c->snd_wl1 = s->seq;
     c->snd_wl2 = s->ack;
