@@ -155,6 +155,9 @@ static bool process_ack(struct vnet *net, struct vnet_tcp_conn *c, const struct 
 static void process_fin(struct vnet_tcp_conn *c, uint64_t now_ns) {
   c->fin_received = 1;
   c->rcv_nxt++;
+  /* The stream ends here: ranges held past the FIN (a peer sent bytes after its end) can
+   * never join it, and one starting right after it would now sit at rcv_nxt. */
+  c->ooo_count = 0;
   switch (c->state) {
     case VNET_TCP_ESTABLISHED: c->state = VNET_TCP_CLOSE_WAIT; break;
     case VNET_TCP_FIN_WAIT_1:

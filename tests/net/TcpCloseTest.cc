@@ -1,5 +1,6 @@
 // TCP's closing: FIN both ways and together, TIME_WAIT and its bound, and RST in every state
 // (RFC 5961's exact-match rule, challenge ACKs for SYNs).
+#include "TcpInvariants.h"
 #include "TcpTestSupport.h"
 
 namespace vmft::net_test {
@@ -113,6 +114,18 @@ TEST_F(VnetTcpClose, AnOutOfOrderFinWaitsForTheDataBeforeIt) {
   take_segs();
   EXPECT_EQ(state(sock_), VNET_TCP_CLOSE_WAIT);
   EXPECT_EQ(read_all(sock_), bytes("12345"));
+}
+
+// Bytes held out of order past the peer's FIN can never be delivered: the FIN ends the
+// stream, and no range may sit at or before rcv_nxt (TcpInvariants.h, which the fuzz target
+// checks after every record).
+TEST_F(VnetTcpClose, AFinDropsOutOfOrderBytesPastIt) {
+  peer(1, 0, kAck, bytes("x"));  // held out of order
+  peer(0, 0, kAck | kFin);
+  take_segs();
+  EXPECT_EQ(state(sock_), VNET_TCP_CLOSE_WAIT);
+  EXPECT_EQ(tcp_inconsistency(net_), "");
+  EXPECT_EQ(vnet_tcp_read(&net_, sock_, nullptr, 0, 0), 0);  // the end, nothing more
 }
 
 TEST_F(VnetTcpClose, CloseWithUnreadDataResets) {
