@@ -19,7 +19,8 @@ void vnet_tcp_rtt_sample(struct vnet_tcp_conn *c, uint32_t ack, uint64_t now_ns)
   if (!c->rtt_timing || !vnet_seq_gt(ack, c->rtt_seq)) return;
   c->rtt_timing = 0;
   uint64_t r = now_ns >= c->rtt_start_ns ? now_ns - c->rtt_start_ns : 0;
-  if (c->srtt_ns == 0 && c->rttvar_ns == 0) { /* the first measurement (2.2) */
+  if (!c->rtt_sampled) { /* the first measurement (2.2), which may be 0 */
+    c->rtt_sampled = 1;
     c->srtt_ns = r;
     c->rttvar_ns = r / 2;
   } else { /* 2.3: beta 1/4, alpha 1/8 */

@@ -240,7 +240,7 @@ struct vnet_tcp_conn {
   uint8_t listener; /* 1 + the index of the listener that made it, until accepted; else 0 */
   uint8_t timer;    /* what deadline_ns is for: VNET_TCP_TIMER_* (vnet_internal.h) */
   uint8_t fin_queued, fin_received, dupacks, retries;
-  uint8_t rtt_timing, ooo_count;
+  uint8_t rtt_timing, rtt_sampled, ooo_count; /* rtt_sampled: srtt_ns and rttvar_ns are set */
   int16_t error; /* VNET_ERR_RESET or VNET_ERR_TIMED_OUT once the connection died */
   uint32_t remote_ip;
   uint16_t local_port, remote_port;

@@ -69,6 +69,20 @@ TEST_F(VnetTcpRetransmit, TimeoutsResendTheFirstSegmentWithExponentialBackoff) {
   EXPECT_EQ(rest[1].seq + rest[1].data.size(), snd_ + 2500);
 }
 
+// A first sample of 0 (a handshake within one tick of the caller's clock) is still the first:
+// the next one is smoothed into it (RFC 6298 2.3), not taken as the first again (2.2).
+TEST_F(VnetTcp, ASecondSampleAfterAZeroFirstIsSmoothed) {
+  int sock = connect_peer();  // SYN-ACK and ACK at 0: R = 0
+  ASSERT_GE(sock, 0);
+  ASSERT_EQ(write(sock, bytes("x"), kSecond), 1);
+  take_seg();
+  seg_in(kPeerIsn + 1, our_isn_ + 2, kAck, {}, 8192, kSecond + 100 * kMs);
+  const auto& c = net_.tcp[sock];
+  EXPECT_EQ(c.rttvar_ns, 25 * kMs);  // (3 * 0 + |0 - 100|) / 4
+  EXPECT_EQ(c.srtt_ns, 12500000u);   // (7 * 0 + 100) / 8
+  EXPECT_EQ(c.rto_ns, VNET_TCP_RTO_MIN_NS);
+}
+
 TEST_F(VnetTcpRetransmit, KarnsRuleTakesNoSampleFromARetransmittedSegment) {
   ASSERT_EQ(write(sock_, bytes("k"), 1000 * kMs), 1);
   take_seg();
