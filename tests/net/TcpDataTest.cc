@@ -106,6 +106,20 @@ TEST_F(VnetTcpData, ProbesDoNotUseUpTheRetransmissionsOfWhatFollows) {
   EXPECT_EQ(state(sock_), VNET_TCP_ESTABLISHED);
 }
 
+// An ACK carries no sequence space: sent while a probe's byte is out (snd_nxt before
+// snd_max) it is still no retransmission.
+TEST_F(VnetTcpData, AnAckIsNotCountedAsARetransmission) {
+  seg_in(rcv_, snd_, kAck, {}, 0);
+  ASSERT_EQ(write(sock_, bytes("abc")), 3);
+  poll(poll(0));
+  EXPECT_EQ(take_seg().data, bytes("a"));  // the first probe: sent once
+  data_in(0, bytes("hi"), 0);
+  Seg ack = take_seg();
+  EXPECT_TRUE(ack.data.empty());
+  EXPECT_EQ(ack.ack, rcv_ + 2);
+  EXPECT_EQ(stats().tcp_retransmits, 0u);
+}
+
 TEST_F(VnetTcpData, AProbeByteTheRecipientTookIsNotSentAgain) {
   seg_in(rcv_, snd_, kAck, {}, 0);
   ASSERT_EQ(write(sock_, bytes("abc")), 3);
