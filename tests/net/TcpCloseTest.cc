@@ -89,6 +89,18 @@ TEST_F(VnetTcpClose, ARetransmittedFinInTimeWaitIsAckedAndRestartsTheTimer) {
   EXPECT_EQ(poll(kSecond), kSecond + 2 * VNET_TCP_MSL_NS);
 }
 
+// now_ns is any monotonic clock the caller likes: TIME_WAIT's deadline saturates like the
+// other timers' instead of wrapping to a time long past.
+TEST_F(VnetTcpClose, TimeWaitLastsOnAClockNearItsEnd) {
+  const uint64_t late = UINT64_MAX - kSecond;
+  go_to(VNET_TCP_FIN_WAIT_2);
+  peer(0, 1, kAck | kFin, {}, late);
+  sent_.clear();  // its ACK waits for ARP: arp.c's deadlines wrap at such a clock
+  ASSERT_EQ(state(sock_), VNET_TCP_TIME_WAIT);
+  EXPECT_GT(poll(late), late);
+  EXPECT_EQ(state(sock_), VNET_TCP_TIME_WAIT);
+}
+
 TEST_F(VnetTcpClose, SimultaneousCloseGoesThroughClosing) {
   go_to(VNET_TCP_CLOSING);
   peer(1, 1, kAck);
