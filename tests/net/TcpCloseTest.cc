@@ -101,6 +101,24 @@ TEST_F(VnetTcpClose, TimeWaitLastsOnAClockNearItsEnd) {
   EXPECT_EQ(state(sock_), VNET_TCP_TIME_WAIT);
 }
 
+// RFC 1122 4.2.2.13 lets a SYN reopen a 4-tuple in TIME_WAIT only if the new connection's
+// ISN is above every sequence number of the old one: sent faster than the ISN clock's 4 us
+// ticks, the old incarnation's numbers are ahead of that clock.
+TEST_F(VnetTcpClose, AConnectionReopenedFromTimeWaitStartsAboveTheOldNumbers) {
+  ASSERT_EQ(write(sock_, Frame(4000, 'o')), 4000);
+  take_segs();
+  peer(0, 4000, kAck);
+  ASSERT_EQ(vnet_tcp_close(&net_, sock_, 0), VNET_OK);
+  take_seg();
+  peer(0, 4001, kAck | kFin, {}, kMs);
+  take_seg();
+  ASSERT_EQ(state(sock_), VNET_TCP_TIME_WAIT);
+  seg_in(rcv_ + 100000, 0, kSyn, {}, 8192, 2 * kMs);  // the same 4-tuple, 1 ms later
+  Seg synack = take_seg();
+  ASSERT_TRUE(synack.has(kSyn | kAck));
+  EXPECT_TRUE(seq_lt(snd_ + 4001, synack.seq)) << synack.seq - snd_;
+}
+
 TEST_F(VnetTcpClose, SimultaneousCloseGoesThroughClosing) {
   go_to(VNET_TCP_CLOSING);
   peer(1, 1, kAck);
