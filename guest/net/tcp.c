@@ -197,8 +197,9 @@ int vnet_tcp_write(struct vnet *net, int sock, const void *data, size_t len, uin
   if (c == NULL) return VNET_ERR_CLOSED;
   if (data == NULL && len > 0) return VNET_ERR_INVALID;
   if (c->error != 0) return c->error;
-  bool open = c->state == VNET_TCP_SYN_SENT || c->state == VNET_TCP_ESTABLISHED ||
-              c->state == VNET_TCP_CLOSE_WAIT;
+  /* SYN_RECEIVED: a simultaneous open, whose caller already holds the handle. */
+  bool handshake = c->state == VNET_TCP_SYN_SENT || c->state == VNET_TCP_SYN_RECEIVED;
+  bool open = handshake || c->state == VNET_TCP_ESTABLISHED || c->state == VNET_TCP_CLOSE_WAIT;
   if (!open || c->fin_queued) return VNET_ERR_CLOSED;
   if (len == 0) return 0;
   size_t room = VNET_TCP_TX_BUF - c->tx_len;
@@ -209,7 +210,7 @@ int vnet_tcp_write(struct vnet *net, int sock, const void *data, size_t len, uin
   memcpy(c->tx + at, data, first);
   memcpy(c->tx, (const uint8_t *)data + first, n - first);
   c->tx_len = (uint16_t)(c->tx_len + n);
-  if (c->state != VNET_TCP_SYN_SENT) vnet_tcp_output(net, c, false, VNET_TCP_TX_BUF, now_ns);
+  if (!handshake) vnet_tcp_output(net, c, false, VNET_TCP_TX_BUF, now_ns);
   return (int)n;
 }
 
@@ -218,7 +219,8 @@ int vnet_tcp_shutdown(struct vnet *net, int sock, uint64_t now_ns) {
   if (c == NULL) return VNET_ERR_CLOSED;
   if (c->fin_queued) return VNET_OK;
   switch (c->state) {
-    case VNET_TCP_SYN_SENT: c->fin_queued = 1; return VNET_OK; /* sent once established */
+    case VNET_TCP_SYN_SENT: /* sent once established */
+    case VNET_TCP_SYN_RECEIVED: c->fin_queued = 1; return VNET_OK;
     case VNET_TCP_ESTABLISHED: c->state = VNET_TCP_FIN_WAIT_1; break;
     case VNET_TCP_CLOSE_WAIT: c->state = VNET_TCP_LAST_ACK; break;
     default: return VNET_OK;

@@ -95,7 +95,9 @@ static void receive_data(struct vnet_tcp_conn *c, const struct vnet_tcp_segment 
 static void enter_time_wait(struct vnet_tcp_conn *c, uint64_t now_ns) {
   c->state = VNET_TCP_TIME_WAIT;
   c->timer = VNET_TCP_TIMER_TIME_WAIT;
-  c->deadline_ns = now_ns + 2 * VNET_TCP_MSL_NS;
+  /* Saturated as tcp_timer.c's timers are: now_ns may come from any monotonic clock. */
+  c->deadline_ns =
+      now_ns > UINT64_MAX - 2 * VNET_TCP_MSL_NS - 1 ? UINT64_MAX - 1 : now_ns + 2 * VNET_TCP_MSL_NS;
 }
 
 static bool fin_acked(const struct vnet_tcp_conn *c) {
@@ -126,7 +128,10 @@ static bool process_ack(struct vnet *net, struct vnet_tcp_conn *c, const struct 
   if (vnet_seq_gt(s->ack, c->snd_una)) {
     take_ack(c, s->ack, now_ns);
   } else if (s->ack == c->snd_una && s->len == 0 && !has(s, VNET_TCP_SYN | VNET_TCP_FIN) &&
-             s->window == c->snd_wnd && c->snd_max != c->snd_una) {
+             s->window == c->snd_wnd && c->snd_nxt != c->snd_una) {
+    /* RFC 5681's duplicate ACK: data outstanding, no data, SYN or FIN, the same ACK and
+     * window. Outstanding is up to snd_nxt, not snd_max: a zero-window probe's byte moves
+     * snd_max alone, and the peer's answers to probes are not duplicates. */
     if (++c->dupacks == 3) {
       net->stats.tcp_fast_retransmits++;
       vnet_tcp_retransmit_first(net, c, now_ns);
@@ -152,6 +157,9 @@ static bool process_ack(struct vnet *net, struct vnet_tcp_conn *c, const struct 
 static void process_fin(struct vnet_tcp_conn *c, uint64_t now_ns) {
   c->fin_received = 1;
   c->rcv_nxt++;
+  /* The stream ends here: ranges held past the FIN (a peer sent bytes after its end) can
+   * never join it, and one starting right after it would now sit at rcv_nxt. */
+  c->ooo_count = 0;
   switch (c->state) {
     case VNET_TCP_ESTABLISHED: c->state = VNET_TCP_CLOSE_WAIT; break;
     case VNET_TCP_FIN_WAIT_1:
@@ -217,7 +225,8 @@ void vnet_tcp_conn_input(struct vnet *net, struct vnet_tcp_conn *c,
   }
   net->stats.rx_delivered++;
   if (c->state == VNET_TCP_SYN_RECEIVED) {
-    c->state = VNET_TCP_ESTABLISHED;
+    /* A simultaneous open's caller may have shut down before this (a passive one's cannot). */
+    c->state = c->fin_queued ? VNET_TCP_FIN_WAIT_1 : VNET_TCP_ESTABLISHED;
     c->snd_wnd = s->window;
     c->snd_wl1 = s->seq;
     c->snd_wl2 = s->ack;

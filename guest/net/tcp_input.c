@@ -89,9 +89,10 @@ static unsigned backlog_of(struct vnet *net, int listener, struct vnet_tcp_conn 
   return n;
 }
 
-/* RFC 9293 3.10.7.2: LISTEN. */
+/* RFC 9293 3.10.7.2: LISTEN. old_snd_max: for a SYN that reopens a 4-tuple from TIME_WAIT,
+ * the old connection's snd_max (else NULL). */
 static void listen_input(struct vnet *net, int listener, const struct vnet_tcp_segment *s,
-                         uint64_t now_ns) {
+                         const uint32_t *old_snd_max, uint64_t now_ns) {
   if (has(s, VNET_TCP_RST)) goto rejected;
   if (has(s, VNET_TCP_ACK)) {
     vnet_tcp_send_rst(net, s->src_ip, s->dst_port, s->src_port, s->ack, 0, VNET_TCP_RST, now_ns);
@@ -116,6 +117,9 @@ static void listen_input(struct vnet *net, int listener, const struct vnet_tcp_s
   c->remote_port = s->src_port;
   take_syn(net, c, s);
   c->iss = vnet_tcp_isn(net, s->src_ip, s->dst_port, s->src_port, now_ns);
+  /* RFC 1122 4.2.2.13: a reopened connection starts above every number the old one used.
+   * The ISN clock alone does not do that when the old one sent faster than 1 byte per 4 us. */
+  if (old_snd_max != NULL && !vnet_seq_gt(c->iss, *old_snd_max)) c->iss = *old_snd_max + 1;
   c->snd_una = c->snd_nxt = c->snd_max = c->iss;
   c->tx_seq = c->iss + 1;
   c->snd_wnd = s->window;
@@ -183,9 +187,14 @@ void vnet_tcp_input(struct vnet *net, uint32_t src, uint32_t dst, const uint8_t 
   struct vnet_tcp_segment s;
   if (!parse(net, src, dst, msg, len, &s)) return;
   struct vnet_tcp_conn *c = vnet_tcp_find(net, s.src_ip, s.dst_port, s.src_port);
-  /* RFC 6191-ish: a new SYN for a 4-tuple in TIME_WAIT, above its old numbers, starts over. */
+  /* RFC 1122 4.2.2.13: a new SYN for a 4-tuple in TIME_WAIT, above its old numbers, starts
+   * over (and our new ISN goes above the old snd_max, in listen_input). */
+  uint32_t old_snd_max = 0;
+  const uint32_t *reopened = NULL;
   if (c != NULL && c->state == VNET_TCP_TIME_WAIT && s.flags == VNET_TCP_SYN &&
       vnet_seq_gt(s.seq, c->rcv_nxt) && !c->owned) {
+    old_snd_max = c->snd_max;
+    reopened = &old_snd_max;
     memset(c, 0, offsetof(struct vnet_tcp_conn, rx));
     c = NULL;
   }
@@ -199,7 +208,7 @@ void vnet_tcp_input(struct vnet *net, uint32_t src, uint32_t dst, const uint8_t 
   }
   for (int i = 0; i < VNET_TCP_LISTENERS; i++) {
     if (net->tcp_listeners[i].port == s.dst_port) {
-      listen_input(net, i, &s, now_ns);
+      listen_input(net, i, &s, reopened, now_ns);
       return;
     }
   }

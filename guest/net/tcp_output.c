@@ -73,7 +73,7 @@ static void send_segment(struct vnet *net, struct vnet_tcp_conn *c, uint32_t seq
     memcpy(seg + header_len + first, c->tx, len - first);
   }
   uint32_t end = seq + (uint32_t)len + (syn ? 1u : 0u) + ((flags & VNET_TCP_FIN) ? 1u : 0u);
-  if (vnet_seq_lt(seq, c->snd_max)) {
+  if (end != seq && vnet_seq_lt(seq, c->snd_max)) { /* an ACK before snd_max resends nothing */
     net->stats.tcp_retransmits++;
     c->rtt_timing = 0; /* Karn: no sample from a segment sent twice */
   } else if (end != seq && !c->rtt_timing) {

@@ -19,7 +19,8 @@ void vnet_tcp_rtt_sample(struct vnet_tcp_conn *c, uint32_t ack, uint64_t now_ns)
   if (!c->rtt_timing || !vnet_seq_gt(ack, c->rtt_seq)) return;
   c->rtt_timing = 0;
   uint64_t r = now_ns >= c->rtt_start_ns ? now_ns - c->rtt_start_ns : 0;
-  if (c->srtt_ns == 0 && c->rttvar_ns == 0) { /* the first measurement (2.2) */
+  if (!c->rtt_sampled) { /* the first measurement (2.2), which may be 0 */
+    c->rtt_sampled = 1;
     c->srtt_ns = r;
     c->rttvar_ns = r / 2;
   } else { /* 2.3: beta 1/4, alpha 1/8 */
@@ -40,6 +41,9 @@ void vnet_tcp_arm(struct vnet_tcp_conn *c, uint64_t now_ns) {
     /* 5.1: started when something is sent with none running; restarted by an ACK (5.3),
      * which clears the timer first. */
     if (c->timer != VNET_TCP_TIMER_RTX) {
+      /* retries counted the persist timer's probes until now: they are no retransmissions,
+       * and must not use up what the data sent into the opened window may have. */
+      if (c->timer == VNET_TCP_TIMER_PERSIST) c->retries = 0;
       c->timer = VNET_TCP_TIMER_RTX;
       c->deadline_ns = later(now_ns, c->rto_ns);
     }

@@ -101,7 +101,8 @@ extern "C" {
 #define VNET_TCP_RTO_MIN_NS 200000000ull
 #define VNET_TCP_RTO_MAX_NS 60000000000ull
 /* Retransmissions of one segment before the connection is given up (VNET_ERR_TIMED_OUT):
- * with backoff from 200 ms that is about 100 s, RFC 1122's R2 ("at least 100 s"). A SYN-ACK
+ * with backoff from the 200 ms floor that is about 160 s (from the first RTO of 1 s, about
+ * 300 s), past RFC 1122's R2 ("at least 100 s"). A SYN-ACK
  * gets fewer: a half-open block that never completes is freed after about 30 s. */
 #define VNET_TCP_MAX_RETRIES 9
 #define VNET_TCP_SYN_RETRIES 4
@@ -154,7 +155,7 @@ struct vnet_driver {
  * counts in tx_frames. */
 struct vnet_stats {
   uint64_t rx_frames;    /* frames given to vnet_input */
-  uint64_t rx_delivered; /* frames used: ARP handled, echo answered, UDP delivered */
+  uint64_t rx_delivered; /* frames used: ARP handled, echo answered, UDP or TCP delivered */
 
   uint64_t rx_drop_runt;      /* shorter than an Ethernet header */
   uint64_t rx_drop_oversize;  /* longer than a header plus the MTU */
@@ -171,7 +172,7 @@ struct vnet_stats {
   uint64_t rx_drop_ip_fragment;   /* MF set or a fragment offset: there is no reassembly */
   uint64_t rx_drop_ip_source;     /* from 0, loopback, multicast, a broadcast or our own address */
   uint64_t rx_drop_ip_not_for_us; /* another address (broadcasts too, but for UDP) */
-  uint64_t rx_drop_ip_protocol;   /* neither ICMP nor UDP */
+  uint64_t rx_drop_ip_protocol;   /* neither ICMP, UDP nor TCP */
 
   uint64_t rx_drop_icmp_malformed; /* shorter than an ICMP header */
   uint64_t rx_drop_icmp_checksum;
@@ -250,7 +251,7 @@ struct vnet_tcp_conn {
   uint8_t listener; /* 1 + the index of the listener that made it, until accepted; else 0 */
   uint8_t timer;    /* what deadline_ns is for: VNET_TCP_TIMER_* (vnet_internal.h) */
   uint8_t fin_queued, fin_received, dupacks, retries;
-  uint8_t rtt_timing, ooo_count;
+  uint8_t rtt_timing, rtt_sampled, ooo_count; /* rtt_sampled: srtt_ns and rttvar_ns are set */
   uint8_t ack_owed; /* delay_acks: in-order data came in that no segment has acknowledged */
   int16_t error; /* VNET_ERR_RESET or VNET_ERR_TIMED_OUT once the connection died */
   uint32_t remote_ip;
@@ -377,7 +378,8 @@ int vnet_udp_send(struct vnet *net, uint32_t dst_ip, uint16_t dst_port, uint16_t
  * the listener's handle, or VNET_ERR_INVALID (port 0, backlog 0), VNET_ERR_IN_USE,
  * VNET_ERR_FULL (every listener taken, or a stack without TCP blocks). */
 int vnet_tcp_listen(struct vnet *net, uint16_t port, unsigned backlog);
-/* Stops listening; the connections it had not handed out are reset. */
+/* Stops listening; the connections it had not handed out are reset. VNET_ERR_NOT_FOUND for
+ * a handle that is not a listener's. */
 int vnet_tcp_unlisten(struct vnet *net, int listener, uint64_t now_ns);
 /* The oldest established connection of a listener not yet accepted: its handle, or
  * VNET_ERR_WOULD_BLOCK, or VNET_ERR_INVALID for a bad listener. */

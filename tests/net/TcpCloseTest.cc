@@ -1,5 +1,6 @@
 // TCP's closing: FIN both ways and together, TIME_WAIT and its bound, and RST in every state
 // (RFC 5961's exact-match rule, challenge ACKs for SYNs).
+#include "TcpInvariants.h"
 #include "TcpTestSupport.h"
 
 namespace vmft::net_test {
@@ -88,6 +89,36 @@ TEST_F(VnetTcpClose, ARetransmittedFinInTimeWaitIsAckedAndRestartsTheTimer) {
   EXPECT_EQ(poll(kSecond), kSecond + 2 * VNET_TCP_MSL_NS);
 }
 
+// now_ns is any monotonic clock the caller likes: TIME_WAIT's deadline saturates like the
+// other timers' instead of wrapping to a time long past.
+TEST_F(VnetTcpClose, TimeWaitLastsOnAClockNearItsEnd) {
+  const uint64_t late = UINT64_MAX - kSecond;
+  go_to(VNET_TCP_FIN_WAIT_2);
+  peer(0, 1, kAck | kFin, {}, late);
+  sent_.clear();  // its ACK waits for ARP: arp.c's deadlines wrap at such a clock
+  ASSERT_EQ(state(sock_), VNET_TCP_TIME_WAIT);
+  EXPECT_GT(poll(late), late);
+  EXPECT_EQ(state(sock_), VNET_TCP_TIME_WAIT);
+}
+
+// RFC 1122 4.2.2.13 lets a SYN reopen a 4-tuple in TIME_WAIT only if the new connection's
+// ISN is above every sequence number of the old one: sent faster than the ISN clock's 4 us
+// ticks, the old incarnation's numbers are ahead of that clock.
+TEST_F(VnetTcpClose, AConnectionReopenedFromTimeWaitStartsAboveTheOldNumbers) {
+  ASSERT_EQ(write(sock_, Frame(4000, 'o')), 4000);
+  take_segs();
+  peer(0, 4000, kAck);
+  ASSERT_EQ(vnet_tcp_close(&net_, sock_, 0), VNET_OK);
+  take_seg();
+  peer(0, 4001, kAck | kFin, {}, kMs);
+  take_seg();
+  ASSERT_EQ(state(sock_), VNET_TCP_TIME_WAIT);
+  seg_in(rcv_ + 100000, 0, kSyn, {}, 8192, 2 * kMs);  // the same 4-tuple, 1 ms later
+  Seg synack = take_seg();
+  ASSERT_TRUE(synack.has(kSyn | kAck));
+  EXPECT_TRUE(seq_lt(snd_ + 4001, synack.seq)) << synack.seq - snd_;
+}
+
 TEST_F(VnetTcpClose, SimultaneousCloseGoesThroughClosing) {
   go_to(VNET_TCP_CLOSING);
   peer(1, 1, kAck);
@@ -113,6 +144,18 @@ TEST_F(VnetTcpClose, AnOutOfOrderFinWaitsForTheDataBeforeIt) {
   take_segs();
   EXPECT_EQ(state(sock_), VNET_TCP_CLOSE_WAIT);
   EXPECT_EQ(read_all(sock_), bytes("12345"));
+}
+
+// Bytes held out of order past the peer's FIN can never be delivered: the FIN ends the
+// stream, and no range may sit at or before rcv_nxt (TcpInvariants.h, which the fuzz target
+// checks after every record).
+TEST_F(VnetTcpClose, AFinDropsOutOfOrderBytesPastIt) {
+  peer(1, 0, kAck, bytes("x"));  // held out of order
+  peer(0, 0, kAck | kFin);
+  take_segs();
+  EXPECT_EQ(state(sock_), VNET_TCP_CLOSE_WAIT);
+  EXPECT_EQ(tcp_inconsistency(net_), "");
+  EXPECT_EQ(vnet_tcp_read(&net_, sock_, nullptr, 0, 0), 0);  // the end, nothing more
 }
 
 TEST_F(VnetTcpClose, CloseWithUnreadDataResets) {

@@ -83,6 +83,43 @@ TEST_F(VnetTcpData, ZeroWindowIsProbedWithBackoffUntilItOpens) {
   EXPECT_EQ(rest.data, bytes("waiting"));
 }
 
+// Zero-window probes are not retransmissions: however long the window stayed shut, the data
+// sent once it opens gets the full VNET_TCP_MAX_RETRIES (RFC 1122 4.2.2.17, 4.2.3.5).
+TEST_F(VnetTcpData, ProbesDoNotUseUpTheRetransmissionsOfWhatFollows) {
+  seg_in(rcv_, snd_, kAck, {}, 0);
+  ASSERT_EQ(write(sock_, bytes("data")), 4);
+  uint64_t now = 0;
+  for (int i = 0; i < VNET_TCP_MAX_RETRIES; i++) {
+    now = poll(now);
+    peer_asks_for_us(kPeerMac, kPeerIp, now);
+    poll(now);
+    EXPECT_EQ(take_seg().data, bytes("d")) << "probe " << i;
+    seg_in(rcv_, snd_, kAck, {}, 0, now);  // still shut
+  }
+  seg_in(rcv_, snd_, kAck, {}, 8192, now);  // open, the probe's byte not kept
+  EXPECT_EQ(take_seg().data, bytes("data"));
+  now = poll(now);  // that segment is lost: its first timeout resends it
+  poll(now);
+  Seg again = take_seg();
+  EXPECT_FALSE(again.has(kRst));
+  EXPECT_EQ(again.data, bytes("data"));
+  EXPECT_EQ(state(sock_), VNET_TCP_ESTABLISHED);
+}
+
+// An ACK carries no sequence space: sent while a probe's byte is out (snd_nxt before
+// snd_max) it is still no retransmission.
+TEST_F(VnetTcpData, AnAckIsNotCountedAsARetransmission) {
+  seg_in(rcv_, snd_, kAck, {}, 0);
+  ASSERT_EQ(write(sock_, bytes("abc")), 3);
+  poll(poll(0));
+  EXPECT_EQ(take_seg().data, bytes("a"));  // the first probe: sent once
+  data_in(0, bytes("hi"), 0);
+  Seg ack = take_seg();
+  EXPECT_TRUE(ack.data.empty());
+  EXPECT_EQ(ack.ack, rcv_ + 2);
+  EXPECT_EQ(stats().tcp_retransmits, 0u);
+}
+
 TEST_F(VnetTcpData, AProbeByteTheRecipientTookIsNotSentAgain) {
   seg_in(rcv_, snd_, kAck, {}, 0);
   ASSERT_EQ(write(sock_, bytes("abc")), 3);

@@ -188,6 +188,40 @@ TEST_F(VnetTcp, ActiveOpenConnectsAndSendsWrittenData) {
   EXPECT_EQ(state(sock), VNET_TCP_ESTABLISHED);
 }
 
+// A simultaneous open (RFC 9293 3.5, figure 8) goes through SYN_RECEIVED with the caller
+// holding the handle: what it wrote or shut down before then leaves once established.
+TEST_F(VnetTcp, SimultaneousOpenKeepsAShutdownFromSynSent) {
+  int sock = vnet_tcp_connect(&net_, kPeerIp, 7777, 6000, 0);
+  Seg syn = take_seg();
+  ASSERT_EQ(vnet_tcp_shutdown(&net_, sock, 0), VNET_OK);
+  input(tcp_frame(kPeerIp, 7777, 6000, 9000, 0, kSyn, 8192, {}, mss_option(1460)));
+  Seg synack = take_seg();
+  EXPECT_TRUE(synack.has(kSyn | kAck));
+  EXPECT_EQ(synack.seq, syn.seq);
+  EXPECT_EQ(synack.ack, 9001u);
+  input(tcp_frame(kPeerIp, 7777, 6000, 9001, syn.seq + 1, kAck, 8192));
+  Seg fin = take_seg();
+  EXPECT_TRUE(fin.has(kFin | kAck));
+  EXPECT_EQ(fin.seq, syn.seq + 1);
+  EXPECT_EQ(state(sock), VNET_TCP_FIN_WAIT_1);
+}
+
+TEST_F(VnetTcp, SimultaneousOpenTakesWritesAndShutdownInSynReceived) {
+  int sock = vnet_tcp_connect(&net_, kPeerIp, 7777, 6000, 0);
+  Seg syn = take_seg();
+  input(tcp_frame(kPeerIp, 7777, 6000, 9000, 0, kSyn, 8192, {}, mss_option(1460)));
+  take_seg();
+  ASSERT_EQ(state(sock), VNET_TCP_SYN_RECEIVED);
+  EXPECT_EQ(write(sock, bytes("early")), 5);
+  EXPECT_EQ(vnet_tcp_shutdown(&net_, sock, 0), VNET_OK);
+  EXPECT_TRUE(sent_.empty());
+  input(tcp_frame(kPeerIp, 7777, 6000, 9001, syn.seq + 1, kAck, 8192));
+  Seg data = take_seg();
+  EXPECT_EQ(data.data, bytes("early"));
+  EXPECT_TRUE(data.has(kFin | kAck));
+  EXPECT_EQ(state(sock), VNET_TCP_FIN_WAIT_1);
+}
+
 TEST_F(VnetTcp, ActiveOpenRefusedByRst) {
   int sock = vnet_tcp_connect(&net_, kPeerIp, 7777, 5555, 0);
   Seg syn = take_seg();

@@ -69,6 +69,20 @@ TEST_F(VnetTcpRetransmit, TimeoutsResendTheFirstSegmentWithExponentialBackoff) {
   EXPECT_EQ(rest[1].seq + rest[1].data.size(), snd_ + 2500);
 }
 
+// A first sample of 0 (a handshake within one tick of the caller's clock) is still the first:
+// the next one is smoothed into it (RFC 6298 2.3), not taken as the first again (2.2).
+TEST_F(VnetTcp, ASecondSampleAfterAZeroFirstIsSmoothed) {
+  int sock = connect_peer();  // SYN-ACK and ACK at 0: R = 0
+  ASSERT_GE(sock, 0);
+  ASSERT_EQ(write(sock, bytes("x"), kSecond), 1);
+  take_seg();
+  seg_in(kPeerIsn + 1, our_isn_ + 2, kAck, {}, 8192, kSecond + 100 * kMs);
+  const auto& c = net_.tcp[sock];
+  EXPECT_EQ(c.rttvar_ns, 25 * kMs);  // (3 * 0 + |0 - 100|) / 4
+  EXPECT_EQ(c.srtt_ns, 12500000u);   // (7 * 0 + 100) / 8
+  EXPECT_EQ(c.rto_ns, VNET_TCP_RTO_MIN_NS);
+}
+
 TEST_F(VnetTcpRetransmit, KarnsRuleTakesNoSampleFromARetransmittedSegment) {
   ASSERT_EQ(write(sock_, bytes("k"), 1000 * kMs), 1);
   take_seg();
@@ -120,6 +134,26 @@ TEST_F(VnetTcpRetransmit, AWindowUpdateIsNotADuplicateAck) {
   take_segs();
   for (uint16_t w = 8000; w < 8004; w++) ack(1000, 1010 * kMs, w);
   EXPECT_TRUE(sent_.empty());
+}
+
+// The answers to zero-window probes are no duplicate ACKs: the probe's byte is not in flight
+// (snd_nxt stays before it). Counted, they left the next real duplicate ACK the third.
+TEST_F(VnetTcpRetransmit, AnswersToWindowProbesAreNotDuplicateAcks) {
+  ack(0, 1000 * kMs, 0);
+  ASSERT_EQ(write(sock_, Frame(3000, 'f'), 1000 * kMs), 3000);
+  EXPECT_TRUE(sent_.empty());
+  uint64_t now = 1000 * kMs;
+  for (int i = 0; i < 2; i++) {
+    now = poll(now);
+    poll(now);
+    EXPECT_EQ(take_seg().data.size(), 1u);
+    ack(0, now, 0);  // still shut
+  }
+  ack(0, now, 8192);  // open, the probe's byte not kept
+  EXPECT_EQ(take_segs().size(), 3u);
+  ack(0, now + 10 * kMs);  // the first was lost, the second arrived: one duplicate ACK
+  EXPECT_TRUE(sent_.empty());
+  EXPECT_EQ(stats().tcp_fast_retransmits, 0u);
 }
 
 TEST_F(VnetTcpRetransmit, LostSynAckOfAnActiveOpenIsResent) {
