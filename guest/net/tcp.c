@@ -41,8 +41,9 @@ struct vnet_tcp_conn *vnet_tcp_find(struct vnet *net, uint32_t remote_ip, uint16
                                     uint16_t remote_port) {
   for (size_t i = 0; i < net->tcp_count; i++) {
     struct vnet_tcp_conn *c = &net->tcp[i];
-    if (c->state != VNET_TCP_CLOSED && c->remote_ip == remote_ip && c->local_port == local_port &&
-        c->remote_port == remote_port)
+    /* The peer's port first: a server's clients share its address and its port. */
+    if (c->remote_port == remote_port && c->remote_ip == remote_ip &&
+        c->local_port == local_port && c->state != VNET_TCP_CLOSED)
       return c;
   }
   return NULL;

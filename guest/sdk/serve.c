@@ -21,7 +21,8 @@ static int batching;
 
 /* A connection the stack accepted, by its vnet handle. */
 struct stack_conn {
-  uint32_t id;         /* the conn the handler knows it by; 0: closed by the guest, or free */
+  uint32_t id;         /* the conn the handler knows it by (conn_id); 0: closed by the guest, or
+                          free */
   uint8_t peer_closed; /* TCP_CLOSE handed to the handler */
   uint8_t failed;      /* reset, timed out or too far behind: to be reported and released */
   uint8_t closing;     /* the guest closed it: the stack closes it once out[] is sent */
@@ -36,7 +37,7 @@ static struct {
   struct stack_conn *conns;  /* by vnet handle */
   int listener;              /* the TCP listener's handle, or -1 */
   uint16_t udp_port;         /* bound, or 0 */
-  uint32_t next_id;
+  uint32_t generation;       /* of the last accepted connection's id */
   uint64_t now; /* the monotonic clock at the start of this round: one read per round */
   /* The datagram the stack delivered from the frame being handled; its bytes are in that
      frame's receive buffer, which stays the guest's until the frame is acknowledged. */
@@ -88,7 +89,6 @@ static int stack_running(void) {
     return 0;
   }
   stack.listener = -1;
-  stack.next_id = 1;
   stack.now = vmft_clock_mono_ns();
   stack.started = 1;
   vnet_announce(&stack.net);
@@ -96,13 +96,22 @@ static int stack_running(void) {
   return 1;
 }
 
+/* A connection's id: its vnet handle in the low bits, so that finding it costs no search, and
+   a generation above them, so that an id outlives its connection by 2^24 others before it
+   names a new one (a send to a connection that is gone fails). Never 0. */
+#define ID_SOCK_BITS 8
+_Static_assert(VMFT_NIC_FRAME_CONNECTIONS <= 1 << ID_SOCK_BITS, "ids hold the handle");
+
+static uint32_t new_id(int sock) {
+  if (++stack.generation == 1u << (32 - ID_SOCK_BITS)) stack.generation = 1;
+  return stack.generation << ID_SOCK_BITS | (uint32_t)sock;
+}
+
 /* The connection the handler calls `id`, or 0. */
 static struct stack_conn *conn_by_id(uint32_t id) {
-  if (id == 0) return 0;
-  for (size_t i = 0; i < VMFT_NIC_FRAME_CONNECTIONS; i++) {
-    if (stack.conns[i].id == id) return &stack.conns[i];
-  }
-  return 0;
+  const uint32_t sock = id & ((1u << ID_SOCK_BITS) - 1);
+  if (id == 0 || sock >= VMFT_NIC_FRAME_CONNECTIONS || stack.conns[sock].id != id) return 0;
+  return &stack.conns[sock];
 }
 
 static int sock_of(const struct stack_conn *c) { return (int)(c - stack.conns); }
@@ -246,8 +255,7 @@ static void serve_tcp(vmft_nic_handler handle) {
   while ((sock = vnet_tcp_accept(&stack.net, stack.listener)) >= 0) {
     struct stack_conn *c = &stack.conns[sock];
     release(c);
-    c->id = stack.next_id++;
-    if (stack.next_id == 0) stack.next_id = 1;
+    c->id = new_id(sock);
     deliver(handle, VMFT_NIC_KIND_TCP_OPEN, c, 0, 0);
     if (c->id != 0) serve_conn(handle, c);
   }
