@@ -68,6 +68,29 @@ void vnet_tcp_reset(struct vnet *net, struct vnet_tcp_conn *c, int error, uint64
   vnet_tcp_finish(c, error);
 }
 
+void vnet_tcp_mark_changed(struct vnet *net, struct vnet_tcp_conn *c) {
+  if (c->changed) return;
+  const int16_t sock = (int16_t)(c - net->tcp);
+  c->changed = 1;
+  c->changed_next = -1;
+  if (net->changed_tail < 0) {
+    net->changed_head = sock;
+  } else {
+    net->tcp[net->changed_tail].changed_next = sock;
+  }
+  net->changed_tail = sock;
+}
+
+int vnet_tcp_next_changed(struct vnet *net) {
+  if (!ready(net) || net->changed_head < 0) return -1;
+  const int sock = net->changed_head;
+  struct vnet_tcp_conn *c = &net->tcp[sock];
+  net->changed_head = c->changed_next;
+  if (net->changed_head < 0) net->changed_tail = -1;
+  c->changed = 0;
+  return sock;
+}
+
 /* The caller's handle, or NULL when it is not one the caller holds. */
 static struct vnet_tcp_conn *held(struct vnet *net, int sock) {
   if (!ready(net) || sock < 0 || (size_t)sock >= net->tcp_count) return NULL;

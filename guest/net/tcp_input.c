@@ -204,6 +204,7 @@ void vnet_tcp_input(struct vnet *net, uint32_t src, uint32_t dst, const uint8_t 
     } else {
       vnet_tcp_conn_input(net, c, &s, now_ns);
     }
+    vnet_tcp_mark_changed(net, c);
     return;
   }
   for (int i = 0; i < VNET_TCP_LISTENERS; i++) {

@@ -94,6 +94,7 @@ void vnet_tcp_poll(struct vnet *net, uint64_t now_ns) {
       if (c->state != VNET_TCP_CLOSED) vnet_tcp_send_ack(net, c, now_ns);
     }
     if (c->state == VNET_TCP_CLOSED || c->deadline_ns > now_ns) continue;
+    vnet_tcp_mark_changed(net, c);
     switch (c->timer) {
       case VNET_TCP_TIMER_RTX: retransmission_timeout(net, c, now_ns); break;
       case VNET_TCP_TIMER_PERSIST: persist_timeout(net, c, now_ns); break;

@@ -27,6 +27,7 @@ int vnet_init(struct vnet *net, const struct vnet_config *cfg, const struct vnet
   if (net->cfg.mtu == 0) net->cfg.mtu = VNET_MTU_MAX;
   net->drv = *drv;
   net->netmask = netmask_of(cfg->prefix_len);
+  net->changed_head = net->changed_tail = -1;
   net->tcp = cfg->tcp_conns;
   net->tcp_count = cfg->tcp_conn_count;
   if (net->tcp_count > 0) memset(net->tcp, 0, net->tcp_count * sizeof *net->tcp);

@@ -268,6 +268,10 @@ struct vnet_tcp_conn {
   struct vnet_tcp_range ooo[VNET_TCP_OOO_RANGES];
   uint8_t rx[VNET_TCP_RX_BUF];
   uint8_t tx[VNET_TCP_TX_BUF];
+  /* In vnet_tcp_next_changed's list (changed_next: the next handle, or -1). Past the buffers,
+   * so that reusing the block (which clears what comes before them) leaves the list whole. */
+  uint8_t changed;
+  int16_t changed_next;
 };
 
 struct vnet_tcp_listener {
@@ -288,7 +292,8 @@ struct vnet {
   struct vnet_tcp_listener tcp_listeners[VNET_TCP_LISTENERS];
   struct vnet_tcp_conn *tcp; /* cfg.tcp_conns */
   size_t tcp_count;          /* cfg.tcp_conn_count */
-  uint32_t tcp_order;     /* the next vnet_tcp_conn.order */
+  int16_t changed_head, changed_tail; /* vnet_tcp_next_changed's list, -1 when empty */
+  uint32_t tcp_order;                 /* the next vnet_tcp_conn.order */
   uint16_t tcp_next_port; /* the next ephemeral port to try for vnet_tcp_connect */
   struct vnet_stats stats;
   /* Where outgoing frames are built, in place, layer by layer. */
@@ -408,6 +413,14 @@ int vnet_tcp_shutdown(struct vnet *net, int sock, uint64_t now_ns);
 int vnet_tcp_close(struct vnet *net, int sock, uint64_t now_ns);
 /* Resets the connection (RST) and gives the handle back. */
 int vnet_tcp_abort(struct vnet *net, int sock, uint64_t now_ns);
+/* The next connection the stack changed since it last came out of here, or -1 when none: a
+ * segment arrived for it (data, a FIN, an ACK that made room to write, the handshake's end, a
+ * RST) or one of its timers ran (and may have given up on it). Handles come out in the order
+ * of their first change, each once until it changes again. A caller with many connections
+ * visits only these after vnet_input and vnet_poll instead of asking every one it holds; a
+ * handle may come out that it does not hold (a listener's new connection, to accept, or one
+ * the stack freed since). */
+int vnet_tcp_next_changed(struct vnet *net);
 /* VNET_TCP_* bits for a held handle; 0 for anything else. */
 unsigned vnet_tcp_events(const struct vnet *net, int sock);
 /* The peer's address and port, for a held handle; VNET_ERR_CLOSED for anything else. */

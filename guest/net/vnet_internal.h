@@ -177,6 +177,8 @@ uint32_t vnet_tcp_isn(const struct vnet *net, uint32_t remote_ip, uint16_t local
 /* A block for a new connection: a free one, or else the TIME_WAIT one closest to expiry;
  * NULL when every block is in use. Returns it zeroed, with order set. */
 struct vnet_tcp_conn *vnet_tcp_alloc(struct vnet *net);
+/* Puts c at the end of vnet_tcp_next_changed's list, unless it is there already. */
+void vnet_tcp_mark_changed(struct vnet *net, struct vnet_tcp_conn *c);
 struct vnet_tcp_conn *vnet_tcp_find(struct vnet *net, uint32_t remote_ip, uint16_t local_port,
                                     uint16_t remote_port);
 /* The connection is over (state CLOSED): freed unless the caller still holds it (then error,

@@ -38,6 +38,7 @@ static struct {
   int listener;              /* the TCP listener's handle, or -1 */
   uint16_t udp_port;         /* bound, or 0 */
   uint32_t generation;       /* of the last accepted connection's id */
+  int send_failed; /* a send failed a connection (which the stack does not list as changed) */
   uint64_t now; /* the monotonic clock at the start of this round: one read per round */
   /* The datagram the stack delivered from the frame being handled; its bytes are in that
      frame's receive buffer, which stays the guest's until the frame is acknowledged. */
@@ -142,7 +143,7 @@ static void drain(struct stack_conn *c) {
    drops a client that leaves too many replies unread. */
 static void keep(struct stack_conn *c, const uint8_t *data, size_t len) {
   if (c->out_len + len > VMFT_NIC_FRAME_UNSENT_MAX) {
-    c->failed = 1;
+    c->failed = stack.send_failed = 1;
     return;
   }
   if (c->out_len + len > c->out_cap) {
@@ -150,7 +151,7 @@ static void keep(struct stack_conn *c, const uint8_t *data, size_t len) {
     while (cap < c->out_len + len) cap *= 2;
     uint8_t *bigger = realloc(c->out, cap);
     if (!bigger) {
-      c->failed = 1;
+      c->failed = stack.send_failed = 1;
       return;
     }
     c->out = bigger;
@@ -170,7 +171,7 @@ static int stack_tcp_send(uint32_t id, const void *data, size_t len) {
     if (n >= 0) {
       sent = (size_t)n;
     } else if (n != VNET_ERR_WOULD_BLOCK) {
-      c->failed = 1;
+      c->failed = stack.send_failed = 1;
       return VMFT_NIC_ERR_CONN;
     }
   }
@@ -246,12 +247,25 @@ static void serve_conn(vmft_nic_handler handle, struct stack_conn *c) {
   }
 }
 
+/* The connections the stack changed (and, after a send failed one, all of them), then the new
+   ones: a round costs what happened in it, not the number of connections. */
 static void serve_tcp(vmft_nic_handler handle) {
-  for (size_t i = 0; i < VMFT_NIC_FRAME_CONNECTIONS; i++) {
-    if (stack.conns[i].id != 0 || stack.conns[i].closing) serve_conn(handle, &stack.conns[i]);
+  int sock, accept = 0;
+  while ((sock = vnet_tcp_next_changed(&stack.net)) >= 0) {
+    struct stack_conn *c = &stack.conns[sock];
+    if (c->id != 0 || c->closing) {
+      serve_conn(handle, c);
+    } else {
+      accept = 1; /* established, not yet accepted; or gone */
+    }
   }
-  if (stack.listener < 0) return;
-  int sock;
+  if (stack.send_failed) {
+    stack.send_failed = 0;
+    for (size_t i = 0; i < VMFT_NIC_FRAME_CONNECTIONS; i++) {
+      if (stack.conns[i].failed) serve_conn(handle, &stack.conns[i]);
+    }
+  }
+  if (!accept || stack.listener < 0) return;
   while ((sock = vnet_tcp_accept(&stack.net, stack.listener)) >= 0) {
     struct stack_conn *c = &stack.conns[sock];
     release(c);
@@ -275,8 +289,10 @@ __attribute__((noreturn)) static void serve_frames(vmft_nic_handler handle) {
       vmft_nic_ack();
     }
     serve_tcp(handle);
-    /* After the handler answered: an ACK its replies did not carry goes now. */
+    /* After the handler answered: an ACK its replies did not carry goes now, and what the
+       timers changed (a connection given up) is served in the same round. */
     vnet_poll(&stack.net, stack.now);
+    serve_tcp(handle);
     batching = 0;
     vmft_nic_flush();
     vmft_nic_wait(vnet_next_deadline(&stack.net));
