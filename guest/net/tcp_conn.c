@@ -235,7 +235,7 @@ void vnet_tcp_conn_input(struct vnet *net, struct vnet_tcp_conn *c,
   bool open_for_data = c->state == VNET_TCP_ESTABLISHED || c->state == VNET_TCP_FIN_WAIT_1 ||
                        c->state == VNET_TCP_FIN_WAIT_2;
   bool new_data = s->len > 0 && vnet_seq_gt(s->seq + s->len, c->rcv_nxt);
-  if (new_data && open_for_data && !c->owned && c->listener == 0) {
+  if (new_data && open_for_data && vnet_tcp_orphaned(c)) {
     vnet_tcp_reset(net, c, 0, now_ns); /* closed by the caller: nobody would read it */
     return;
   }

@@ -1,6 +1,7 @@
 /* TCP's timers, one deadline per connection (what it is for in vnet_tcp_conn.timer): the
- * retransmission timer with RFC 6298's RTO, the persist timer that probes a zero window, and
- * TIME_WAIT's 2 MSL. vnet_poll runs them; vnet_next_deadline reports the earliest. */
+ * retransmission timer with RFC 6298's RTO, the persist timer that probes a zero window,
+ * TIME_WAIT's 2 MSL, and an orphan's wait in FIN_WAIT_2. vnet_poll runs them;
+ * vnet_next_deadline reports the earliest. */
 #include "vnet_internal.h"
 
 /* RFC 6298's clock granularity G: the floor of the variance term. */
@@ -55,6 +56,14 @@ void vnet_tcp_arm(struct vnet_tcp_conn *c, uint64_t now_ns) {
       c->deadline_ns = later(now_ns, c->rto_ns);
     }
     return;
+  } else if (c->state == VNET_TCP_FIN_WAIT_2 && vnet_tcp_orphaned(c)) {
+    /* Set once, from entering FIN_WAIT_2 or the close, whichever is later: the segments that
+     * come meanwhile (ACKs: data resets an orphan, a FIN ends the wait) do not put it off. */
+    if (c->timer != VNET_TCP_TIMER_FIN_WAIT_2) {
+      c->timer = VNET_TCP_TIMER_FIN_WAIT_2;
+      c->deadline_ns = later(now_ns, VNET_TCP_FIN_WAIT_2_NS);
+    }
+    return;
   } else {
     c->timer = VNET_TCP_TIMER_NONE;
   }
@@ -98,6 +107,9 @@ void vnet_tcp_poll(struct vnet *net, uint64_t now_ns) {
       case VNET_TCP_TIMER_RTX: retransmission_timeout(net, c, now_ns); break;
       case VNET_TCP_TIMER_PERSIST: persist_timeout(net, c, now_ns); break;
       case VNET_TCP_TIMER_TIME_WAIT: vnet_tcp_finish(c, 0); break;
+      /* No RST, as Linux: the peer that went silent is likely gone, and a live one gets a
+       * RST for its next segment, which finds no connection. */
+      case VNET_TCP_TIMER_FIN_WAIT_2: vnet_tcp_finish(c, 0); break;
       default: c->deadline_ns = UINT64_MAX; break;
     }
   }
