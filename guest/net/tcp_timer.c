@@ -6,6 +6,10 @@
 
 /* RFC 6298's clock granularity G: the floor of the variance term. */
 #define CLOCK_GRANULARITY_NS 1000000ull
+/* Where the persist timer's count of probes stops: its backoff reaches the 60 s ceiling long
+ * before. An orphan gives up at VNET_TCP_MAX_RETRIES probes, which the count must reach. */
+#define PERSIST_BACKOFF_MAX 16
+_Static_assert(VNET_TCP_MAX_RETRIES <= PERSIST_BACKOFF_MAX, "an orphan would probe forever");
 
 static uint64_t clamp_rto(uint64_t rto) {
   if (rto < VNET_TCP_RTO_MIN_NS) return VNET_TCP_RTO_MIN_NS;
@@ -87,10 +91,18 @@ static void retransmission_timeout(struct vnet *net, struct vnet_tcp_conn *c, ui
 }
 
 static void persist_timeout(struct vnet *net, struct vnet_tcp_conn *c, uint64_t now_ns) {
+  /* An orphan gives up after as many probes as a segment gets retransmissions (Linux's
+   * tcp_orphan_retries): nobody will read our side again, and a peer that never opens its
+   * window would hold the block for good. The count runs from when the window shut, so probes
+   * made before the close count too. The RST tells a peer still there to drop its side. */
+  if (vnet_tcp_orphaned(c) && c->retries >= VNET_TCP_MAX_RETRIES) {
+    vnet_tcp_reset(net, c, VNET_ERR_TIMED_OUT, now_ns);
+    return;
+  }
   vnet_tcp_send_probe(net, c, now_ns);
-  /* Backs off like the RTO but never gives up: a peer may keep its window shut as long as it
-   * likes while it answers (RFC 1122 4.2.2.17). */
-  if (c->retries < 16) c->retries++;
+  /* Backs off like the RTO, and while the caller holds the connection never gives up: a peer
+   * may keep its window shut as long as it likes while it answers (RFC 1122 4.2.2.17). */
+  if (c->retries < PERSIST_BACKOFF_MAX) c->retries++;
   uint64_t delay = c->rto_ns << c->retries;
   c->deadline_ns = later(now_ns, delay > VNET_TCP_RTO_MAX_NS ? VNET_TCP_RTO_MAX_NS : delay);
 }

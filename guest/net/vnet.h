@@ -103,7 +103,11 @@ extern "C" {
 /* Retransmissions of one segment before the connection is given up (VNET_ERR_TIMED_OUT):
  * with backoff from the 200 ms floor that is about 160 s (from the first RTO of 1 s, about
  * 300 s), past RFC 1122's R2 ("at least 100 s"). A SYN-ACK
- * gets fewer: a half-open block that never completes is freed after about 30 s. */
+ * gets fewer: a half-open block that never completes is freed after about 30 s. A connection
+ * the caller closed also gives up after this many zero-window probes (Linux's
+ * tcp_orphan_retries), and is reset: nobody will read its side again, and it should be held
+ * no longer than one whose data go unacknowledged. One the caller holds probes for as long as
+ * the peer keeps its window shut (RFC 1122 4.2.2.17). */
 #define VNET_TCP_MAX_RETRIES 9
 #define VNET_TCP_SYN_RETRIES 4
 /* The maximum segment lifetime. RFC 793's 2 minutes is for the Internet of 1981; a guest's
@@ -414,7 +418,8 @@ int vnet_tcp_shutdown(struct vnet *net, int sock, uint64_t now_ns);
 /* Gives the handle back: a graceful close (shutdown, then FIN_WAIT and TIME_WAIT on their
  * own), or a RST when received data was left unread (RFC 1122 4.2.2.13). Data arriving
  * after close resets the connection too. Its block is freed once the peer has closed as well,
- * or VNET_TCP_FIN_WAIT_2_NS after the peer acknowledged our FIN without sending its own. */
+ * or VNET_TCP_FIN_WAIT_2_NS after the peer acknowledged our FIN without sending its own, or
+ * reset after VNET_TCP_MAX_RETRIES probes of a window the peer keeps shut. */
 int vnet_tcp_close(struct vnet *net, int sock, uint64_t now_ns);
 /* Resets the connection (RST) and gives the handle back. */
 int vnet_tcp_abort(struct vnet *net, int sock, uint64_t now_ns);

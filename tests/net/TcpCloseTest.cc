@@ -264,6 +264,88 @@ TEST_F(VnetTcpClose, APoolDrainedBySilentPeersInFinWait2AcceptsAgainAfterTheTime
   EXPECT_GE(connect_peer(49000, deadline), 0);  // its SYN again, answered this time
 }
 
+// An orphan whose data a peer's shut window never takes: nobody will read our side again, so
+// after VNET_TCP_MAX_RETRIES probes (as Linux's tcp_orphan_retries) answered with no opening
+// it is reset and freed; closed with data unsent (FIN_WAIT_1) as after the peer's FIN
+// (LAST_ACK).
+TEST_F(VnetTcpClose, AnOrphanGivesUpProbingAShutWindow) {
+  for (int target : {VNET_TCP_ESTABLISHED, VNET_TCP_CLOSE_WAIT}) {
+    SCOPED_TRACE(testing::Message() << "state " << target);
+    restart(default_config());
+    SetUp();
+    go_to(target);
+    const uint32_t fin = peer_fin_off();
+    seg_in(rcv_ + fin, snd_, kAck, {}, 0);  // shut
+    ASSERT_EQ(write(sock_, bytes("waiting")), 7);
+    ASSERT_EQ(vnet_tcp_close(&net_, sock_, 0), VNET_OK);
+    EXPECT_TRUE(sent_.empty());  // the FIN waits behind the data
+    uint64_t now = 0;
+    for (int i = 0; i < VNET_TCP_MAX_RETRIES; i++) {
+      now = poll(now);
+      peer_asks_for_us(kPeerMac, kPeerIp, now);
+      poll(now);
+      EXPECT_EQ(take_seg().data, bytes("w")) << "probe " << i;
+      seg_in(rcv_ + fin, snd_, kAck, {}, 0, now);  // still shut
+      EXPECT_TRUE(sent_.empty());
+    }
+    now = poll(now);
+    ASSERT_NE(now, UINT64_MAX);
+    peer_asks_for_us(kPeerMac, kPeerIp, now);
+    EXPECT_EQ(poll(now), UINT64_MAX);
+    Seg rst = take_seg();
+    EXPECT_EQ(rst.flags, kRst);
+    EXPECT_EQ(rst.seq, snd_);  // the peer's rcv_nxt: acceptable at its zero window
+    EXPECT_EQ(state(sock_), -1);
+  }
+}
+
+// A connection the caller holds probes for as long as the window stays shut (RFC 1122
+// 4.2.2.17: the peer may keep it shut indefinitely while it answers). Closed after that, it has
+// used up its probes: the count runs from when the window shut, so that no orphan is held
+// longer than VNET_TCP_MAX_RETRIES probes after the close.
+TEST_F(VnetTcpClose, ProbesBeforeTheCloseCountOnceOrphaned) {
+  seg_in(rcv_, snd_, kAck, {}, 0);
+  ASSERT_EQ(write(sock_, bytes("waiting")), 7);
+  uint64_t now = 0;
+  for (int i = 0; i < 2 * VNET_TCP_MAX_RETRIES; i++) {
+    now = poll(now);
+    peer_asks_for_us(kPeerMac, kPeerIp, now);
+    poll(now);
+    EXPECT_EQ(take_seg().data, bytes("w")) << "probe " << i;
+    seg_in(rcv_, snd_, kAck, {}, 0, now);
+  }
+  EXPECT_EQ(state(sock_), VNET_TCP_ESTABLISHED);
+  ASSERT_EQ(vnet_tcp_close(&net_, sock_, now), VNET_OK);
+  EXPECT_TRUE(sent_.empty());
+  now = poll(now);
+  peer_asks_for_us(kPeerMac, kPeerIp, now);
+  EXPECT_EQ(poll(now), UINT64_MAX);
+  EXPECT_EQ(take_seg().flags, kRst);
+  EXPECT_EQ(state(sock_), -1);
+}
+
+// An orphan whose peer opens its window before the probes run out sends its data and FIN and
+// closes as any other.
+TEST_F(VnetTcpClose, AnOrphanWhoseWindowOpensInTimeClosesGracefully) {
+  seg_in(rcv_, snd_, kAck, {}, 0);
+  ASSERT_EQ(write(sock_, bytes("waiting")), 7);
+  ASSERT_EQ(vnet_tcp_close(&net_, sock_, 0), VNET_OK);
+  uint64_t now = 0;
+  for (int i = 0; i < VNET_TCP_MAX_RETRIES; i++) {
+    now = poll(now);
+    peer_asks_for_us(kPeerMac, kPeerIp, now);
+    poll(now);
+    EXPECT_EQ(take_seg().data, bytes("w")) << "probe " << i;
+  }
+  seg_in(rcv_, snd_, kAck, {}, 8192, now);  // open at last
+  Seg rest = take_seg();
+  EXPECT_EQ(rest.data, bytes("waiting"));
+  EXPECT_TRUE(rest.has(kFin));
+  seg_in(rcv_, snd_ + 8, kAck, {}, 8192, now);
+  EXPECT_EQ(state(sock_), VNET_TCP_FIN_WAIT_2);
+  EXPECT_EQ(poll(now), now + VNET_TCP_FIN_WAIT_2_NS);
+}
+
 TEST_F(VnetTcpClose, AfterShutdownWritesFailAndReadsGoOn) {
   ASSERT_EQ(vnet_tcp_shutdown(&net_, sock_, 0), VNET_OK);
   take_seg();
