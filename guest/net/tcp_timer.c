@@ -16,10 +16,6 @@ static uint64_t clamp_rto(uint64_t rto) {
   return rto > VNET_TCP_RTO_MAX_NS ? VNET_TCP_RTO_MAX_NS : rto;
 }
 
-static uint64_t later(uint64_t now_ns, uint64_t delay) {
-  return now_ns > UINT64_MAX - delay ? UINT64_MAX - 1 : now_ns + delay;
-}
-
 void vnet_tcp_rtt_sample(struct vnet_tcp_conn *c, uint32_t ack, uint64_t now_ns) {
   if (!c->rtt_timing || !vnet_seq_gt(ack, c->rtt_seq)) return;
   c->rtt_timing = 0;
@@ -50,14 +46,14 @@ void vnet_tcp_arm(struct vnet_tcp_conn *c, uint64_t now_ns) {
        * and must not use up what the data sent into the opened window may have. */
       if (c->timer == VNET_TCP_TIMER_PERSIST) c->retries = 0;
       c->timer = VNET_TCP_TIMER_RTX;
-      c->deadline_ns = later(now_ns, c->rto_ns);
+      c->deadline_ns = vnet_later(now_ns, c->rto_ns);
     }
     return;
   } else if (synchronized && c->snd_wnd == 0 && vnet_seq_lt(c->snd_nxt, vnet_tcp_data_end(c))) {
     if (c->timer != VNET_TCP_TIMER_PERSIST) {
       c->timer = VNET_TCP_TIMER_PERSIST;
       c->retries = 0;
-      c->deadline_ns = later(now_ns, c->rto_ns);
+      c->deadline_ns = vnet_later(now_ns, c->rto_ns);
     }
     return;
   } else if (c->state == VNET_TCP_FIN_WAIT_2 && vnet_tcp_orphaned(c)) {
@@ -65,7 +61,7 @@ void vnet_tcp_arm(struct vnet_tcp_conn *c, uint64_t now_ns) {
      * come meanwhile (ACKs: data resets an orphan, a FIN ends the wait) do not put it off. */
     if (c->timer != VNET_TCP_TIMER_FIN_WAIT_2) {
       c->timer = VNET_TCP_TIMER_FIN_WAIT_2;
-      c->deadline_ns = later(now_ns, VNET_TCP_FIN_WAIT_2_NS);
+      c->deadline_ns = vnet_later(now_ns, VNET_TCP_FIN_WAIT_2_NS);
     }
     return;
   } else {
@@ -104,7 +100,7 @@ static void persist_timeout(struct vnet *net, struct vnet_tcp_conn *c, uint64_t 
    * may keep its window shut as long as it likes while it answers (RFC 1122 4.2.2.17). */
   if (c->retries < PERSIST_BACKOFF_MAX) c->retries++;
   uint64_t delay = c->rto_ns << c->retries;
-  c->deadline_ns = later(now_ns, delay > VNET_TCP_RTO_MAX_NS ? VNET_TCP_RTO_MAX_NS : delay);
+  c->deadline_ns = vnet_later(now_ns, delay > VNET_TCP_RTO_MAX_NS ? VNET_TCP_RTO_MAX_NS : delay);
 }
 
 void vnet_tcp_poll(struct vnet *net, uint64_t now_ns) {

@@ -53,6 +53,13 @@ static inline void vnet_put32(uint8_t *p, uint32_t v) {
   p[3] = (uint8_t)v;
 }
 
+/* ---- time ---- */
+/* now_ns + delay, saturated: now_ns comes from any monotonic clock the caller likes, and a
+ * deadline that wrapped would be long past (due at once, or an entry expired at once). */
+static inline uint64_t vnet_later(uint64_t now_ns, uint64_t delay) {
+  return now_ns > UINT64_MAX - delay ? UINT64_MAX - 1 : now_ns + delay;
+}
+
 /* ---- checksum.c: the Internet checksum (RFC 1071) ---- */
 /* Adds data to a running one's complement sum. Only the last piece may have an odd length. */
 uint32_t vnet_csum_add(uint32_t sum, const uint8_t *data, size_t len);

@@ -95,7 +95,7 @@ TEST_F(VnetTcpClose, TimeWaitLastsOnAClockNearItsEnd) {
   const uint64_t late = UINT64_MAX - kSecond;
   go_to(VNET_TCP_FIN_WAIT_2);
   peer(0, 1, kAck | kFin, {}, late);
-  sent_.clear();  // its ACK waits for ARP: arp.c's deadlines wrap at such a clock
+  sent_.clear();  // its ACK waits for ARP: the entry learnt at 0 has expired
   ASSERT_EQ(state(sock_), VNET_TCP_TIME_WAIT);
   EXPECT_GT(poll(late), late);
   EXPECT_EQ(state(sock_), VNET_TCP_TIME_WAIT);
