@@ -95,9 +95,7 @@ static void receive_data(struct vnet_tcp_conn *c, const struct vnet_tcp_segment 
 static void enter_time_wait(struct vnet_tcp_conn *c, uint64_t now_ns) {
   c->state = VNET_TCP_TIME_WAIT;
   c->timer = VNET_TCP_TIMER_TIME_WAIT;
-  /* Saturated as tcp_timer.c's timers are: now_ns may come from any monotonic clock. */
-  c->deadline_ns =
-      now_ns > UINT64_MAX - 2 * VNET_TCP_MSL_NS - 1 ? UINT64_MAX - 1 : now_ns + 2 * VNET_TCP_MSL_NS;
+  c->deadline_ns = vnet_later(now_ns, 2 * VNET_TCP_MSL_NS);
 }
 
 static bool fin_acked(const struct vnet_tcp_conn *c) {

@@ -55,9 +55,11 @@ static inline void vnet_put32(uint8_t *p, uint32_t v) {
 
 /* ---- time ---- */
 /* now_ns + delay, saturated: now_ns comes from any monotonic clock the caller likes, and a
- * deadline that wrapped would be long past (due at once, or an entry expired at once). */
+ * deadline that wrapped would be long past (due at once, or an entry expired at once). At most
+ * UINT64_MAX - 1: UINT64_MAX means no deadline, and a timer set to it would never fire. */
 static inline uint64_t vnet_later(uint64_t now_ns, uint64_t delay) {
-  return now_ns > UINT64_MAX - delay ? UINT64_MAX - 1 : now_ns + delay;
+  const uint64_t last = UINT64_MAX - 1;
+  return now_ns >= last || delay > last - now_ns ? last : now_ns + delay;
 }
 
 /* ---- checksum.c: the Internet checksum (RFC 1071) ---- */

@@ -229,6 +229,15 @@ TEST_F(VnetArp, DeadlinesSaturateOnAClockNearItsEnd) {
   EXPECT_EQ(stats().tx_drop_arp_failed, 0u);
 }
 
+// The same exactly at the edge: a retry due at UINT64_MAX would be no deadline at all, and
+// the held packet would wait for good.
+TEST_F(VnetArp, ARetryEndingExactlyAtTheClocksEndStillFires) {
+  const uint64_t late = UINT64_MAX - VNET_ARP_RETRY_NS;
+  ASSERT_EQ(send_udp(kPeerIp, bytes("x"), late), VNET_OK);
+  expect_request_for(take_one(), kPeerIp);
+  EXPECT_EQ(vnet_next_deadline(&net_), UINT64_MAX - 1);
+}
+
 TEST_F(VnetArp, WhenFullReusesTheEntryThatExpiresFirst) {
   for (int i = 0; i < VNET_ARP_CACHE_SIZE; ++i) {
     peer_asks_for_us(peer_mac(i), peer_ip(i), uint64_t(i) * kSecond);
