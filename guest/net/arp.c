@@ -78,7 +78,7 @@ static void send_arp(struct vnet *net, uint16_t op, const uint8_t *eth_dst,
 static void request(struct vnet *net, struct vnet_arp_entry *e, uint64_t now_ns) {
   static const uint8_t unknown[6];
   e->requests++;
-  e->deadline_ns = now_ns + VNET_ARP_RETRY_NS;
+  e->deadline_ns = vnet_later(now_ns, VNET_ARP_RETRY_NS);
   net->stats.tx_arp_requests++;
   send_arp(net, ARP_OP_REQUEST, vnet_mac_broadcast, unknown, e->ip);
 }
@@ -88,7 +88,7 @@ static void resolve(struct vnet *net, struct vnet_arp_entry *e, const uint8_t *m
   memcpy(e->mac, mac, 6);
   e->state = VNET_ARP_RESOLVED;
   e->requests = 0;
-  e->deadline_ns = now_ns + VNET_ARP_TTL_NS;
+  e->deadline_ns = vnet_later(now_ns, VNET_ARP_TTL_NS);
   flush_pending(net, e->ip, e->mac);
 }
 

@@ -269,6 +269,7 @@ int vnet_tcp_close(struct vnet *net, int sock, uint64_t now_ns) {
     return vnet_tcp_abort(net, sock, now_ns);
   int err = vnet_tcp_shutdown(net, sock, now_ns);
   c->owned = 0;
+  vnet_tcp_arm(c, now_ns); /* an orphan's timers: in FIN_WAIT_2 already, the wait starts now */
   return err;
 }
 

@@ -95,9 +95,7 @@ static void receive_data(struct vnet_tcp_conn *c, const struct vnet_tcp_segment 
 static void enter_time_wait(struct vnet_tcp_conn *c, uint64_t now_ns) {
   c->state = VNET_TCP_TIME_WAIT;
   c->timer = VNET_TCP_TIMER_TIME_WAIT;
-  /* Saturated as tcp_timer.c's timers are: now_ns may come from any monotonic clock. */
-  c->deadline_ns =
-      now_ns > UINT64_MAX - 2 * VNET_TCP_MSL_NS - 1 ? UINT64_MAX - 1 : now_ns + 2 * VNET_TCP_MSL_NS;
+  c->deadline_ns = vnet_later(now_ns, 2 * VNET_TCP_MSL_NS);
 }
 
 static bool fin_acked(const struct vnet_tcp_conn *c) {
@@ -235,7 +233,7 @@ void vnet_tcp_conn_input(struct vnet *net, struct vnet_tcp_conn *c,
   bool open_for_data = c->state == VNET_TCP_ESTABLISHED || c->state == VNET_TCP_FIN_WAIT_1 ||
                        c->state == VNET_TCP_FIN_WAIT_2;
   bool new_data = s->len > 0 && vnet_seq_gt(s->seq + s->len, c->rcv_nxt);
-  if (new_data && open_for_data && !c->owned && c->listener == 0) {
+  if (new_data && open_for_data && vnet_tcp_orphaned(c)) {
     vnet_tcp_reset(net, c, 0, now_ns); /* closed by the caller: nobody would read it */
     return;
   }

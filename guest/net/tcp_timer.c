@@ -1,18 +1,19 @@
 /* TCP's timers, one deadline per connection (what it is for in vnet_tcp_conn.timer): the
- * retransmission timer with RFC 6298's RTO, the persist timer that probes a zero window, and
- * TIME_WAIT's 2 MSL. vnet_poll runs them; vnet_next_deadline reports the earliest. */
+ * retransmission timer with RFC 6298's RTO, the persist timer that probes a zero window,
+ * TIME_WAIT's 2 MSL, and an orphan's wait in FIN_WAIT_2. vnet_poll runs them;
+ * vnet_next_deadline reports the earliest. */
 #include "vnet_internal.h"
 
 /* RFC 6298's clock granularity G: the floor of the variance term. */
 #define CLOCK_GRANULARITY_NS 1000000ull
+/* Where the persist timer's count of probes stops: its backoff reaches the 60 s ceiling long
+ * before. An orphan gives up at VNET_TCP_MAX_RETRIES probes, which the count must reach. */
+#define PERSIST_BACKOFF_MAX 16
+_Static_assert(VNET_TCP_MAX_RETRIES <= PERSIST_BACKOFF_MAX, "an orphan would probe forever");
 
 static uint64_t clamp_rto(uint64_t rto) {
   if (rto < VNET_TCP_RTO_MIN_NS) return VNET_TCP_RTO_MIN_NS;
   return rto > VNET_TCP_RTO_MAX_NS ? VNET_TCP_RTO_MAX_NS : rto;
-}
-
-static uint64_t later(uint64_t now_ns, uint64_t delay) {
-  return now_ns > UINT64_MAX - delay ? UINT64_MAX - 1 : now_ns + delay;
 }
 
 void vnet_tcp_rtt_sample(struct vnet_tcp_conn *c, uint32_t ack, uint64_t now_ns) {
@@ -45,14 +46,22 @@ void vnet_tcp_arm(struct vnet_tcp_conn *c, uint64_t now_ns) {
        * and must not use up what the data sent into the opened window may have. */
       if (c->timer == VNET_TCP_TIMER_PERSIST) c->retries = 0;
       c->timer = VNET_TCP_TIMER_RTX;
-      c->deadline_ns = later(now_ns, c->rto_ns);
+      c->deadline_ns = vnet_later(now_ns, c->rto_ns);
     }
     return;
   } else if (synchronized && c->snd_wnd == 0 && vnet_seq_lt(c->snd_nxt, vnet_tcp_data_end(c))) {
     if (c->timer != VNET_TCP_TIMER_PERSIST) {
       c->timer = VNET_TCP_TIMER_PERSIST;
       c->retries = 0;
-      c->deadline_ns = later(now_ns, c->rto_ns);
+      c->deadline_ns = vnet_later(now_ns, c->rto_ns);
+    }
+    return;
+  } else if (c->state == VNET_TCP_FIN_WAIT_2 && vnet_tcp_orphaned(c)) {
+    /* Set once, from entering FIN_WAIT_2 or the close, whichever is later: the segments that
+     * come meanwhile (ACKs: data resets an orphan, a FIN ends the wait) do not put it off. */
+    if (c->timer != VNET_TCP_TIMER_FIN_WAIT_2) {
+      c->timer = VNET_TCP_TIMER_FIN_WAIT_2;
+      c->deadline_ns = vnet_later(now_ns, VNET_TCP_FIN_WAIT_2_NS);
     }
     return;
   } else {
@@ -78,12 +87,20 @@ static void retransmission_timeout(struct vnet *net, struct vnet_tcp_conn *c, ui
 }
 
 static void persist_timeout(struct vnet *net, struct vnet_tcp_conn *c, uint64_t now_ns) {
+  /* An orphan gives up after as many probes as a segment gets retransmissions (Linux's
+   * tcp_orphan_retries): nobody will read our side again, and a peer that never opens its
+   * window would hold the block for good. The count runs from when the window shut, so probes
+   * made before the close count too. The RST tells a peer still there to drop its side. */
+  if (vnet_tcp_orphaned(c) && c->retries >= VNET_TCP_MAX_RETRIES) {
+    vnet_tcp_reset(net, c, VNET_ERR_TIMED_OUT, now_ns);
+    return;
+  }
   vnet_tcp_send_probe(net, c, now_ns);
-  /* Backs off like the RTO but never gives up: a peer may keep its window shut as long as it
-   * likes while it answers (RFC 1122 4.2.2.17). */
-  if (c->retries < 16) c->retries++;
+  /* Backs off like the RTO, and while the caller holds the connection never gives up: a peer
+   * may keep its window shut as long as it likes while it answers (RFC 1122 4.2.2.17). */
+  if (c->retries < PERSIST_BACKOFF_MAX) c->retries++;
   uint64_t delay = c->rto_ns << c->retries;
-  c->deadline_ns = later(now_ns, delay > VNET_TCP_RTO_MAX_NS ? VNET_TCP_RTO_MAX_NS : delay);
+  c->deadline_ns = vnet_later(now_ns, delay > VNET_TCP_RTO_MAX_NS ? VNET_TCP_RTO_MAX_NS : delay);
 }
 
 void vnet_tcp_poll(struct vnet *net, uint64_t now_ns) {
@@ -99,6 +116,9 @@ void vnet_tcp_poll(struct vnet *net, uint64_t now_ns) {
       case VNET_TCP_TIMER_RTX: retransmission_timeout(net, c, now_ns); break;
       case VNET_TCP_TIMER_PERSIST: persist_timeout(net, c, now_ns); break;
       case VNET_TCP_TIMER_TIME_WAIT: vnet_tcp_finish(c, 0); break;
+      /* No RST, as Linux: the peer that went silent is likely gone, and a live one gets a
+       * RST for its next segment, which finds no connection. */
+      case VNET_TCP_TIMER_FIN_WAIT_2: vnet_tcp_finish(c, 0); break;
       default: c->deadline_ns = UINT64_MAX; break;
     }
   }

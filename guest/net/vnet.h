@@ -103,13 +103,25 @@ extern "C" {
 /* Retransmissions of one segment before the connection is given up (VNET_ERR_TIMED_OUT):
  * with backoff from the 200 ms floor that is about 160 s (from the first RTO of 1 s, about
  * 300 s), past RFC 1122's R2 ("at least 100 s"). A SYN-ACK
- * gets fewer: a half-open block that never completes is freed after about 30 s. */
+ * gets fewer: a half-open block that never completes is freed after about 30 s. A connection
+ * the caller closed also gives up after this many zero-window probes (Linux's
+ * tcp_orphan_retries), and is reset: nobody will read its side again, and it should be held
+ * no longer than one whose data go unacknowledged. One the caller holds probes for as long as
+ * the peer keeps its window shut (RFC 1122 4.2.2.17). */
 #define VNET_TCP_MAX_RETRIES 9
 #define VNET_TCP_SYN_RETRIES 4
 /* The maximum segment lifetime. RFC 793's 2 minutes is for the Internet of 1981; a guest's
  * peers sit behind a TAP bridge, where a segment cannot survive seconds, and the ISN clock
  * (RFC 6528) moves past an old incarnation's numbers in any case. TIME_WAIT lasts 2 MSL. */
 #define VNET_TCP_MSL_NS 2000000000ull
+/* How long a connection the caller has closed waits in FIN_WAIT_2 for the peer's FIN: Linux's
+ * tcp_fin_timeout. The peer has acknowledged our FIN, and nobody will read what it might still
+ * send (data after a close resets), so the wait only lets its FIN end the connection
+ * gracefully; a peer that crashed or never closes would otherwise hold the block for good,
+ * and a server's pool would drain. A minute is longer than any peer that means to close takes,
+ * and what Linux servers have taught clients to expect. A connection the caller still holds
+ * (vnet_tcp_shutdown: half-closed) has no such limit: it is reading. */
+#define VNET_TCP_FIN_WAIT_2_NS 60000000000ull
 
 /* ---- configuration and driver ---- */
 
@@ -318,8 +330,8 @@ void vnet_input(struct vnet *net, const uint8_t *frame, size_t len, uint64_t now
 
 /* Runs the timers that are due at now_ns: resends ARP requests for pending packets, drops the
  * packets of a next hop that never answered (tx_drop_arp_failed), forgets expired ARP entries;
- * TCP's retransmissions, zero-window probes and TIME_WAIT expiries, and the ACKs owed under
- * delay_acks. Returns
+ * TCP's retransmissions, zero-window probes, TIME_WAIT expiries and closed connections' FIN_WAIT_2
+ * timeouts, and the ACKs owed under delay_acks. Returns
  * vnet_next_deadline. */
 uint64_t vnet_poll(struct vnet *net, uint64_t now_ns);
 
@@ -405,11 +417,14 @@ int vnet_tcp_read(struct vnet *net, int sock, void *buf, size_t len, uint64_t no
  * of a dead connection, or VNET_ERR_CLOSED after shutdown; 0 for len 0. Bytes written before the
  * connection is established leave when it is. */
 int vnet_tcp_write(struct vnet *net, int sock, const void *data, size_t len, uint64_t now_ns);
-/* Sends FIN after what was written; the handle can still read. */
+/* Sends FIN after what was written; the handle can still read, and FIN_WAIT_2 lasts until the
+ * peer's FIN (half-close: no timeout while the caller holds the handle). */
 int vnet_tcp_shutdown(struct vnet *net, int sock, uint64_t now_ns);
 /* Gives the handle back: a graceful close (shutdown, then FIN_WAIT and TIME_WAIT on their
  * own), or a RST when received data was left unread (RFC 1122 4.2.2.13). Data arriving
- * after close resets the connection too. */
+ * after close resets the connection too. Its block is freed once the peer has closed as well,
+ * or VNET_TCP_FIN_WAIT_2_NS after the peer acknowledged our FIN without sending its own, or
+ * reset after VNET_TCP_MAX_RETRIES probes of a window the peer keeps shut. */
 int vnet_tcp_close(struct vnet *net, int sock, uint64_t now_ns);
 /* Resets the connection (RST) and gives the handle back. */
 int vnet_tcp_abort(struct vnet *net, int sock, uint64_t now_ns);

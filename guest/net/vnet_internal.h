@@ -53,6 +53,15 @@ static inline void vnet_put32(uint8_t *p, uint32_t v) {
   p[3] = (uint8_t)v;
 }
 
+/* ---- time ---- */
+/* now_ns + delay, saturated: now_ns comes from any monotonic clock the caller likes, and a
+ * deadline that wrapped would be long past (due at once, or an entry expired at once). At most
+ * UINT64_MAX - 1: UINT64_MAX means no deadline, and a timer set to it would never fire. */
+static inline uint64_t vnet_later(uint64_t now_ns, uint64_t delay) {
+  const uint64_t last = UINT64_MAX - 1;
+  return now_ns >= last || delay > last - now_ns ? last : now_ns + delay;
+}
+
 /* ---- checksum.c: the Internet checksum (RFC 1071) ---- */
 /* Adds data to a running one's complement sum. Only the last piece may have an odd length. */
 uint32_t vnet_csum_add(uint32_t sum, const uint8_t *data, size_t len);
@@ -112,9 +121,10 @@ bool vnet_ipv4_on_subnet(const struct vnet *net, uint32_t addr);
 
 /* What vnet_tcp_conn.deadline_ns is for. */
 #define VNET_TCP_TIMER_NONE 0
-#define VNET_TCP_TIMER_RTX 1       /* something is in flight: retransmit it */
-#define VNET_TCP_TIMER_PERSIST 2   /* the peer's window is 0 and we have data: probe it */
-#define VNET_TCP_TIMER_TIME_WAIT 3 /* 2 MSL are over: free the block */
+#define VNET_TCP_TIMER_RTX 1        /* something is in flight: retransmit it */
+#define VNET_TCP_TIMER_PERSIST 2    /* the peer's window is 0 and we have data: probe it */
+#define VNET_TCP_TIMER_TIME_WAIT 3  /* 2 MSL are over: free the block */
+#define VNET_TCP_TIMER_FIN_WAIT_2 4 /* an orphan's wait for the peer's FIN is over: free it */
 
 /* Sequence numbers compare modulo 2^32 (RFC 9293 3.4). */
 static inline bool vnet_seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
@@ -186,6 +196,11 @@ struct vnet_tcp_conn *vnet_tcp_find(struct vnet *net, uint32_t remote_ip, uint16
 void vnet_tcp_finish(struct vnet_tcp_conn *c, int error);
 /* Resets the connection: a RST to the peer, then vnet_tcp_finish. */
 void vnet_tcp_reset(struct vnet *net, struct vnet_tcp_conn *c, int error, uint64_t now_ns);
+/* Closed by the caller (vnet_tcp_close): nobody will read or write it again, so nothing but
+ * the peer's good manners would end it. One a listener made and nobody accepted yet is not. */
+static inline bool vnet_tcp_orphaned(const struct vnet_tcp_conn *c) {
+  return !c->owned && c->listener == 0;
+}
 /* The window we can offer: free receive buffer. */
 static inline uint32_t vnet_tcp_rx_free(const struct vnet_tcp_conn *c) {
   return VNET_TCP_RX_BUF - (uint32_t)c->rx_len;

@@ -210,6 +210,34 @@ TEST_F(VnetArp, HearingFromAPeerAgainRenewsItsEntry) {
   EXPECT_EQ(get16(take_one(), 12), kIpv4Type);
 }
 
+// now_ns is any monotonic clock the caller likes: ARP's deadlines saturate as TCP's do instead
+// of wrapping to a time long past, which would forget a learnt MAC at once and make a retry
+// due at once (three requests in a burst, then the held packet dropped).
+TEST_F(VnetArp, DeadlinesSaturateOnAClockNearItsEnd) {
+  const uint64_t late = UINT64_MAX - kSecond / 2;
+  peer_asks_for_us(kPeerMac, kPeerIp, late);
+  ASSERT_EQ(send_udp(kPeerIp, bytes("x"), late + 1), VNET_OK);
+  EXPECT_EQ(mac_at(take_one(), 0), kPeerMac);  // learnt, not expired at once
+  ASSERT_EQ(send_udp(kGatewayIp, bytes("y"), late), VNET_OK);
+  expect_request_for(take_one(), kGatewayIp);
+  EXPECT_EQ(vnet_next_deadline(&net_), UINT64_MAX - 1);
+  EXPECT_EQ(vnet_poll(&net_, late), UINT64_MAX - 1);
+  EXPECT_TRUE(sent_.empty());  // the retry is not due yet
+  vnet_poll(&net_, UINT64_MAX - 1);
+  expect_request_for(take_one(), kGatewayIp);
+  EXPECT_EQ(stats().tx_arp_requests, 2u);
+  EXPECT_EQ(stats().tx_drop_arp_failed, 0u);
+}
+
+// The same exactly at the edge: a retry due at UINT64_MAX would be no deadline at all, and
+// the held packet would wait for good.
+TEST_F(VnetArp, ARetryEndingExactlyAtTheClocksEndStillFires) {
+  const uint64_t late = UINT64_MAX - VNET_ARP_RETRY_NS;
+  ASSERT_EQ(send_udp(kPeerIp, bytes("x"), late), VNET_OK);
+  expect_request_for(take_one(), kPeerIp);
+  EXPECT_EQ(vnet_next_deadline(&net_), UINT64_MAX - 1);
+}
+
 TEST_F(VnetArp, WhenFullReusesTheEntryThatExpiresFirst) {
   for (int i = 0; i < VNET_ARP_CACHE_SIZE; ++i) {
     peer_asks_for_us(peer_mac(i), peer_ip(i), uint64_t(i) * kSecond);

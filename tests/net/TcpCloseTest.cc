@@ -95,7 +95,7 @@ TEST_F(VnetTcpClose, TimeWaitLastsOnAClockNearItsEnd) {
   const uint64_t late = UINT64_MAX - kSecond;
   go_to(VNET_TCP_FIN_WAIT_2);
   peer(0, 1, kAck | kFin, {}, late);
-  sent_.clear();  // its ACK waits for ARP: arp.c's deadlines wrap at such a clock
+  sent_.clear();  // its ACK waits for ARP: the entry learnt at 0 has expired
   ASSERT_EQ(state(sock_), VNET_TCP_TIME_WAIT);
   EXPECT_GT(poll(late), late);
   EXPECT_EQ(state(sock_), VNET_TCP_TIME_WAIT);
@@ -172,6 +172,178 @@ TEST_F(VnetTcpClose, DataAfterCloseResets) {
   peer(0, 1, kAck, bytes("late"));
   EXPECT_TRUE(take_seg().has(kRst));
   EXPECT_EQ(state(sock_), -1);
+}
+
+// An orphan (closed by the caller) waits in FIN_WAIT_2 for the peer's FIN no longer than
+// VNET_TCP_FIN_WAIT_2_NS, as Linux: a peer that acknowledged our FIN and then crashed or went
+// silent would otherwise hold the block for good. No RST goes out: a dead peer cannot hear it,
+// and a live one gets one for its next segment, as here.
+TEST_F(VnetTcpClose, AnOrphanInFinWait2IsFreedAfterTheFinTimeout) {
+  ASSERT_EQ(vnet_tcp_close(&net_, sock_, 0), VNET_OK);
+  take_seg();
+  peer(0, 1, kAck, {}, kSecond);
+  ASSERT_EQ(state(sock_), VNET_TCP_FIN_WAIT_2);
+  const uint64_t deadline = kSecond + VNET_TCP_FIN_WAIT_2_NS;
+  EXPECT_EQ(poll(kSecond), deadline);
+  EXPECT_EQ(poll(deadline - 1), deadline);
+  EXPECT_EQ(state(sock_), VNET_TCP_FIN_WAIT_2);
+  EXPECT_EQ(poll(deadline), UINT64_MAX);
+  EXPECT_EQ(state(sock_), -1);
+  EXPECT_TRUE(sent_.empty());
+  peer_asks_for_us(kPeerMac, kPeerIp, deadline);
+  peer(0, 1, kAck | kFin, {}, deadline);  // its FIN, too late
+  Seg rst = take_seg();
+  EXPECT_TRUE(rst.has(kRst));
+  EXPECT_EQ(rst.seq, snd_ + 1);
+}
+
+// Only the FIN is waited for: ACKs (a keepalive, a duplicate) do not put the deadline off, so
+// a peer that keeps talking but never closes cannot hold the block either.
+TEST_F(VnetTcpClose, AcksDoNotPutOffTheFinWait2Timeout) {
+  ASSERT_EQ(vnet_tcp_close(&net_, sock_, 0), VNET_OK);
+  take_seg();
+  peer(0, 1, kAck);
+  peer(0, 1, kAck, {}, 30 * kSecond);
+  peer(uint32_t(-1), 1, kAck, {}, 50 * kSecond);  // a keepalive: answered with an ACK
+  EXPECT_EQ(take_seg().ack, rcv_);
+  EXPECT_EQ(poll(50 * kSecond), VNET_TCP_FIN_WAIT_2_NS);
+}
+
+// A half-closed connection (vnet_tcp_shutdown, the FIN acknowledged) closed later: the wait
+// starts at the close.
+TEST_F(VnetTcpClose, ClosingInFinWait2StartsTheFinTimeout) {
+  go_to(VNET_TCP_FIN_WAIT_2);
+  EXPECT_EQ(poll(0), UINT64_MAX);
+  const uint64_t closed = 5 * kSecond;
+  ASSERT_EQ(vnet_tcp_close(&net_, sock_, closed), VNET_OK);
+  EXPECT_TRUE(sent_.empty());
+  EXPECT_EQ(poll(closed), closed + VNET_TCP_FIN_WAIT_2_NS);
+  EXPECT_EQ(poll(closed + VNET_TCP_FIN_WAIT_2_NS), UINT64_MAX);
+  EXPECT_EQ(state(sock_), -1);
+}
+
+// A connection the caller still holds may stay in FIN_WAIT_2 as long as it likes: it is
+// half-closed, and reads what the peer still sends.
+TEST_F(VnetTcpClose, AHeldConnectionStaysInFinWait2) {
+  go_to(VNET_TCP_FIN_WAIT_2);
+  const uint64_t later = 10 * VNET_TCP_FIN_WAIT_2_NS;
+  EXPECT_EQ(poll(later), UINT64_MAX);
+  EXPECT_EQ(state(sock_), VNET_TCP_FIN_WAIT_2);
+  peer_asks_for_us(kPeerMac, kPeerIp, later);
+  peer(0, 1, kAck | kPsh, bytes("more"), later);
+  EXPECT_EQ(take_seg().ack, rcv_ + 4);
+  EXPECT_EQ(read_all(sock_), bytes("more"));
+  EXPECT_EQ(poll(later), UINT64_MAX);
+}
+
+// A server's whole pool closed on peers that acknowledged the FINs and went silent: every
+// block is in FIN_WAIT_2 and a new client gets nothing, until the timeout frees them.
+TEST_F(VnetTcpClose, APoolDrainedBySilentPeersInFinWait2AcceptsAgainAfterTheTimeout) {
+  ASSERT_EQ(vnet_tcp_close(&net_, sock_, 0), VNET_OK);  // the fixture's: the first of them
+  take_seg();
+  peer(0, 1, kAck);
+  for (int i = 1; i < int(kTcpConns); i++) {
+    const uint16_t port = uint16_t(41000 + i);
+    int s = connect_peer(port);
+    ASSERT_GE(s, 0) << i;
+    ASSERT_EQ(vnet_tcp_close(&net_, s, 0), VNET_OK);
+    Seg fin = take_seg();
+    ASSERT_TRUE(fin.has(kFin));
+    seg_in(kPeerIsn + 1, fin.seq + 1, kAck, {}, 8192, 0, port);
+    ASSERT_EQ(state(s), VNET_TCP_FIN_WAIT_2) << i;
+  }
+  seg_in(kPeerIsn, 0, kSyn, {}, 8192, kSecond, 49000);
+  EXPECT_TRUE(sent_.empty());  // no block for it
+  EXPECT_EQ(vnet_tcp_accept(&net_, listener_), VNET_ERR_WOULD_BLOCK);
+  const uint64_t deadline = poll(kSecond);
+  EXPECT_EQ(deadline, VNET_TCP_FIN_WAIT_2_NS);
+  EXPECT_EQ(poll(deadline), UINT64_MAX);
+  EXPECT_TRUE(sent_.empty());
+  for (int i = 0; i < int(kTcpConns); i++) EXPECT_EQ(state(i), -1) << i;
+  peer_asks_for_us(kPeerMac, kPeerIp, deadline);
+  EXPECT_GE(connect_peer(49000, deadline), 0);  // its SYN again, answered this time
+}
+
+// An orphan whose data a peer's shut window never takes: nobody will read our side again, so
+// after VNET_TCP_MAX_RETRIES probes (as Linux's tcp_orphan_retries) answered with no opening
+// it is reset and freed; closed with data unsent (FIN_WAIT_1) as after the peer's FIN
+// (LAST_ACK).
+TEST_F(VnetTcpClose, AnOrphanGivesUpProbingAShutWindow) {
+  for (int target : {VNET_TCP_ESTABLISHED, VNET_TCP_CLOSE_WAIT}) {
+    SCOPED_TRACE(testing::Message() << "state " << target);
+    restart(default_config());
+    SetUp();
+    go_to(target);
+    const uint32_t fin = peer_fin_off();
+    seg_in(rcv_ + fin, snd_, kAck, {}, 0);  // shut
+    ASSERT_EQ(write(sock_, bytes("waiting")), 7);
+    ASSERT_EQ(vnet_tcp_close(&net_, sock_, 0), VNET_OK);
+    EXPECT_TRUE(sent_.empty());  // the FIN waits behind the data
+    uint64_t now = 0;
+    for (int i = 0; i < VNET_TCP_MAX_RETRIES; i++) {
+      now = poll(now);
+      peer_asks_for_us(kPeerMac, kPeerIp, now);
+      poll(now);
+      EXPECT_EQ(take_seg().data, bytes("w")) << "probe " << i;
+      seg_in(rcv_ + fin, snd_, kAck, {}, 0, now);  // still shut
+      EXPECT_TRUE(sent_.empty());
+    }
+    now = poll(now);
+    ASSERT_NE(now, UINT64_MAX);
+    peer_asks_for_us(kPeerMac, kPeerIp, now);
+    EXPECT_EQ(poll(now), UINT64_MAX);
+    Seg rst = take_seg();
+    EXPECT_EQ(rst.flags, kRst);
+    EXPECT_EQ(rst.seq, snd_);  // the peer's rcv_nxt: acceptable at its zero window
+    EXPECT_EQ(state(sock_), -1);
+  }
+}
+
+// A connection the caller holds probes for as long as the window stays shut (RFC 1122
+// 4.2.2.17: the peer may keep it shut indefinitely while it answers). Closed after that, it has
+// used up its probes: the count runs from when the window shut, so that no orphan is held
+// longer than VNET_TCP_MAX_RETRIES probes after the close.
+TEST_F(VnetTcpClose, ProbesBeforeTheCloseCountOnceOrphaned) {
+  seg_in(rcv_, snd_, kAck, {}, 0);
+  ASSERT_EQ(write(sock_, bytes("waiting")), 7);
+  uint64_t now = 0;
+  for (int i = 0; i < 2 * VNET_TCP_MAX_RETRIES; i++) {
+    now = poll(now);
+    peer_asks_for_us(kPeerMac, kPeerIp, now);
+    poll(now);
+    EXPECT_EQ(take_seg().data, bytes("w")) << "probe " << i;
+    seg_in(rcv_, snd_, kAck, {}, 0, now);
+  }
+  EXPECT_EQ(state(sock_), VNET_TCP_ESTABLISHED);
+  ASSERT_EQ(vnet_tcp_close(&net_, sock_, now), VNET_OK);
+  EXPECT_TRUE(sent_.empty());
+  now = poll(now);
+  peer_asks_for_us(kPeerMac, kPeerIp, now);
+  EXPECT_EQ(poll(now), UINT64_MAX);
+  EXPECT_EQ(take_seg().flags, kRst);
+  EXPECT_EQ(state(sock_), -1);
+}
+
+// An orphan whose peer opens its window before the probes run out sends its data and FIN and
+// closes as any other.
+TEST_F(VnetTcpClose, AnOrphanWhoseWindowOpensInTimeClosesGracefully) {
+  seg_in(rcv_, snd_, kAck, {}, 0);
+  ASSERT_EQ(write(sock_, bytes("waiting")), 7);
+  ASSERT_EQ(vnet_tcp_close(&net_, sock_, 0), VNET_OK);
+  uint64_t now = 0;
+  for (int i = 0; i < VNET_TCP_MAX_RETRIES; i++) {
+    now = poll(now);
+    peer_asks_for_us(kPeerMac, kPeerIp, now);
+    poll(now);
+    EXPECT_EQ(take_seg().data, bytes("w")) << "probe " << i;
+  }
+  seg_in(rcv_, snd_, kAck, {}, 8192, now);  // open at last
+  Seg rest = take_seg();
+  EXPECT_EQ(rest.data, bytes("waiting"));
+  EXPECT_TRUE(rest.has(kFin));
+  seg_in(rcv_, snd_ + 8, kAck, {}, 8192, now);
+  EXPECT_EQ(state(sock_), VNET_TCP_FIN_WAIT_2);
+  EXPECT_EQ(poll(now), now + VNET_TCP_FIN_WAIT_2_NS);
 }
 
 TEST_F(VnetTcpClose, AfterShutdownWritesFailAndReadsGoOn) {

@@ -33,6 +33,18 @@ TEST_F(VnetTcpRetransmit, FirstSampleSetsTheRto) {
   EXPECT_EQ(poll(1000 * kMs), 1300 * kMs);
 }
 
+// A deadline that would land exactly on UINT64_MAX saturates below it: UINT64_MAX means no
+// deadline at all, and the segment in flight would never be retransmitted.
+TEST_F(VnetTcpRetransmit, ATimeoutEndingExactlyAtTheClocksEndStillFires) {
+  const uint64_t late = UINT64_MAX - 300 * kMs;  // the RTO from before
+  peer_asks_for_us(kPeerMac, kPeerIp, late);
+  ASSERT_EQ(write(sock_, bytes("x"), late), 1);
+  take_seg();
+  EXPECT_EQ(poll(late), UINT64_MAX - 1);
+  poll(UINT64_MAX - 1);
+  EXPECT_EQ(stats().tcp_retransmits, 1u);  // held for ARP: the MAC's TTL saturated there too
+}
+
 TEST_F(VnetTcpRetransmit, LaterSamplesSmoothTheRtoAndItsFloorHolds) {
   uint64_t now = 1000 * kMs;
   for (int i = 0; i < 20; i++) {  // a steady 10 ms RTT
