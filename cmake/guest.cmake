@@ -21,7 +21,7 @@ set(VMFT_GUEST_SDK_HEADERS
     ${VMFT_GUEST_SDK_DIR}/vmft.h ${VMFT_GUEST_ABI_DIR}/vmft/guest/abi.h ${VMFT_GUEST_NET_HEADERS})
 
 # The SDK, compiled once for every guest: the objects every guest links whole (crt0's _start,
-# the trap vector, the runtime, picolibc's glue), and an archive of the rest, from which a
+# the trap vector, the runtime, picolibc's glue, the word-at-a-time string.c), and an archive of the rest, from which a
 # guest links only what it calls: the serving calls and the network stack only into servers.
 set(sdk_build ${VMFT_GUEST_DIR}/sdk)
 function(_vmft_guest_objects out_var)
@@ -41,7 +41,8 @@ function(_vmft_guest_objects out_var)
 endfunction()
 _vmft_guest_objects(VMFT_GUEST_SDK_OBJECTS
   ${VMFT_GUEST_SDK_DIR}/crt0.S ${VMFT_GUEST_SDK_DIR}/trap.S
-  ${VMFT_GUEST_SDK_DIR}/runtime.c ${VMFT_GUEST_SDK_DIR}/picolibc.c)
+  ${VMFT_GUEST_SDK_DIR}/runtime.c ${VMFT_GUEST_SDK_DIR}/picolibc.c
+  ${VMFT_GUEST_SDK_DIR}/string.c)
 _vmft_guest_objects(sdk_archive_objects ${VMFT_GUEST_SDK_DIR}/serve.c ${VMFT_GUEST_NET_SOURCES})
 set(VMFT_GUEST_SDK_ARCHIVE ${sdk_build}/libvmft.a)
 add_custom_command(

@@ -13,6 +13,7 @@ static bool ready(const struct vnet *net) { return net->cfg.mtu != 0; }
 static void free_conn(struct vnet_tcp_conn *c) {
   /* The buffers need no clearing: rx_len and tx_len say what in them is valid. */
   memset(c, 0, offsetof(struct vnet_tcp_conn, rx));
+  c->deadline_ns = UINT64_MAX; /* so that the timers' loops pass over it at once */
 }
 
 struct vnet_tcp_conn *vnet_tcp_alloc(struct vnet *net) {

@@ -106,6 +106,9 @@ static void persist_timeout(struct vnet *net, struct vnet_tcp_conn *c, uint64_t 
 void vnet_tcp_poll(struct vnet *net, uint64_t now_ns) {
   for (size_t i = 0; i < net->tcp_count; i++) {
     struct vnet_tcp_conn *c = &net->tcp[i];
+    /* Most blocks, every free one among them (their deadline is UINT64_MAX), stop here: a
+     * poll visits every block, each round. */
+    if (c->deadline_ns > now_ns && !c->ack_owed) continue;
     if (c->ack_owed) {
       c->ack_owed = 0;
       if (c->state != VNET_TCP_CLOSED) vnet_tcp_send_ack(net, c, now_ns);
@@ -128,8 +131,10 @@ uint64_t vnet_tcp_next_deadline(const struct vnet *net) {
   uint64_t next = UINT64_MAX;
   for (size_t i = 0; i < net->tcp_count; i++) {
     const struct vnet_tcp_conn *c = &net->tcp[i];
-    if (c->state != VNET_TCP_CLOSED && c->ack_owed) return 0; /* due now */
-    if (c->state != VNET_TCP_CLOSED && c->deadline_ns < next) next = c->deadline_ns;
+    if (c->deadline_ns >= next && !c->ack_owed) continue; /* most blocks, as in the poll */
+    if (c->state == VNET_TCP_CLOSED) continue;
+    if (c->ack_owed) return 0; /* due now */
+    next = c->deadline_ns;
   }
   return next;
 }

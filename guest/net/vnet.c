@@ -31,6 +31,7 @@ int vnet_init(struct vnet *net, const struct vnet_config *cfg, const struct vnet
   net->tcp = cfg->tcp_conns;
   net->tcp_count = cfg->tcp_conn_count;
   if (net->tcp_count > 0) memset(net->tcp, 0, net->tcp_count * sizeof *net->tcp);
+  for (size_t i = 0; i < net->tcp_count; i++) net->tcp[i].deadline_ns = UINT64_MAX;
   return VNET_OK;
 }
 

@@ -248,10 +248,12 @@ static void serve_conn(vmft_nic_handler handle, struct stack_conn *c) {
 }
 
 /* The connections the stack changed (and, after a send failed one, all of them), then the new
-   ones: a round costs what happened in it, not the number of connections. */
-static void serve_tcp(vmft_nic_handler handle) {
-  int sock, accept = 0;
+   ones: a round costs what happened in it, not the number of connections. Returns whether it
+   served any. */
+static int serve_tcp(vmft_nic_handler handle) {
+  int sock, accept = 0, served = 0;
   while ((sock = vnet_tcp_next_changed(&stack.net)) >= 0) {
+    served = 1;
     struct stack_conn *c = &stack.conns[sock];
     if (c->id != 0 || c->closing) {
       serve_conn(handle, c);
@@ -260,12 +262,13 @@ static void serve_tcp(vmft_nic_handler handle) {
     }
   }
   if (stack.send_failed) {
+    served = 1;
     stack.send_failed = 0;
     for (size_t i = 0; i < VMFT_NIC_FRAME_CONNECTIONS; i++) {
       if (stack.conns[i].failed) serve_conn(handle, &stack.conns[i]);
     }
   }
-  if (!accept || stack.listener < 0) return;
+  if (!accept || stack.listener < 0) return served;
   while ((sock = vnet_tcp_accept(&stack.net, stack.listener)) >= 0) {
     struct stack_conn *c = &stack.conns[sock];
     release(c);
@@ -273,6 +276,7 @@ static void serve_tcp(vmft_nic_handler handle) {
     deliver(handle, VMFT_NIC_KIND_TCP_OPEN, c, 0, 0);
     if (c->id != 0) serve_conn(handle, c);
   }
+  return served;
 }
 
 __attribute__((noreturn)) static void serve_frames(vmft_nic_handler handle) {
@@ -291,11 +295,11 @@ __attribute__((noreturn)) static void serve_frames(vmft_nic_handler handle) {
     serve_tcp(handle);
     /* After the handler answered: an ACK its replies did not carry goes now, and what the
        timers changed (a connection given up) is served in the same round. */
-    vnet_poll(&stack.net, stack.now);
-    serve_tcp(handle);
+    uint64_t deadline = vnet_poll(&stack.net, stack.now);
+    if (serve_tcp(handle)) deadline = vnet_next_deadline(&stack.net);
     batching = 0;
     vmft_nic_flush();
-    vmft_nic_wait(vnet_next_deadline(&stack.net));
+    vmft_nic_wait(deadline);
   }
 }
 

@@ -1,6 +1,6 @@
 /* The vmft guest SDK: bare-metal helpers for guests written in C (RV64IM + Zicsr, machine mode).
    Guests are ordinary C on picolibc (printf, malloc, string.h, ...). Include this header; link
-   with crt0.S, trap.S, runtime.c, picolibc.c, the archive of serve.c and net/ (the network
+   with crt0.S, trap.S, runtime.c, picolibc.c, string.c, the archive of serve.c and net/ (the network
    stack, linked only into guests that serve), picolibc's libc.a and the rv64im/lp64 libgcc
    (vmft_add_guest does). */
 #ifndef VMFT_SDK_H

@@ -18,12 +18,12 @@ enable_language(ASM)
 get_filename_component(VMFT_SDK_DIR ${CMAKE_CURRENT_LIST_DIR}/.. ABSOLUTE)
 
 # The SDK itself, compiled once per project: an object library of what every guest links whole
-# (crt0's _start, the trap vector, the runtime, picolibc's glue), and an archive of the rest, of
+# (crt0's _start, the trap vector, the runtime, picolibc's glue, memcpy and friends), and an archive of the rest, of
 # which a guest links only what it calls: the serving calls and the network stack only into
 # servers.
 add_library(vmft_sdk OBJECT
   ${VMFT_SDK_DIR}/crt0.S ${VMFT_SDK_DIR}/trap.S ${VMFT_SDK_DIR}/runtime.c
-  ${VMFT_SDK_DIR}/picolibc.c)
+  ${VMFT_SDK_DIR}/picolibc.c ${VMFT_SDK_DIR}/string.c)
 target_compile_options(vmft_sdk PRIVATE -O2 -g -Wall -Wextra)
 
 file(GLOB _vmft_net_sources ${VMFT_SDK_DIR}/net/*.c)
