@@ -141,7 +141,7 @@ void vnet_arp_input(struct vnet *net, const uint8_t *pkt, size_t len, uint64_t n
 const uint8_t *vnet_arp_lookup(const struct vnet *net, uint32_t ip, uint64_t now_ns) {
   for (size_t i = 0; i < VNET_ARP_CACHE_SIZE; i++) {
     const struct vnet_arp_entry *e = &net->arp[i];
-    if (e->state == VNET_ARP_RESOLVED && e->ip == ip && now_ns < e->deadline_ns) return e->mac;
+    if (e->ip == ip && e->state == VNET_ARP_RESOLVED && now_ns < e->deadline_ns) return e->mac;
   }
   return NULL;
 }

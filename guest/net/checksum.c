@@ -57,11 +57,8 @@ uint16_t vnet_csum_finish(uint32_t sum) {
 
 uint16_t vnet_l4_checksum(uint32_t src, uint32_t dst, uint8_t proto, const uint8_t *seg,
                           size_t len) {
-  uint8_t pseudo[12];
-  vnet_put32(pseudo, src);
-  vnet_put32(pseudo + 4, dst);
-  pseudo[8] = 0;
-  pseudo[9] = proto;
-  vnet_put16(pseudo + 10, (uint16_t)len);
-  return vnet_csum_finish(vnet_csum_add(vnet_csum_add(0, pseudo, sizeof pseudo), seg, len));
+  /* The pseudo-header's big-endian words, summed as numbers: addresses, protocol, length. */
+  const uint32_t pseudo = (src >> 16) + (src & 0xffffu) + (dst >> 16) + (dst & 0xffffu) + proto +
+                          (uint32_t)(uint16_t)len;
+  return vnet_csum_finish(vnet_csum_add(pseudo, seg, len));
 }
