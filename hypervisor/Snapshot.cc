@@ -201,7 +201,7 @@ devices::NetEvent decode_event(Reader& r, size_t index) {
   const size_t at = r.position();
   devices::NetEvent ev;
   ev.kind = r.u32("event kind");
-  if (ev.kind < VMFT_NIC_KIND_UDP || ev.kind > VMFT_NIC_KIND_TCP_CLOSE) {
+  if (!logchannel::is_net_kind(ev.kind)) {
     r.fail(at, fmt::format("NIC event #{} has unknown kind {}", index, ev.kind));
   }
   ev.conn = r.u32("event connection");

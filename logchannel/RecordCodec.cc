@@ -64,7 +64,6 @@ bool valid_output_kind(uint8_t v) { return in_range(v, OutputKind::kConsole, Out
 bool valid_end_reason(uint8_t v) {
   return in_range(v, RunEnd::Reason::kExited, RunEnd::Reason::kStopped);
 }
-bool valid_net_kind(uint32_t v) { return v >= VMFT_NIC_KIND_UDP && v <= VMFT_NIC_KIND_FRAME; }
 
 std::string record_label(uint64_t number) { return "record #" + std::to_string(number); }
 
@@ -92,7 +91,7 @@ void check_encodable(const Record& record) {
   if (const auto* c = std::get_if<ClockRead>(&record.body)) {
     if (!valid_clock_source(static_cast<uint8_t>(c->source))) refuse("unknown clock source");
   } else if (const auto* n = std::get_if<NetInput>(&record.body)) {
-    if (!valid_net_kind(n->kind)) refuse("unknown net event kind " + std::to_string(n->kind));
+    if (!is_net_kind(n->kind)) refuse("unknown net event kind " + std::to_string(n->kind));
     if (n->data.size() > kMaxPayloadBytes) refuse("payload over 16 MiB");
   } else if (const auto* o = std::get_if<Output>(&record.body)) {
     if (!valid_output_kind(static_cast<uint8_t>(o->kind))) refuse("unknown output kind");
@@ -208,7 +207,7 @@ NetInput decode_net(ByteReader& r) {
   NetInput n;
   const size_t pos = r.position();
   n.kind = r.varint32();
-  if (!valid_net_kind(n.kind)) r.fail_at(pos, "unknown net event kind " + std::to_string(n.kind));
+  if (!is_net_kind(n.kind)) r.fail_at(pos, "unknown net event kind " + std::to_string(n.kind));
   n.conn = r.varint32();
   n.peer_ip = r.fixed32();
   n.peer_port = r.varint32();

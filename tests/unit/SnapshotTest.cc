@@ -434,7 +434,8 @@ MachineSnapshot every_field_set() {
   s.highest_connection = 11;
   s.timer = {123456789, 42, true};
   s.nic.queue = {event(VMFT_NIC_KIND_TCP_DATA, 3, std::string(5000, 'a')),
-                 event(VMFT_NIC_KIND_UDP, 0, "datagram"), event(VMFT_NIC_KIND_TCP_OPEN, 9, "")};
+                 event(VMFT_NIC_KIND_UDP, 0, "datagram"), event(VMFT_NIC_KIND_TCP_OPEN, 9, ""),
+                 event(VMFT_NIC_KIND_FRAME, 0, "an ethernet frame")};
   s.nic.front_offset = 4096;
   s.nic.open_conns = {3, 8};
   s.nic.rings = {VMFT_RAM_BASE + 0x8000, VMFT_RAM_BASE + 0x9000, VMFT_RAM_BASE + 0xa000, 16, 64};

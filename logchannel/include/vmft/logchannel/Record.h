@@ -12,6 +12,8 @@
 #include <variant>
 #include <vector>
 
+#include "vmft/guest/abi.h"
+
 namespace vmft::logchannel {
 
 inline constexpr uint32_t kFormatVersion = 5;
@@ -42,6 +44,11 @@ struct TimerFired {
   uint64_t generation = 0;
   bool operator==(const TimerFired&) const = default;
 };
+
+/// Whether `kind` is a VMFT_NIC_KIND_* value a host event can have (in a log, a snapshot).
+constexpr bool is_net_kind(uint32_t kind) {
+  return kind >= VMFT_NIC_KIND_UDP && kind <= VMFT_NIC_KIND_FRAME;
+}
 
 /// Input: a network event handed to the NIC (applied at a block boundary or while idle).
 /// `kind` is a VMFT_NIC_KIND_* value.
