@@ -133,5 +133,28 @@ TEST_F(ExamplesOnTheFrameNic, APairOfCountersKeepsEveryAcknowledgedIncrAcrossAFa
   EXPECT_EQ(redis("INCR " + kBenchKey), "20001\n") << pair.diagnostics();
 }
 
+// A join on the frame NIC under load: the backup is killed and a new one (on the dead
+// backup's TAP device, tap1) joins while redis-benchmark runs, so that frames wait in the NIC
+// when the primary snapshots its guest; then the primary is killed and the joiner goes live
+// with every INCR.
+TEST_F(ExamplesOnTheFrameNic, ABackupJoinsUnderLoadAndTakesOverWithEveryIncr) {
+  const auto owner = pair_with_arbiter(pair_spec("counter", kCounterReady));
+  PairProcesses& pair = *owner;
+  pair.backup().kill();
+  ASSERT_TRUE(pair.primary().wait_for_log("going on alone", kTimeout)) << pair.diagnostics();
+  std::vector<std::string> options = pair.backup_options();
+  options.push_back("--join");
+  auto joiner = pair.start_backup("counter", options);
+  benchmark_incr(50, 16, 100000, pair.diagnostics());
+  ASSERT_TRUE(pair.primary().wait_for_log("is fault tolerant again at epoch", kTimeout))
+      << pair.diagnostics() << joiner->log();
+  EXPECT_TRUE(joiner->wait_for_log("backup: joined the primary at", Duration(0))) << joiner->log();
+  EXPECT_EQ(redis("GET " + kBenchKey), "100000\n") << pair.diagnostics();
+  pair.primary().kill();
+  ASSERT_TRUE(joiner->wait_for_log("live at instruction", kTimeout)) << joiner->log();
+  EXPECT_EQ(redis("GET " + kBenchKey), "100000\n") << joiner->log();
+  EXPECT_EQ(redis("INCR " + kBenchKey), "100001\n") << joiner->log();
+}
+
 }  // namespace
 }  // namespace vmft::integration
