@@ -548,10 +548,14 @@ int run_backup(const PairOptions& options) {
         [&inputs](uint64_t gen) { inputs.push(hypervisor::TimerExpired{gen}); });
     live.net = bind_when_free(options, p.limits, io.io(), inputs, t.highest_connection + 1);
     if (!live.net) return nullptr;  // stopped
-    // Its TCP connections do not exist here: the guest hears that they closed.
+    // Its TCP connections do not exist here: the guest hears that they closed. On the frame
+    // NIC the guest holds its connections itself, and hears instead that its link moved, so
+    // that it tells the network at once (the first input of its live run, logged for joiners).
     for (uint32_t conn : t.open_connections) {
       inputs.push(devices::NetEvent{VMFT_NIC_KIND_TCP_CLOSE, conn, 0, 0, {}});
     }
+    const bool frames = live.net->backend().frames().has_value();
+    if (frames) inputs.push(devices::NetEvent{VMFT_NIC_KIND_LINK, 0, 0, 0, {}});
     const hypervisor::HostServices host{*live.clock, live.entropy, *live.timer,
                                         live.net->backend()};
     write_unreleased_console(t);
@@ -573,9 +577,10 @@ int run_backup(const PairOptions& options) {
     live.net->log_addresses();
     live.net->start();
     spdlog::warn(
-        "the arbiter gave pair '{}' to this backup at epoch {}: live at instruction {}, "
-        "{} TCP connection(s) reset",
-        options.name, *epoch, t.icount, t.open_connections.size());
+        "the arbiter gave pair '{}' to this backup at epoch {}: live at instruction {}, {}",
+        options.name, *epoch, t.icount,
+        frames ? std::string("its guest told its link moved")
+               : fmt::format("{} TCP connection(s) reset", t.open_connections.size()));
     went_live = true;
     return live.role.get();
   };

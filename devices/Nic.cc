@@ -147,8 +147,8 @@ void Nic::enqueue(NetEvent event) { queue_.push_back(std::move(event)); }
 void Nic::drop_stale_events() {
   while (!queue_.empty()) {
     const NetEvent& ev = queue_.front();
-    const bool stale = ev.kind != VMFT_NIC_KIND_UDP && ev.kind != VMFT_NIC_KIND_FRAME &&
-                       ev.kind != VMFT_NIC_KIND_TCP_OPEN && !open_conns_.contains(ev.conn);
+    const bool stale = (ev.kind == VMFT_NIC_KIND_TCP_DATA || ev.kind == VMFT_NIC_KIND_TCP_CLOSE) &&
+                       !open_conns_.contains(ev.conn);
     if (!stale) return;
     backend_.delivered(ev);
     queue_.pop_front();

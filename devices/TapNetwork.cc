@@ -117,8 +117,14 @@ void TapNetwork::write_out(const std::vector<uint8_t>& frame) {
   }
 }
 
-void TapNetwork::delivered(const NetEvent&) {
-  undelivered_.fetch_sub(1, std::memory_order_relaxed);
+// Only frames this device read count: the guest is also handed events that never were (the
+// link event at a failover, frames a backup replayed or a snapshot carried), and a count that
+// went below zero would wrap, and every frame after it be dropped as if the guest were behind.
+void TapNetwork::delivered(const NetEvent& event) {
+  if (event.kind != VMFT_NIC_KIND_FRAME) return;
+  size_t n = undelivered_.load(std::memory_order_relaxed);
+  while (n > 0 && !undelivered_.compare_exchange_weak(n, n - 1, std::memory_order_relaxed)) {
+  }
 }
 
 }  // namespace vmft::devices

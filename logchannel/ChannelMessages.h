@@ -22,8 +22,9 @@ namespace vmft::logchannel::detail {
 /// Bump it on any change to a message (docs/channel-protocol.md), and with kFormatVersion.
 /// 4: the primary tells the backup which outputs have left it (message 13, released).
 /// 6: log format 5 (frame NIC: its settings in the header, frames in and out).
-inline constexpr uint32_t kChannelVersion = 6;
-static_assert(kFormatVersion == 5,
+/// 7: log format 6 (the frame NIC's link event, at a failover).
+inline constexpr uint32_t kChannelVersion = 7;
+static_assert(kFormatVersion == 6,
               "a new log format is a new channel protocol: bump kChannelVersion, then this");
 
 /// A backup's hello.

@@ -74,6 +74,7 @@ std::string net_kind_name(uint32_t kind) {
     case VMFT_NIC_KIND_TCP_DATA: return "tcp-data";
     case VMFT_NIC_KIND_TCP_CLOSE: return "tcp-close";
     case VMFT_NIC_KIND_FRAME: return "frame";
+    case VMFT_NIC_KIND_LINK: return "link";
   }
   return "kind" + std::to_string(kind);
 }
@@ -120,6 +121,7 @@ struct BodyDescriber {
   std::string operator()(const NetInput& n) const {
     std::string out = net_kind_name(n.kind);
     if (n.kind == VMFT_NIC_KIND_FRAME) return out + payload_text(n.data);
+    if (n.kind == VMFT_NIC_KIND_LINK) return out;
     if (n.kind != VMFT_NIC_KIND_UDP) out += " conn=" + std::to_string(n.conn);
     // TCP data and close events name only their connection; the peer came with its open.
     const bool names_peer = n.kind == VMFT_NIC_KIND_UDP || n.kind == VMFT_NIC_KIND_TCP_OPEN;

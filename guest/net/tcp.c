@@ -69,6 +69,15 @@ void vnet_tcp_reset(struct vnet *net, struct vnet_tcp_conn *c, int error, uint64
   vnet_tcp_finish(c, error);
 }
 
+void vnet_tcp_link_moved(struct vnet *net, uint64_t now_ns) {
+  for (size_t i = 0; i < net->tcp_count; i++) {
+    struct vnet_tcp_conn *c = &net->tcp[i];
+    if (c->state < VNET_TCP_ESTABLISHED || c->state == VNET_TCP_TIME_WAIT) continue;
+    if (c->snd_una != c->snd_nxt) vnet_tcp_retransmit_first(net, c, now_ns);
+    for (int k = 0; k < VNET_TCP_LINK_DUPACKS; k++) vnet_tcp_send_ack(net, c, now_ns);
+  }
+}
+
 void vnet_tcp_mark_changed(struct vnet *net, struct vnet_tcp_conn *c) {
   if (c->changed) return;
   const int16_t sock = (int16_t)(c - net->tcp);

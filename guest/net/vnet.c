@@ -60,4 +60,10 @@ void vnet_announce(struct vnet *net) {
   if (ready(net)) vnet_arp_announce(net);
 }
 
+void vnet_link_moved(struct vnet *net, uint64_t now_ns) {
+  if (!ready(net)) return;
+  vnet_arp_announce(net);
+  vnet_tcp_link_moved(net, now_ns);
+}
+
 const struct vnet_stats *vnet_get_stats(const struct vnet *net) { return &net->stats; }

@@ -346,6 +346,16 @@ uint64_t vnet_next_deadline(const struct vnet *net);
  * primary's address says so. */
 void vnet_announce(struct vnet *net);
 
+/* The link moved: our frames now leave from another port (a backup took its primary's place,
+ * with this stack's state). Tells the network at once instead of when timers run: announces
+ * our MAC as vnet_announce does, so that switches learn the new port, and on every
+ * synchronized TCP connection resends the first unacknowledged segment and sends the peer
+ * VNET_TCP_LINK_DUPACKS duplicate ACKs, so that a peer still waiting for the ACK of a segment
+ * that never reached us resends it by fast retransmit (RFC 5681: three duplicate ACKs), not
+ * after its retransmission timeout (Linux's is 200 ms at least). */
+void vnet_link_moved(struct vnet *net, uint64_t now_ns);
+#define VNET_TCP_LINK_DUPACKS 3
+
 /* The counters; valid as long as net. */
 const struct vnet_stats *vnet_get_stats(const struct vnet *net);
 

@@ -289,6 +289,8 @@ __attribute__((noreturn)) static void serve_frames(vmft_nic_handler handle) {
         stack.datagram = 0;
         vnet_input(&stack.net, ev.data, ev.len, stack.now);
         if (stack.datagram) handle(&stack.udp);
+      } else if (ev.kind == VMFT_NIC_KIND_LINK) {
+        vnet_link_moved(&stack.net, stack.now); /* a failover: tell the network at once */
       }
       vmft_nic_ack();
     }

@@ -115,6 +115,7 @@ int main(void) {
     struct vmft_nic_event ev;
     while (vmft_nic_peek(&ev)) {
       if (ev.kind == VMFT_NIC_KIND_FRAME) vnet_input(&net, ev.data, ev.len, vmft_clock_mono_ns());
+      if (ev.kind == VMFT_NIC_KIND_LINK) vnet_link_moved(&net, vmft_clock_mono_ns());
       vmft_nic_ack();
     }
     const uint64_t now = vmft_clock_mono_ns();

@@ -103,6 +103,11 @@ TEST(RecordCodec, RoundTripsFramesInAndOut) {
             0u);
 }
 
+TEST(RecordCodec, RoundTripsTheLinkEvent) {
+  expect_round_trip({{3, 30, NetInput{VMFT_NIC_KIND_LINK, 0, 0, 0, {}}}});
+  EXPECT_EQ(describe({3, 30, NetInput{VMFT_NIC_KIND_LINK, 0, 0, 0, {}}}), "#3 @30 net link");
+}
+
 TEST(RecordCodec, RoundTripsEmptyAndLargePayloads) {
   std::vector<uint8_t> large(kMaxPayloadBytes);
   for (size_t i = 0; i < large.size(); ++i) large[i] = static_cast<uint8_t>(i * 7);
@@ -201,8 +206,8 @@ TEST(RecordDecoder, RejectsUnknownTypeTagNamingOffsetAndRecord) {
 
 TEST(RecordDecoder, RejectsUnknownEnumValues) {
   EXPECT_EQ(decode_error(raw_record(1, {9, 0})), "offset 0x3 (record #1): unknown clock source 9");
-  EXPECT_EQ(decode_error(raw_record(4, {6, 0, 0, 0, 0, 0, 0, 0})),
-            "offset 0x3 (record #1): unknown net event kind 6");
+  EXPECT_EQ(decode_error(raw_record(4, {7, 0, 0, 0, 0, 0, 0, 0})),
+            "offset 0x3 (record #1): unknown net event kind 7");
   EXPECT_EQ(decode_error(raw_record(6, {0, 0, 0, 0, 0, 0, 0, 0})),
             "offset 0x3 (record #1): unknown output kind 0");
   EXPECT_EQ(decode_error(raw_record(8, {4, 0})), "offset 0x3 (record #1): unknown end reason 4");

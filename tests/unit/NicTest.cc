@@ -327,6 +327,22 @@ TEST_F(NicFixture, AFrameArrivesWholeOrCutToItsBuffer) {
   EXPECT_EQ(nic.queued(), 0u);
 }
 
+// The link event names no connection, and is not dropped as one that names a closed one.
+TEST_F(NicFixture, TheLinkEventReachesTheGuestBetweenFrames) {
+  net.frame_config = kFrames;
+  set_up_rings();
+  post(3, 100);
+  nic.enqueue(event(VMFT_NIC_KIND_FRAME, 0, std::string(60, 'f')));
+  nic.enqueue(event(VMFT_NIC_KIND_LINK, 0, ""));
+  nic.enqueue(event(VMFT_NIC_KIND_FRAME, 0, std::string(60, 'g')));
+  nic.deliver();
+  EXPECT_EQ(rx(0).kind, uint32_t{VMFT_NIC_KIND_FRAME});
+  EXPECT_EQ(rx(1).kind, uint32_t{VMFT_NIC_KIND_LINK});
+  EXPECT_EQ(rx(1).len, 0u);
+  EXPECT_EQ(rx(2).kind, uint32_t{VMFT_NIC_KIND_FRAME});
+  EXPECT_EQ(nic.queued(), 0u);
+}
+
 TEST_F(NicFixture, SendsFramesFromAHeaderUpToTheMtu) {
   net.frame_config = kFrames;
   set_up_rings();

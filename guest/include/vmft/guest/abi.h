@@ -145,6 +145,10 @@ struct vmft_nic_tx_desc {
 #define VMFT_NIC_KIND_TCP_DATA 3  /* bytes on a connection */
 #define VMFT_NIC_KIND_TCP_CLOSE 4 /* rx: the peer sends nothing more; tx: close it */
 #define VMFT_NIC_KIND_FRAME 5     /* an Ethernet frame (frame NIC): rx received, tx to send */
+#define VMFT_NIC_KIND_LINK 6      /* rx, frame NIC: the guest's frames now go out another port
+                                     (a backup went live in its primary's place); no payload.
+                                     Tell the network at once: announce the MAC (gratuitous
+                                     ARP) and resend what peers have not acknowledged */
 
 #define VMFT_NIC_OK 0
 #define VMFT_NIC_ERR_KIND 1    /* unknown kind, or no socket of that kind configured */

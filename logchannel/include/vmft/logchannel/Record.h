@@ -16,7 +16,7 @@
 
 namespace vmft::logchannel {
 
-inline constexpr uint32_t kFormatVersion = 5;
+inline constexpr uint32_t kFormatVersion = 6;
 
 /// Where a guest read a clock.
 enum class ClockSource : uint8_t {
@@ -47,7 +47,7 @@ struct TimerFired {
 
 /// Whether `kind` is a VMFT_NIC_KIND_* value a host event can have (in a log, a snapshot).
 constexpr bool is_net_kind(uint32_t kind) {
-  return kind >= VMFT_NIC_KIND_UDP && kind <= VMFT_NIC_KIND_FRAME;
+  return kind >= VMFT_NIC_KIND_UDP && kind <= VMFT_NIC_KIND_LINK;
 }
 
 /// Input: a network event handed to the NIC (applied at a block boundary or while idle).
