@@ -2,15 +2,20 @@
 // also serve on the socket NIC, run on the SDK's own TCP/IP stack in a network lab and serve
 // the kernel's own clients from the client namespace: redis-cli, redis-benchmark, nc and ping.
 // Recorded and replayed, as a pair, and through seeded frame loss, duplication and reordering.
+#include <chrono>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "FrameNicFixture.h"
+#include "Subprocess.h"
 
 namespace vmft::integration {
 namespace {
 
 const std::string kCounterReady = "counter: ready\n";
+// redis-benchmark's key: it INCRs "counter:__rand_int__" when not given -r.
+const std::string kBenchKey = "counter:__rand_int__";
 
 class ExamplesOnTheFrameNic : public FrameNic {
  protected:
@@ -31,14 +36,42 @@ class ExamplesOnTheFrameNic : public FrameNic {
     EXPECT_NE(run.out.find("requests per second"), std::string::npos) << run.out << why;
   }
 
+  // redis-benchmark's INCR of one key over 50 connections, `requests` times, started in the
+  // background in the client namespace.
+  std::unique_ptr<Subprocess> start_benchmark(int requests) const {
+    std::vector<std::string> argv = lab_->in_client();
+    argv.insert(argv.end(), {"redis-benchmark", "-h", "198.18.0.10", "-p", "6379", "-t", "incr",
+                             "-q", "-c", "50", "-n", std::to_string(requests)});
+    return std::make_unique<Subprocess>(argv);
+  }
+
+  // Waits until the counter has counted at least `count` of the benchmark's INCRs.
+  bool wait_for_count(uint64_t count) const {
+    const auto deadline = std::chrono::steady_clock::now() + scaled(kTimeout);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const std::string value = redis("GET " + kBenchKey);
+      if (!value.empty() && value != "\n" && std::stoull(value) >= count) return true;
+    }
+    return false;
+  }
+
+  // The background benchmark ended well: exit 0, every request answered, no connection lost
+  // (redis-benchmark reports an error and stops on the first).
+  static void expect_benchmark_done(Subprocess& bench, const std::string& why) {
+    EXPECT_EQ(bench.wait_for_exit(Duration(120000)), std::optional<int>(0))
+        << bench.stdout_text() << bench.stderr_text() << why;
+    EXPECT_EQ(bench.stderr_text().find("Error"), std::string::npos) << bench.stderr_text() << why;
+    EXPECT_EQ(bench.stdout_text().find("Error"), std::string::npos) << bench.stdout_text() << why;
+    EXPECT_NE(bench.stdout_text().find("requests per second"), std::string::npos)
+        << bench.stdout_text() << why;
+  }
+
   std::string log_path(const std::string& name) const {
     return std::filesystem::temp_directory_path() /
            ("vmft-" + name + "-" + std::to_string(getpid()) + ".log");
   }
 };
 
-// redis-benchmark's key: it INCRs "counter:__rand_int__" when not given -r.
-const std::string kBenchKey = "counter:__rand_int__";
 
 TEST_F(ExamplesOnTheFrameNic, CounterServesRedisCliRedisBenchmarkUdpAndPing) {
   VmftProcess vmft(lab_->in_lab(), "run", "counter", kFrameNic);
@@ -154,6 +187,40 @@ TEST_F(ExamplesOnTheFrameNic, ABackupJoinsUnderLoadAndTakesOverWithEveryIncr) {
   ASSERT_TRUE(joiner->wait_for_log("live at instruction", kTimeout)) << joiner->log();
   EXPECT_EQ(redis("GET " + kBenchKey), "100000\n") << joiner->log();
   EXPECT_EQ(redis("INCR " + kBenchKey), "100001\n") << joiner->log();
+}
+
+// The point of the frame NIC: 50 connections of redis-benchmark carry on across kill -9 of the
+// primary, with no error and no reconnection (redis-benchmark stops at the first), and every
+// INCR counted exactly once.
+TEST_F(ExamplesOnTheFrameNic, FiftyConnectionsCarryOnAcrossKillingThePrimary) {
+  const auto owner = pair_with_arbiter(pair_spec("counter", kCounterReady));
+  PairProcesses& pair = *owner;
+  constexpr int kRequests = 60000;
+  const auto bench = start_benchmark(kRequests);
+  ASSERT_TRUE(wait_for_count(kRequests / 4)) << pair.diagnostics();
+  pair.primary().kill();
+  ASSERT_TRUE(pair.backup().wait_for_log("live at instruction", kTimeout)) << pair.diagnostics();
+  expect_benchmark_done(*bench, pair.diagnostics());
+  EXPECT_EQ(redis("GET " + kBenchKey), std::to_string(kRequests) + "\n") << pair.diagnostics();
+}
+
+// The primary frozen (SIGSTOP) past the peer timeout: the backup goes live and the connections
+// carry on with it; the old primary, woken, learns from the arbiter that it lost the pair and
+// exits, having sent nothing the backup had not acknowledged.
+TEST_F(ExamplesOnTheFrameNic, ConnectionsCarryOnAcrossAFrozenPrimaryThatWakesToFindItLost) {
+  const auto owner = pair_with_arbiter(pair_spec("counter", kCounterReady));
+  PairProcesses& pair = *owner;
+  constexpr int kRequests = 60000;
+  const auto bench = start_benchmark(kRequests);
+  ASSERT_TRUE(wait_for_count(kRequests / 4)) << pair.diagnostics();
+  ASSERT_TRUE(pair.primary().freeze(kTimeout));
+  ASSERT_TRUE(pair.backup().wait_for_log("live at instruction", kTimeout)) << pair.diagnostics();
+  pair.primary().thaw();
+  EXPECT_EQ(pair.primary().wait_for_exit(kTimeout), std::optional<int>(5)) << pair.diagnostics();
+  EXPECT_NE(pair.primary().log().find("to the other side"), std::string::npos)
+      << pair.diagnostics();
+  expect_benchmark_done(*bench, pair.diagnostics());
+  EXPECT_EQ(redis("GET " + kBenchKey), std::to_string(kRequests) + "\n") << pair.diagnostics();
 }
 
 }  // namespace

@@ -46,6 +46,9 @@ NetLab::NetLab() {
 NetLab::~NetLab() { run_shell(netlab("down " + name_), kLabTimeout); }
 
 std::vector<std::string> NetLab::in_lab() const { return {"ip", "netns", "exec", name_ + "-lab"}; }
+std::vector<std::string> NetLab::in_client() const {
+  return {"ip", "netns", "exec", name_ + "-client"};
+}
 
 CommandResult NetLab::client(const std::string& command, Duration timeout) const {
   return run_shell(

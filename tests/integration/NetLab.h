@@ -26,6 +26,8 @@ class NetLab {
   /// The command line prefix that runs a program in the lab's namespace, where the TAP devices
   /// are ({"ip", "netns", "exec", "NAME-lab"}).
   std::vector<std::string> in_lab() const;
+  /// The same for the client namespace, where the clients run.
+  std::vector<std::string> in_client() const;
   /// Runs a shell command in the client namespace.
   CommandResult client(const std::string& command, Duration timeout) const;
   /// A TCP connection from the client namespace to ip:port (blocking; its fd is the caller's
