@@ -9,15 +9,24 @@
 // so that a script can find the first reply a backup served after it killed the primary.
 // SIGINT or SIGTERM ends the run early, with the summary.
 //
+// With --one-connection (TCP only) it opens one connection and never reconnects or resends: a
+// failed connect, a reset, a close by the server, or no reply within 10 s is a failure, said as
+// such. A failover must then be invisible but for a pause, as with a server on the frame NIC
+// (vmft --tap), whose guest owns its TCP connections. SIGINT or SIGTERM ends the run after the
+// reply to the INCR in flight, and the summary adds the INCRs sent and answered: equal, so the
+// counter (if only this client INCRs it) must hold exactly that many.
+//
 // usage: vmft-incr-client (--tcp|--udp) HOST:PORT [--key K] [--seconds S] [--progress S]
-//                         [--report-gaps-over MS]
-// Exit: 0 when every check held, 1 when a reply was wrong or went backwards, 2 for bad usage.
+//                         [--report-gaps-over MS] [--one-connection]
+// Exit: 0 when every check held, 1 when a reply was wrong or went backwards (or, with
+// --one-connection, the connection failed), 2 for bad usage.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -37,12 +46,16 @@ struct Options {
   double seconds = 10;
   double progress = 1;
   std::optional<double> report_gaps_over;  // milliseconds
+  bool one_connection = false;             // never reconnect: a broken connection fails the run
 };
+
+// How long --one-connection waits for a reply before it calls the connection dead.
+constexpr int kOneConnectionReplySeconds = 10;
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "vmft-incr-client: %s\nusage: vmft-incr-client (--tcp|--udp) HOST:PORT [--key K] "
-               "[--seconds S] [--progress S] [--report-gaps-over MS]\n",
+               "[--seconds S] [--progress S] [--report-gaps-over MS] [--one-connection]\n",
                why);
   std::exit(2);
 }
@@ -82,6 +95,8 @@ Options parse(int argc, char** argv) {
       o.progress = std::atof(value().c_str());
     } else if (arg == "--report-gaps-over") {
       o.report_gaps_over = std::atof(value().c_str());
+    } else if (arg == "--one-connection") {
+      o.one_connection = true;
     } else {
       usage(("unknown argument " + arg).c_str());
     }
@@ -89,10 +104,12 @@ Options parse(int argc, char** argv) {
   if (!have_address) usage("give --tcp or --udp");
   if (o.seconds <= 0) usage("--seconds must be positive");
   if (o.report_gaps_over && *o.report_gaps_over < 0) usage("--report-gaps-over must be >= 0");
+  if (o.one_connection && o.udp) usage("--one-connection needs --tcp");
   return o;
 }
 
-// One connection to the server; a failed one is closed and replaced on the next request.
+// One connection to the server; a failed one is closed and replaced on the next request. With
+// --one-connection it is never replaced: failure() then says what broke it.
 class Connection {
  public:
   explicit Connection(const Options& o) : o_(o) {}
@@ -101,48 +118,85 @@ class Connection {
   /// How many connections have been opened so far: a change between two replies means the
   /// second came on a new connection (after a failover, from the new server).
   long opened() const { return opened_; }
+  /// How many INCRs were sent whole.
+  long sent() const { return sent_; }
+  /// With --one-connection, what ended the connection (empty while it holds).
+  const std::string& failure() const { return failure_; }
 
   // The reply to one INCR, or nullopt when the server did not answer (it is gone, or a UDP
-  // datagram was lost): the caller tries again.
+  // datagram was lost): the caller tries again, unless failure() says the one connection broke.
   std::optional<std::string> incr() {
-    if (fd_ < 0 && !open()) return std::nullopt;
+    if (!failure_.empty() || (fd_ < 0 && !open())) return std::nullopt;
     const std::string request =
         o_.udp ? "INCR " + o_.key + "\r\n"
                : "*2\r\n$4\r\nINCR\r\n$" + std::to_string(o_.key.size()) + "\r\n" + o_.key + "\r\n";
-    if (::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) !=
-        static_cast<ssize_t>(request.size())) {
+    if (o_.one_connection ? !send_all(request)
+                          : ::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) !=
+                                static_cast<ssize_t>(request.size())) {
       close();
       return std::nullopt;
     }
+    ++sent_;
     std::string reply;
     char buf[256];
+    const auto give_up = Clock::now() + std::chrono::seconds(kOneConnectionReplySeconds);
     while (reply.find("\r\n") == std::string::npos) {
       const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) {
-        close();
-        return std::nullopt;
+      if (n > 0) {
+        reply.append(buf, static_cast<size_t>(n));
+        continue;
       }
-      reply.append(buf, static_cast<size_t>(n));
+      const int error = errno;
+      if (o_.one_connection) {
+        // The receive timeout and signals only wake it: the one connection waits on for the
+        // reply (through a failover), and a stop comes after it.
+        const bool waiting = n < 0 && (error == EAGAIN || error == EWOULDBLOCK || error == EINTR);
+        if (waiting && Clock::now() < give_up) continue;
+        fail(n == 0    ? "the server closed the connection"
+             : waiting ? "no reply in " + std::to_string(kOneConnectionReplySeconds) + " s"
+                       : std::string("the connection failed: ") + std::strerror(error));
+      }
+      close();
+      return std::nullopt;
     }
     return reply.substr(0, reply.find("\r\n"));
   }
 
  private:
   bool open() {
+    if (o_.one_connection && opened_ > 0) return fail("the connection is gone");
     fd_ = ::socket(AF_INET, o_.udp ? SOCK_DGRAM : SOCK_STREAM, 0);
-    if (fd_ < 0) return false;
+    if (fd_ < 0) return o_.one_connection && fail(std::string("socket: ") + std::strerror(errno));
     ++opened_;
     // A reply this late counts as lost; the request is sent again (an INCR that was applied
-    // without its reply arriving just counts once more, which the checks allow).
+    // without its reply arriving just counts once more, which the checks allow). With
+    // --one-connection the timeout only wakes the wait.
     timeval tv{0, 200000};
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     int one = 1;
     if (!o_.udp) setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (::connect(fd_, reinterpret_cast<const sockaddr*>(&o_.server), sizeof o_.server) != 0) {
+      const int error = errno;
       close();
+      if (o_.one_connection) fail(std::string("could not connect: ") + std::strerror(error));
       return false;
     }
     return true;
+  }
+  // With --one-connection: sends all of request, through partial sends and signals, or fails.
+  bool send_all(const std::string& request) {
+    for (size_t done = 0; done < request.size();) {
+      const ssize_t n = ::send(fd_, request.data() + done, request.size() - done, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return fail(std::string("sending an INCR failed: ") + std::strerror(errno));
+      done += static_cast<size_t>(n);
+    }
+    return true;
+  }
+  // Notes why the one connection ended; always false.
+  bool fail(const std::string& why) {
+    if (failure_.empty()) failure_ = why;
+    return false;
   }
   void close() {
     if (fd_ >= 0) ::close(fd_);
@@ -152,6 +206,8 @@ class Connection {
   const Options& o_;
   int fd_ = -1;
   long opened_ = 0;
+  long sent_ = 0;
+  std::string failure_;
 };
 
 double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
@@ -194,6 +250,11 @@ int main(int argc, char** argv) {
           std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.progress));
     }
     const auto reply = conn.incr();
+    if (!reply && !conn.failure().empty()) {
+      std::printf("incr-client: FAILED: %s, after %ld INCRs sent on one connection, %ld answered\n",
+                  conn.failure().c_str(), conn.sent(), acked);
+      return 1;
+    }
     if (!reply) {
       usleep(1000);  // the server is away: do not spin while it comes back
       continue;
@@ -243,5 +304,9 @@ int main(int argc, char** argv) {
       "incr-client: done: %ld INCRs acknowledged, highest value %ld, never backwards; "
       "longest wait for a reply %.1f ms (after %.2f s)\n",
       acked, highest, ms(longest_gap), longest_gap_at);
+  if (o.one_connection) {
+    std::printf("incr-client: one connection throughout: %ld INCRs sent, %ld answered\n",
+                conn.sent(), acked);
+  }
   return 0;
 }
