@@ -48,4 +48,14 @@ void HostNetwork::start() {
   if (tap_) tap_->start();
 }
 
+void HostNetwork::standby() {
+  log_addresses();
+  spdlog::info("tap {}: keeping what it hears until this backup goes live", tap_name_);
+  tap_->start_standby();
+}
+
+size_t HostNetwork::take_over(const std::deque<std::vector<uint8_t>>& last_logged) {
+  return tap_->take_over(last_logged);
+}
+
 }  // namespace vmft::cli

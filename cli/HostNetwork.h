@@ -2,8 +2,10 @@
 
 #include <asio.hpp>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "LiveRun.h"
 #include "vmft/devices/AsioNetwork.h"
@@ -26,6 +28,12 @@ class HostNetwork {
   void log_addresses() const;
   /// Starts receiving (after the machine that takes the events exists).
   void start();
+  /// A backup's frame NIC: opened now and reading, but keeping what it hears until take_over
+  /// (devices::TapNetwork::start_standby).
+  void standby();
+  /// Going live on the frame NIC: the guest's link event, then the frames heard that its
+  /// primary never logged (devices::TapNetwork::take_over). Returns how many.
+  size_t take_over(const std::deque<std::vector<uint8_t>>& last_logged);
 
  private:
   std::unique_ptr<devices::AsioNetwork> sockets_;

@@ -460,6 +460,18 @@ int run_backup(const PairOptions& options) {
   const std::string me = process_id("backup");
   int declined_code = 0;
   LiveSide live;
+  // On the frame NIC the TAP device opens now and keeps what it hears: where the switch floods
+  // the guest's frames to both sides, those its primary took but never logged are among them,
+  // and going live hands them to the guest instead of waiting for the clients to resend.
+  if (!options.live.tap.empty()) {
+    try {
+      live.net = std::make_unique<HostNetwork>(io.io(), options.live, p.limits, inputs);
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+      return kUsageExitCode;
+    }
+    live.net->standby();
+  }
   std::atomic<bool> went_live{false};
   hypervisor::Machine* machine = nullptr;
   // On every way out, the io thread stops before what its handlers use is destroyed, and a
@@ -546,7 +558,8 @@ int run_backup(const PairOptions& options) {
     live.timer = std::make_unique<devices::AsioTimer>(
         io.io(), *live.clock,
         [&inputs](uint64_t gen) { inputs.push(hypervisor::TimerExpired{gen}); });
-    live.net = bind_when_free(options, p.limits, io.io(), inputs, t.highest_connection + 1);
+    if (!live.net)
+      live.net = bind_when_free(options, p.limits, io.io(), inputs, t.highest_connection + 1);
     if (!live.net) return nullptr;  // stopped
     // Its TCP connections do not exist here: the guest hears that they closed. On the frame
     // NIC the guest holds its connections itself, and hears instead that its link moved, so
@@ -555,7 +568,7 @@ int run_backup(const PairOptions& options) {
       inputs.push(devices::NetEvent{VMFT_NIC_KIND_TCP_CLOSE, conn, 0, 0, {}});
     }
     const bool frames = live.net->backend().frames().has_value();
-    if (frames) inputs.push(devices::NetEvent{VMFT_NIC_KIND_LINK, 0, 0, 0, {}});
+    const size_t heard = frames ? live.net->take_over(t.last_frames) : 0;
     const hypervisor::HostServices host{*live.clock, live.entropy, *live.timer,
                                         live.net->backend()};
     write_unreleased_console(t);
@@ -579,7 +592,9 @@ int run_backup(const PairOptions& options) {
     spdlog::warn(
         "the arbiter gave pair '{}' to this backup at epoch {}: live at instruction {}, {}",
         options.name, *epoch, t.icount,
-        frames ? std::string("its guest told its link moved")
+        frames ? fmt::format("its guest told its link moved and given {} frame(s) heard that the "
+                             "primary never logged",
+                             heard)
                : fmt::format("{} TCP connection(s) reset", t.open_connections.size()));
     went_live = true;
     return live.role.get();

@@ -54,7 +54,48 @@ TapNetwork::TapNetwork(asio::io_context& io, const std::string& ifname, FrameCon
   }
 }
 
-void TapNetwork::start() { read_next(); }
+void TapNetwork::start() {
+  if (reading_) return;
+  reading_ = true;
+  read_next();
+}
+
+void TapNetwork::start_standby() {
+  {
+    std::lock_guard lock(standby_mutex_);
+    standby_ = true;
+  }
+  start();
+}
+
+std::optional<size_t> after_last_logged(const std::deque<std::vector<uint8_t>>& heard,
+                                        const std::deque<std::vector<uint8_t>>& last) {
+  if (last.empty()) return std::nullopt;
+  for (size_t i = heard.size(); i-- > 0;) {
+    if (heard[i] != last.back()) continue;
+    if (last.size() >= 2 && i >= 1 && heard[i - 1] != last[last.size() - 2]) continue;
+    return i + 1;
+  }
+  return std::nullopt;
+}
+
+size_t TapNetwork::take_over(const std::deque<std::vector<uint8_t>>& last_logged) {
+  std::lock_guard lock(standby_mutex_);
+  sink_({VMFT_NIC_KIND_LINK, 0, 0, 0, {}});
+  size_t from = 0;
+  if (!last_logged.empty()) {
+    const auto after = after_last_logged(heard_, last_logged);
+    from = after ? *after : heard_.size();
+  }
+  const size_t missed = heard_.size() - from;
+  for (size_t i = from; i < heard_.size(); ++i) {
+    undelivered_.fetch_add(1, std::memory_order_relaxed);
+    sink_({VMFT_NIC_KIND_FRAME, 0, 0, 0, std::move(heard_[i])});
+  }
+  heard_.clear();
+  standby_ = false;
+  return missed;
+}
 
 // One read is one frame. A frame longer than the MTU allows is read whole (into a buffer
 // larger than any frame) and dropped.
@@ -89,6 +130,12 @@ void TapNetwork::read_next() {
 }
 
 void TapNetwork::take_in(std::vector<uint8_t> frame) {
+  std::lock_guard lock(standby_mutex_);
+  if (standby_) {
+    if (heard_.size() == kHeardFrames) heard_.pop_front();
+    heard_.push_back(std::move(frame));
+    return;
+  }
   undelivered_.fetch_add(1, std::memory_order_relaxed);
   sink_({VMFT_NIC_KIND_FRAME, 0, 0, 0, std::move(frame)});
 }

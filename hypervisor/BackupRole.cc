@@ -13,6 +13,15 @@ BackupRole::BackupRole(logchannel::RecordSource& log, InputQueue& inputs, GoLive
   sync();
 }
 
+namespace {
+
+void remember_frame(Takeover& t, const std::vector<uint8_t>& frame) {
+  if (t.last_frames.size() == Takeover::kLastFrames) t.last_frames.pop_front();
+  t.last_frames.push_back(frame);
+}
+
+}  // namespace
+
 Takeover takeover_at(const MachineSnapshot& snapshot) {
   Takeover t;
   t.icount = snapshot.icount;
@@ -28,6 +37,7 @@ Takeover takeover_at(const MachineSnapshot& snapshot) {
   for (const devices::NetEvent& ev : snapshot.nic.queue) {
     if (ev.kind == VMFT_NIC_KIND_TCP_OPEN) t.open_connections.insert(ev.conn);
     if (ev.kind == VMFT_NIC_KIND_TCP_CLOSE) t.open_connections.erase(ev.conn);
+    if (ev.kind == VMFT_NIC_KIND_FRAME) remember_frame(t, ev.data);
   }
   if (snapshot.timer.compare != VMFT_TIMER_DISARMED) {
     t.timer = std::make_pair(snapshot.timer.compare, snapshot.timer.generation);
@@ -70,6 +80,7 @@ uint64_t BackupRole::entropy(uint64_t icount) {
 void BackupRole::track(const HostInput& input) {
   const auto* ev = std::get_if<devices::NetEvent>(&input);
   if (!ev || ev->kind == VMFT_NIC_KIND_UDP) return;
+  if (ev->kind == VMFT_NIC_KIND_FRAME) return remember_frame(takeover_, ev->data);
   takeover_.highest_connection = std::max(takeover_.highest_connection, ev->conn);
   if (ev->kind == VMFT_NIC_KIND_TCP_OPEN) takeover_.open_connections.insert(ev->conn);
   if (ev->kind == VMFT_NIC_KIND_TCP_CLOSE) takeover_.open_connections.erase(ev->conn);

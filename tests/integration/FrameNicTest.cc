@@ -61,7 +61,7 @@ TEST_F(FrameNic, ARecordingOfPingsAndDatagramsReplaysExactly) {
   expect_replays_exactly(log, console);
 }
 
-// A primary on tap0 and its backup on tap1 (it opens the device only if it goes live): every
+// A primary on tap0 and its backup on tap1 (it reads its device but sends nothing): every
 // frame the primary's guest took in reaches the backup's, which reproduces the run.
 TEST_F(FrameNic, APairServesFromThePrimaryAndTheBackupReproducesIt) {
   PairProcesses pair(pair_spec());

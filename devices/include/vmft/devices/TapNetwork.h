@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -40,8 +41,23 @@ class TapNetwork final : public NetBackend {
   TapNetwork(asio::io_context& io, const std::string& ifname, FrameConfig config, Sink sink,
              FrameFaultRates faults = {});
 
-  /// Starts reading frames.
+  /// Starts reading frames (once: a second call does nothing).
   void start();
+
+  /// A backup's device, before it goes live: reads frames from now on, but keeps the last
+  /// kHeardFrames of them instead of handing them to the guest, and sends nothing. Where the
+  /// switch floods the guest's frames to every port of the pair (scripts/netlab's bridge does),
+  /// these are the frames its primary got too, and those the primary took but never logged,
+  /// which a failover would otherwise lose.
+  void start_standby();
+  /// Going live: hands the guest the link event, then the frames heard since the last of
+  /// `last_logged` (the frames the primary logged last, oldest first), found among those
+  /// heard by its bytes and those of the one before it; from then on frames go to the guest
+  /// as they come. When the last logged frame was not heard (or is ambiguous), no heard frame
+  /// is handed on (TCP will resend them); when none was logged, every heard one is. Returns
+  /// how many heard frames it handed on.
+  size_t take_over(const std::deque<std::vector<uint8_t>>& last_logged);
+  static constexpr size_t kHeardFrames = 4096;
 
   bool has_udp() const override { return false; }
   bool has_tcp() const override { return false; }
@@ -72,9 +88,22 @@ class TapNetwork final : public NetBackend {
   std::optional<FrameFaults> out_faults_;  // under out_mutex_
   asio::steady_timer out_release_;         // io thread only
   std::vector<uint8_t> buffer_;
+  bool reading_ = false;
+  std::mutex standby_mutex_;                // the io thread's take_in against take_over
+  bool standby_ = false;                    // under standby_mutex_
+  std::deque<std::vector<uint8_t>> heard_;  // under standby_mutex_
   std::atomic<size_t> undelivered_{0};
   std::atomic<uint64_t> dropped_in_{0};
   std::atomic<uint64_t> dropped_out_{0};
 };
+
+/// Where the frames `last` (the last ones a primary logged, oldest first) end among `heard`
+/// (those a backup's device heard): the index after the latest heard frame equal to the last
+/// logged one whose predecessor, when both have one, equals the logged one before it; nullopt
+/// when there is none (or nothing was logged). Equal frames are rare (a retransmitted TCP
+/// segment carries a new IPv4 identification), and the latest match errs towards handing on
+/// too few, which TCP resends, rather than a frame twice.
+std::optional<size_t> after_last_logged(const std::deque<std::vector<uint8_t>>& heard,
+                                        const std::deque<std::vector<uint8_t>>& last);
 
 }  // namespace vmft::devices

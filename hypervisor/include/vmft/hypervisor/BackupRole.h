@@ -29,6 +29,11 @@ struct Takeover {
   /// record's seq, in order. A backup that goes live writes it again: a line may then appear
   /// twice, but none is lost.
   std::deque<std::pair<uint64_t, std::vector<uint8_t>>> unreleased_console;
+  /// The frame NIC: the last kLastFrames frames the guest was given (or will be), oldest
+  /// first, by which the backup's own TAP device finds where, among the frames it heard, its
+  /// primary's log ended (devices::TapNetwork::take_over).
+  std::deque<std::vector<uint8_t>> last_frames;
+  static constexpr size_t kLastFrames = 2;
 };
 
 /// What a backup that starts from `snapshot` (it joined a running primary) knows of the run
