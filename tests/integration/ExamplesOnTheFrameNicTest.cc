@@ -2,10 +2,18 @@
 // also serve on the socket NIC, run on the SDK's own TCP/IP stack in a network lab and serve
 // the kernel's own clients from the client namespace: redis-cli, redis-benchmark, nc and ping.
 // Recorded and replayed, as a pair, and through seeded frame loss, duplication and reordering.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "FrameNicFixture.h"
 #include "Subprocess.h"
@@ -71,7 +79,6 @@ class ExamplesOnTheFrameNic : public FrameNic {
            ("vmft-" + name + "-" + std::to_string(getpid()) + ".log");
   }
 };
-
 
 TEST_F(ExamplesOnTheFrameNic, CounterServesRedisCliRedisBenchmarkUdpAndPing) {
   VmftProcess vmft(lab_->in_lab(), "run", "counter", kFrameNic);
@@ -221,6 +228,126 @@ TEST_F(ExamplesOnTheFrameNic, ConnectionsCarryOnAcrossAFrozenPrimaryThatWakesToF
       << pair.diagnostics();
   expect_benchmark_done(*bench, pair.diagnostics());
   EXPECT_EQ(redis("GET " + kBenchKey), std::to_string(kRequests) + "\n") << pair.diagnostics();
+}
+
+// A client of the counter on one TCP connection from the client namespace, INCRing its own key
+// without pause on a thread of its own, never reconnecting and never resending: every reply
+// must be the previous one plus one, so that an INCR lost or counted twice shows at once.
+class OneConnectionClient {
+ public:
+  OneConnectionClient(const NetLab& lab, std::string key)
+      : key_(std::move(key)), fd_(lab.connect_from_client("198.18.0.10", 6379)) {
+    if (fd_ < 0) {
+      error_ = std::string("cannot connect: ") + std::strerror(errno);
+      return;
+    }
+    timeval timeout{static_cast<time_t>(scaled(kTimeout).count() / 1000), 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~OneConnectionClient() {
+    stop();
+    if (fd_ >= 0) ::close(fd_);
+  }
+  void stop() {
+    stopping_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  long long answered() const { return answered_; }
+  const std::string& key() const { return key_; }
+  std::string error() const {
+    std::lock_guard lock(mutex_);
+    return error_;
+  }
+
+ private:
+  void run() {
+    const std::string request = "INCR " + key_ + "\r\n";
+    while (!stopping_) {
+      if (::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) !=
+          static_cast<ssize_t>(request.size())) {
+        return fail(std::string("send: ") + std::strerror(errno));
+      }
+      std::string reply;
+      while (reply.empty() || reply.back() != '\n') {
+        char c;
+        const ssize_t n = ::recv(fd_, &c, 1, 0);
+        if (n <= 0) return fail(n == 0 ? "the connection closed" : std::strerror(errno));
+        reply.push_back(c);
+      }
+      if (reply != ":" + std::to_string(answered_ + 1) + "\r\n") {
+        return fail("INCR " + std::to_string(answered_ + 1) + " answered '" + reply + "'");
+      }
+      ++answered_;
+    }
+  }
+  void fail(const std::string& why) {
+    std::lock_guard lock(mutex_);
+    error_ = why + " after " + std::to_string(answered_) + " answered";
+  }
+
+  const std::string key_;
+  const int fd_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<long long> answered_{0};
+  mutable std::mutex mutex_;
+  std::string error_;
+  std::thread thread_;
+};
+
+// Ten failovers in a row on one set of client connections: each time the live side is killed
+// with kill -9, its backup goes live on its own TAP device, and a new backup joins it on the
+// dead side's device; four clients INCR throughout on the connections they opened first, and
+// every INCR of theirs is answered once, in order.
+TEST_F(ExamplesOnTheFrameNic, TenFailoversWithJoinsBetweenKeepEveryClientConnection) {
+  const std::string arbiter = start_arbiter();
+  const auto side = [&](const std::string& role, int n, std::vector<std::string> more) {
+    std::vector<std::string> options = {"--name",
+                                        "ten",
+                                        "--guest-ip",
+                                        "198.18.0.10/24",
+                                        "--arbiter",
+                                        arbiter,
+                                        "--tap",
+                                        n % 2 ? "tap1" : "tap0",
+                                        "--log-listen",
+                                        "127.0.0.1:" + std::to_string(7400 + n),
+                                        "--status-interval",
+                                        "0"};
+    options.insert(options.end(), more.begin(), more.end());
+    return std::make_unique<VmftProcess>(lab_->in_lab(), role, "counter", options);
+  };
+  const auto connect_to = [](int n) {
+    return std::vector<std::string>{"--log-connect", "127.0.0.1:" + std::to_string(7400 + n)};
+  };
+  std::vector<std::unique_ptr<VmftProcess>> sides;
+  sides.push_back(side("primary", 0, {}));
+  sides.push_back(side("backup", 1, connect_to(0)));
+  ASSERT_TRUE(sides[0]->wait_for_log("registered at the arbiter at epoch 1", kTimeout))
+      << sides[0]->log() << sides[1]->log();
+  ASSERT_TRUE(sides[0]->wait_for_console(kCounterReady, kTimeout)) << sides[0]->log();
+  std::vector<std::unique_ptr<OneConnectionClient>> clients;
+  for (int i = 0; i < 4; i++) {
+    clients.push_back(std::make_unique<OneConnectionClient>(*lab_, "ten" + std::to_string(i)));
+  }
+  for (int cycle = 0; cycle < 10; cycle++) {
+    VmftProcess& live = *sides[cycle];
+    VmftProcess& backup = *sides[cycle + 1];
+    live.kill();
+    ASSERT_TRUE(backup.wait_for_log("live at instruction", kTimeout)) << backup.log();
+    std::vector<std::string> join = connect_to(cycle + 1);
+    join.push_back("--join");
+    sides.push_back(side("backup", cycle + 2, join));
+    auto& joiner = *sides.back();
+    ASSERT_TRUE(backup.wait_for_log("is fault tolerant again", kTimeout))
+        << backup.log() << joiner.log();
+  }
+  for (auto& c : clients) c->stop();
+  for (auto& c : clients) {
+    EXPECT_EQ(c->error(), "") << c->key();
+    EXPECT_GT(c->answered(), 0) << c->key();
+    EXPECT_EQ(redis("GET " + c->key()), std::to_string(c->answered()) + "\n") << c->key();
+  }
 }
 
 }  // namespace

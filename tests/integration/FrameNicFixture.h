@@ -32,9 +32,9 @@ class FrameNic : public ::testing::Test {
   std::string udp_echo(const std::string& text, int port = 7) const {
     // nc waits a second after the reply for more; the reply itself comes at once.
     return lab_
-        ->client("printf %s " + shell_quote(text) + " | nc -u -w 1 198.18.0.10 " +
-                     std::to_string(port),
-                 kTimeout)
+        ->client(
+            "printf %s " + shell_quote(text) + " | nc -u -w 1 198.18.0.10 " + std::to_string(port),
+            kTimeout)
         .out;
   }
 
@@ -55,6 +55,16 @@ class FrameNic : public ::testing::Test {
 
   // An arbiter in the lab (where both sides reach it), and a pair registered at it.
   std::unique_ptr<PairProcesses> pair_with_arbiter(PairSpec spec) {
+    spec.options.insert(spec.options.end(), {"--arbiter", start_arbiter()});
+    auto pair = std::make_unique<PairProcesses>(spec);
+    pair->pair();
+    EXPECT_TRUE(pair->primary().wait_for_log("registered at the arbiter at epoch 1", kTimeout))
+        << pair->diagnostics();
+    return pair;
+  }
+
+  // An arbiter in the lab, where every side reaches it; returns its address.
+  std::string start_arbiter() {
     arbiter_data_ = std::filesystem::temp_directory_path() /
                     ("vmft-frames-arbiter-" + std::to_string(getpid()));
     std::filesystem::create_directories(arbiter_data_);
@@ -62,12 +72,7 @@ class FrameNic : public ::testing::Test {
         lab_->in_lab(),
         std::vector<std::string>{"arbiter", "--listen", "127.0.0.1:7300", "--data", arbiter_data_});
     EXPECT_TRUE(arbiter_->wait_for_log("listening", kTimeout)) << arbiter_->log();
-    spec.options.insert(spec.options.end(), {"--arbiter", "127.0.0.1:7300"});
-    auto pair = std::make_unique<PairProcesses>(spec);
-    pair->pair();
-    EXPECT_TRUE(pair->primary().wait_for_log("registered at the arbiter at epoch 1", kTimeout))
-        << pair->diagnostics();
-    return pair;
+    return "127.0.0.1:7300";
   }
 
   void TearDown() override {
