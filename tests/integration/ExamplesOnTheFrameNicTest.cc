@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -17,6 +18,7 @@
 
 #include "FrameNicFixture.h"
 #include "Subprocess.h"
+#include "TcpRelay.h"
 
 namespace vmft::integration {
 namespace {
@@ -230,6 +232,16 @@ TEST_F(ExamplesOnTheFrameNic, ConnectionsCarryOnAcrossAFrozenPrimaryThatWakesToF
   EXPECT_EQ(redis("GET " + kBenchKey), std::to_string(kRequests) + "\n") << pair.diagnostics();
 }
 
+// Polls `done` until it holds, or the (scaled) timeout passes.
+bool wait_until(const std::function<bool()>& done, Duration timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return done();
+}
+
 // A client of the counter on one TCP connection from the client namespace, INCRing its own key
 // without pause on a thread of its own, never reconnecting and never resending: every reply
 // must be the previous one plus one, so that an INCR lost or counted twice shows at once.
@@ -346,6 +358,65 @@ TEST_F(ExamplesOnTheFrameNic, TenFailoversWithJoinsBetweenKeepEveryClientConnect
   for (auto& c : clients) {
     EXPECT_EQ(c->error(), "") << c->key();
     EXPECT_GT(c->answered(), 0) << c->key();
+    EXPECT_EQ(redis("GET " + c->key()), std::to_string(c->answered()) + "\n") << c->key();
+  }
+}
+
+// The logging channel partitioned (a relay between the sides stops passing anything): each side
+// hears only silence, both ask the arbiter, and exactly one goes on; whichever it is, the
+// clients' connections carry on with it and every INCR is answered once, in order.
+TEST_F(ExamplesOnTheFrameNic, AChannelPartitionLeavesOneSideAndEveryClientConnection) {
+  const std::string arbiter = start_arbiter();
+  const auto options = [&](const std::string& tap) {
+    return std::vector<std::string>{"--name",
+                                    "cut",
+                                    "--guest-ip",
+                                    "198.18.0.10/24",
+                                    "--arbiter",
+                                    arbiter,
+                                    "--tap",
+                                    tap,
+                                    "--peer-timeout",
+                                    "300",
+                                    "--status-interval",
+                                    "0"};
+  };
+  std::vector<std::string> primary_options = options("tap0");
+  primary_options.insert(primary_options.end(), {"--log-listen", "127.0.0.1:7400"});
+  VmftProcess primary(lab_->in_lab(), "primary", "counter", primary_options);
+  ASSERT_TRUE(primary.wait_for_log("waiting for the backup", kTimeout)) << primary.log();
+  const auto relay = lab_->in_lab_namespace<std::shared_ptr<TcpRelay>>(
+      [] { return std::make_shared<TcpRelay>(7400); });
+  std::vector<std::string> backup_options = options("tap1");
+  backup_options.insert(backup_options.end(),
+                        {"--log-connect", "127.0.0.1:" + std::to_string(relay->port())});
+  VmftProcess backup(lab_->in_lab(), "backup", "counter", backup_options);
+  ASSERT_TRUE(primary.wait_for_log("registered at the arbiter at epoch 1", kTimeout))
+      << primary.log() << backup.log();
+  ASSERT_TRUE(primary.wait_for_console(kCounterReady, kTimeout)) << primary.log();
+  std::vector<std::unique_ptr<OneConnectionClient>> clients;
+  for (int i = 0; i < 4; i++) {
+    clients.push_back(std::make_unique<OneConnectionClient>(*lab_, "cut" + std::to_string(i)));
+  }
+  ASSERT_TRUE(wait_until([&] { return clients.back()->answered() > 100; }, kTimeout));
+  relay->stall();
+  // One side wins the pair at the arbiter; the other learns it lost and exits.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return primary.log().find("going on alone") != std::string::npos ||
+               backup.log().find("live at instruction") != std::string::npos;
+      },
+      kTimeout))
+      << primary.log() << backup.log();
+  const bool primary_won = primary.log().find("going on alone") != std::string::npos;
+  VmftProcess& loser = primary_won ? backup : primary;
+  EXPECT_EQ(loser.wait_for_exit(kTimeout), std::optional<int>(5)) << loser.log();
+  const long long before = clients.back()->answered();
+  ASSERT_TRUE(wait_until([&] { return clients.back()->answered() > before + 100; }, kTimeout))
+      << clients.back()->error() << primary.log() << backup.log();
+  for (auto& c : clients) c->stop();
+  for (auto& c : clients) {
+    EXPECT_EQ(c->error(), "") << c->key();
     EXPECT_EQ(redis("GET " + c->key()), std::to_string(c->answered()) + "\n") << c->key();
   }
 }

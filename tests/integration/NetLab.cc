@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <functional>
 #include <stdexcept>
 #include <thread>
@@ -78,6 +79,21 @@ int in_namespace(const std::string& ns_name, const std::function<int(int&)>& mak
 }
 
 }  // namespace
+
+void NetLab::run_in_namespace(const std::string& ns_name, const std::function<void()>& run) {
+  std::string failed;
+  std::thread([&] {
+    const int ns = ::open(("/var/run/netns/" + ns_name).c_str(), O_RDONLY | O_CLOEXEC);
+    if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) {
+      failed = std::string("cannot enter namespace ") + ns_name + ": " + std::strerror(errno);
+      if (ns >= 0) ::close(ns);
+      return;
+    }
+    ::close(ns);
+    run();
+  }).join();
+  if (!failed.empty()) throw std::runtime_error(failed);
+}
 
 int NetLab::raw_socket_in_client() const {
   return in_namespace(name_ + "-client", [](int& error) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,9 +38,20 @@ class NetLab {
   /// (AF_PACKET, SOCK_RAW), or -1 with errno set. The fd is the caller's to close.
   int raw_socket_in_client() const;
 
+  /// Runs `make` on a thread of its own in the lab's namespace and returns what it made: the
+  /// sockets it opens and the threads it starts are in that namespace (a TcpRelay between the
+  /// sides of a pair, say). Throws std::runtime_error if the thread cannot enter it.
+  template <typename T>
+  T in_lab_namespace(const std::function<T()>& make) const {
+    T made{};
+    run_in_namespace(name_ + "-lab", [&] { made = make(); });
+    return made;
+  }
+
   static constexpr const char* kGuestIp = "198.18.0.10";
 
  private:
+  static void run_in_namespace(const std::string& ns_name, const std::function<void()>& run);
   std::string name_;
 };
 
