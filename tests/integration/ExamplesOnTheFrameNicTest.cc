@@ -421,5 +421,52 @@ TEST_F(ExamplesOnTheFrameNic, AChannelPartitionLeavesOneSideAndEveryClientConnec
   }
 }
 
+// Both edges of a failover under seeded faults on each side's frame path (loss, duplication and
+// reordering both ways): segments the backup's guest sends again that the client had, and
+// segments the client sent that no log holds. TCP sorts out both: the clients' connections
+// carry on across kill -9 of the primary, and every INCR is answered once, in order.
+TEST_F(ExamplesOnTheFrameNic, AFailoverUnderSeededFrameFaultsKeepsEveryClientConnection) {
+  const std::string arbiter = start_arbiter();
+  const auto options = [&](const std::string& tap, const std::string& seed) {
+    return std::vector<std::string>{"--name",
+                                    "faults",
+                                    "--guest-ip",
+                                    "198.18.0.10/24",
+                                    "--arbiter",
+                                    arbiter,
+                                    "--tap",
+                                    tap,
+                                    "--tap-faults",
+                                    "loss=0.03,duplicate=0.03,reorder=0.03,seed=" + seed,
+                                    "--status-interval",
+                                    "0"};
+  };
+  std::vector<std::string> primary_options = options("tap0", "21");
+  primary_options.insert(primary_options.end(), {"--log-listen", "127.0.0.1:7400"});
+  VmftProcess primary(lab_->in_lab(), "primary", "counter", primary_options);
+  std::vector<std::string> backup_options = options("tap1", "22");
+  backup_options.insert(backup_options.end(), {"--log-connect", "127.0.0.1:7400"});
+  VmftProcess backup(lab_->in_lab(), "backup", "counter", backup_options);
+  ASSERT_TRUE(primary.wait_for_log("registered at the arbiter at epoch 1", kTimeout))
+      << primary.log() << backup.log();
+  ASSERT_TRUE(primary.wait_for_console(kCounterReady, kTimeout)) << primary.log();
+  std::vector<std::unique_ptr<OneConnectionClient>> clients;
+  for (int i = 0; i < 4; i++) {
+    clients.push_back(std::make_unique<OneConnectionClient>(*lab_, "f" + std::to_string(i)));
+  }
+  ASSERT_TRUE(wait_until([&] { return clients.back()->answered() > 100; }, kTimeout))
+      << clients.back()->error();
+  primary.kill();
+  ASSERT_TRUE(backup.wait_for_log("live at instruction", kTimeout)) << backup.log();
+  const long long before = clients.back()->answered();
+  ASSERT_TRUE(wait_until([&] { return clients.back()->answered() > before + 100; }, kTimeout))
+      << clients.back()->error() << backup.log();
+  for (auto& c : clients) c->stop();
+  for (auto& c : clients) {
+    EXPECT_EQ(c->error(), "") << c->key();
+    EXPECT_EQ(redis("GET " + c->key()), std::to_string(c->answered()) + "\n") << c->key();
+  }
+}
+
 }  // namespace
 }  // namespace vmft::integration
