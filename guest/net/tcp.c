@@ -73,7 +73,12 @@ void vnet_tcp_link_moved(struct vnet *net, uint64_t now_ns) {
   for (size_t i = 0; i < net->tcp_count; i++) {
     struct vnet_tcp_conn *c = &net->tcp[i];
     if (c->state < VNET_TCP_ESTABLISHED || c->state == VNET_TCP_TIME_WAIT) continue;
-    if (c->snd_una != c->snd_nxt) vnet_tcp_retransmit_first(net, c, now_ns);
+    if (c->snd_una != c->snd_nxt) { /* everything unacknowledged, as far as the window goes */
+      const uint32_t resume = c->snd_nxt;
+      c->snd_nxt = c->snd_una;
+      vnet_tcp_output(net, c, false, VNET_TCP_TX_BUF, now_ns);
+      c->snd_nxt = vnet_seq_max(c->snd_nxt, resume);
+    }
     for (int k = 0; k < VNET_TCP_LINK_DUPACKS; k++) vnet_tcp_send_ack(net, c, now_ns);
   }
 }

@@ -349,7 +349,8 @@ void vnet_announce(struct vnet *net);
 /* The link moved: our frames now leave from another port (a backup took its primary's place,
  * with this stack's state). Tells the network at once instead of when timers run: announces
  * our MAC as vnet_announce does, so that switches learn the new port, and on every
- * synchronized TCP connection resends the first unacknowledged segment and sends the peer
+ * synchronized TCP connection resends what is unacknowledged (as far as the peer's window
+ * goes) and sends the peer
  * VNET_TCP_LINK_DUPACKS duplicate ACKs, so that a peer still waiting for the ACK of a segment
  * that never reached us resends it by fast retransmit (RFC 5681: three duplicate ACKs), not
  * after its retransmission timeout (Linux's is 200 ms at least). */

@@ -160,8 +160,8 @@ void vnet_tcp_input(struct vnet *net, uint32_t src, uint32_t dst, const uint8_t 
 void vnet_tcp_conn_input(struct vnet *net, struct vnet_tcp_conn *c,
                          const struct vnet_tcp_segment *s, uint64_t now_ns);
 /* tcp_timer.c */
-/* vnet_link_moved's TCP part: each synchronized connection's first unacknowledged segment
- * again, and VNET_TCP_LINK_DUPACKS duplicate ACKs. */
+/* vnet_link_moved's TCP part: each synchronized connection's unacknowledged segments again,
+ * and VNET_TCP_LINK_DUPACKS duplicate ACKs. */
 void vnet_tcp_link_moved(struct vnet *net, uint64_t now_ns);
 void vnet_tcp_poll(struct vnet *net, uint64_t now_ns);
 uint64_t vnet_tcp_next_deadline(const struct vnet *net);

@@ -43,19 +43,21 @@ TEST_F(VnetLinkMoved, AnnouncesTheMacAndSendsThreeDuplicateAcks) {
   EXPECT_EQ(stats().tcp_retransmits, 0u);  // nothing of ours was in flight
 }
 
-TEST_F(VnetLinkMoved, ResendsTheFirstUnacknowledgedSegmentAtOnce) {
-  ASSERT_EQ(write(sock_, bytes("reply one")), 9);
-  ASSERT_EQ(write(sock_, bytes("+two")), 4);
+TEST_F(VnetLinkMoved, ResendsEverythingUnacknowledgedAtOnce) {
+  ASSERT_EQ(write(sock_, Frame(3000, 'r')), 3000);  // three segments: 1460, 1460, 80
   sent_.clear();
   vnet_link_moved(&net_, 50 * kMs);  // long before the retransmission timer
   const auto [arp, tcp] = take_arp_and_tcp();
   EXPECT_EQ(arp.size(), 1u);
-  ASSERT_EQ(tcp.size(), 1u + VNET_TCP_LINK_DUPACKS);
+  ASSERT_EQ(tcp.size(), 3u + VNET_TCP_LINK_DUPACKS);
   EXPECT_EQ(tcp[0].seq, snd_);
-  EXPECT_EQ(tcp[0].data, bytes("reply one+two"));
-  EXPECT_EQ(stats().tcp_retransmits, 1u);
-  // The peer acknowledges it: nothing more is resent when the timer would have run.
-  seg_in(rcv_, snd_ + 13, kAck);
+  EXPECT_EQ(tcp[0].data.size(), 1460u);
+  EXPECT_EQ(tcp[1].seq, snd_ + 1460);
+  EXPECT_EQ(tcp[2].seq, snd_ + 2920);
+  EXPECT_EQ(tcp[2].data.size(), 80u);
+  EXPECT_EQ(stats().tcp_retransmits, 3u);
+  // The peer acknowledges it all: nothing more is resent when the timer would have run.
+  seg_in(rcv_, snd_ + 3000, kAck);
   sent_.clear();
   poll(10 * 1000 * kMs);
   EXPECT_TRUE(sent_.empty());
