@@ -24,12 +24,13 @@ std::string_view mode_name(Mode mode) {
     case Mode::kNone: return "none";
     case Mode::kPaired: return "paired";
     case Mode::kAlone: return "alone";
+    case Mode::kReleased: return "released";
   }
   return "unknown";
 }
 
 std::optional<Mode> parse_mode(std::string_view name) {
-  for (Mode mode : {Mode::kNone, Mode::kPaired, Mode::kAlone}) {
+  for (Mode mode : {Mode::kNone, Mode::kPaired, Mode::kAlone, Mode::kReleased}) {
     if (mode_name(mode) == name) return mode;
   }
   return std::nullopt;
@@ -37,6 +38,7 @@ std::optional<Mode> parse_mode(std::string_view name) {
 
 std::string describe(const ArbiterState& state) {
   if (state.mode == Mode::kNone) return "never registered";
+  if (state.mode == Mode::kReleased) return "epoch " + std::to_string(state.epoch) + ", released";
   return "epoch " + std::to_string(state.epoch) + ", " + std::string(mode_name(state.mode)) +
          ", held by " + state.holder;
 }

@@ -22,10 +22,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using detail::Request;
 
-// A reply is one short line (the longest, LOST or REFUSED with a 128-character holder, is
-// under 200 bytes); anything much longer is not from an arbiter.
-constexpr size_t kMaxReplyBytes = 1024;
-
 int milliseconds_until(Clock::time_point deadline) {
   const auto left = deadline - Clock::now();
   if (left <= Clock::duration::zero()) return 0;
@@ -100,24 +96,42 @@ TasResult ArbiterClient::test_and_set(const std::string& pair, uint64_t epoch,
   return interpret(address_, [&] { return detail::parse_tas_reply(reply, id); });
 }
 
-std::string ArbiterClient::call(const std::string& request) {
+ReleaseResult ArbiterClient::release(const std::string& pair, uint64_t epoch,
+                                     const std::string& id) {
+  check_pair_name(pair);
+  check_holder_id(id);
+  std::lock_guard lock(mutex_);
+  const std::string reply = call(detail::format_request({Request::Op::kRelease, pair, epoch, id}));
+  return interpret(address_, [&] { return detail::parse_release_reply(reply, epoch); });
+}
+
+Arbiter::PairList ArbiterClient::list(size_t max) {
+  std::lock_guard lock(mutex_);
+  const std::string reply =
+      call(detail::format_request({Request::Op::kList, {}, 0, {}}), detail::kMaxListReplyBytes);
+  PairList list = interpret(address_, [&] { return detail::parse_list_reply(reply); });
+  if (list.names.size() > max) list.names.resize(max);
+  return list;
+}
+
+std::string ArbiterClient::call(const std::string& request, size_t max_reply) {
   const auto deadline = Clock::now() + timeout_;
   const bool kept = fd_ >= 0;
   if (!kept) connect(deadline);
   std::string reply;
-  if (try_call(request, deadline, reply)) return reply;
+  if (try_call(request, deadline, max_reply, reply)) return reply;
   disconnect();
   if (kept) {
     connect(deadline);
-    if (try_call(request, deadline, reply)) return reply;
+    if (try_call(request, deadline, max_reply, reply)) return reply;
   }
   fail("the arbiter closed the connection without replying");
 }
 
 bool ArbiterClient::try_call(const std::string& request, Clock::time_point deadline,
-                             std::string& reply) {
+                             size_t max_reply, std::string& reply) {
   if (!send_line(request, deadline)) return false;
-  if (!receive_line(deadline, "no reply", reply)) return false;
+  if (!receive_line(deadline, "no reply", reply, "", max_reply)) return false;
   if (reply.starts_with("CHALLENGE")) {
     fail("the arbiter requires a secret: give --secret-file (the file `vmft arbiter` has)");
   }
@@ -145,9 +159,9 @@ bool ArbiterClient::send_line(const std::string& text, Clock::time_point deadlin
 }
 
 bool ArbiterClient::receive_line(Clock::time_point deadline, const char* what, std::string& line,
-                                 const char* why_silent) {
+                                 const char* why_silent, size_t max_bytes) {
   std::string received;
-  char buf[256];
+  char buf[4096];
   for (;;) {
     const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
     if (n > 0) {
@@ -164,7 +178,9 @@ bool ArbiterClient::receive_line(Clock::time_point deadline, const char* what, s
         line = std::move(received);
         return true;
       }
-      if (received.size() > kMaxReplyBytes) fail("sent a reply line longer than 1 KiB");
+      if (received.size() > max_bytes) {
+        fail("sent a reply line longer than " + std::to_string(max_bytes) + " bytes");
+      }
     } else if (n == 0 || errno == ECONNRESET) {
       if (received.empty()) return false;
       fail("closed the connection in the middle of a reply");

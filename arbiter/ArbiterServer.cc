@@ -19,6 +19,9 @@ namespace {
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
 // Bytes taken from a connection per read.
 constexpr size_t kReadChunkBytes = 4096;
+// Replies held for one connection before it reads no more requests until they are written: a
+// chunk of LIST requests would otherwise make a few hundred megabytes of replies at once.
+constexpr size_t kMaxPendingReplyBytes = 1 << 20;
 
 std::string endpoint_text(const tcp::endpoint& ep) {
   return ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -54,11 +57,25 @@ std::string test_and_set_reply(Arbiter& arbiter, const detail::Request& request)
   return detail::format_reply(result);
 }
 
+std::string release_reply(Arbiter& arbiter, const detail::Request& request) {
+  const ReleaseResult result = arbiter.release(request.pair, request.epoch, request.id);
+  if (result.ok) {
+    spdlog::info("pair '{}': epoch {} released by {}", request.pair, request.epoch, request.id);
+  } else {
+    spdlog::info("pair '{}': {} refused to release epoch {}: {}", request.pair, request.id,
+                 request.epoch, describe(result.state));
+  }
+  return detail::format_reply(result);
+}
+
 std::string answer(Arbiter& arbiter, const detail::Request& request) {
   switch (request.op) {
     case detail::Request::Op::kRead: return detail::format_reply(arbiter.read(request.pair));
     case detail::Request::Op::kRegister: return register_reply(arbiter, request);
     case detail::Request::Op::kTestAndSet: return test_and_set_reply(arbiter, request);
+    case detail::Request::Op::kRelease: return release_reply(arbiter, request);
+    case detail::Request::Op::kList:
+      return detail::format_reply(arbiter.list(detail::kMaxListedPairs));
   }
   return detail::format_error("unhandled request");
 }
@@ -142,7 +159,15 @@ class ArbiterServer::Connection : public std::enable_shared_from_this<Connection
 
   void on_read(const asio::error_code& ec, size_t n) {
     if (ec || shared_->stopped) return finish(ec);
-    take(std::string_view(chunk_.data(), n));
+    unanswered_.assign(chunk_.data(), n);
+    answer_some();
+  }
+
+  // Answers what was read until the replies are many, then writes them; reads more once all
+  // is answered and written.
+  void answer_some() {
+    const size_t taken = take(unanswered_);
+    unanswered_.erase(0, taken);
     if (replies_.empty()) {
       read();
     } else {
@@ -161,13 +186,15 @@ class ArbiterServer::Connection : public std::enable_shared_from_this<Connection
     if (ec || shared_->stopped) return finish(ec);
     if (close_after_write_) return close();
     replies_.clear();
-    read();
+    answer_some();
   }
 
-  // Answers every line completed by `bytes`; keeps the unfinished rest for the next read.
-  void take(std::string_view bytes) {
+  // Answers every line completed by `bytes`, up to kMaxPendingReplyBytes of replies; keeps an
+  // unfinished line for the next read. Returns how many bytes it took.
+  size_t take(std::string_view bytes) {
     const size_t limit = shared_->limits.max_line_bytes;
-    for (const char c : bytes) {
+    for (size_t i = 0; i < bytes.size(); ++i) {
+      const char c = bytes[i];
       if (c == '\n') {
         replies_ += discarding_ ? detail::format_error("request line longer than " +
                                                        std::to_string(limit) + " bytes")
@@ -175,7 +202,8 @@ class ArbiterServer::Connection : public std::enable_shared_from_this<Connection
         replies_ += '\n';
         line_.clear();
         discarding_ = false;
-        if (close_after_write_) return;  // what follows a failed AUTH is not read
+        if (close_after_write_) return bytes.size();  // what follows a failed AUTH is not read
+        if (replies_.size() >= kMaxPendingReplyBytes) return i + 1;
       } else if (!discarding_) {
         if (line_.size() < limit) {
           line_ += c;
@@ -186,6 +214,7 @@ class ArbiterServer::Connection : public std::enable_shared_from_this<Connection
         }
       }
     }
+    return bytes.size();
   }
 
   // The reply to one line: a request once the client authenticated (or if there is no
@@ -226,6 +255,7 @@ class ArbiterServer::Connection : public std::enable_shared_from_this<Connection
   std::shared_ptr<Shared> shared_;
   const std::string peer_;
   std::array<char, kReadChunkBytes> chunk_{};
+  std::string unanswered_;                // read, not yet answered (replies_ was full)
   std::string line_;                      // the request line read so far
   bool discarding_ = false;               // the current line passed the limit: skip to its newline
   std::string replies_;                   // replies not yet written

@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -82,6 +83,39 @@ TasResult ArbiterStore::test_and_set(const std::string& pair, uint64_t epoch,
   const auto decision = decide_test_and_set(pair, current(pair), epoch, id);
   if (decision.next) commit(pair, *decision.next);
   return decision.result;
+}
+
+ReleaseResult ArbiterStore::release(const std::string& pair, uint64_t epoch,
+                                    const std::string& id) {
+  check_pair_name(pair);
+  check_holder_id(id);
+  std::lock_guard lock(mutex_);
+  const auto decision = decide_release(current(pair), epoch, id);
+  if (decision.next) commit(pair, *decision.next);
+  return decision.result;
+}
+
+Arbiter::PairList ArbiterStore::list(size_t max) {
+  std::lock_guard lock(mutex_);
+  PairList list;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    const std::string file = entry.path().filename().string();
+    constexpr std::string_view kSuffix = ".state";
+    if (!file.ends_with(kSuffix)) continue;  // the lock, and a .state.tmp left by a crash
+    const std::string pair = file.substr(0, file.size() - kSuffix.size());
+    try {
+      check_pair_name(pair);
+    } catch (const std::invalid_argument&) {
+      continue;  // not a file this arbiter wrote
+    }
+    list.names.push_back(pair);
+  }
+  if (ec) throw ArbiterUnavailable("cannot list " + dir_.string() + ": " + ec.message());
+  std::sort(list.names.begin(), list.names.end());
+  list.total = list.names.size();
+  if (list.names.size() > max) list.names.resize(max);
+  return list;
 }
 
 ArbiterState ArbiterStore::current(const std::string& pair) {

@@ -1,5 +1,6 @@
 #include "vmft/arbiter/EtcdArbiter.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "Base64.h"
@@ -182,6 +183,42 @@ TasResult EtcdArbiter::test_and_set(const std::string& pair, uint64_t epoch,
   return decide_in_etcd(*gateway_, pair, [&](const ArbiterState& state) {
     return decide_test_and_set(pair, state, epoch, id);
   });
+}
+
+ReleaseResult EtcdArbiter::release(const std::string& pair, uint64_t epoch, const std::string& id) {
+  check_pair_name(pair);
+  check_holder_id(id);
+  std::lock_guard lock(mutex_);
+  return decide_in_etcd(
+      *gateway_, pair, [&](const ArbiterState& state) { return decide_release(state, epoch, id); });
+}
+
+Arbiter::PairList EtcdArbiter::list(size_t max) {
+  const std::string prefix = key("");
+  std::string end = prefix;
+  ++end.back();  // every key that starts with the prefix sorts below it
+  json request = json::object();
+  request["key"] = detail::base64_encode(prefix);
+  request["range_end"] = detail::base64_encode(end);
+  request["keys_only"] = true;
+  // etcd sorts by key; a limit of 0 would be none.
+  request["limit"] = std::to_string(std::max<size_t>(max, 1));
+  std::lock_guard lock(mutex_);
+  const json reply = gateway_->post("/v3/kv/range", request);
+  PairList list;
+  list.total = int_field(reply, "count", reply);
+  const auto kvs = reply.find("kvs");
+  if (kvs == reply.end()) return list;
+  if (!kvs->is_array()) unexpected("a bad 'kvs'", reply);
+  for (const json& kv : *kvs) {
+    const auto name = kv.is_object() && kv.contains("key") && kv["key"].is_string()
+                          ? detail::base64_decode(kv["key"].get<std::string>())
+                          : std::nullopt;
+    if (!name || !name->starts_with(prefix)) unexpected("a key outside " + prefix, reply);
+    list.names.push_back(name->substr(prefix.size()));
+  }
+  if (list.names.size() > max) list.names.resize(max);
+  return list;
 }
 
 }  // namespace vmft::arbiter

@@ -78,7 +78,8 @@ ArbiterState parse_state_fields(const std::vector<std::string_view>& fields, siz
   if (!epoch || !mode) unexpected_reply(line, request);
   const std::string_view holder = fields[first + 2];
   const bool nobody = holder == "-";
-  if ((*mode == Mode::kNone) != nobody || (*mode == Mode::kNone) != (*epoch == 0)) {
+  const bool held = *mode == Mode::kPaired || *mode == Mode::kAlone;
+  if (held == nobody || (*mode == Mode::kNone) != (*epoch == 0)) {
     unexpected_reply(line, request);
   }
   return {*epoch, *mode, nobody ? std::string() : std::string(holder)};
@@ -102,9 +103,16 @@ Request parse_request(std::string_view line) {
   } else if (op == "TAS") {
     if (fields.size() != 4) throw std::invalid_argument("usage: TAS <pair> <epoch> <id>");
     request.op = Request::Op::kTestAndSet;
+  } else if (op == "RELEASE") {
+    if (fields.size() != 4) throw std::invalid_argument("usage: RELEASE <pair> <epoch> <id>");
+    request.op = Request::Op::kRelease;
+  } else if (op == "LIST") {
+    if (fields.size() != 1) throw std::invalid_argument("usage: LIST");
+    request.op = Request::Op::kList;
+    return request;
   } else {
     throw std::invalid_argument("unknown request " + quoted(op) +
-                                " (expected READ, REGISTER or TAS)");
+                                " (expected READ, REGISTER, TAS, RELEASE or LIST)");
   }
   check_pair_name(fields[1]);
   request.pair = fields[1];
@@ -123,6 +131,9 @@ std::string format_request(const Request& request) {
       return "REGISTER " + request.pair + " " + std::to_string(request.epoch) + " " + request.id;
     case Request::Op::kTestAndSet:
       return "TAS " + request.pair + " " + std::to_string(request.epoch) + " " + request.id;
+    case Request::Op::kRelease:
+      return "RELEASE " + request.pair + " " + std::to_string(request.epoch) + " " + request.id;
+    case Request::Op::kList: return "LIST";
   }
   return {};
 }
@@ -137,6 +148,17 @@ std::string format_reply(const RegisterResult& result) {
 std::string format_reply(const TasResult& result) {
   if (result.won) return "WON " + std::to_string(result.state.epoch);
   return "LOST " + state_fields(result.state);
+}
+
+std::string format_reply(const ReleaseResult& result) {
+  if (result.ok) return "OK " + std::to_string(result.state.epoch);
+  return "REFUSED " + state_fields(result.state);
+}
+
+std::string format_reply(const Arbiter::PairList& list) {
+  std::string line = "PAIRS " + std::to_string(list.total);
+  for (size_t i = 0; i < list.names.size() && i < kMaxListedPairs; ++i) line += " " + list.names[i];
+  return line;
 }
 
 std::string format_error(std::string_view message) {
@@ -171,6 +193,36 @@ TasResult parse_tas_reply(std::string_view line, const std::string& id) {
   }
   if (fields.empty() || fields[0] != "LOST") unexpected_reply(line, "TAS");
   return {false, parse_state_fields(fields, 1, line, "TAS")};
+}
+
+ReleaseResult parse_release_reply(std::string_view line, uint64_t epoch) {
+  const auto fields = reply_fields(line);
+  if (fields.size() == 2 && fields[0] == "OK") {
+    if (parse_number(fields[1]) != epoch) unexpected_reply(line, "RELEASE");
+    return {true, {epoch, Mode::kReleased, {}}};
+  }
+  if (fields.empty() || fields[0] != "REFUSED") unexpected_reply(line, "RELEASE");
+  return {false, parse_state_fields(fields, 1, line, "RELEASE")};
+}
+
+Arbiter::PairList parse_list_reply(std::string_view line) {
+  const auto fields = reply_fields(line);
+  if (fields.size() < 2 || fields[0] != "PAIRS") unexpected_reply(line, "LIST");
+  const auto total = parse_number(fields[1]);
+  if (!total || fields.size() - 2 > *total || fields.size() - 2 > kMaxListedPairs) {
+    unexpected_reply(line, "LIST");
+  }
+  Arbiter::PairList list;
+  list.total = *total;
+  for (size_t i = 2; i < fields.size(); ++i) {
+    try {
+      check_pair_name(fields[i]);
+    } catch (const std::invalid_argument&) {
+      unexpected_reply(line, "LIST");
+    }
+    list.names.emplace_back(fields[i]);
+  }
+  return list;
 }
 
 std::string format_challenge(const auth::Nonce& nonce) {

@@ -12,22 +12,30 @@
 namespace vmft::arbiter::detail {
 
 struct Request {
-  enum class Op { kRead, kRegister, kTestAndSet };
+  enum class Op { kRead, kRegister, kTestAndSet, kRelease, kList };
   Op op = Op::kRead;
-  std::string pair;
-  uint64_t epoch = 0;  ///< REGISTER: the expected epoch; TAS: the epoch
-  std::string id;      ///< REGISTER and TAS
+  std::string pair;    ///< all but LIST
+  uint64_t epoch = 0;  ///< REGISTER: the expected epoch; TAS and RELEASE: the epoch
+  std::string id;      ///< REGISTER, TAS and RELEASE
 };
 
-/// Parses "READ <pair>", "REGISTER <pair> <expected_epoch> <id>" or "TAS <pair> <epoch> <id>"
-/// (fields separated by spaces or tabs, a trailing CR ignored). Throws std::invalid_argument
-/// saying what is wrong, including bad pair names and ids.
+/// The most pair names a LIST reply holds: with names of up to 64 characters, a line of at
+/// most kMaxListReplyBytes.
+inline constexpr size_t kMaxListedPairs = 10000;
+inline constexpr size_t kMaxListReplyBytes = 16 + kMaxListedPairs * 65;
+
+/// Parses "READ <pair>", "REGISTER <pair> <expected_epoch> <id>", "TAS <pair> <epoch> <id>",
+/// "RELEASE <pair> <epoch> <id>" or "LIST" (fields separated by spaces or tabs, a trailing CR
+/// ignored). Throws std::invalid_argument saying what is wrong, including bad pair names and
+/// ids.
 Request parse_request(std::string_view line);
 std::string format_request(const Request& request);
 
-std::string format_reply(const ArbiterState& state);     ///< STATE <epoch> <mode> <holder|->
-std::string format_reply(const RegisterResult& result);  ///< OK <epoch> | REFUSED <state>
-std::string format_reply(const TasResult& result);       ///< WON <epoch> | LOST <state>
+std::string format_reply(const ArbiterState& state);      ///< STATE <epoch> <mode> <holder|->
+std::string format_reply(const RegisterResult& result);   ///< OK <epoch> | REFUSED <state>
+std::string format_reply(const TasResult& result);        ///< WON <epoch> | LOST <state>
+std::string format_reply(const ReleaseResult& result);    ///< OK <epoch> | REFUSED <state>
+std::string format_reply(const Arbiter::PairList& list);  ///< PAIRS <total> <name>...
 /// ERR <message>, with control characters replaced and the length bounded, so that the reply
 /// stays one line whatever the message quotes from the request.
 std::string format_error(std::string_view message);
@@ -44,6 +52,8 @@ class ErrorReply : public ArbiterUnavailable {
 ArbiterState parse_state_reply(std::string_view line);
 RegisterResult parse_register_reply(std::string_view line, const std::string& id);
 TasResult parse_tas_reply(std::string_view line, const std::string& id);
+ReleaseResult parse_release_reply(std::string_view line, uint64_t epoch);
+Arbiter::PairList parse_list_reply(std::string_view line);
 
 /// With a secret: the server's first line, "CHALLENGE <hex nonce>", the client's answer,
 /// "AUTH <hex mac> <hex client nonce>", and the server's to that, "OK <hex mac>" (or ERR).

@@ -80,6 +80,10 @@ std::optional<ArbiterState> decode_state(std::string_view text) {
     // A file is only ever written for a decision, so it never holds the unregistered state.
     return std::nullopt;
   }
+  if (state.mode == Mode::kReleased) {
+    if (holder != "-" || state.epoch == 0) return std::nullopt;
+    return state;
+  }
   try {
     check_holder_id(holder);
   } catch (const std::invalid_argument&) {

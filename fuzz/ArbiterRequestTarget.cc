@@ -36,6 +36,22 @@ class MemoryArbiter final : public Arbiter {
     state = {epoch, Mode::kAlone, id};
     return {true, state};
   }
+  ReleaseResult release(const std::string& pair, uint64_t epoch, const std::string& id) override {
+    ArbiterState& state = states_[pair];
+    if (state.epoch != epoch || state.mode == Mode::kNone || state.holder != id) {
+      return {false, state};
+    }
+    state = {epoch, Mode::kReleased, {}};
+    return {true, state};
+  }
+  PairList list(size_t max) override {
+    PairList list{{}, states_.size()};
+    for (const auto& [name, state] : states_) {
+      if (list.names.size() == max) break;
+      list.names.push_back(name);
+    }
+    return list;
+  }
 
  private:
   std::map<std::string, ArbiterState> states_;
@@ -88,6 +104,16 @@ void parse_as_replies(std::string_view line) {
     const TasResult again = detail::parse_tas_reply(detail::format_reply(*result), "fuzz-id");
     expect(again.won == result->won && again.state == result->state,
            "a TAS reply changed in a round trip");
+  }
+  if (const auto result = accepted([&] { return detail::parse_release_reply(line, 7); })) {
+    const ReleaseResult again = detail::parse_release_reply(detail::format_reply(*result), 7);
+    expect(again.ok == result->ok && again.state == result->state,
+           "a RELEASE reply changed in a round trip");
+  }
+  if (const auto list = accepted([&] { return detail::parse_list_reply(line); })) {
+    const Arbiter::PairList again = detail::parse_list_reply(detail::format_reply(*list));
+    expect(again.total == list->total && again.names == list->names,
+           "a LIST reply changed in a round trip");
   }
 }
 

@@ -12,7 +12,8 @@ void arbiter_state(Bytes data) {
   const std::string_view text(reinterpret_cast<const char*>(data.data()), data.size());
   const auto state = arbiter::detail::decode_state(text);
   if (!state) return;
-  expect(state->epoch > 0 && state->mode != arbiter::Mode::kNone && !state->holder.empty(),
+  expect(state->epoch > 0 && state->mode != arbiter::Mode::kNone &&
+             state->holder.empty() == (state->mode == arbiter::Mode::kReleased),
          "a stored state decoded to a state no decision makes");
   expect(arbiter::detail::decode_state(arbiter::detail::encode_state(*state)) == state,
          "a stored state changed in an encode-decode round trip");

@@ -75,7 +75,8 @@ void primary_reads(const std::vector<Bytes>& frames) {
       pairing_mismatch(config.pair, config.header, hello.pair, hello.header);
   if (!mismatch.empty()) return;
   for (size_t i = acks; i < frames.size(); ++i) {
-    if (frames[i][0] == 12) {  // an epoch acknowledgement
+    if (frames[i][0] == 14) return;  // a goodbye: the primary reads nothing after it
+    if (frames[i][0] == 12) {        // an epoch acknowledgement
       (void)detail::decode_epoch_ack(frames[i]);
     } else {
       (void)detail::decode_ack(frames[i]);

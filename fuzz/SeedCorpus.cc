@@ -113,7 +113,7 @@ void append(std::vector<uint8_t>& to, const std::vector<uint8_t>& bytes) {
 void channel_seeds(const fs::path& dir) {
   const ChannelConfig config = channel_primary_config();
   std::vector<uint8_t> hello{kHello};
-  detail::encode_hello(config.pair, config.header, hello);
+  detail::encode_hello(config.pair, config.id, config.header, hello);
   std::vector<uint8_t> ack{kAck};
   detail::ByteWriter(ack).varint(3);
   detail::ByteWriter(ack).varint(12345);
@@ -185,7 +185,9 @@ void arbiter_request_seeds(const fs::path& dir) {
                                     format_request({Op::kRead, "demo", 0, ""}),
                                     format_request({Op::kTestAndSet, "demo", 1, "backup-1"}),
                                     format_request({Op::kTestAndSet, "demo", 1, "primary-1"}),
-                                    format_request({Op::kRegister, "demo", 1, "backup-1"})});
+                                    format_request({Op::kRegister, "demo", 1, "backup-1"}),
+                                    format_request({Op::kRelease, "demo", 1, "backup-1"}),
+                                    format_request({Op::kList, "", 0, ""})});
   using arbiter::ArbiterState;
   using arbiter::Mode;
   const ArbiterState paired{1, Mode::kPaired, "primary-1"}, alone{2, Mode::kAlone, "backup-1"};
@@ -195,6 +197,9 @@ void arbiter_request_seeds(const fs::path& dir) {
               format_reply(arbiter::RegisterResult{false, alone}),
               format_reply(arbiter::TasResult{true, alone}),
               format_reply(arbiter::TasResult{false, alone}),
+              format_reply(arbiter::ReleaseResult{true, {2, Mode::kReleased, ""}}),
+              format_reply(arbiter::ReleaseResult{false, alone}),
+              format_reply(arbiter::Arbiter::PairList{{"demo", "other"}, 3}),
               arbiter::detail::format_error("TAS for epoch 9, which pair 'demo' never had")});
 }
 
@@ -211,7 +216,8 @@ void arbiter_auth_seeds(const fs::path& dir) {
 void arbiter_state_seeds(const fs::path& dir) {
   const std::pair<const char*, arbiter::ArbiterState> states[] = {
       {"paired.state", {1, arbiter::Mode::kPaired, "primary-1"}},
-      {"alone.state", {2, arbiter::Mode::kAlone, "backup-1"}}};
+      {"alone.state", {2, arbiter::Mode::kAlone, "backup-1"}},
+      {"released.state", {3, arbiter::Mode::kReleased, ""}}};
   for (const auto& [name, state] : states) {
     const std::string text = arbiter::detail::encode_state(state);
     write_file(dir / name, {text.begin(), text.end()});

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "ArbiterRaces.h"
+#include "ExitCodes.h"
 #include "NetClients.h"
 #include "ShellCommand.h"
 #include "SilentListener.h"
@@ -130,7 +131,8 @@ TEST_F(ArbiterService, GarbageAndOversizedLinesGetErrAndServingGoesOn) {
     raw.send_all(bytes);
     return raw.receive_line(kReplyTimeout).data;
   };
-  EXPECT_EQ(reply("HELLO\n"), "ERR unknown request 'HELLO' (expected READ, REGISTER or TAS)\n");
+  EXPECT_EQ(reply("HELLO\n"),
+            "ERR unknown request 'HELLO' (expected READ, REGISTER, TAS, RELEASE or LIST)\n");
   EXPECT_EQ(reply(std::string("\x00\xff\x01 \x02\n", 6)).substr(0, 4), "ERR ");
   EXPECT_EQ(reply("TAS p one primary\n").substr(0, 10), "ERR epoch ");
   // An oversized line, arriving in pieces; everything up to its newline is discarded.
@@ -289,14 +291,14 @@ TEST_F(ArbiterService, ExitsZeroOnSigtermAndSigint) {
 TEST_F(ArbiterService, RefusesADataDirectoryAnotherArbiterUses) {
   const auto r =
       run_vmft({"arbiter", "--listen", "127.0.0.1:0", "--data", data_.string()}, kExitTimeout);
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, vmft::cli::kStartFailedExitCode);
   EXPECT_NE(r.err.find("is in use by another arbiter"), std::string::npos) << r.err;
 }
 
 TEST_F(ArbiterService, RefusesAMalformedListenAddress) {
   const auto r =
       run_vmft({"arbiter", "--listen", "localhost", "--data", data_.string()}, kExitTimeout);
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, vmft::cli::kUsageExitCode);
   EXPECT_NE(r.err.find("address 'localhost' must be HOST:PORT"), std::string::npos) << r.err;
 }
 

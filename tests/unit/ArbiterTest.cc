@@ -9,7 +9,10 @@
 #include <fstream>
 #include <limits>
 #include <optional>
+#include <string>
+#include <vector>
 
+#include "Protocol.h"
 #include "vmft/arbiter/ArbiterServer.h"
 #include "vmft/arbiter/ArbiterStore.h"
 
@@ -298,6 +301,63 @@ TEST_F(ArbiterStoreTest, RejectsBadIds) {
   EXPECT_TRUE(store().test_and_set("p", 1, std::string(128, '~')).won);
 }
 
+TEST_F(ArbiterStoreTest, TheHolderReleasesItsEpochAndAnyPrimaryRegistersTheNext) {
+  register_p();
+  const ReleaseResult r = store().release("p", 1, "primary");
+  EXPECT_TRUE(r.ok);
+  const ArbiterState released{1, Mode::kReleased, ""};
+  EXPECT_EQ(r.state, released);
+  EXPECT_EQ(store().read("p"), released);
+  EXPECT_TRUE(store().release("p", 1, "primary").ok);  // a retry
+  const RegisterResult again = store().register_epoch("p", 1, "another");
+  EXPECT_TRUE(again.ok);
+  EXPECT_EQ(again.state, (ArbiterState{2, Mode::kPaired, "another"}));
+}
+
+TEST_F(ArbiterStoreTest, OnlyTheHolderReleasesAndOnlyItsOwnEpoch) {
+  register_p();
+  const ArbiterState paired{1, Mode::kPaired, "primary"};
+  const ReleaseResult other = store().release("p", 1, "backup");
+  EXPECT_FALSE(other.ok);
+  EXPECT_EQ(other.state, paired);
+  EXPECT_FALSE(store().release("p", 2, "primary").ok);
+  EXPECT_FALSE(store().release("p", 0, "primary").ok);
+  EXPECT_FALSE(store().release("q", 0, "primary").ok);  // never registered
+  ASSERT_TRUE(store().test_and_set("p", 1, "backup").won);
+  EXPECT_FALSE(store().release("p", 1, "primary").ok);  // the backup holds it now
+  EXPECT_TRUE(store().release("p", 1, "backup").ok);
+}
+
+TEST_F(ArbiterStoreTest, NobodyWinsAReleasedEpoch) {
+  register_p();
+  ASSERT_TRUE(store().release("p", 1, "primary").ok);
+  const TasResult r = store().test_and_set("p", 1, "backup");
+  EXPECT_FALSE(r.won);
+  EXPECT_EQ(r.state, (ArbiterState{1, Mode::kReleased, ""}));
+  EXPECT_FALSE(store().test_and_set("p", 1, "primary").won);
+}
+
+TEST_F(ArbiterStoreTest, AReleaseSurvivesANewStoreOnTheSameDirectory) {
+  register_p();
+  ASSERT_TRUE(store().release("p", 1, "primary").ok);
+  restart();
+  EXPECT_EQ(store().read("p"), (ArbiterState{1, Mode::kReleased, ""}));
+}
+
+TEST_F(ArbiterStoreTest, ListsThePairsItHasAStateForSorted) {
+  EXPECT_EQ(store().list(10).total, 0u);
+  ASSERT_TRUE(store().register_epoch("zeta", 0, "a").ok);
+  ASSERT_TRUE(store().register_epoch("alpha", 0, "a").ok);
+  ASSERT_TRUE(store().register_epoch("mid", 0, "a").ok);
+  (void)store().read("unknown");  // reading makes no pair
+  const auto all = store().list(10);
+  EXPECT_EQ(all.total, 3u);
+  EXPECT_EQ(all.names, (std::vector<std::string>{"alpha", "mid", "zeta"}));
+  const auto first = store().list(2);
+  EXPECT_EQ(first.total, 3u);
+  EXPECT_EQ(first.names, (std::vector<std::string>{"alpha", "mid"}));
+}
+
 // The protocol, line in and line out.
 class ArbiterRequestTest : public ArbiterStoreTest {
  protected:
@@ -316,6 +376,37 @@ TEST_F(ArbiterRequestTest, AnswersEachRequestKind) {
   EXPECT_EQ(answer("READ p"), "STATE 1 alone backup");
 }
 
+TEST_F(ArbiterRequestTest, AnswersReleaseAndList) {
+  EXPECT_EQ(answer("LIST"), "PAIRS 0");
+  EXPECT_EQ(answer("REGISTER p 0 primary"), "OK 1");
+  EXPECT_EQ(answer("REGISTER q 0 primary"), "OK 1");
+  EXPECT_EQ(answer("LIST"), "PAIRS 2 p q");
+  EXPECT_EQ(answer("RELEASE p 1 backup"), "REFUSED 1 paired primary");
+  EXPECT_EQ(answer("RELEASE p 1 primary"), "OK 1");
+  EXPECT_EQ(answer("READ p"), "STATE 1 released -");
+  EXPECT_EQ(answer("TAS p 1 backup"), "LOST 1 released -");
+  EXPECT_EQ(answer("REGISTER p 1 other"), "OK 2");
+  EXPECT_EQ(answer("LIST p"), "ERR usage: LIST");
+  EXPECT_EQ(answer("RELEASE p 1"), "ERR usage: RELEASE <pair> <epoch> <id>");
+}
+
+TEST(ArbiterReplies, ReleaseAndListRepliesRoundTrip) {
+  using namespace vmft::arbiter::detail;
+  const ReleaseResult ok{true, {4, Mode::kReleased, ""}};
+  const ReleaseResult refused{false, {5, Mode::kAlone, "b"}};
+  EXPECT_EQ(parse_release_reply(format_reply(ok), 4).state, ok.state);
+  EXPECT_TRUE(parse_release_reply(format_reply(ok), 4).ok);
+  EXPECT_EQ(parse_release_reply(format_reply(refused), 4).state, refused.state);
+  EXPECT_THROW(parse_release_reply("OK 3", 4), ArbiterUnavailable);  // another epoch's
+  EXPECT_THROW(parse_release_reply("REFUSED 4 released x", 4), ArbiterUnavailable);
+  const Arbiter::PairList list{{"a", "b"}, 5};
+  const auto again = parse_list_reply(format_reply(list));
+  EXPECT_EQ(again.names, list.names);
+  EXPECT_EQ(again.total, 5u);
+  EXPECT_THROW(parse_list_reply("PAIRS 1 a b"), ArbiterUnavailable);  // more names than pairs
+  EXPECT_THROW(parse_list_reply("PAIRS 2 a/b"), ArbiterUnavailable);
+}
+
 TEST_F(ArbiterRequestTest, ToleratesCarriageReturnsAndExtraBlanks) {
   EXPECT_EQ(answer("REGISTER  p\t0 primary\r"), "OK 1");
   EXPECT_EQ(answer("  READ p  "), "STATE 1 paired primary");
@@ -327,8 +418,10 @@ TEST_F(ArbiterRequestTest, UnknownEpochIsAnError) {
 
 TEST_F(ArbiterRequestTest, MalformedRequestsGetErrNamingTheProblem) {
   EXPECT_EQ(answer(""), "ERR empty request");
-  EXPECT_EQ(answer("HELLO p"), "ERR unknown request 'HELLO' (expected READ, REGISTER or TAS)");
-  EXPECT_EQ(answer("read p"), "ERR unknown request 'read' (expected READ, REGISTER or TAS)");
+  EXPECT_EQ(answer("HELLO p"),
+            "ERR unknown request 'HELLO' (expected READ, REGISTER, TAS, RELEASE or LIST)");
+  EXPECT_EQ(answer("read p"),
+            "ERR unknown request 'read' (expected READ, REGISTER, TAS, RELEASE or LIST)");
   EXPECT_EQ(answer("READ"), "ERR usage: READ <pair>");
   EXPECT_EQ(answer("READ p q"), "ERR usage: READ <pair>");
   EXPECT_EQ(answer("REGISTER p 0"), "ERR usage: REGISTER <pair> <expected_epoch> <id>");

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace vmft::arbiter {
 
@@ -18,9 +19,12 @@ enum class Mode {
   kNone,    ///< never registered (epoch 0)
   kPaired,  ///< a primary registered the epoch with its backup in sync
   kAlone,   ///< one side won test-and-set for the epoch and runs without its peer
+  /// The side that held the epoch stopped the pair cleanly (or an operator released it): no
+  /// side runs, nobody may win the epoch, and any primary may register the next one.
+  kReleased,
 };
 
-/// The protocol's spelling: "none", "paired", "alone".
+/// The protocol's spelling: "none", "paired", "alone", "released".
 std::string_view mode_name(Mode mode);
 /// The inverse of mode_name; nullopt for anything else.
 std::optional<Mode> parse_mode(std::string_view name);
@@ -29,12 +33,13 @@ std::optional<Mode> parse_mode(std::string_view name);
 struct ArbiterState {
   uint64_t epoch = 0;  ///< 0: never registered
   Mode mode = Mode::kNone;
-  std::string holder;  ///< who registered (paired) or won (alone); empty for Mode::kNone
+  /// Who registered (paired) or won (alone); empty for Mode::kNone and Mode::kReleased.
+  std::string holder;
 
   bool operator==(const ArbiterState&) const = default;
 };
 
-/// "epoch 3, alone, held by backup-1" (or "never registered"), for messages.
+/// "epoch 3, alone, held by backup-1", "epoch 3, released" or "never registered", for messages.
 std::string describe(const ArbiterState& state);
 
 struct RegisterResult {
@@ -46,6 +51,12 @@ struct RegisterResult {
 struct TasResult {
   bool won = false;
   /// Won: the epoch, alone, held by the caller. Lost: the pair's state, naming the holder.
+  ArbiterState state;
+};
+
+struct ReleaseResult {
+  bool ok = false;
+  /// Released: the epoch, released. Refused: the pair's state.
   ArbiterState state;
 };
 
@@ -73,7 +84,7 @@ struct HostPort {
 /// and `text` if there is no host or the port is not a number from 1 to 65535.
 HostPort split_host_port(const std::string& text, const std::string& what);
 
-/// The arbiter's three operations. Implementations are blocking and may be called from any
+/// The arbiter's operations. Implementations are blocking and may be called from any
 /// thread. A bad pair name or id throws std::invalid_argument (see check_pair_name); anything
 /// that prevents a decision throws ArbiterUnavailable.
 class Arbiter {
@@ -95,6 +106,21 @@ class Arbiter {
   /// current one, or a pair never registered) throws ArbiterUnavailable.
   virtual TasResult test_and_set(const std::string& pair, uint64_t epoch,
                                  const std::string& id) = 0;
+
+  /// Ends the pair's `epoch`, which `id` holds (paired or alone): the pair is then released,
+  /// nobody can win the epoch any more, and any primary may register the next. Refused with
+  /// the state when the pair is at another epoch or held by another id; releasing a released
+  /// epoch again succeeds (a retry). A side calls it when it stops cleanly, an operator when
+  /// neither side runs any more.
+  virtual ReleaseResult release(const std::string& pair, uint64_t epoch, const std::string& id) = 0;
+
+  /// The names of the pairs the arbiter has a state for, sorted, at most `max` of them (the
+  /// first ones), and how many there are in all.
+  struct PairList {
+    std::vector<std::string> names;
+    uint64_t total = 0;
+  };
+  virtual PairList list(size_t max) = 0;
 };
 
 }  // namespace vmft::arbiter

@@ -43,15 +43,21 @@ class ArbiterClient final : public Arbiter {
   RegisterResult register_epoch(const std::string& pair, uint64_t expected_epoch,
                                 const std::string& id) override;
   TasResult test_and_set(const std::string& pair, uint64_t epoch, const std::string& id) override;
+  ReleaseResult release(const std::string& pair, uint64_t epoch, const std::string& id) override;
+  PairList list(size_t max) override;
 
  private:
   using Clock = std::chrono::steady_clock;
+  // A reply is one short line (the longest, LOST or REFUSED with a 128-character holder, is
+  // under 200 bytes); anything much longer is not from an arbiter. LIST's is the exception.
+  static constexpr size_t kMaxReplyBytes = 1024;
 
   // Sends `request` and returns the reply line (without its newline), or throws
   // ArbiterUnavailable naming the arbiter. Caller holds mutex_.
-  std::string call(const std::string& request);
+  std::string call(const std::string& request, size_t max_reply = kMaxReplyBytes);
   // One attempt on the current connection; false if the arbiter closed it before replying.
-  bool try_call(const std::string& request, Clock::time_point deadline, std::string& reply);
+  bool try_call(const std::string& request, Clock::time_point deadline, size_t max_reply,
+                std::string& reply);
   void connect(Clock::time_point deadline);
   void authenticate(Clock::time_point deadline);
   // Sends `line` and its newline; false if the arbiter closed the connection.
@@ -60,7 +66,7 @@ class ArbiterClient final : public Arbiter {
   // the connection before sending a byte. `what` names the line in a timeout's message, and
   // `why_silent` follows it there.
   bool receive_line(Clock::time_point deadline, const char* what, std::string& line,
-                    const char* why_silent = "");
+                    const char* why_silent = "", size_t max_bytes = kMaxReplyBytes);
   void disconnect();
   [[noreturn]] void fail(const std::string& what);
 

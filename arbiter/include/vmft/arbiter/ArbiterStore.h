@@ -31,6 +31,8 @@ class ArbiterStore final : public Arbiter {
   RegisterResult register_epoch(const std::string& pair, uint64_t expected_epoch,
                                 const std::string& id) override;
   TasResult test_and_set(const std::string& pair, uint64_t epoch, const std::string& id) override;
+  ReleaseResult release(const std::string& pair, uint64_t epoch, const std::string& id) override;
+  PairList list(size_t max) override;
 
  private:
   // The pair's state, read from its file on first use; caller holds mutex_.

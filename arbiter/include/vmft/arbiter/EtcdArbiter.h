@@ -52,6 +52,8 @@ class EtcdArbiter final : public Arbiter {
   RegisterResult register_epoch(const std::string& pair, uint64_t expected_epoch,
                                 const std::string& id) override;
   TasResult test_and_set(const std::string& pair, uint64_t epoch, const std::string& id) override;
+  ReleaseResult release(const std::string& pair, uint64_t epoch, const std::string& id) override;
+  PairList list(size_t max) override;
 
  private:
   std::mutex mutex_;

@@ -33,6 +33,10 @@ Decision<RegisterResult> decide_register(const std::string& pair, const ArbiterS
 Decision<TasResult> decide_test_and_set(const std::string& pair, const ArbiterState& current,
                                         uint64_t epoch, const std::string& id);
 
+/// RELEASE `pair` `epoch` `id` on a pair at `current`.
+Decision<ReleaseResult> decide_release(const ArbiterState& current, uint64_t epoch,
+                                       const std::string& id);
+
 /// For a client that may send a REGISTER again after losing the reply to it: a refusal
 /// because the pair is at expected_epoch + 1, paired, held by `id` means the first one took
 /// effect (only that very registration leads there), so it counts as success.
