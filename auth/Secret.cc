@@ -16,18 +16,17 @@ namespace vmft::auth {
 
 std::string read_secret_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::invalid_argument("cannot read the secret file '" + path + "'");
+  if (!in) throw std::runtime_error("cannot read the secret file '" + path + "'");
   std::ostringstream text;
   text << in.rdbuf();
-  if (in.bad()) throw std::invalid_argument("cannot read the secret file '" + path + "'");
+  if (in.bad()) throw std::runtime_error("cannot read the secret file '" + path + "'");
   std::string secret = text.str();
   if (!secret.empty() && secret.back() == '\n') secret.pop_back();
   if (!secret.empty() && secret.back() == '\r') secret.pop_back();
   if (secret.size() < kMinSecretBytes) {
-    throw std::invalid_argument("the secret in '" + path + "' is " + std::to_string(secret.size()) +
-                                " bytes long: it needs at least " +
-                                std::to_string(kMinSecretBytes) +
-                                " (make one with: head -c 32 /dev/urandom | base64 > FILE)");
+    throw std::runtime_error("the secret in '" + path + "' is " + std::to_string(secret.size()) +
+                             " bytes long: it needs at least " + std::to_string(kMinSecretBytes) +
+                             " (make one with: head -c 32 /dev/urandom | base64 > FILE)");
   }
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {

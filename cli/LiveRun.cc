@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -28,12 +30,26 @@
 
 namespace vmft::cli {
 
-int report_run(const hypervisor::RunResult& result, double seconds) {
+void clear_exit_code_file(const std::string& path) {
+  if (path.empty()) return;
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+  if (ec) throw std::runtime_error("cannot remove --exit-code-file " + path + ": " + ec.message());
+}
+
+int report_run(const hypervisor::RunResult& result, double seconds,
+               const std::string& exit_code_file) {
   using Outcome = hypervisor::RunResult::Outcome;
   switch (result.outcome) {
     case Outcome::kExited:
       spdlog::info("guest exited with code {} after {} instructions in {:.3f} s", result.exit_code,
                    result.instructions, seconds);
+      if (!exit_code_file.empty()) {
+        std::ofstream out(exit_code_file);
+        out << result.exit_code << "\n";
+        out.close();
+        if (!out) spdlog::error("cannot write --exit-code-file {}", exit_code_file);
+      }
       return result.exit_code & 0xff;
     case Outcome::kFaulted: spdlog::error("{}", result.report); return kFaultExitCode;
     case Outcome::kStopped:
@@ -78,6 +94,10 @@ void add_live_options(CLI::App& cmd, LiveOptions& options) {
   cmd.add_option("guest", options.guest, "Guest program: a RISC-V RV64IM ELF executable")
       ->required()
       ->check(CLI::ExistingFile);
+  cmd.add_option("--exit-code-file", options.exit_code_file,
+                 "When the guest exits, write its whole exit code here (vmft's own exit status "
+                 "has only its low 8 bits, and vmft's own codes share them); removed at start, "
+                 "so no file means the guest did not exit");
   cmd.add_option("--udp", options.udp,
                  "Give the guest a UDP socket bound to HOST:PORT (port 0: any free port)");
   cmd.add_option("--tcp", options.tcp,
@@ -183,12 +203,13 @@ int run_live(const LiveOptions& options, const std::string& log_path) {
   optional_endpoint(options.tcp);
   const auto frames = frame_nic(options);
   const devices::NetLimits limits = net_limits(options);
+  clear_exit_code_file(options.exit_code_file);
   hypervisor::GuestImage image;
   try {
     image = hypervisor::load_elf_file(options.guest, VMFT_RAM_BASE, ram_size);
   } catch (const hypervisor::ElfError& e) {
     spdlog::error("{}", e.what());
-    return kUsageExitCode;
+    return kStartFailedExitCode;
   }
 
   asio::io_context io;
@@ -211,7 +232,7 @@ int run_live(const LiveOptions& options, const std::string& log_path) {
     net = std::make_unique<HostNetwork>(io, options, limits, inputs);
   } catch (const std::system_error& e) {
     spdlog::error("{}", e.what());
-    return kUsageExitCode;
+    return kStartFailedExitCode;
   }
   if (!frames) make_room_for_connections(limits);
   const auto log = open_log(log_path, options, ram_size);
@@ -233,13 +254,13 @@ int run_live(const LiveOptions& options, const std::string& log_path) {
   if (role.log_error()) {
     spdlog::error("recording failed, so the guest was stopped after {} instructions: {}",
                   result.instructions, *role.log_error());
-    return kUsageExitCode;
+    return kStartFailedExitCode;
   }
   if (log) {
     spdlog::info("log {}: {} bytes, {:.0f} bytes/s", log_path, log->bytes_written(),
                  static_cast<double>(log->bytes_written()) / std::max(seconds, 1e-9));
   }
-  return report_run(result, seconds);
+  return report_run(result, seconds, options.exit_code_file);
 }
 
 }  // namespace vmft::cli

@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 
+#include "ExitCodes.h"
 #include "Options.h"
 #include "vmft/devices/AsioNetwork.h"
 #include "vmft/hypervisor/Machine.h"
@@ -30,12 +31,13 @@ struct LiveOptions {
   std::string guest_ip;  ///< ADDR/PREFIX
   std::string gateway;
   uint32_t mtu = kDefaultMtu;
-  std::string tap_faults;  ///< for tests: devices::parse_frame_faults
+  std::string tap_faults;      ///< for tests: devices::parse_frame_faults
+  std::string exit_code_file;  ///< where the guest's whole exit code goes; empty: nowhere
 };
 
 /// Adds the guest argument and --udp, --tcp, --mem, --max-connections, --max-unread-bytes,
-/// --idle-timeout and the frame NIC's --tap, --guest-mac, --guest-ip, --gateway and --mtu to
-/// `cmd`.
+/// --idle-timeout, --exit-code-file and the frame NIC's --tap, --guest-mac, --guest-ip,
+/// --gateway and --mtu to `cmd`.
 void add_live_options(CLI::App& cmd, LiveOptions& options);
 
 /// The frame NIC's settings, or nullopt for the socket NIC. Throws std::invalid_argument for
@@ -56,22 +58,19 @@ void make_room_for_connections(const devices::NetLimits& limits);
 /// when `log_path` is not empty, records every input and check there. Returns the exit code.
 int run_live(const LiveOptions& options, const std::string& log_path);
 
-/// Logs how a run ended, and returns vmft's exit code for it.
-int report_run(const hypervisor::RunResult& result, double seconds);
+/// Logs how a run ended, and returns vmft's exit code for it. A guest that exited has its
+/// whole exit code written to `exit_code_file` (if not empty), in decimal and a newline.
+int report_run(const hypervisor::RunResult& result, double seconds,
+               const std::string& exit_code_file);
+
+/// Removes `path` (if not empty) before a run, so that only a guest that exits leaves it; a
+/// file that cannot be removed is a start failure (std::runtime_error).
+void clear_exit_code_file(const std::string& path);
 
 /// parse_endpoint, or nullopt for an empty text (an option not given).
 std::optional<devices::Endpoint> optional_endpoint(const std::string& text);
 
 /// Where the guest's console goes: vmft's stdout, unbuffered.
 void write_console(std::span<const uint8_t> bytes);
-
-/// Exit codes shared by the subcommands.
-inline constexpr int kUsageExitCode = 1;     ///< bad input: a flag, a guest file, a log file
-inline constexpr int kFaultExitCode = 70;    ///< EX_SOFTWARE: the guest crashed
-inline constexpr int kDivergedExitCode = 3;  ///< a replay did not match its log
-/// A primary or backup lost its peer and, with nobody to decide which side goes on, stopped.
-inline constexpr int kPairBrokenExitCode = 4;
-/// The arbiter gave the pair to the other side: this one halted.
-inline constexpr int kLostPairExitCode = 5;
 
 }  // namespace vmft::cli

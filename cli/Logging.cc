@@ -14,7 +14,7 @@ void add_log_level_option(CLI::App& cmd, std::string& level) {
 
 void setup_logging(const std::string& level) {
   auto logger = spdlog::stderr_color_mt("vmft");
-  logger->set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
+  logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v");  // local time, with the date
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(level));
 }

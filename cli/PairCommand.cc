@@ -6,10 +6,13 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <asio.hpp>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "ConsoleWriter.h"
@@ -46,6 +49,11 @@ using Clock = std::chrono::steady_clock;
 constexpr uint64_t kProgressInterval = 1 << 20;
 // Between attempts to bind an address the old primary still holds.
 constexpr auto kBindRetry = std::chrono::milliseconds(20);
+// How long a backup that stops waits for its goodbye to be written: a primary that does not
+// read for this long hears of it through the peer timeout instead.
+constexpr auto kGoodbyeTimeout = std::chrono::milliseconds(500);
+// How often a backup still waiting for its primary says so.
+constexpr auto kStillWaitingInterval = std::chrono::seconds(10);
 
 struct PairOptions {
   LiveOptions live;
@@ -61,6 +69,8 @@ struct PairOptions {
   std::string listen;             ///< backup: --log-listen, where backups join it once live
   bool join = false;              ///< backup: join a running primary
   std::string secret_file;        ///< --secret-file; empty: none
+  std::string id;                 ///< --id; empty: side_id's default
+  double wait_for_primary = 0;    ///< backup: seconds to wait for the primary; 0: for ever
 };
 
 asio::ip::tcp::endpoint tcp_endpoint(const std::string& text) {
@@ -93,8 +103,12 @@ void add_pair_options(CLI::App& cmd, PairOptions& options) {
                  "newline is ignored): the logging channel then takes only a peer that proves it "
                  "knows it, and it authenticates to a `vmft arbiter` given the same file (not to "
                  "etcd://, which has its own access control)");
+  cmd.add_option("--id", options.id,
+                 "This side's id at the arbiter, the same each time it starts (default: "
+                 "ROLE@HOST:PORT, PORT that of its --log-listen, or ROLE@HOST for a backup "
+                 "without one); the two sides of a pair need different ids");
   cmd.add_option("--status-interval", options.status_interval,
-                 "Seconds between status lines (0: none)")
+                 "Seconds between status lines (0: none; SIGUSR1 asks for one at any time)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 86400.0));
 }
@@ -129,6 +143,7 @@ Prepared prepare(const PairOptions& options) {
     throw std::invalid_argument("--log-buffer must be from 64K to 8M, not " + options.log_buffer);
   }
   arbiter::check_pair_name(options.name);  // it names the pair at the arbiter, and a file there
+  if (!options.id.empty()) arbiter::check_holder_id(options.id);
   if (!options.arbiter.empty()) arbiter::parse_arbiter_address(options.arbiter);
   if (options.peer_timeout_ms <= options.heartbeat_ms) {
     throw std::invalid_argument("--peer-timeout must be longer than --heartbeat-interval");
@@ -156,14 +171,19 @@ Prepared prepare(const PairOptions& options) {
                                 std::to_string(options.max_lag_time_ms));
   }
   p.channel.max_lag_time = std::chrono::milliseconds(options.max_lag_time_ms);
+  clear_exit_code_file(options.live.exit_code_file);
   return p;
 }
 
-// asio on its own thread, SIGINT/SIGTERM as a stop request, and a status line at a steady
-// interval.
+// asio on its own thread, SIGINT, SIGTERM and SIGHUP as a clean stop, and a status line at a
+// steady interval and on SIGUSR1.
 class IoThread {
  public:
-  IoThread() : work_(asio::make_work_guard(io_)), signals_(io_, SIGINT, SIGTERM), status_(io_) {}
+  IoThread()
+      : work_(asio::make_work_guard(io_)),
+        signals_(io_, SIGINT, SIGTERM, SIGHUP),
+        status_signal_(io_, SIGUSR1),
+        status_(io_) {}
   ~IoThread() { stop(); }
 
   asio::io_context& io() { return io_; }
@@ -171,14 +191,20 @@ class IoThread {
   void on_signal(std::function<void()> f) {
     signals_.async_wait([f = std::move(f)](const asio::error_code& ec, int signo) {
       if (ec) return;
-      spdlog::info("received {}, stopping", signo == SIGINT ? "SIGINT" : "SIGTERM");
+      spdlog::info("received {}, stopping", signo == SIGINT    ? "SIGINT"
+                                            : signo == SIGTERM ? "SIGTERM"
+                                                               : "SIGHUP");
       f();
     });
   }
 
+  /// `f` writes a status line, given the seconds since the last one; every `seconds` (none if
+  /// 0) and at each SIGUSR1.
   void every(double seconds, std::function<void(double)> f) {
-    if (seconds <= 0) return;
     status_fn_ = std::move(f);
+    last_status_ = Clock::now();
+    wait_for_status_signal();
+    if (seconds <= 0) return;
     interval_ = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     asio::post(io_, [this] { schedule(); });
   }
@@ -196,15 +222,32 @@ class IoThread {
     status_.expires_after(interval_);
     status_.async_wait([this](const asio::error_code& ec) {
       if (ec) return;
-      status_fn_(std::chrono::duration<double>(interval_).count());
+      write_status();
       schedule();
     });
+  }
+
+  void wait_for_status_signal() {
+    status_signal_.async_wait([this](const asio::error_code& ec, int) {
+      if (ec) return;
+      write_status();
+      wait_for_status_signal();
+    });
+  }
+
+  void write_status() {
+    const auto now = Clock::now();
+    const double seconds = std::chrono::duration<double>(now - last_status_).count();
+    last_status_ = now;
+    status_fn_(std::max(seconds, 1e-3));
   }
 
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   asio::signal_set signals_;
+  asio::signal_set status_signal_;
   asio::steady_timer status_;
+  Clock::time_point last_status_;
   Clock::duration interval_{};
   std::function<void(double)> status_fn_;
   std::thread thread_;
@@ -238,11 +281,44 @@ void write_unreleased_console(const hypervisor::Takeover& t) {
   for (const auto& [seq, bytes] : t.unreleased_console) write_console(bytes);
 }
 
-// Who this process is, to the arbiter.
-std::string process_id(const char* role) {
+// Who this side is, to the arbiter: --id, or ROLE@HOST:PORT with the port of its own logging
+// channel (0: none), which stays the same when the same command starts it again and differs
+// from its peer's (two processes cannot listen on one port of one host).
+std::string side_id(const PairOptions& options, const char* role, uint16_t log_port) {
+  if (!options.id.empty()) return options.id;
   char host[256] = "host";
   gethostname(host, sizeof host - 1);
-  return fmt::format("{}@{}:{}", role, host, getpid());
+  std::string id = fmt::format("{}@{}", role, host);
+  if (log_port != 0) id += fmt::format(":{}", log_port);
+  // Host names are printable and short, but an id has a limit of its own.
+  std::replace_if(
+      id.begin(), id.end(), [](char c) { return c <= ' ' || c >= 0x7f; }, '_');
+  if (id.size() > 128) id.resize(128);
+  return id;
+}
+
+// A primary starts only if its arbiter answers and does not hold the pair's name for another
+// side; nullopt if it may, else the exit code, having said why.
+std::optional<int> check_name_is_free(arbiter::Arbiter& arbiter, const PairOptions& options,
+                                      const std::string& me) {
+  arbiter::ArbiterState state;
+  try {
+    state = arbiter.read(options.name);
+  } catch (const arbiter::ArbiterUnavailable& e) {
+    spdlog::error(
+        "cannot reach the arbiter at {} ({}): a primary starts only once its arbiter "
+        "answers",
+        options.arbiter, e.what());
+    return kStartFailedExitCode;
+  }
+  const bool held = state.mode == arbiter::Mode::kPaired || state.mode == arbiter::Mode::kAlone;
+  if (!held || state.holder == me) return std::nullopt;
+  spdlog::error(
+      "the arbiter holds pair '{}' for another side ({}): this primary ({}) does not start. If "
+      "that side runs, join it with `vmft backup --join`; if neither side runs, `vmft arbiter "
+      "release {} --arbiter {}` frees the name",
+      options.name, arbiter::describe(state), me, options.name, options.arbiter);
+  return kNameHeldExitCode;
 }
 
 std::unique_ptr<arbiter::Arbiter> connect_arbiter(const PairOptions& options,
@@ -263,9 +339,16 @@ const char* state_name(Redundancy::State state) {
   return "?";
 }
 
+// What a status line starts with: "pair 'demo' at epoch 3, primary".
+std::string status_label(const std::string& pair, uint64_t epoch, const char* side) {
+  if (epoch == 0) return fmt::format("pair '{}' (no epoch yet), {}", pair, side);
+  return fmt::format("pair '{}' at epoch {}, {}", pair, epoch, side);
+}
+
 // A status line of the live side of a pair (a primary, or a backup that went live).
-void log_live_status(const char* side, const logchannel::ChannelStats& s, Redundancy::State state,
-                     const hypervisor::OutputGate& gate, uint64_t& last_bytes, double seconds) {
+void log_live_status(const std::string& side, const logchannel::ChannelStats& s,
+                     Redundancy::State state, const hypervisor::OutputGate& gate,
+                     uint64_t& last_bytes, double seconds) {
   if (state != Redundancy::State::kPaired) {
     spdlog::info("{} ({}): instruction {}, outputs held {}", side, state_name(state), s.progress,
                  gate.held());
@@ -280,13 +363,28 @@ void log_live_status(const char* side, const logchannel::ChannelStats& s, Redund
   last_bytes = s.bytes_sent;
 }
 
+// A side whose run ended with the pair in hand (paired, alone, or taking a joiner) ends the
+// pair at the arbiter, so that the same commands start it again: its backup, if any, has the
+// log's end and stops too. A side that lost the pair, or was still asking, leaves it as it is.
+void release_if_held(arbiter::Arbiter& arbiter, const PairOptions& options,
+                     const Redundancy& redundancy, const std::string& me) {
+  using State = Redundancy::State;
+  const State state = redundancy.state();
+  if (redundancy.epoch() == 0) return;
+  if (state != State::kPaired && state != State::kAlone && state != State::kJoining) return;
+  release_at_arbiter(arbiter, options.arbiter, options.name, redundancy.epoch(), me);
+}
+
 int run_primary(const PairOptions& options) {
   Prepared p;
   try {
     p = prepare(options);
-  } catch (const std::exception& e) {
+  } catch (const std::invalid_argument& e) {
     spdlog::error("{}", e.what());
     return kUsageExitCode;
+  } catch (const std::exception& e) {  // the guest's file, the secret's
+    spdlog::error("{}", e.what());
+    return kStartFailedExitCode;
   }
   IoThread io;
   hypervisor::InputQueue inputs;
@@ -297,11 +395,23 @@ int run_primary(const PairOptions& options) {
   devices::AsioTimer timer(io.io(), clock,
                            [&inputs](uint64_t gen) { inputs.push(hypervisor::TimerExpired{gen}); });
   try {
-    net = std::make_unique<HostNetwork>(io.io(), options.live, p.limits, inputs);
     channel = std::make_unique<logchannel::ChannelPrimary>(io.io(), p.channel_endpoint, p.channel);
   } catch (const std::system_error& e) {
     spdlog::error("{}", e.what());
-    return kUsageExitCode;
+    return kStartFailedExitCode;
+  }
+  const std::string me = side_id(options, "primary", channel->local_endpoint().port());
+  channel->set_id(me);  // before the io thread runs: no backup has been heard yet
+  const auto arbiter = connect_arbiter(options, p.channel.secret);
+  // Before the guest's addresses are bound: a primary that cannot serve says so at once.
+  if (arbiter) {
+    if (const auto code = check_name_is_free(*arbiter, options, me)) return *code;
+  }
+  try {
+    net = std::make_unique<HostNetwork>(io.io(), options.live, p.limits, inputs);
+  } catch (const std::system_error& e) {
+    spdlog::error("{}", e.what());
+    return kStartFailedExitCode;
   }
   // Before the guest runs, a stop ends the wait for a backup; once it runs, the guest stops and
   // the primary sends its backup the end of the log.
@@ -310,8 +420,6 @@ int run_primary(const PairOptions& options) {
     inputs.request_stop();
     if (!guest_started) channel->shutdown();
   });
-  const auto arbiter = connect_arbiter(options, p.channel.secret);
-  const std::string me = process_id("primary");
   make_room_for_connections(p.limits);
   ConsoleWriter console(write_console);
   hypervisor::OutputGate gate(net->backend(), to(console));
@@ -331,8 +439,8 @@ int run_primary(const PairOptions& options) {
   } stop_threads{io, redundancy};
   net->log_addresses();
   const auto log_ep = channel->local_endpoint();
-  spdlog::info("primary of pair '{}': listening on log {}:{}, waiting for the backup", options.name,
-               log_ep.address().to_string(), log_ep.port());
+  spdlog::info("primary of pair '{}' ({}): listening on log {}:{}, waiting for the backup",
+               options.name, me, log_ep.address().to_string(), log_ep.port());
   io.start();
   if (!channel->wait_for_backup()) return 0;  // stopped before a backup came
   guest_started = true;
@@ -345,10 +453,11 @@ int run_primary(const PairOptions& options) {
     if (!registered) return 0;  // stopped
     if (!registered->ok) {
       spdlog::error(
-          "the arbiter will not register pair '{}' for this primary: it is at {}. Use "
-          "another --name, or an arbiter that does not know this pair",
-          options.name, arbiter::describe(registered->state));
-      return kUsageExitCode;
+          "the arbiter will not register pair '{}' for this primary ({}): it is at {}. If "
+          "that side runs, join it with `vmft backup --join`; if neither side runs, `vmft "
+          "arbiter release {} --arbiter {}` frees the name",
+          options.name, me, arbiter::describe(registered->state), options.name, options.arbiter);
+      return kNameHeldExitCode;
     }
     redundancy.paired(registered->state.epoch);
     redundancy.announce_epoch(registered->state.epoch,
@@ -366,7 +475,8 @@ int run_primary(const PairOptions& options) {
   redundancy.set_machine(machine, [&role] { return role.last_seq(); });
   uint64_t last_bytes = 0;
   io.every(options.status_interval, [&](double seconds) {
-    log_live_status("primary", channel->stats(), redundancy.state(), gate, last_bytes, seconds);
+    log_live_status(status_label(options.name, redundancy.epoch(), "primary"), channel->stats(),
+                    redundancy.state(), gate, last_bytes, seconds);
   });
   net->start();
   const auto started = Clock::now();
@@ -377,13 +487,14 @@ int run_primary(const PairOptions& options) {
   if (!channel->lost()) channel->wait_acknowledged(std::chrono::seconds(5));
   channel->shutdown();
   io.stop();
+  if (arbiter) release_if_held(*arbiter, options, redundancy, me);
   const bool stopped = result.outcome == hypervisor::RunResult::Outcome::kStopped;
   if (stopped && redundancy.state() == Redundancy::State::kLost) return kLostPairExitCode;
   if (stopped && redundancy.state() == Redundancy::State::kBroken) {
     gate.open();  // no side goes on without an arbiter: what waited for the backup may leave
     return kPairBrokenExitCode;
   }
-  return report_run(result, seconds);
+  return report_run(result, seconds, options.live.exit_code_file);
 }
 
 // What a backup that won the pair runs on: this host's clocks (continuing the primary's),
@@ -428,18 +539,75 @@ uint64_t last_clock(const hypervisor::Takeover& t,
   return last;
 }
 
+// A backup waiting for its primary says so every kStillWaitingInterval, and gives up after
+// --wait-for-primary seconds (if not 0) by shutting the channel. On a thread of its own, so
+// that the io thread has nothing of it left to run once it is gone.
+class WaitForPrimary {
+ public:
+  WaitForPrimary(logchannel::ChannelBackup& channel, const PairOptions& options)
+      : thread_([this, &channel, &options] { watch(channel, options); }) {}
+  ~WaitForPrimary() {
+    done();
+    thread_.join();
+  }
+
+  /// The primary answered, or the backup stops: no more reminders.
+  void done() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    cv_.notify_all();
+  }
+  /// Whether it gave up (the channel was shut because the deadline passed).
+  bool gave_up() const { return gave_up_; }
+
+ private:
+  void watch(logchannel::ChannelBackup& channel, const PairOptions& options) {
+    const auto started = Clock::now();
+    const auto deadline =
+        options.wait_for_primary > 0
+            ? started + std::chrono::duration_cast<Clock::duration>(
+                            std::chrono::duration<double>(options.wait_for_primary))
+            : Clock::time_point::max();
+    std::unique_lock lock(mutex_);
+    for (auto next = started + kStillWaitingInterval;; next += kStillWaitingInterval) {
+      const auto until = std::min(next, deadline);
+      if (cv_.wait_until(lock, until, [this] { return done_; })) return;
+      const double waited = std::chrono::duration<double>(Clock::now() - started).count();
+      if (until == deadline) {
+        spdlog::error("no primary of pair '{}' answered at {} within {:.1f} s (--wait-for-primary)",
+                      options.name, options.channel, waited);
+        gave_up_ = true;
+        channel.shutdown();
+        return;
+      }
+      spdlog::info("still waiting for the primary of pair '{}' at {} ({:.1f} s so far)",
+                   options.name, options.channel, waited);
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::atomic<bool> gave_up_{false};
+  std::thread thread_;  // last: it starts once the rest is made
+};
+
 int run_backup(const PairOptions& options) {
   Prepared p;
   try {
     p = prepare(options);
-  } catch (const std::exception& e) {
+  } catch (const std::invalid_argument& e) {
     spdlog::error("{}", e.what());
     return kUsageExitCode;
+  } catch (const std::exception& e) {  // the guest's file, the secret's
+    spdlog::error("{}", e.what());
+    return kStartFailedExitCode;
   }
   make_room_for_connections(p.limits);  // now: a backup may go live at any time
   IoThread io;
   hypervisor::InputQueue inputs;
-  logchannel::ChannelBackup channel(io.io(), p.channel);
   // Where backups join this one once it is live; until then it refuses them.
   std::unique_ptr<logchannel::ChannelPrimary> listener;
   if (p.listen_endpoint) {
@@ -448,17 +616,24 @@ int run_backup(const PairOptions& options) {
           io.io(), *p.listen_endpoint, p.channel, logchannel::ChannelPrimary::Accepting::kNothing);
     } catch (const std::system_error& e) {
       spdlog::error("{}", e.what());
-      return kUsageExitCode;
+      return kStartFailedExitCode;
     }
   }
+  const std::string me =
+      side_id(options, "backup", listener ? listener->local_endpoint().port() : 0);
+  p.channel.id = me;
+  if (listener) listener->set_id(me);  // the io thread has not started
+  logchannel::ChannelBackup channel(io.io(), p.channel);
+  // A clean stop: this backup will not go live, and tells its primary so, which goes on alone
+  // at once instead of deciding after the peer timeout.
   io.on_signal([&] {
     inputs.request_stop();
-    channel.shutdown();
+    channel.leave();
   });
   channel.on_peer_lost([](const std::string& why) { spdlog::warn("{}", why); });
   const auto arbiter = connect_arbiter(options, p.channel.secret);
-  const std::string me = process_id("backup");
   int declined_code = 0;
+  uint64_t live_epoch = 0;  ///< the epoch this backup won, once live
   LiveSide live;
   // On the frame NIC the TAP device opens now and keeps what it hears: where the switch floods
   // the guest's frames to both sides, those its primary took but never logged are among them,
@@ -468,7 +643,7 @@ int run_backup(const PairOptions& options) {
       live.net = std::make_unique<HostNetwork>(io.io(), options.live, p.limits, inputs);
     } catch (const std::exception& e) {
       spdlog::error("{}", e.what());
-      return kUsageExitCode;
+      return kStartFailedExitCode;
     }
     live.net->standby();
   }
@@ -490,22 +665,24 @@ int run_backup(const PairOptions& options) {
     spdlog::info("listening on log {}:{} for backups that join this one once it is live",
                  ep.address().to_string(), ep.port());
   }
-  spdlog::info("backup of pair '{}': {} the primary at {}", options.name,
+  spdlog::info("backup of pair '{}' ({}): {} the primary at {}", options.name, me,
                options.join ? "joining" : "connecting to", options.channel);
+  WaitForPrimary waiting(channel, options);
   std::optional<logchannel::ChannelBackup::JoinStart> joined;
   try {
     if (options.join) {
       joined = channel.join(p.channel_endpoint);
-      if (!joined) return 0;  // stopped first
+      if (!joined) return waiting.gave_up() ? kStartFailedExitCode : 0;  // or stopped first
     } else if (!channel.connect(p.channel_endpoint)) {
-      return 0;  // stopped first
+      return waiting.gave_up() ? kStartFailedExitCode : 0;  // or stopped first
     }
+    waiting.done();
   } catch (const logchannel::ChannelUnauthenticated& e) {
     spdlog::error("this backup exits: {}", e.what());
-    return kUsageExitCode;
+    return kStartFailedExitCode;
   } catch (const logchannel::ChannelRefused& e) {
     spdlog::error("the primary at {} refused this backup: {}", options.channel, e.what());
-    return kUsageExitCode;
+    return kStartFailedExitCode;
   } catch (const logchannel::LogError& e) {
     spdlog::error("{}", e.what());
     return kPairBrokenExitCode;
@@ -527,6 +704,7 @@ int run_backup(const PairOptions& options) {
 
   // The primary is gone and every record it sent has run: go live if the arbiter says so.
   auto go_live = [&](const hypervisor::Takeover& t) -> hypervisor::Role* {
+    if (inputs.stop_requested()) return nullptr;  // it said goodbye, or is about to
     const auto epoch = channel.epoch();
     if (!arbiter || !epoch) {
       spdlog::error("the backup executed every record it received, up to instruction {}; {}",
@@ -551,6 +729,7 @@ int run_backup(const PairOptions& options) {
       declined_code = kLostPairExitCode;
       return nullptr;
     }
+    live_epoch = *epoch;
     using logchannel::ClockSource;
     live.clock = std::make_unique<devices::ContinuedClock>(
         last_clock(t, {ClockSource::kWall}),
@@ -635,17 +814,19 @@ int run_backup(const PairOptions& options) {
   io.every(options.status_interval, [&](double seconds) {
     if (went_live) {
       if (live.redundancy) {
-        log_live_status("backup (live)", listener->stats(), live.redundancy->state(), *live.gate,
-                        last_bytes, seconds);
+        log_live_status(
+            status_label(options.name, live.redundancy->epoch(), "live side (was the backup)"),
+            listener->stats(), live.redundancy->state(), *live.gate, last_bytes, seconds);
       }
       return;
     }
     const auto s = channel.stats();
     spdlog::info(
-        "backup: at instruction {}, primary at least at {} (lag {}), log #{} received, "
+        "{}: at instruction {}, primary at least at {} (lag {}), log #{} received, "
         "{} bytes queued, log {:.1f} KB/s",
-        s.peer_icount, s.progress, s.progress > s.peer_icount ? s.progress - s.peer_icount : 0,
-        s.last_seq, s.buffered_bytes, kb_per_s(s.bytes_received - last_bytes, seconds));
+        status_label(options.name, channel.epoch().value_or(0), "backup"), s.peer_icount,
+        s.progress, s.progress > s.peer_icount ? s.progress - s.peer_icount : 0, s.last_seq,
+        s.buffered_bytes, kb_per_s(s.bytes_received - last_bytes, seconds));
     last_bytes = s.bytes_received;
   });
   const auto started = Clock::now();
@@ -655,9 +836,17 @@ int run_backup(const PairOptions& options) {
   if (listener && went_live && !listener->lost()) {
     listener->wait_acknowledged(std::chrono::seconds(5));  // so that the last outputs leave
   }
+  channel.wait_goodbye(kGoodbyeTimeout);
   channel.shutdown();
   if (listener) listener->shutdown();
   io.stop();
+  if (arbiter && went_live) {
+    if (live.redundancy) {
+      release_if_held(*arbiter, options, *live.redundancy, me);
+    } else {
+      release_at_arbiter(*arbiter, options.arbiter, options.name, live_epoch, me);
+    }
+  }
   if (role.replay().log_error()) {
     spdlog::error("the log from the primary is damaged: {}", *role.replay().log_error());
     return kDivergedExitCode;
@@ -676,7 +865,7 @@ int run_backup(const PairOptions& options) {
         "{} interrupts, {} outputs and {} state digests matched",
         result.instructions, st.inputs, st.interrupts, st.outputs, st.digests);
   }
-  return report_run(result, seconds);
+  return report_run(result, seconds, options.live.exit_code_file);
 }
 
 }  // namespace
@@ -716,6 +905,11 @@ void add_pair_commands(CLI::App& app, std::string& log_level, std::function<int(
   b->add_option("--log-listen", backup->listen,
                 "Where a new backup joins this one once it has gone live: HOST:PORT of its "
                 "logging channel (none: it cannot be joined)");
+  b->add_option("--wait-for-primary", backup->wait_for_primary,
+                "Seconds to wait for the primary to answer before giving up with exit code 1 "
+                "(0: wait for ever)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 86400.0 * 365));
   b->add_flag("--join", backup->join,
               "Join a primary that runs alone: start from a snapshot of its running guest "
               "instead of from boot (needs --arbiter)");

@@ -136,6 +136,20 @@ void Redundancy::lost(const std::string& why) {
     return;
   }
   if (state != State::kPaired && state != State::kJoining) return;
+  if (s_.channel.backup_left()) {
+    // It will not claim the pair: without an arbiter this side just goes on; with one, it
+    // wins the epoch there, so that a backup that joins later registers a new one.
+    if (!s_.arbiter) {
+      go_on_alone();
+      spdlog::info("{}; this {} of pair '{}' goes on alone", why, s_.side, s_.pair);
+      return;
+    }
+    spdlog::info("{}; telling the arbiter at {} that this {} goes on alone", why,
+                 s_.arbiter_address, s_.side);
+    state_ = State::kDeciding;
+    post([this] { decide(); });
+    return;
+  }
   if (!s_.arbiter) {
     spdlog::error("{}; with no arbiter to decide, this {} stops rather than go on alone", why,
                   s_.side);
@@ -291,6 +305,35 @@ void Redundancy::register_joined() {
   announce_epoch(epoch_, fmt::format("pair '{}' is fault tolerant again at epoch {}: the backup "
                                      "that joined runs in step, {:.0f} ms after it connected",
                                      s_.pair, epoch_.load(), ms_since(join_started_)));
+}
+
+void release_at_arbiter(arbiter::Arbiter& arbiter, const std::string& address,
+                        const std::string& pair, uint64_t epoch, const std::string& me) {
+  const auto deadline = Clock::now() + kReleaseDeadline;
+  for (;;) {
+    try {
+      const auto result = arbiter.release(pair, epoch, me);
+      if (result.ok) {
+        spdlog::info(
+            "released pair '{}' at the arbiter (epoch {}): the same commands start it "
+            "again",
+            pair, epoch);
+      } else {
+        spdlog::warn("the arbiter did not release pair '{}' at epoch {} for this side: it is at {}",
+                     pair, epoch, arbiter::describe(result.state));
+      }
+      return;
+    } catch (const arbiter::ArbiterUnavailable& e) {
+      if (Clock::now() >= deadline) {
+        spdlog::warn(
+            "could not release pair '{}' at the arbiter at {} ({}): once neither side runs, "
+            "`vmft arbiter release {} --arbiter {}` does",
+            pair, address, e.what(), pair, address);
+        return;
+      }
+    }
+    std::this_thread::sleep_for(kArbiterRetry);
+  }
 }
 
 }  // namespace vmft::cli

@@ -48,6 +48,15 @@ auto ask_arbiter(const std::string& address, hypervisor::InputQueue& stop, F&& c
   }
 }
 
+/// How long a side that stops cleanly tries to release its pair at the arbiter.
+inline constexpr auto kReleaseDeadline = std::chrono::seconds(3);
+
+/// Releases `pair` at `epoch`, which `me` holds, at the arbiter: a side that stops cleanly ends
+/// the pair there, so that the same commands can start it again. Tries for kReleaseDeadline,
+/// then says how an operator can do it.
+void release_at_arbiter(arbiter::Arbiter& arbiter, const std::string& address,
+                        const std::string& pair, uint64_t epoch, const std::string& me);
+
 class Redundancy {
  public:
   struct Setup {

@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "ArbiterCommand.h"
+#include "ExitCodes.h"
 #include "LiveRun.h"
 #include "LogCommand.h"
 #include "Logging.h"
@@ -16,6 +17,8 @@
 int main(int argc, char** argv) {
   CLI::App app{"vmft: run a RISC-V guest program fault-tolerantly (VM-FT style primary/backup)"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", "vmft " VMFT_VERSION " (Unicorn " VMFT_UNICORN_VERSION ")");
+  app.footer(vmft::cli::kExitCodesHelp);
 
   std::string log_level = "info";
   std::function<int()> action;
@@ -29,14 +32,17 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    // --help is a "parse error" that exits 0; every real one is a usage error.
-    return app.exit(e) == 0 ? 0 : vmft::cli::kUsageExitCode;
+    // --help and --version are "parse errors" that exit 0; every real one is a usage error.
+    return app.exit(e) == 0 ? vmft::cli::kOkExitCode : vmft::cli::kUsageExitCode;
   }
   vmft::cli::setup_logging(log_level);
   try {
     return action();
+  } catch (const std::invalid_argument& e) {  // a flag's value, found out once it is used
+    spdlog::error("{}", e.what());
+    return vmft::cli::kUsageExitCode;
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
-    return 1;
+    return vmft::cli::kStartFailedExitCode;
   }
 }

@@ -30,6 +30,7 @@ enum MessageType : uint8_t {
   kProof = 11,      // backup -> primary with a secret, after its hello: its nonce, its MAC
   kEpochAck = 12,   // backup -> primary: it has the epoch (and can claim it at the arbiter)
   kReleased = 13,   // primary -> backup: the outputs of every record through a seq have left
+  kGoodbye = 14,    // backup -> primary: it stops on purpose and will not claim the pair
 };
 
 // A handshake message is small: a pair name and a header.
@@ -446,6 +447,12 @@ void ChannelPrimary::handshake(std::shared_ptr<FrameLink> link, std::span<const 
                            detail::kChannelVersion);
     } else {
       reason = pairing_mismatch(config_.pair, config_.header, h.pair, h.header);
+      if (reason.empty() && !config_.id.empty() && h.id == config_.id) {
+        reason = fmt::format(
+            "the backup has the primary's own id '{}' (--id), so the arbiter could not tell "
+            "the two apart: give each side its own",
+            config_.id);
+      }
     }
   } catch (const LogError& e) {
     reason = std::string("malformed hello: ") + e.what();
@@ -515,6 +522,7 @@ std::string ChannelPrimary::refusal_locked(bool join) const {
 void ChannelPrimary::start_session_locked(int fd) {
   ++session_;
   lost_.reset();
+  backup_left_ = false;
   fd_ = session_fd_ = fd;
   writing_ = true;  // the welcome goes first
   send_posted_ = false;
@@ -759,8 +767,15 @@ void ChannelPrimary::written() {
   send();
 }
 
-// io thread: an acknowledgement, of the log or of the epoch.
+// io thread: an acknowledgement, of the log or of the epoch, or the backup's goodbye.
 void ChannelPrimary::on_frame(std::span<const uint8_t> payload) {
+  if (payload[0] == kGoodbye) {
+    {
+      std::lock_guard lock(mutex_);
+      backup_left_ = true;
+    }
+    return lose("the backup left: it was stopped");
+  }
   if (payload[0] == kEpochAck) {
     uint64_t epoch = 0;
     try {
@@ -865,6 +880,11 @@ std::optional<std::string> ChannelPrimary::lost() const {
   return lost_;
 }
 
+bool ChannelPrimary::backup_left() const {
+  std::lock_guard lock(mutex_);
+  return backup_left_ && lost_;
+}
+
 void ChannelPrimary::shutdown() {
   {
     std::lock_guard lock(mutex_);
@@ -942,7 +962,7 @@ void ChannelBackup::try_connect(const tcp::endpoint& primary) {
 // knows the secret; then the primary's answer, which with a secret must prove it knows it too.
 void ChannelBackup::greet(std::shared_ptr<FrameLink> link, const tcp::endpoint& primary) {
   auto hello = std::make_shared<std::vector<uint8_t>>(1, joining_ ? kJoin : kHello);
-  detail::encode_hello(config_.pair, config_.header, *hello);
+  detail::encode_hello(config_.pair, config_.id, config_.header, *hello);
   auto nonce = std::make_shared<std::optional<auth::Nonce>>();  // ours, once challenged
   const std::string where = endpoint_text(primary);
   std::weak_ptr<FrameLink> weak = link;  // the handler belongs to the link: no cycle
@@ -1314,8 +1334,44 @@ void ChannelBackup::shutdown() {
   cv_.notify_all();
   asio::post(io_, [this] {
     timer_.cancel();
-    if (link_) link_->close();
+    bool leaving;
+    {
+      std::lock_guard lock(mutex_);
+      leaving = leaving_;
+    }
+    if (link_ && !leaving) link_->close();  // leave() closes it once its goodbye is out
   });
+}
+
+void ChannelBackup::leave() {
+  {
+    std::lock_guard lock(mutex_);
+    shut_down_ = true;
+    leaving_ = true;
+  }
+  cv_.notify_all();
+  asio::post(io_, [this] {
+    timer_.cancel();
+    const auto said = [this] {
+      {
+        std::lock_guard lock(mutex_);
+        goodbye_done_ = true;
+      }
+      cv_.notify_all();
+    };
+    if (!link_ || link_->closed()) return said();  // nobody to say it to
+    // The link closes once the goodbye is written, after whatever was queued before it.
+    const auto link = link_;
+    link->write(message(kGoodbye), [link, said] {
+      link->close();
+      said();
+    });
+  });
+}
+
+bool ChannelBackup::wait_goodbye(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return cv_.wait_for(lock, timeout, [this] { return !leaving_ || goodbye_done_; });
 }
 
 ChannelStats ChannelBackup::stats() const {

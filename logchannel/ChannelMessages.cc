@@ -4,11 +4,22 @@
 
 namespace vmft::logchannel::detail {
 
-void encode_hello(const std::string& pair, const LogHeader& header, std::vector<uint8_t>& out) {
+namespace {
+
+// An id at the arbiter is at most 128 characters (arbiter::check_holder_id); a hello's may be
+// empty (a backup that has none) and is compared, never used as one.
+constexpr uint64_t kMaxIdBytes = 128;
+
+}  // namespace
+
+void encode_hello(const std::string& pair, const std::string& id, const LogHeader& header,
+                  std::vector<uint8_t>& out) {
   ByteWriter w(out);
   w.fixed32(kChannelVersion);
   w.varint(pair.size());
   w.bytes({reinterpret_cast<const uint8_t*>(pair.data()), pair.size()});
+  w.varint(id.size());
+  w.bytes({reinterpret_cast<const uint8_t*>(id.data()), id.size()});
   encode_header(header, out);
 }
 
@@ -20,6 +31,8 @@ Hello decode_hello(std::span<const uint8_t> payload) {
   if (hello.version != kChannelVersion) return hello;
   const auto pair = r.sized_bytes(kMaxGuestNameBytes, "pair name");
   hello.pair.assign(pair.begin(), pair.end());
+  const auto id = r.sized_bytes(kMaxIdBytes, "id");
+  hello.id.assign(id.begin(), id.end());
   hello.header = decode_header(payload.subspan(r.position()), r.position());
   return hello;
 }

@@ -23,7 +23,8 @@ namespace vmft::logchannel::detail {
 /// 4: the primary tells the backup which outputs have left it (message 13, released).
 /// 6: log format 5 (frame NIC: its settings in the header, frames in and out).
 /// 7: log format 6 (the frame NIC's link event, at a failover).
-inline constexpr uint32_t kChannelVersion = 7;
+/// 8: the backup's id in its hello; its goodbye (message 14) when it stops on purpose.
+inline constexpr uint32_t kChannelVersion = 8;
 static_assert(kFormatVersion == 6,
               "a new log format is a new channel protocol: bump kChannelVersion, then this");
 
@@ -33,11 +34,13 @@ struct Hello {
   /// Read only when `version` is this vmft's kChannelVersion: another version may lay them out
   /// differently.
   std::string pair;
+  std::string id;  ///< the backup's id at the arbiter
   LogHeader header;
 };
 
 /// Appends the fields of a hello from this vmft (what follows its type byte) to `out`.
-void encode_hello(const std::string& pair, const LogHeader& header, std::vector<uint8_t>& out);
+void encode_hello(const std::string& pair, const std::string& id, const LogHeader& header,
+                  std::vector<uint8_t>& out);
 Hello decode_hello(std::span<const uint8_t> payload);
 
 /// A backup's acknowledgement.

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "CounterChecks.h"
+#include "ExitCodes.h"
 #include "FreePort.h"
 #include "IncrLoad.h"
 #include "NetClients.h"
@@ -30,10 +31,8 @@ constexpr Duration kTimeout{10000};
 /// How long a test watches for something that must not happen. Short, to keep tests fast:
 /// the positive checks around each such wait carry the weight.
 constexpr Duration kAbsence{300};
-/// The vmft exit codes of a side that lost its peer: with no arbiter to decide (4), and
-/// after the arbiter gave the pair to the other side (5).
-constexpr int kPairBroken = 4;
-constexpr int kLostThePair = 5;
+constexpr int kPairBroken = vmft::cli::kPairBrokenExitCode;
+constexpr int kLostThePair = vmft::cli::kLostPairExitCode;
 
 const std::string kPair = "test-pair";
 // What each side logs when the arbiter decides; "the arbiter gave pair" starts all of them.

@@ -13,6 +13,7 @@
 
 #include "ArbiterProcess.h"
 #include "CounterChecks.h"
+#include "ExitCodes.h"
 #include "FreePort.h"
 #include "IncrLoad.h"
 #include "NetClients.h"
@@ -25,7 +26,6 @@ namespace {
 /// How long a test waits for anything that should happen; a passing test never waits this
 /// long. A join copies the guest's 64 MiB of RAM, slowly on a loaded machine.
 constexpr Duration kTimeout{20000};
-constexpr int kUsageError = 1;
 
 const std::string kPair = "join-pair";
 
@@ -138,7 +138,8 @@ class Join : public ::testing::Test {
                            const std::string& reason, const std::string& guest = "counter",
                            bool join = true) {
     Side& refused = start_backup(live, join, options, guest);
-    EXPECT_EQ(refused->wait_for_exit(kTimeout), std::optional<int>(kUsageError)) << diagnostics();
+    EXPECT_EQ(refused->wait_for_exit(kTimeout), std::optional<int>(cli::kStartFailedExitCode))
+        << diagnostics();
     EXPECT_TRUE(refused->wait_for_log("refused this backup: " + reason, Duration(0)))
         << diagnostics();
     EXPECT_TRUE(live->wait_for_log(reason, kTimeout)) << diagnostics();
@@ -326,7 +327,7 @@ TEST_F(Join, NeedsAnArbiter) {
   options.erase(std::find(options.begin(), options.end(), "--arbiter"),
                 std::find(options.begin(), options.end(), "--arbiter") + 2);
   Side& joiner = start_backup(primary, true, options);
-  EXPECT_EQ(joiner->wait_for_exit(kTimeout), std::optional<int>(kUsageError));
+  EXPECT_EQ(joiner->wait_for_exit(kTimeout), std::optional<int>(cli::kUsageExitCode));
   EXPECT_TRUE(joiner->wait_for_log("--join needs --arbiter", Duration(0))) << diagnostics();
 }
 

@@ -10,10 +10,11 @@
 #include <string>
 #include <thread>
 
+#include "ExitCodes.h"
 #include "NetClients.h"
-#include "vmft/logchannel/LogFile.h"
 #include "Subprocess.h"
 #include "VmftProcess.h"
+#include "vmft/logchannel/LogFile.h"
 
 namespace vmft::integration {
 namespace {
@@ -200,7 +201,7 @@ TEST_F(RecordReplay, KilledRecordersLogReplaysUpToWhereItEnds) {
 TEST_F(RecordReplay, RecordRefusesADigestIntervalOfZero) {
   const auto r =
       vmft({"record", guest_path("count"), "--log", log_path(0), "--digest-interval", "0"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, vmft::cli::kUsageExitCode);
   EXPECT_NE(r.err.find("--digest-interval 0"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(log_path(0))) << "a log was written";
 }
@@ -245,7 +246,7 @@ void write_file(const std::string& path, const std::string& bytes) {
 TEST_F(RecordReplay, RefusesALogOfAnotherGuest) {
   const std::string log = record_count(log_path(0));
   const auto r = replay("echo", log);
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, vmft::cli::kStartFailedExitCode);
   EXPECT_NE(r.err.find("was recorded with guest timer.elf"), std::string::npos) << r.err;
 }
 
@@ -264,9 +265,8 @@ TEST_F(RecordReplay, RefusesALogFromAnotherEmulatorVersion) {
     writer.close();
   }
   const auto r = replay("timer", moved);
-  EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_NE(r.err.find("was recorded on unicorn 2.0.1; this vmft runs unicorn "),
-            std::string::npos)
+  EXPECT_EQ(r.exit_code, vmft::cli::kStartFailedExitCode) << r.err;
+  EXPECT_NE(r.err.find("was recorded on unicorn 2.0.1; this vmft runs unicorn "), std::string::npos)
       << r.err;
   EXPECT_EQ(replay("timer", log).exit_code, 0);
 }
@@ -276,7 +276,7 @@ TEST_F(RecordReplay, RefusesATruncatedLogNamingTheOffset) {
   const std::string bytes = read_file(log);
   write_file(log, bytes.substr(0, bytes.size() - 7));
   const auto r = replay("timer", log);
-  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.exit_code, vmft::cli::kStartFailedExitCode) << r.err;
   EXPECT_NE(r.err.find("truncated"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("offset"), std::string::npos) << r.err;
 }
@@ -288,7 +288,7 @@ TEST_F(RecordReplay, RefusesALogWithAFlippedByte) {
   bytes[bytes.size() - 100] ^= 0x40;
   write_file(log, bytes);
   const auto r = replay("timer", log);
-  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.exit_code, vmft::cli::kStartFailedExitCode) << r.err;
   EXPECT_NE(r.err.find("checksum"), std::string::npos) << r.err;
 }
 
@@ -298,7 +298,7 @@ TEST_F(RecordReplay, RefusesAnUnknownFormatVersion) {
   bytes[8] = 99;  // the version follows the 8-byte magic
   write_file(log, bytes);
   const auto r = replay("timer", log);
-  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.exit_code, vmft::cli::kStartFailedExitCode) << r.err;
   EXPECT_NE(r.err.find("version 99"), std::string::npos) << r.err;
 }
 
@@ -367,7 +367,7 @@ TEST_F(RecordReplay, UntilPastTheEndOfTheRunIsAnError) {
   Subprocess recorder({VMFT_BINARY, "record", guest_path("count"), "--log", log});
   ASSERT_TRUE(recorder.wait_for_exit(kTimeout));
   const auto r = vmft({"replay", guest_path("count"), "--log", log, "--until", "5000"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, vmft::cli::kStartFailedExitCode);
   EXPECT_NE(r.err.find("ended after 2004 instructions, before --until 5000"), std::string::npos)
       << r.err;
 }

@@ -10,6 +10,7 @@
 // docs/soak.md describes it; scripts/soak runs it for as long as you like.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -27,6 +28,7 @@
 
 #include "ArbiterProcess.h"
 #include "CounterChecks.h"
+#include "ExitCodes.h"
 #include "FreePort.h"
 #include "IncrLoad.h"
 #include "SoakPlan.h"
@@ -54,10 +56,8 @@ constexpr size_t kTcpProgress = 40;
 constexpr size_t kUdpProgress = 20;
 
 constexpr int kKilled = 128 + SIGKILL;
-/// vmft's exit codes for a side that lost its peer with nobody to decide for it, and for one
-/// the arbiter gave the pair to the other side.
-constexpr int kPairBroken = 4;
-constexpr int kLostThePair = 5;
+constexpr int kPairBroken = vmft::cli::kPairBrokenExitCode;
+constexpr int kLostThePair = vmft::cli::kLostPairExitCode;
 
 const std::string kPair = "soak-pair";
 const std::string kLostLine = "the arbiter gave pair '" + kPair + "' to the other side";
@@ -96,6 +96,12 @@ class Soak : public ::testing::Test {
     std::string name() const {
       return "side " + std::to_string(number) + " (" + command + ", pid " +
              std::to_string(process->pid()) + ")";
+    }
+    /// Its id at the arbiter: vmft's default, ROLE@HOST:PORT of its --log-listen.
+    std::string id() const {
+      char host[256] = "host";
+      gethostname(host, sizeof host - 1);
+      return command + "@" + host + ":" + std::to_string(log_port);
     }
     /// What it calls itself when it is live: a backup that went live is the "live side".
     std::string side() const { return command == "primary" ? command : "live side"; }
@@ -362,9 +368,8 @@ class Soak : public ::testing::Test {
   void expect_alone(Side& winner) {
     const arbiter::ArbiterState state = arbiter_state();
     EXPECT_EQ(state.mode, arbiter::Mode::kAlone) << arbiter::describe(state);
-    EXPECT_TRUE(state.holder.ends_with(":" + std::to_string(winner->pid())))
-        << "the arbiter says " << arbiter::describe(state) << ", but " << winner.name()
-        << " went on";
+    EXPECT_EQ(state.holder, winner.id()) << "the arbiter says " << arbiter::describe(state)
+                                         << ", but " << winner.name() << " went on";
     live_ = &winner;
     backup_ = nullptr;
   }
@@ -541,9 +546,8 @@ class Soak : public ::testing::Test {
     }
     const arbiter::ArbiterState state = arbiter_state();
     EXPECT_EQ(state.mode, arbiter::Mode::kPaired) << arbiter::describe(state);
-    EXPECT_TRUE(state.holder.ends_with(":" + std::to_string((*live_)->pid())))
-        << "the arbiter says " << arbiter::describe(state) << ", but " << live_->name()
-        << " is live";
+    EXPECT_EQ(state.holder, live_->id()) << "the arbiter says " << arbiter::describe(state)
+                                         << ", but " << live_->name() << " is live";
     // Only the side the arbiter chose can send to clients.
     const std::set<pid_t> live_only = {(*live_)->pid()};
     EXPECT_EQ(socket_holders("tcp", tcp_port_, running_pids()), live_only)

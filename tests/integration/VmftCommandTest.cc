@@ -1,16 +1,23 @@
 // `vmft run` as a user meets it: exit codes, fault reports, bad input, signals, help.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "ExitCodes.h"
 #include "Subprocess.h"
 #include "VmftProcess.h"
 
 namespace vmft::integration {
 namespace {
+
+namespace fs = std::filesystem;
 
 constexpr Duration kTimeout{20000};
 
@@ -23,6 +30,51 @@ TEST(VmftRun, GuestExitCodeBecomesVmftExitCode) {
   EXPECT_EQ(r.exit_code, 2001 & 0xff);
   EXPECT_NE(r.err.find("guest exited with code 2001 after 2004 instructions"), std::string::npos)
       << r.err;
+}
+
+TEST(VmftRun, TheWholeExitCodeGoesToTheExitCodeFile) {
+  const fs::path file = fs::temp_directory_path() / ("vmft-exit-" + std::to_string(::getpid()));
+  std::ofstream(file) << "stale\n";  // from an earlier run: removed at start
+  const auto r = run_vmft({"run", guest_path("count"), "--exit-code-file", file.string()});
+  EXPECT_EQ(r.exit_code, 2001 & 0xff);
+  std::ifstream in(file);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "2001\n");
+  // A guest that does not exit (it faults) leaves no file.
+  const auto fault = run_vmft({"run", guest_path("fault"), "--exit-code-file", file.string()});
+  EXPECT_EQ(fault.exit_code, cli::kFaultExitCode);
+  EXPECT_FALSE(fs::exists(file));
+  fs::remove(file);
+}
+
+TEST(VmftCommand, VersionNamesTheBuildAndItsUnicorn) {
+  const auto r = run_vmft({"--version"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("vmft ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("(Unicorn 2."), std::string::npos) << r.out;
+}
+
+TEST(VmftCommand, HelpAndTheReadmeListEveryExitCode) {
+  const auto help = run_vmft({"--help"});
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  EXPECT_NE(help.out.find(cli::kExitCodesHelp), std::string::npos) << help.out;
+  std::ifstream readme(std::string(VMFT_SOURCE_DIR) + "/README.md");
+  const std::string text((std::istreambuf_iterator<char>(readme)),
+                         std::istreambuf_iterator<char>());
+  for (int code : {cli::kOkExitCode, cli::kStartFailedExitCode, cli::kUsageExitCode,
+                   cli::kDivergedExitCode, cli::kPairBrokenExitCode, cli::kLostPairExitCode,
+                   cli::kNameHeldExitCode, cli::kFaultExitCode}) {
+    EXPECT_NE(text.find("\n| " + std::to_string(code) + " | "), std::string::npos)
+        << "README.md's table of exit codes has no row for " << code;
+    EXPECT_NE(std::string(cli::kExitCodesHelp).find("  " + std::to_string(code) + " "),
+              std::string::npos)
+        << "--help's list has no line for " << code;
+  }
+}
+
+TEST(VmftCommand, AnUnknownFlagIsAUsageError) {
+  const auto r = run_vmft({"run", guest_path("count"), "--no-such-flag"});
+  EXPECT_EQ(r.exit_code, cli::kUsageExitCode) << r.err;
 }
 
 TEST(VmftRun, FaultingGuestExitsWith70AndAReport) {
@@ -44,7 +96,7 @@ TEST(VmftRun, TimerGuestGetsItsTicks) {
 
 TEST(VmftRun, RefusesAHostExecutableNamingItsMachine) {
   const auto r = run_vmft({"run", "/bin/true"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, vmft::cli::kStartFailedExitCode);
   EXPECT_NE(r.err.find("machine is x86-64"), std::string::npos) << r.err;
 }
 
@@ -56,10 +108,10 @@ TEST(VmftRun, CounterSaysWhenItsRamIsTooSmall) {
 
 TEST(VmftRun, RefusesABadMemorySize) {
   const auto r = run_vmft({"run", guest_path("count"), "--mem", "12Q"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, vmft::cli::kUsageExitCode);
   EXPECT_NE(r.err.find("size '12Q' has an unknown unit"), std::string::npos) << r.err;
   const auto small = run_vmft({"run", guest_path("count"), "--mem", "4K"});
-  EXPECT_EQ(small.exit_code, 1);
+  EXPECT_EQ(small.exit_code, vmft::cli::kUsageExitCode);
   EXPECT_NE(small.err.find("between 1 MiB and 4 GiB"), std::string::npos) << small.err;
 }
 
@@ -75,20 +127,20 @@ TEST(VmftRun, RefusesClientLimitsOutOfRangeNamingTheFlag) {
     std::vector<std::string> args = {"run", guest_path("echo"), "--tcp", "127.0.0.1:0"};
     args.insert(args.end(), flags.begin(), flags.end());
     const auto r = run_vmft(args);
-    EXPECT_EQ(r.exit_code, 1) << flags[0] << " " << flags[1];
+    EXPECT_EQ(r.exit_code, vmft::cli::kUsageExitCode) << flags[0] << " " << flags[1];
     EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
   }
 }
 
 TEST(VmftRun, RefusesAnAddressItCannotBind) {
   const auto r = run_vmft({"run", guest_path("echo"), "--tcp", "192.0.2.1:7"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, vmft::cli::kStartFailedExitCode);
   EXPECT_NE(r.err.find("cannot bind tcp 192.0.2.1:7"), std::string::npos) << r.err;
 }
 
 TEST(VmftRun, RefusesAMalformedAddress) {
   const auto r = run_vmft({"run", guest_path("echo"), "--udp", "localhost"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, vmft::cli::kUsageExitCode);
   EXPECT_NE(r.err.find("address 'localhost' must be HOST:PORT"), std::string::npos) << r.err;
 }
 

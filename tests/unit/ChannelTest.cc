@@ -515,7 +515,7 @@ TEST_F(Channel, ClosesAConnectionThatNeverAnswersTheChallengeAndStillPairsABacku
   start(with_handshake_timeout(kShortHandshake, with_secret(kSecret)), with_secret(kSecret));
   RawPeer mute(primary_->local_endpoint());
   std::vector<uint8_t> hello{1};  // a hello as a backup's, and then no proof
-  logchannel::detail::encode_hello(config().pair, config().header, hello);
+  logchannel::detail::encode_hello(config().pair, config().id, config().header, hello);
   mute.send_frame(hello);
   EXPECT_TRUE(mute.closed_by_primary(kClosedWithin));
   const auto frames = mute.frames();

@@ -27,7 +27,7 @@ using Nonce = std::array<uint8_t, kNonceBytes>;
 using Mac = std::array<uint8_t, kMacBytes>;
 
 /// Reads a secret file: all of it, one trailing newline (LF or CRLF) stripped. Throws
-/// std::invalid_argument naming the file if it cannot be read or the secret is shorter than
+/// std::runtime_error naming the file if it cannot be read or the secret is shorter than
 /// kMinSecretBytes. Warns (spdlog) if group or others may read it.
 std::string read_secret_file(const std::string& path);
 

@@ -36,6 +36,9 @@ inline constexpr std::chrono::milliseconds kMinHandshakeTimeout{5000};
 /// What both ends are configured with.
 struct ChannelConfig {
   std::string pair;  ///< the pair's name: both ends must use the same
+  /// This side's id at the arbiter (--id). A primary refuses a backup with its own: the
+  /// arbiter could not tell the two apart.
+  std::string id;
   LogHeader header;  ///< the guest and its VM: both ends must run the same
   std::chrono::milliseconds heartbeat_interval{25};
   /// A peer that sends nothing for this long is lost.
@@ -162,8 +165,14 @@ class ChannelPrimary final : public RecordSink {
   /// Blocks until the backup acknowledged every record appended, it is lost, or `timeout`
   /// passed; returns whether everything was acknowledged.
   bool wait_acknowledged(std::chrono::milliseconds timeout);
+  /// Sets this side's id (ChannelConfig::id), once the port it listens on is known; before
+  /// the io thread runs.
+  void set_id(std::string id) { config_.id = std::move(id); }
   /// Why the last backup was lost, if it was and no other took its place.
   std::optional<std::string> lost() const;
+  /// Whether the last backup lost left on purpose (it said goodbye: it was stopped, and will
+  /// not claim the pair), rather than falling silent.
+  bool backup_left() const;
   /// Closes everything and wakes every waiter (any thread).
   void shutdown();
 
@@ -213,6 +222,7 @@ class ChannelPrimary final : public RecordSink {
   Accepting accepting_;
   bool shut_down_ = false;
   std::optional<std::string> lost_;
+  bool backup_left_ = false;      ///< the backup lost said goodbye
   std::vector<uint8_t> pending_;  ///< encoded records not yet sent
   uint64_t pending_seq_ = 0;      ///< the last record in pending_
   uint64_t appended_seq_ = 0;
@@ -282,6 +292,13 @@ class ChannelBackup final : public RecordSource {
   std::optional<uint64_t> epoch() const;
   /// Closes everything and wakes every waiter (any thread).
   void shutdown();
+  /// As shutdown(), telling the primary first that this backup stops on purpose, so that it
+  /// goes on alone at once rather than after the peer timeout. The caller must have made sure
+  /// that this backup will never go live (InputQueue::request_stop first). Any thread.
+  void leave();
+  /// After leave(): waits until the goodbye is written (or there was nobody to say it to), at
+  /// most `timeout`; true at once without leave(). Not on the io thread.
+  bool wait_goodbye(std::chrono::milliseconds timeout);
 
   ChannelStats stats() const;
 
@@ -319,6 +336,8 @@ class ChannelBackup final : public RecordSource {
   std::condition_variable cv_;
   bool connected_ = false;
   bool shut_down_ = false;
+  bool leaving_ = false;       ///< leave() was called
+  bool goodbye_done_ = false;  ///< its goodbye is written, or there was nobody to tell
   std::optional<std::string> refused_;
   bool refused_by_us_ = false;  ///< refused_ says why this backup refused the primary
   std::optional<std::string> lost_;
