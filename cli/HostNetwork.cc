@@ -58,4 +58,9 @@ size_t HostNetwork::take_over(const std::deque<std::vector<uint8_t>>& last_logge
   return tap_->take_over(last_logged);
 }
 
+std::optional<size_t> HostNetwork::client_connections() const {
+  if (!sockets_) return std::nullopt;
+  return sockets_->open_connections();
+}
+
 }  // namespace vmft::cli

@@ -34,6 +34,9 @@ class HostNetwork {
   /// Going live on the frame NIC: the guest's link event, then the frames heard that its
   /// primary never logged (devices::TapNetwork::take_over). Returns how many.
   size_t take_over(const std::deque<std::vector<uint8_t>>& last_logged);
+  /// TCP clients connected to the socket NIC now (io thread); nullopt on the frame NIC, whose
+  /// connections are the guest's own.
+  std::optional<size_t> client_connections() const;
 
  private:
   std::unique_ptr<devices::AsioNetwork> sockets_;

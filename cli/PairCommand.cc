@@ -21,6 +21,7 @@
 #include "Logging.h"
 #include "Options.h"
 #include "Redundancy.h"
+#include "Status.h"
 #include "vmft/arbiter/Arbiter.h"
 #include "vmft/arbiter/ConnectArbiter.h"
 #include "vmft/auth/Secret.h"
@@ -71,6 +72,7 @@ struct PairOptions {
   std::string secret_file;        ///< --secret-file; empty: none
   std::string id;                 ///< --id; empty: side_id's default
   double wait_for_primary = 0;    ///< backup: seconds to wait for the primary; 0: for ever
+  std::string status_listen;      ///< --status-listen HOST:PORT; empty: none
 };
 
 asio::ip::tcp::endpoint tcp_endpoint(const std::string& text) {
@@ -107,6 +109,9 @@ void add_pair_options(CLI::App& cmd, PairOptions& options) {
                  "This side's id at the arbiter, the same each time it starts (default: "
                  "ROLE@HOST:PORT, PORT that of its --log-listen, or ROLE@HOST for a backup "
                  "without one); the two sides of a pair need different ids");
+  cmd.add_option("--status-listen", options.status_listen,
+                 "Serve GET /metrics (Prometheus) and GET /status (JSON) on HOST:PORT; `vmft "
+                 "status HOST:PORT` prints it");
   cmd.add_option("--status-interval", options.status_interval,
                  "Seconds between status lines (0: none; SIGUSR1 asks for one at any time)")
       ->capture_default_str()
@@ -122,6 +127,7 @@ struct Prepared {
   devices::NetLimits limits;  ///< for the guest's sockets, whenever this side binds them
   asio::ip::tcp::endpoint channel_endpoint;
   std::optional<asio::ip::tcp::endpoint> listen_endpoint;  ///< a backup's --log-listen
+  std::optional<asio::ip::tcp::endpoint> status_endpoint;  ///< --status-listen
 };
 
 Prepared prepare(const PairOptions& options) {
@@ -133,6 +139,7 @@ Prepared prepare(const PairOptions& options) {
   p.limits = net_limits(options.live);
   p.channel_endpoint = tcp_endpoint(options.channel);
   if (!options.listen.empty()) p.listen_endpoint = tcp_endpoint(options.listen);
+  if (!options.status_listen.empty()) p.status_endpoint = tcp_endpoint(options.status_listen);
   if (options.join && options.arbiter.empty()) {
     throw std::invalid_argument(
         "--join needs --arbiter: a joined backup becomes part of the pair through a new epoch "
@@ -363,6 +370,111 @@ void log_live_status(const std::string& side, const logchannel::ChannelStats& s,
   last_bytes = s.bytes_sent;
 }
 
+// The state as status reports name it.
+const char* state_word(Redundancy::State state) {
+  switch (state) {
+    case Redundancy::State::kPaired: return "paired";
+    case Redundancy::State::kDeciding: return "deciding";
+    case Redundancy::State::kAlone: return "alone";
+    case Redundancy::State::kJoining: return "joining";
+    case Redundancy::State::kBroken:
+    case Redundancy::State::kLost: return "stopping";
+  }
+  return "?";
+}
+
+// How often the status's arbiter probe asks.
+constexpr auto kArbiterProbeInterval = std::chrono::seconds(2);
+
+// Whether the arbiter answers, asked every kArbiterProbeInterval through a client of its own,
+// so that a probe never holds up a decision. Only with --status-listen.
+class ArbiterProbe {
+ public:
+  ArbiterProbe(const PairOptions& options, const std::string& secret)
+      : arbiter_(arbiter::connect_arbiter(options.arbiter, secret)),
+        pair_(options.name),
+        thread_([this] { probe(); }) {}
+  ~ArbiterProbe() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  std::optional<bool> reachable() const {
+    const int r = reachable_;
+    return r < 0 ? std::nullopt : std::optional<bool>(r == 1);
+  }
+
+ private:
+  void probe() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      lock.unlock();
+      bool answered = true;
+      try {
+        arbiter_->read(pair_);
+      } catch (const arbiter::ArbiterUnavailable&) {
+        answered = false;
+      }
+      reachable_ = answered ? 1 : 0;
+      lock.lock();
+      cv_.wait_for(lock, kArbiterProbeInterval, [this] { return stopping_; });
+    }
+  }
+
+  std::unique_ptr<arbiter::Arbiter> arbiter_;
+  std::string pair_;
+  std::atomic<int> reachable_{-1};  ///< -1: not asked yet
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: it starts once the rest is made
+};
+
+// The status of a live side (a primary, or a backup that went live with --log-listen) from its
+// channel to its backup, its gate and its redundancy (io thread).
+SideStatus live_status(const PairOptions& options, const std::string& me, const char* role,
+                       const logchannel::ChannelPrimary& channel,
+                       const hypervisor::OutputGate& gate, const Redundancy& redundancy) {
+  SideStatus s;
+  s.pair = options.name;
+  s.id = me;
+  s.role = role;
+  s.state = state_word(redundancy.state());
+  s.epoch = redundancy.epoch();
+  const auto st = channel.stats();
+  s.instructions = st.progress;
+  s.log_seq = st.last_seq;
+  s.log_acked = st.acked_seq;
+  s.has_peer = redundancy.state() == Redundancy::State::kPaired;
+  if (s.has_peer) {
+    s.lag_instructions = st.progress > st.peer_icount ? st.progress - st.peer_icount : 0;
+    s.lag_records = st.last_seq - std::min(st.acked_seq, st.last_seq);
+  }
+  s.outputs_held = gate.held();
+  s.outputs_held_bytes = gate.held_bytes();
+  s.oldest_output_held_seconds = std::chrono::duration<double>(gate.oldest_held_age()).count();
+  s.log_bytes_sent = st.bytes_sent;
+  s.log_bytes_received = st.bytes_received;
+  s.joins = redundancy.joins();
+  s.arbiter = options.arbiter;
+  return s;
+}
+
+// Serves the status on --status-listen, if given; null if not. Throws std::system_error if it
+// cannot bind.
+std::unique_ptr<StatusServer> serve_status(const Prepared& p, asio::io_context& io,
+                                           std::function<SideStatus()> snapshot) {
+  if (!p.status_endpoint) return nullptr;
+  auto server = std::make_unique<StatusServer>(io, *p.status_endpoint, std::move(snapshot));
+  const auto ep = server->local_endpoint();
+  spdlog::info("listening on status {}:{} (GET /metrics, GET /status)", ep.address().to_string(),
+               ep.port());
+  return server;
+}
+
 // A side whose run ended with the pair in hand (paired, alone, or taking a joiner) ends the
 // pair at the arbiter, so that the same commands start it again: its backup, if any, has the
 // log's end and stops too. A side that lost the pair, or was still asking, leaves it as it is.
@@ -428,6 +540,22 @@ int run_primary(const PairOptions& options) {
   // (taking backups that join) or halt.
   Redundancy redundancy(
       {options.name, "primary", me, options.arbiter, arbiter.get(), *channel, gate, inputs});
+  std::unique_ptr<ArbiterProbe> probe;
+  if (arbiter && p.status_endpoint)
+    probe = std::make_unique<ArbiterProbe>(options, p.channel.secret);
+  std::unique_ptr<StatusServer> status;
+  try {
+    status = serve_status(p, io.io(), [&] {
+      SideStatus s = live_status(options, me, "primary", *channel, gate, redundancy);
+      if (!guest_started) s.state = "waiting for a backup";
+      if (probe) s.arbiter_reachable = probe->reachable();
+      s.client_connections = net->client_connections();
+      return s;
+    });
+  } catch (const std::system_error& e) {
+    spdlog::error("{}", e.what());
+    return kStartFailedExitCode;
+  }
   // On every way out: no more io callbacks (which post to it), then its thread.
   struct StopThreads {
     IoThread& io;
@@ -648,7 +776,52 @@ int run_backup(const PairOptions& options) {
     live.net->standby();
   }
   std::atomic<bool> went_live{false};
+  std::atomic<bool> following{false};  // paired with (or joined) its primary
   hypervisor::Machine* machine = nullptr;
+  std::unique_ptr<ArbiterProbe> probe;
+  if (arbiter && p.status_endpoint)
+    probe = std::make_unique<ArbiterProbe>(options, p.channel.secret);
+  std::unique_ptr<StatusServer> status;
+  try {
+    status = serve_status(p, io.io(), [&] {
+      SideStatus s;
+      if (went_live && live.redundancy) {
+        s = live_status(options, me, "live", *listener, *live.gate, *live.redundancy);
+      } else if (went_live) {  // no --log-listen: it runs alone for good
+        s.pair = options.name;
+        s.id = me;
+        s.role = "live";
+        s.state = "alone";
+        s.epoch = live_epoch;
+        s.instructions = live.role->reached();
+        s.arbiter = options.arbiter;
+      } else {
+        const auto st = channel.stats();
+        s.pair = options.name;
+        s.id = me;
+        s.role = "backup";
+        s.state = following ? "replaying" : "waiting for the primary";
+        s.epoch = channel.epoch().value_or(0);
+        s.instructions = st.peer_icount;
+        s.log_seq = st.last_seq;
+        s.log_acked = st.acked_seq;
+        s.has_peer = following && !channel.lost();
+        s.lag_instructions = st.progress > st.peer_icount ? st.progress - st.peer_icount : 0;
+        s.log_bytes_sent = st.bytes_sent;
+        s.log_bytes_received = st.bytes_received;
+        s.arbiter = options.arbiter;
+      }
+      if (went_live) {
+        s.failovers = 1;
+        s.client_connections = live.net->client_connections();
+      }
+      if (probe) s.arbiter_reachable = probe->reachable();
+      return s;
+    });
+  } catch (const std::system_error& e) {
+    spdlog::error("{}", e.what());
+    return kStartFailedExitCode;
+  }
   // On every way out, the io thread stops before what its handlers use is destroyed, and a
   // join's thread before the machine goes.
   struct StopThreads {
@@ -677,6 +850,7 @@ int run_backup(const PairOptions& options) {
       return waiting.gave_up() ? kStartFailedExitCode : 0;  // or stopped first
     }
     waiting.done();
+    following = true;
   } catch (const logchannel::ChannelUnauthenticated& e) {
     spdlog::error("this backup exits: {}", e.what());
     return kStartFailedExitCode;

@@ -300,6 +300,7 @@ void Redundancy::register_joined() {
     return;
   }
   epoch_ = registered->state.epoch;
+  ++joins_;
   State joining = State::kJoining;
   state_.compare_exchange_strong(joining, State::kPaired);  // unless it was lost meanwhile
   announce_epoch(epoch_, fmt::format("pair '{}' is fault tolerant again at epoch {}: the backup "

@@ -101,6 +101,8 @@ class Redundancy {
 
   State state() const { return state_; }
   uint64_t epoch() const { return epoch_; }
+  /// Backups that joined this side and were registered with it (any thread).
+  uint64_t joins() const { return joins_; }
 
  private:
   void post(std::function<void()> task);
@@ -120,6 +122,7 @@ class Redundancy {
   std::function<uint64_t()> last_seq_;
   std::atomic<State> state_{State::kAlone};
   std::atomic<uint64_t> epoch_{0};
+  std::atomic<uint64_t> joins_{0};
   bool join_in_sync_ = false;  ///< io thread: the joiner's registration has begun
   std::chrono::steady_clock::time_point join_started_;
   std::mutex announcing_mutex_;

@@ -13,6 +13,7 @@
 #include "RecordCommand.h"
 #include "ReplayCommand.h"
 #include "RunCommand.h"
+#include "StatusCommand.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"vmft: run a RISC-V guest program fault-tolerantly (VM-FT style primary/backup)"};
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
   vmft::cli::add_log_command(app, log_level, action);
   vmft::cli::add_pair_commands(app, log_level, action);
   vmft::cli::add_arbiter_command(app, log_level, action);
+  vmft::cli::add_status_command(app, log_level, action);
 
   try {
     app.parse(argc, argv);

@@ -108,6 +108,7 @@ void LiveRole::end(uint64_t icount, const logchannel::RunEnd& end,
 
 // Every record below this boundary's instruction count is logged (those at it may follow).
 void LiveRole::boundary_done(uint64_t icount, uint64_t) {
+  reached_.store(icount, std::memory_order_relaxed);
   if (!log_) return;
   write_log([icount](logchannel::RecordSink& log) { log.progress(icount); });
   if (progress_interval_) due_icount_ = icount + progress_interval_;

@@ -21,6 +21,7 @@ void OutputGate::submit(Send send) {
   submitted_seq_ = send.seq;
   if (held_.empty() && (open_ || send.seq <= acked_)) return pass(send);
   held_bytes_ += send.data.size();
+  send.held_at = std::chrono::steady_clock::now();
   held_.push_back(std::move(send));
 }
 
@@ -87,6 +88,12 @@ size_t OutputGate::held() const {
 size_t OutputGate::held_bytes() const {
   std::lock_guard lock(mutex_);
   return held_bytes_;
+}
+
+std::chrono::steady_clock::duration OutputGate::oldest_held_age() const {
+  std::lock_guard lock(mutex_);
+  if (held_.empty()) return {};
+  return std::chrono::steady_clock::now() - held_.front().held_at;
 }
 
 }  // namespace vmft::hypervisor

@@ -5,8 +5,14 @@
 #include <signal.h>
 #include <sys/socket.h>
 
+#include <chrono>
+#include <map>
 #include <memory>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "CounterChecks.h"
@@ -30,13 +36,19 @@ class SameCommands {
       : arbiter_(std::move(arbiter)),
         name_(std::move(name)),
         tcp_(unused_port(SOCK_STREAM)),
-        log_(unused_port(SOCK_STREAM)) {}
+        log_(unused_port(SOCK_STREAM)),
+        backup_log_(unused_port(SOCK_STREAM)),
+        primary_status_(unused_port(SOCK_STREAM)),
+        backup_status_(unused_port(SOCK_STREAM)) {}
 
   std::vector<std::string> primary_args() const {
-    return side({"--log-listen", "127.0.0.1:" + std::to_string(log_)});
+    return side({"--log-listen", "127.0.0.1:" + std::to_string(log_), "--status-listen",
+                 "127.0.0.1:" + std::to_string(primary_status_)});
   }
   std::vector<std::string> backup_args() const {
-    return side({"--log-connect", "127.0.0.1:" + std::to_string(log_)});
+    return side({"--log-connect", "127.0.0.1:" + std::to_string(log_), "--log-listen",
+                 "127.0.0.1:" + std::to_string(backup_log_), "--status-listen",
+                 "127.0.0.1:" + std::to_string(backup_status_)});
   }
   std::unique_ptr<VmftProcess> start_primary() const {
     return std::make_unique<VmftProcess>("primary", "counter", primary_args());
@@ -58,6 +70,9 @@ class SameCommands {
     return paired;
   }
   uint16_t tcp_port() const { return tcp_; }
+  uint16_t backup_log_port() const { return backup_log_; }
+  uint16_t primary_status_port() const { return primary_status_; }
+  uint16_t backup_status_port() const { return backup_status_; }
   // A primary run to its end, for one that is to refuse to start.
   FinishedVmft run_primary() const {
     std::vector<std::string> args = {"primary", guest_path("counter")};
@@ -79,6 +94,9 @@ class SameCommands {
   std::string name_;
   uint16_t tcp_;
   uint16_t log_;
+  uint16_t backup_log_;  ///< where a backup that went live takes joiners
+  uint16_t primary_status_;
+  uint16_t backup_status_;
 };
 
 // kill -9 of both sides, as a power cut would: nobody releases the pair.
@@ -204,6 +222,162 @@ TEST_P(Lifecycle, TheArbiterCommandsListShowAndReleaseAPair) {
   EXPECT_EQ(state("admin").mode, Mode::kReleased);
   ASSERT_TRUE(other.start_pair(p2, b2));
   EXPECT_EQ(incr(other.tcp_port()), ":1\r\n") << p2->log();
+}
+
+// ------------------------------------------------------------------ status and metrics
+
+// One sample of the Prometheus text format: "name{labels} value".
+struct Sample {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  double value = 0;
+};
+
+// Parses the text exposition format strictly enough that a scraper would take it: every
+// sample's metric has a # TYPE before it, names and labels are well formed, values numbers.
+// Fails the test (and returns what it parsed so far) on anything else.
+std::vector<Sample> parse_prometheus(const std::string& text) {
+  static const std::regex type_line(R"(# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (gauge|counter))");
+  static const std::regex sample_line(
+      R"(([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? ([-+0-9.eE]+|NaN|[+-]Inf))");
+  static const std::regex label_pair(R"(([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)\"(,|$))");
+  std::set<std::string> typed;
+  std::vector<Sample> samples;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::smatch m;
+    if (line.starts_with("# HELP ")) continue;
+    if (std::regex_match(line, m, type_line)) {
+      typed.insert(m[1].str());
+      continue;
+    }
+    if (!std::regex_match(line, m, sample_line)) {
+      ADD_FAILURE() << "not a Prometheus line: '" << line << "'\n" << text;
+      return samples;
+    }
+    Sample sample{m[1].str(), {}, std::stod(m[4].str())};
+    EXPECT_TRUE(typed.count(sample.name)) << sample.name << " has no # TYPE before it";
+    std::string labels = m[3].str();
+    for (std::smatch l; std::regex_search(labels, l, label_pair); labels = l.suffix().str()) {
+      sample.labels[l[1].str()] = l[2].str();
+    }
+    samples.push_back(std::move(sample));
+  }
+  return samples;
+}
+
+std::string http_get(uint16_t port, const std::string& path) {
+  TcpClient client(port);
+  client.send_all("GET " + path + " HTTP/1.0\r\n\r\n");
+  const std::string reply = client.receive_until_closed(kTimeout).data;
+  const size_t body = reply.find("\r\n\r\n");
+  if (!reply.starts_with("HTTP/1.0 200 ") || body == std::string::npos) {
+    ADD_FAILURE() << "GET " << path << " answered: " << reply;
+    return {};
+  }
+  return reply.substr(body + 4);
+}
+
+// The side's metrics as name -> value, with vmft_info's labels under "role", "state" ...
+std::map<std::string, std::string> scrape(uint16_t port) {
+  std::map<std::string, std::string> out;
+  for (const Sample& s : parse_prometheus(http_get(port, "/metrics"))) {
+    if (s.name == "vmft_info") {
+      for (const auto& [k, v] : s.labels) out[k] = v;
+    } else {
+      out[s.name] = std::to_string(static_cast<long long>(s.value));
+    }
+  }
+  return out;
+}
+
+// Scrapes until `want` holds (the epoch is registered, the backup in sync, ...), at most
+// kTimeout; returns the last scrape.
+template <typename Want>
+std::map<std::string, std::string> scrape_until(uint16_t port, Want want) {
+  const auto deadline = std::chrono::steady_clock::now() + kTimeout;
+  auto metrics = scrape(port);
+  while (!want(metrics) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a scraper's interval
+    metrics = scrape(port);
+  }
+  return metrics;
+}
+
+std::string text_of(const std::map<std::string, std::string>& metrics) {
+  std::string out;
+  for (const auto& [k, v] : metrics) out += k + "=" + v + "\n";
+  return out;
+}
+
+TEST_P(Lifecycle, MetricsAndStatusShowRoleEpochAndLagBeforeAndAfterAFailover) {
+  SameCommands commands(address(), "watched");
+  std::unique_ptr<VmftProcess> primary, backup;
+  ASSERT_TRUE(commands.start_pair(primary, backup));
+  EXPECT_EQ(incr(commands.tcp_port()), ":1\r\n");
+
+  auto p = scrape_until(commands.primary_status_port(), [](const auto& m) {
+    return m.count("vmft_epoch") && m.at("vmft_epoch") == "1" && m.count("state") &&
+           m.at("state") == "paired" && m.count("vmft_arbiter_reachable");
+  });
+  EXPECT_EQ(p["role"], "primary") << text_of(p);
+  EXPECT_EQ(p["state"], "paired") << text_of(p);
+  EXPECT_EQ(p["pair"], "watched") << text_of(p);
+  EXPECT_EQ(p["vmft_epoch"], "1") << text_of(p);
+  EXPECT_EQ(p["vmft_backup_in_sync"], "1") << text_of(p);
+  EXPECT_TRUE(p.count("vmft_backup_lag_instructions")) << text_of(p);
+  EXPECT_EQ(p["vmft_arbiter_reachable"], "1") << text_of(p);
+  EXPECT_EQ(p["vmft_failovers_total"], "0") << text_of(p);
+  EXPECT_GT(std::stoll(p["vmft_instructions_total"]), 0) << text_of(p);
+  EXPECT_GT(std::stoll(p["vmft_log_records_acknowledged_total"]), 0) << text_of(p);
+  auto b = scrape_until(commands.backup_status_port(), [](const auto& m) {
+    return m.count("vmft_epoch") && m.at("vmft_epoch") == "1";
+  });
+  EXPECT_EQ(b["role"], "backup") << text_of(b);
+  EXPECT_EQ(b["state"], "replaying") << text_of(b);
+  EXPECT_EQ(b["vmft_epoch"], "1") << text_of(b);
+
+  primary->kill();
+  ASSERT_TRUE(backup->wait_for_log("live at instruction", kTimeout)) << backup->log();
+  TcpClient client(commands.tcp_port());  // open while the live side is scraped
+  EXPECT_EQ(counter_command(client, "INCR k"), ":2\r\n") << backup->log();
+  b = scrape(commands.backup_status_port());
+  EXPECT_EQ(b["role"], "live") << text_of(b);
+  EXPECT_EQ(b["state"], "alone") << text_of(b);
+  EXPECT_EQ(b["vmft_epoch"], "1") << text_of(b);
+  EXPECT_EQ(b["vmft_failovers_total"], "1") << text_of(b);
+  EXPECT_EQ(b["vmft_backup_in_sync"], "0") << text_of(b);
+  EXPECT_GE(std::stoll(b["vmft_client_connections"]), 1) << text_of(b);
+
+  const auto status =
+      run_vmft({"status", "127.0.0.1:" + std::to_string(commands.backup_status_port())}, kTimeout);
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("pair 'watched', epoch 1: live (alone)"), std::string::npos)
+      << status.out;
+  EXPECT_NE(status.out.find("failovers 1, joins 0"), std::string::npos) << status.out;
+
+  // A new backup joins the live side: a pair again, at a new epoch.
+  std::vector<std::string> joiner_args = {"--name",
+                                          "watched",
+                                          "--tcp",
+                                          "127.0.0.1:" + std::to_string(commands.tcp_port()),
+                                          "--arbiter",
+                                          address(),
+                                          "--join",
+                                          "--log-connect",
+                                          "127.0.0.1:" + std::to_string(commands.backup_log_port()),
+                                          "--status-interval",
+                                          "0"};
+  VmftProcess joiner("backup", "counter", joiner_args);
+  b = scrape_until(commands.backup_status_port(), [](const auto& m) {
+    return m.count("vmft_joins_total") && m.at("vmft_joins_total") == "1" &&
+           m.at("vmft_backup_in_sync") == "1";
+  });
+  EXPECT_EQ(b["vmft_epoch"], "2") << text_of(b) << joiner.log();
+  EXPECT_EQ(b["state"], "paired") << text_of(b);
+  EXPECT_EQ(b["vmft_joins_total"], "1") << text_of(b);
+  EXPECT_EQ(incr(commands.tcp_port()), ":3\r\n");
 }
 
 // ------------------------------------------------------------------ without an arbiter

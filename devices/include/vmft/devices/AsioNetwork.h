@@ -69,6 +69,8 @@ class AsioNetwork final : public NetBackend {
   /// The bound addresses (port 0 in the request becomes the real port).
   std::optional<Endpoint> udp_endpoint() const;
   std::optional<Endpoint> tcp_endpoint() const;
+  /// TCP clients connected now (io thread).
+  size_t open_connections() const { return open_sockets_; }
   /// Starts receiving and accepting.
   void start();
 

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <atomic>
+
 #include <optional>
 #include <string>
 
@@ -54,6 +56,8 @@ class LiveRole final : public Role {
   /// a boundary task comes before every record after it: a backup that joins with that
   /// snapshot replays the log from last_seq() + 1.
   uint64_t last_seq() const { return seq_; }
+  /// The instruction count of the last block boundary (any thread): how far the guest ran.
+  uint64_t reached() const { return reached_.load(std::memory_order_relaxed); }
 
   /// Why writing the log failed (a full disk, say), if it did. The run is then stopped at
   /// once rather than going on unrecorded.
@@ -70,6 +74,7 @@ class LiveRole final : public Role {
   OutputGate* gate_;
   uint64_t progress_interval_ = 0;
   uint64_t seq_ = 0;
+  std::atomic<uint64_t> reached_{0};
   uint64_t last_idle_flush_ = 0;  ///< host monotonic ns
   std::optional<std::string> log_error_;
 };

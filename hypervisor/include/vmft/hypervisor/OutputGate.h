@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -56,6 +57,8 @@ class OutputGate final : public devices::NetBackend {
   /// Sends waiting, and their payload bytes (any thread).
   size_t held() const;
   size_t held_bytes() const;
+  /// How long the oldest send waiting has waited (any thread); zero when none waits.
+  std::chrono::steady_clock::duration oldest_held_age() const;
 
  private:
   struct Send {
@@ -64,6 +67,7 @@ class OutputGate final : public devices::NetBackend {
     uint32_t conn_or_ip;
     uint32_t port;
     std::vector<uint8_t> data;
+    std::chrono::steady_clock::time_point held_at{};  ///< set once it waits
   };
   void pass(Send& send);
   void submit(Send send);

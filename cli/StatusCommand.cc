@@ -1,0 +1,64 @@
+// vmft status: asks a side of a pair how it stands (its --status-listen) and prints it.
+#include "StatusCommand.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+
+#include "ExitCodes.h"
+#include "Logging.h"
+#include "Status.h"
+
+namespace vmft::cli {
+
+namespace {
+
+struct StatusOptions {
+  std::string address;
+  bool json = false;
+  double timeout = 3;  ///< seconds
+};
+
+int run_status(const StatusOptions& options) {
+  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options.timeout * 1000));
+  std::string body;
+  try {
+    body = fetch_status(options.address, "/status", timeout);
+  } catch (const std::invalid_argument& e) {
+    spdlog::error("{}", e.what());
+    return kUsageExitCode;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return kStartFailedExitCode;
+  }
+  if (options.json) {
+    fmt::print("{}", body);
+    return kOkExitCode;
+  }
+  try {
+    fmt::print("{}", describe_status(parse_status_json(body)));
+  } catch (const std::exception& e) {
+    spdlog::error("{} answered something that is not a vmft status: {}", options.address, e.what());
+    return kStartFailedExitCode;
+  }
+  return kOkExitCode;
+}
+
+}  // namespace
+
+void add_status_command(CLI::App& app, std::string& log_level, std::function<int()>& action) {
+  auto options = std::make_shared<StatusOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "status", "Show how a side of a pair stands: what it serves on its --status-listen");
+  cmd->add_option("address", options->address, "HOST:PORT of the side's --status-listen")
+      ->required();
+  cmd->add_flag("--json", options->json, "Print the JSON of GET /status as it came");
+  cmd->add_option("--timeout", options->timeout, "Seconds to wait for the answer")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 600.0));
+  add_log_level_option(*cmd, log_level);
+  cmd->callback([&action, options] { action = [options] { return run_status(*options); }; });
+}
+
+}  // namespace vmft::cli
