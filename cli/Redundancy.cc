@@ -14,6 +14,8 @@ using hypervisor::kSnapshotPageBytes;
 
 // RAM is copied for a joining backup this much per pause of the guest while it runs.
 constexpr size_t kPreCopyChunk = 4u << 20;
+// A join that takes longer says how far it got this often.
+constexpr auto kJoinProgressInterval = std::chrono::seconds(1);
 
 double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
@@ -207,10 +209,22 @@ void Redundancy::take_joiner(uint64_t session) {
   std::vector<uint64_t> sent;  // the hash of every page as sent
   std::vector<uint8_t> copy;
   uint64_t sent_bytes = 0;
+  uint64_t ram_bytes = 0;
+  auto last_report = started;
   for (uint64_t offset = 0;; offset += kPreCopyChunk) {
+    if (Clock::now() - last_report >= kJoinProgressInterval) {
+      last_report = Clock::now();
+      const double seconds = std::chrono::duration<double>(last_report - started).count();
+      spdlog::info(
+          "a backup joins pair '{}': {:.1f} of {:.1f} MiB of RAM copied, {:.1f} MiB of it sent "
+          "({:.1f} MiB/s), {} pages left to copy before the pause",
+          s_.pair, offset / 1048576.0, ram_bytes / 1048576.0, sent_bytes / 1048576.0,
+          sent_bytes / 1048576.0 / seconds, (ram_bytes - offset) / kSnapshotPageBytes);
+    }
     bool more = false;
     const bool ok = on_vcpu([&](hypervisor::Machine& machine) {
       const auto ram = machine.ram();
+      ram_bytes = ram.size();
       if (offset >= ram.size()) return;
       const auto chunk = ram.subspan(offset, std::min<size_t>(kPreCopyChunk, ram.size() - offset));
       copy.assign(chunk.begin(), chunk.end());

@@ -54,6 +54,8 @@ constexpr size_t kRamFrameBytes = 1u << 20;
 // Connections in the handshake at once: a backup needs one, and retries after a refusal; more
 // that say nothing would only hold the primary's descriptors until the handshake timeout.
 constexpr size_t kMaxHandshaking = 16;
+// A joining backup says how much RAM it has received this often.
+constexpr auto kJoinProgressInterval = std::chrono::seconds(1);
 // After an accept failed for want of descriptors or memory, before the next.
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 
@@ -1066,6 +1068,21 @@ std::optional<ChannelBackup::JoinStart> ChannelBackup::join(const tcp::endpoint&
   return start;
 }
 
+// io thread, while joining: at most every kJoinProgressInterval, how much RAM has come. The
+// primary sends only pages with something in them, and heartbeats meanwhile.
+void ChannelBackup::report_join_progress() {
+  const auto now = Clock::now();
+  if (join_started_ == Clock::time_point{}) join_started_ = join_reported_ = now;
+  if (now - join_reported_ < kJoinProgressInterval) return;
+  join_reported_ = now;
+  const double seconds = std::chrono::duration<double>(now - join_started_).count();
+  spdlog::info(
+      "joining pair '{}': {:.1f} MiB of the guest's RAM received ({:.1f} MiB/s), the last up to "
+      "{:.1f} of {:.1f} MiB; the rest is zero or comes with the snapshot",
+      config_.pair, join_ram_received_ / 1048576.0, join_ram_received_ / 1048576.0 / seconds,
+      join_ram_offset_ / 1048576.0, ram_.size() / 1048576.0);
+}
+
 // io thread, while joining: guest RAM, or the snapshot that ends the join.
 void ChannelBackup::on_join_frame(std::span<const uint8_t> payload) {
   try {
@@ -1077,6 +1094,9 @@ void ChannelBackup::on_join_frame(std::span<const uint8_t> payload) {
                                    run.bytes.size(), run.offset, ram_.size()));
       }
       std::copy(run.bytes.begin(), run.bytes.end(), ram_.begin() + run.offset);
+      join_ram_received_ += run.bytes.size();
+      join_ram_offset_ = run.offset + run.bytes.size();
+      report_join_progress();
     } else {
       const detail::SnapshotStart start = detail::decode_snapshot_start(payload);
       std::lock_guard lock(mutex_);
@@ -1101,6 +1121,7 @@ void ChannelBackup::on_join_frame(std::span<const uint8_t> payload) {
 void ChannelBackup::on_frame(std::span<const uint8_t> payload) {
   if (payload[0] == kRam || payload[0] == kSnapshot) return on_join_frame(payload);
   if (joining_ && payload[0] == kBatch) {  // a heartbeat before the snapshot
+    report_join_progress();
     std::lock_guard lock(mutex_);
     last_heard_ = Clock::now();
     bytes_received_ += payload.size() + kFrameHeaderBytes;

@@ -304,6 +304,7 @@ class ChannelBackup final : public RecordSource {
 
  private:
   void try_connect(const asio::ip::tcp::endpoint& primary);
+  void report_join_progress();
   void greet(std::shared_ptr<detail::FrameLink> link, const asio::ip::tcp::endpoint& primary);
   void expect_answer(const std::shared_ptr<detail::FrameLink>& link, const std::string& where);
   void refused(std::shared_ptr<detail::FrameLink> link, std::string why, bool by_us);
@@ -324,10 +325,14 @@ class ChannelBackup final : public RecordSource {
   uint64_t answer_waits_ = 0;  ///< io thread: handshake waits begun, so a stale one does nothing
   std::chrono::steady_clock::time_point last_ack_sent_;  ///< io thread
   RecordDecoder decoder_;                                ///< io thread
-  bool joining_ = false;      ///< io thread (set before connecting): the snapshot is to come
-  std::vector<uint8_t> ram_;  ///< io thread, while joining
-  std::atomic<uint64_t> executed_{0};  ///< where the vCPU is, for the primary
-  std::atomic<uint64_t> reported_{0};  ///< the executed_ the last ack carried
+  bool joining_ = false;            ///< io thread (set before connecting): the snapshot is to come
+  std::vector<uint8_t> ram_;        ///< io thread, while joining
+  uint64_t join_ram_received_ = 0;  ///< io thread, while joining
+  uint64_t join_ram_offset_ = 0;    ///< io thread: where the last RAM received ends
+  std::chrono::steady_clock::time_point join_started_;   ///< io thread: the first RAM's arrival
+  std::chrono::steady_clock::time_point join_reported_;  ///< io thread: the last progress line
+  std::atomic<uint64_t> executed_{0};                    ///< where the vCPU is, for the primary
+  std::atomic<uint64_t> reported_{0};                    ///< the executed_ the last ack carried
   std::atomic<bool> report_posted_{false};
   /// When the last ack left (steady_clock ticks since its epoch).
   std::atomic<std::chrono::steady_clock::rep> last_report_{0};
