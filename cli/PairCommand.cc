@@ -19,6 +19,7 @@
 #include "HostNetwork.h"
 #include "LiveRun.h"
 #include "Logging.h"
+#include "OnLive.h"
 #include "Options.h"
 #include "Redundancy.h"
 #include "Status.h"
@@ -73,6 +74,7 @@ struct PairOptions {
   std::string id;                 ///< --id; empty: side_id's default
   double wait_for_primary = 0;    ///< backup: seconds to wait for the primary; 0: for ever
   std::string status_listen;      ///< --status-listen HOST:PORT; empty: none
+  std::string on_live;            ///< --on-live CMD; empty: none
 };
 
 asio::ip::tcp::endpoint tcp_endpoint(const std::string& text) {
@@ -109,6 +111,10 @@ void add_pair_options(CLI::App& cmd, PairOptions& options) {
                  "This side's id at the arbiter, the same each time it starts (default: "
                  "ROLE@HOST:PORT, PORT that of its --log-listen, or ROLE@HOST for a backup "
                  "without one); the two sides of a pair need different ids");
+  cmd.add_option("--on-live", options.on_live,
+                 "A shell command run when this side goes live (a primary once its guest starts, "
+                 "a backup when it takes over), with VMFT_PAIR, VMFT_ID, VMFT_ROLE and VMFT_EPOCH "
+                 "set: to move a floating address, say. vmft does not wait for it");
   cmd.add_option("--status-listen", options.status_listen,
                  "Serve GET /metrics (Prometheus) and GET /status (JSON) on HOST:PORT; `vmft "
                  "status HOST:PORT` prints it");
@@ -533,6 +539,7 @@ int run_primary(const PairOptions& options) {
     if (!guest_started) channel->shutdown();
   });
   make_room_for_connections(p.limits);
+  OnLive on_live(options.on_live);
   ConsoleWriter console(write_console);
   hypervisor::OutputGate gate(net->backend(), to(console));
   release_on_ack(*channel, gate, console);
@@ -607,6 +614,7 @@ int run_primary(const PairOptions& options) {
                     redundancy.state(), gate, last_bytes, seconds);
   });
   net->start();
+  on_live.run(options.name, me, "primary", redundancy.epoch());
   const auto started = Clock::now();
   const hypervisor::RunResult result = machine.run();
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
@@ -761,6 +769,7 @@ int run_backup(const PairOptions& options) {
   channel.on_peer_lost([](const std::string& why) { spdlog::warn("{}", why); });
   const auto arbiter = connect_arbiter(options, p.channel.secret);
   int declined_code = 0;
+  OnLive on_live(options.on_live);
   uint64_t live_epoch = 0;  ///< the epoch this backup won, once live
   LiveSide live;
   // On the frame NIC the TAP device opens now and keeps what it hears: where the switch floods
@@ -843,11 +852,23 @@ int run_backup(const PairOptions& options) {
   WaitForPrimary waiting(channel, options);
   std::optional<logchannel::ChannelBackup::JoinStart> joined;
   try {
-    if (options.join) {
+    bool join = options.join;
+    if (!join) {
+      try {
+        if (!channel.connect(p.channel_endpoint)) {
+          return waiting.gave_up() ? kStartFailedExitCode : 0;  // or stopped first
+        }
+      } catch (const logchannel::ChannelRefused& e) {
+        // Started again by the same command (a service manager's restart) while its primary
+        // runs on alone: it joins, as with --join.
+        if (!e.primary_runs() || !arbiter) throw;
+        spdlog::info("the primary of pair '{}' runs already: this backup joins it", options.name);
+        join = true;
+      }
+    }
+    if (join) {
       joined = channel.join(p.channel_endpoint);
       if (!joined) return waiting.gave_up() ? kStartFailedExitCode : 0;  // or stopped first
-    } else if (!channel.connect(p.channel_endpoint)) {
-      return waiting.gave_up() ? kStartFailedExitCode : 0;  // or stopped first
     }
     waiting.done();
     following = true;
@@ -950,6 +971,7 @@ int run_backup(const PairOptions& options) {
                              heard)
                : fmt::format("{} TCP connection(s) reset", t.open_connections.size()));
     went_live = true;
+    on_live.run(options.name, me, "backup", *epoch);
     return live.role.get();
   };
   hypervisor::BackupRole role(

@@ -54,6 +54,9 @@ constexpr size_t kRamFrameBytes = 1u << 20;
 // Connections in the handshake at once: a backup needs one, and retries after a refusal; more
 // that say nothing would only hold the primary's descriptors until the handshake timeout.
 constexpr size_t kMaxHandshaking = 16;
+// How a primary whose guest runs refuses a backup that starts from boot; the backup
+// recognises it (ChannelRefused::primary_runs) and may join instead. Part of the protocol.
+constexpr std::string_view kPrimaryRunsRefusal = "is running: a new backup joins it with --join";
 // A joining backup says how much RAM it has received this often.
 constexpr auto kJoinProgressInterval = std::chrono::seconds(1);
 // After an accept failed for want of descriptors or memory, before the next.
@@ -510,8 +513,7 @@ std::string ChannelPrimary::refusal_locked(bool join) const {
           config_.pair);
     case Accepting::kJoiners:
       if (join) return {};
-      return fmt::format("the primary of pair '{}' is running: a new backup joins it with --join",
-                         config_.pair);
+      return fmt::format("the primary of pair '{}' {}", config_.pair, kPrimaryRunsRefusal);
     case Accepting::kNothing: break;
   }
   return fmt::format(
@@ -927,6 +929,11 @@ ChannelBackup::ChannelBackup(asio::io_context& io, ChannelConfig config)
 ChannelBackup::~ChannelBackup() = default;
 
 bool ChannelBackup::connect(const tcp::endpoint& primary) {
+  {
+    std::lock_guard lock(mutex_);
+    refused_.reset();  // a refused hello may be followed by a join
+    refused_by_us_ = false;
+  }
   asio::post(io_, [this, primary] { try_connect(primary); });
   std::unique_lock lock(mutex_);
   cv_.wait(lock, [this] { return connected_ || refused_ || lost_ || shut_down_; });
@@ -1406,6 +1413,10 @@ ChannelStats ChannelBackup::stats() const {
   s.peer_icount = executed_.load(std::memory_order_relaxed);
   s.buffered_bytes = queued_bytes_;
   return s;
+}
+
+bool ChannelRefused::primary_runs() const {
+  return std::string_view(what()).find(kPrimaryRunsRefusal) != std::string_view::npos;
 }
 
 }  // namespace vmft::logchannel

@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "PairProcesses.h"
@@ -99,6 +102,45 @@ TEST_F(InstalledSdk, GuestBuiltOutsideTheTreeRunsRecordsReplaysAndPairs) {
   EXPECT_EQ(pair.primary().console().rfind(kConsole, 0), 0u) << pair.diagnostics();
   EXPECT_NE(pair.backup().log().find("reproduced the primary's run to its end"), std::string::npos)
       << pair.diagnostics();
+}
+
+TEST_F(InstalledSdk, InstallsSystemdUnitsAndExampleGuestsTheInstalledVmftRuns) {
+  const fs::path prefix = dir_ / "prefix";
+  const auto r = run({VMFT_CMAKE, "--install", VMFT_BUILD_DIR, "--prefix", prefix}, kBuildTimeout);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string vmft = (prefix / "bin/vmft").string();
+  for (const char* unit :
+       {"vmft-arbiter.service", "vmft-primary@.service", "vmft-backup@.service"}) {
+    const fs::path path = prefix / "lib/systemd/system" / unit;
+    std::ifstream in(path);
+    ASSERT_TRUE(in) << path;
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find("ExecStart=" + vmft + " "), std::string::npos) << text;
+    EXPECT_NE(text.find("Restart=on-failure"), std::string::npos) << text;
+    EXPECT_EQ(text.find('@' + std::string("VMFT_")), std::string::npos) << "unconfigured: " << text;
+  }
+  // systemd's own check of each unit (a template as an instance of it), where it is installed.
+  if (fs::exists("/usr/bin/systemd-analyze")) {
+    for (const auto& [unit, as] : {std::pair{"vmft-arbiter.service", "vmft-arbiter.service"},
+                                   std::pair{"vmft-primary@.service", "vmft-primary@demo.service"},
+                                   std::pair{"vmft-backup@.service", "vmft-backup@demo.service"}}) {
+      fs::copy_file(prefix / "lib/systemd/system" / unit, dir_ / as);
+      const auto verified = run({"/usr/bin/systemd-analyze", "verify", dir_ / as}, kTimeout);
+      EXPECT_EQ(verified.exit_code, 0) << as << ": " << verified.output;
+      EXPECT_EQ(verified.output, "") << as;
+    }
+  }
+  const fs::path counter = prefix / "share/vmft/guests/counter.elf";
+  ASSERT_TRUE(fs::exists(counter));
+  EXPECT_TRUE(fs::exists(prefix / "share/vmft/guests/echo.elf"));
+  EXPECT_TRUE(fs::exists(prefix / "share/vmft/guests/kvstore.elf"));
+  Subprocess served({vmft, "run", counter.string(), "--tcp", "127.0.0.1:0"});
+  EXPECT_TRUE(served.wait_for_stdout(
+      [](const std::string& out) { return out.find("counter: ready") != std::string::npos; },
+      kTimeout))
+      << served.stderr_text();
+  served.signal(SIGTERM);
+  EXPECT_EQ(served.wait_for_exit(kTimeout), std::optional<int>(0)) << served.stderr_text();
 }
 
 }  // namespace

@@ -4,8 +4,11 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <regex>
@@ -24,6 +27,8 @@
 
 namespace vmft::integration {
 namespace {
+
+namespace fs = std::filesystem;
 
 constexpr Duration kTimeout{10000};
 using arbiter::Mode;
@@ -70,6 +75,7 @@ class SameCommands {
     return paired;
   }
   uint16_t tcp_port() const { return tcp_; }
+  std::vector<std::string> extra;  ///< more flags for both sides
   uint16_t backup_log_port() const { return backup_log_; }
   uint16_t primary_status_port() const { return primary_status_; }
   uint16_t backup_status_port() const { return backup_status_; }
@@ -86,6 +92,7 @@ class SameCommands {
     std::vector<std::string> args = {
         "--name", name_, "--tcp", "127.0.0.1:" + std::to_string(tcp_), "--status-interval", "0"};
     if (!arbiter_.empty()) args.insert(args.end(), {"--arbiter", arbiter_});
+    args.insert(args.end(), extra.begin(), extra.end());
     args.insert(args.end(), channel.begin(), channel.end());
     return args;
   }
@@ -154,13 +161,11 @@ TEST_P(Lifecycle, StoppingTheBackupLeavesThePrimaryServingAloneAtOnce) {
   EXPECT_EQ(s.mode, Mode::kAlone) << describe(s);
   EXPECT_EQ(s.holder.rfind("primary@", 0), 0u) << describe(s);
   EXPECT_EQ(incr(commands.tcp_port()), ":2\r\n") << primary->log();
-  // A backup started with the same command joins it.
-  auto again = std::make_unique<VmftProcess>("backup", "counter", [&] {
-    auto args = commands.backup_args();
-    args.push_back("--join");
-    return args;
-  }());
+  // The same command starts it again (a service manager's restart): it joins.
+  auto again = commands.start_backup();
   ASSERT_TRUE(again->wait_for_log("backup: joined the primary", kTimeout)) << again->log();
+  EXPECT_NE(again->log().find("runs already: this backup joins it"), std::string::npos)
+      << again->log();
   EXPECT_EQ(incr(commands.tcp_port()), ":3\r\n") << primary->log();
   primary->terminate();
   EXPECT_EQ(primary->wait_for_exit(kTimeout), std::optional<int>(0)) << primary->log();
@@ -378,6 +383,31 @@ TEST_P(Lifecycle, MetricsAndStatusShowRoleEpochAndLagBeforeAndAfterAFailover) {
   EXPECT_EQ(b["state"], "paired") << text_of(b);
   EXPECT_EQ(b["vmft_joins_total"], "1") << text_of(b);
   EXPECT_EQ(incr(commands.tcp_port()), ":3\r\n");
+}
+
+TEST_P(Lifecycle, OnLiveRunsWhenEachSideGoesLive) {
+  const fs::path file = fs::temp_directory_path() / ("vmft-on-live-" + std::to_string(::getpid()));
+  fs::remove(file);
+  SameCommands commands(address(), "hooked");
+  commands.extra = {"--on-live",
+                    "echo \"$VMFT_ROLE $VMFT_PAIR $VMFT_EPOCH $VMFT_ID\" >> " + file.string()};
+  std::unique_ptr<VmftProcess> primary, backup;
+  ASSERT_TRUE(commands.start_pair(primary, backup));
+  const auto lines = [&] {
+    std::ifstream in(file);
+    std::vector<std::string> out;
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  };
+  ASSERT_TRUE(primary->wait_for_log("the --on-live command succeeded", kTimeout)) << primary->log();
+  ASSERT_EQ(lines().size(), 1u);
+  EXPECT_EQ(lines()[0].rfind("primary hooked 1 primary@", 0), 0u) << lines()[0];
+  EXPECT_TRUE(backup->wait_for_exit(Duration{0}) == std::nullopt);
+  primary->kill();
+  ASSERT_TRUE(backup->wait_for_log("the --on-live command succeeded", kTimeout)) << backup->log();
+  ASSERT_EQ(lines().size(), 2u);
+  EXPECT_EQ(lines()[1].rfind("backup hooked 1 backup@", 0), 0u) << lines()[1];
+  fs::remove(file);
 }
 
 // ------------------------------------------------------------------ without an arbiter

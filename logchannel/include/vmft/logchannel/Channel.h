@@ -72,6 +72,9 @@ constexpr uint64_t kExecutedReportStep = 1u << 20;
 class ChannelRefused : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+  /// Whether the primary refused a backup that starts from boot because its guest runs
+  /// already: the same backup may join it instead.
+  bool primary_runs() const;
 };
 
 /// The backup refused the primary: it did not prove it knows the pair's secret, or it asked
