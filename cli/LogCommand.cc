@@ -1,4 +1,5 @@
-// vmft log show: a log file's header and records, one line each, for people.
+// vmft log show: a log file's header and records, one line each, for people, or as JSON lines
+// for programs (--json).
 #include "LogCommand.h"
 
 #include <spdlog/spdlog.h>
@@ -6,7 +7,9 @@
 #include <cinttypes>
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 
+#include "ExitCodes.h"
 #include "Logging.h"
 #include "Options.h"
 #include "vmft/logchannel/LogFile.h"
@@ -15,7 +18,7 @@ namespace vmft::cli {
 
 namespace {
 
-constexpr int kBadLogExitCode = 1;
+constexpr int kBadLogExitCode = kStartFailedExitCode;
 
 void print_header(const logchannel::LogHeader& header) {
   std::printf("log format version %" PRIu32 "\n", header.version);
@@ -43,9 +46,48 @@ bool print_records(logchannel::LogReader& reader) {
   return ended;
 }
 
-int show(const std::string& path) {
+void print_json_line(const nlohmann::json& j) {
+  std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+}
+
+// The header as one JSON object, then one per record: seq, icount, type, and its fields as
+// `key=value` words (as `log show` prints them).
+bool print_json(logchannel::LogReader& reader) {
+  const auto& h = reader.header();
+  nlohmann::json header = {{"version", h.version},
+                           {"guest", h.guest_name},
+                           {"guest_digest", fmt::format("{:016x}", h.guest_digest)},
+                           {"ram_bytes", h.ram_size},
+                           {"digest_interval", h.digest_interval},
+                           {"emulator", h.emulator}};
+  if (const auto& f = h.frames) {
+    header["nic"] = {{"kind", "frames"},
+                     {"mac", format_mac(f->mac)},
+                     {"ip", format_ipv4(f->ip) + "/" + std::to_string(f->prefix_len)},
+                     {"gateway", f->gateway ? format_ipv4(f->gateway) : ""},
+                     {"mtu", f->mtu}};
+  } else {
+    header["nic"] = {{"kind", "sockets"}, {"udp", h.has_udp}, {"tcp", h.has_tcp}};
+  }
+  print_json_line({{"header", header}});
+  bool ended = false;
+  while (auto record = reader.next_record()) {
+    print_json_line({{"seq", record->seq},
+                     {"icount", record->icount},
+                     {"type", logchannel::record_type_name(record->body)},
+                     {"fields", logchannel::describe_body(record->body)}});
+    ended = ended || std::holds_alternative<logchannel::RunEnd>(record->body);
+  }
+  return ended;
+}
+
+int show(const std::string& path, bool json) {
   try {
     logchannel::LogReader reader(path);
+    if (json) {
+      print_json(reader);  // a run cut short just has no "end" record
+      return 0;
+    }
     print_header(reader.header());
     if (!print_records(reader)) std::printf("(no end record: the recording was cut short)\n");
     return 0;
@@ -64,8 +106,13 @@ void add_log_command(CLI::App& app, std::string& log_level, std::function<int()>
   auto path = std::make_shared<std::string>();
   CLI::App* show_cmd = cmd->add_subcommand("show", "Print a log's header and one line per record");
   show_cmd->add_option("file", *path, "The log file")->required()->check(CLI::ExistingFile);
+  auto json = std::make_shared<bool>(false);
+  show_cmd->add_flag("--json", *json,
+                     "One JSON object per line: the header, then each record's seq, icount, type "
+                     "and fields");
   add_log_level_option(*show_cmd, log_level);
-  show_cmd->callback([&action, path] { action = [path] { return show(*path); }; });
+  show_cmd->callback(
+      [&action, path, json] { action = [path, json] { return show(*path, *json); }; });
 }
 
 }  // namespace vmft::cli

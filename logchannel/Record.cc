@@ -161,9 +161,11 @@ const char* record_type_name(const RecordBody& body) {
   return kNames[body.index()];
 }
 
+std::string describe_body(const RecordBody& body) { return std::visit(BodyDescriber{}, body); }
+
 std::string describe(const Record& record) {
   return "#" + std::to_string(record.seq) + " @" + std::to_string(record.icount) + " " +
-         record_type_name(record.body) + " " + std::visit(BodyDescriber{}, record.body);
+         record_type_name(record.body) + " " + describe_body(record.body);
 }
 
 }  // namespace vmft::logchannel

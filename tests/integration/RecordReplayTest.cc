@@ -5,8 +5,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -300,6 +302,33 @@ TEST_F(RecordReplay, RefusesAnUnknownFormatVersion) {
   const auto r = replay("timer", log);
   EXPECT_EQ(r.exit_code, vmft::cli::kStartFailedExitCode) << r.err;
   EXPECT_NE(r.err.find("version 99"), std::string::npos) << r.err;
+}
+
+TEST_F(RecordReplay, LogShowJsonGivesTheHeaderThenEveryRecordInOrder) {
+  const std::string log = record_count(log_path(0));
+  const auto text = vmft({"log", "show", "--json", log});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  const auto plain = vmft({"log", "show", log});
+  std::istringstream lines(text.out);
+  std::string line;
+  ASSERT_TRUE(std::getline(lines, line));
+  const auto header = nlohmann::json::parse(line).at("header");
+  EXPECT_EQ(header.at("guest"), "timer.elf") << line;
+  EXPECT_EQ(header.at("nic").at("kind"), "sockets") << line;
+  uint64_t seq = 0;
+  std::string last_type;
+  while (std::getline(lines, line)) {
+    const auto record = nlohmann::json::parse(line);
+    EXPECT_EQ(record.at("seq").get<uint64_t>(), ++seq) << line;
+    last_type = record.at("type").get<std::string>();
+    // The same fields `log show` prints for the record.
+    const std::string words = "#" + std::to_string(seq) + " @" +
+                              std::to_string(record.at("icount").get<uint64_t>()) + " " +
+                              last_type + " " + record.at("fields").get<std::string>() + "\n";
+    EXPECT_NE(plain.out.find(words), std::string::npos) << words;
+  }
+  EXPECT_GT(seq, 3u);
+  EXPECT_EQ(last_type, "digest");  // the final state, after the end record
 }
 
 TEST_F(RecordReplay, UntilStopsAtTheExactInstructionAndShowsRegisters) {

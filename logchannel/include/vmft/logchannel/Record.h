@@ -146,6 +146,9 @@ struct LogHeader {
 /// "digest", "end").
 const char* record_type_name(const RecordBody& body);
 
+/// A record's fields as `key=value` words, e.g. "mono=1234567".
+std::string describe_body(const RecordBody& body);
+
 /// One line a person can read, e.g. "#12 @4711 clock mono=1234567".
 std::string describe(const Record& record);
 
