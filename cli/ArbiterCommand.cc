@@ -56,10 +56,10 @@ int run_arbiter(const ArbiterOptions& options) {
     spdlog::error("{}", e.what());
     return kStartFailedExitCode;
   }
-  asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   signals.async_wait([&server](const asio::error_code& ec, int signo) {
     if (ec) return;
-    spdlog::info("received {}, stopping", signo == SIGINT ? "SIGINT" : "SIGTERM");
+    spdlog::info("received {}, stopping", signal_name(signo));
     server->stop();
   });
   const auto local = server->local_endpoint();

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "HostNetwork.h"
+#include "Logging.h"
 #include "Options.h"
 #include "vmft/devices/AsioNetwork.h"
 #include "vmft/devices/AsioTimer.h"
@@ -216,10 +217,10 @@ int run_live(const LiveOptions& options, const std::string& log_path) {
   auto work = asio::make_work_guard(io);
   hypervisor::InputQueue inputs;
   // Before anything is announced: from the first "listening" line on, SIGTERM stops cleanly.
-  asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   signals.async_wait([&inputs](const asio::error_code& ec, int signo) {
     if (ec) return;
-    spdlog::info("received {}, stopping", signo == SIGINT ? "SIGINT" : "SIGTERM");
+    spdlog::info("received {}, stopping", signal_name(signo));
     inputs.request_stop();
   });
 

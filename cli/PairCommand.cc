@@ -204,9 +204,7 @@ class IoThread {
   void on_signal(std::function<void()> f) {
     signals_.async_wait([f = std::move(f)](const asio::error_code& ec, int signo) {
       if (ec) return;
-      spdlog::info("received {}, stopping", signo == SIGINT    ? "SIGINT"
-                                            : signo == SIGTERM ? "SIGTERM"
-                                                               : "SIGHUP");
+      spdlog::info("received {}, stopping", signal_name(signo));
       f();
     });
   }

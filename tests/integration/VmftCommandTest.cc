@@ -159,6 +159,14 @@ TEST(VmftRun, SigintStopsCleanly) {
   EXPECT_NE(vmft.log().find("received SIGINT, stopping"), std::string::npos) << vmft.log();
 }
 
+TEST(VmftRun, SighupStopsCleanlyToo) {
+  VmftProcess vmft("echo", {"--udp", "127.0.0.1:0"});
+  ASSERT_TRUE(vmft.wait_for_console("echo: ready", kTimeout));
+  ::kill(vmft.pid(), SIGHUP);
+  EXPECT_EQ(vmft.wait_for_exit(kTimeout), 0);
+  EXPECT_NE(vmft.log().find("received SIGHUP, stopping"), std::string::npos) << vmft.log();
+}
+
 TEST(VmftRun, HelpExplainsEveryFlag) {
   const auto r = run_vmft({"run", "--help"});
   EXPECT_EQ(r.exit_code, 0);
