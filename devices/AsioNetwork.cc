@@ -98,7 +98,6 @@ AsioNetwork::AsioNetwork(asio::io_context& io, std::optional<Endpoint> udp,
     acceptor_->open(ep.protocol(), ec);
     if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_->bind(ep, ec);
-    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) throw BindError(ec, "tcp", ep.address().to_string(), ep.port());
   }
 }
@@ -118,6 +117,16 @@ std::optional<Endpoint> AsioNetwork::tcp_endpoint() const {
 }
 
 void AsioNetwork::start() {
+  // Bound since construction, listening only now: until the guest serves (a primary waits for
+  // its backup first), a client's connection is refused rather than left hanging.
+  if (acceptor_) {
+    asio::error_code ec;
+    acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      const auto ep = acceptor_->local_endpoint();
+      throw BindError(ec, "tcp", ep.address().to_string(), ep.port());
+    }
+  }
   asio::post(io_, [this] {
     if (udp_) receive_udp();
     if (acceptor_) accept_tcp();

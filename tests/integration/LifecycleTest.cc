@@ -426,6 +426,16 @@ TEST(LifecycleWithoutAnArbiter, StoppingTheBackupLeavesThePrimaryServing) {
   EXPECT_EQ(primary->wait_for_exit(kTimeout), std::optional<int>(0)) << primary->log();
 }
 
+TEST(LifecycleWithoutAnArbiter, APrimaryWaitingForItsBackupRefusesClientsRatherThanHangThem) {
+  SameCommands commands("", "early");
+  auto primary = commands.start_primary();
+  ASSERT_TRUE(primary->wait_for_log("waiting for the backup", kTimeout)) << primary->log();
+  EXPECT_THROW(TcpClient early(commands.tcp_port()), std::runtime_error);
+  auto backup = commands.start_backup();
+  ASSERT_TRUE(primary->wait_for_console("counter: ready", kTimeout)) << primary->log();
+  EXPECT_EQ(incr(commands.tcp_port()), ":1\r\n") << primary->log();
+}
+
 TEST(LifecycleWithoutAnArbiter, ABackupWithThePrimarysOwnIdIsRefused) {
   SameCommands commands("", "twins");
   auto args = commands.primary_args();

@@ -71,7 +71,8 @@ class AsioNetwork final : public NetBackend {
   std::optional<Endpoint> tcp_endpoint() const;
   /// TCP clients connected now (io thread).
   size_t open_connections() const { return open_sockets_; }
-  /// Starts receiving and accepting.
+  /// Starts receiving and accepting: the TCP listener listens only from here on, so that
+  /// until then a client is refused, not left waiting. Throws std::system_error if it cannot.
   void start();
 
   bool has_udp() const override { return udp_.has_value(); }
