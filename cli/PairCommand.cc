@@ -75,6 +75,7 @@ struct PairOptions {
   double wait_for_primary = 0;    ///< backup: seconds to wait for the primary; 0: for ever
   std::string status_listen;      ///< --status-listen HOST:PORT; empty: none
   std::string on_live;            ///< --on-live CMD; empty: none
+  std::string events;             ///< --events FILE or fd:N; empty: none
 };
 
 asio::ip::tcp::endpoint tcp_endpoint(const std::string& text) {
@@ -111,6 +112,9 @@ void add_pair_options(CLI::App& cmd, PairOptions& options) {
                  "This side's id at the arbiter, the same each time it starts (default: "
                  "ROLE@HOST:PORT, PORT that of its --log-listen, or ROLE@HOST for a backup "
                  "without one); the two sides of a pair need different ids");
+  cmd.add_option("--events", options.events,
+                 "Write lifecycle events (paired, registered, went_live, alone, lost, joined, "
+                 "released, exited, ...) to FILE (appended) or fd:N as JSON lines, for programs");
   cmd.add_option("--on-live", options.on_live,
                  "A shell command run when this side goes live (a primary once its guest starts, "
                  "a backup when it takes over), with VMFT_PAIR, VMFT_ID, VMFT_ROLE and VMFT_EPOCH "
@@ -483,25 +487,17 @@ std::unique_ptr<StatusServer> serve_status(const Prepared& p, asio::io_context& 
 // pair at the arbiter, so that the same commands start it again: its backup, if any, has the
 // log's end and stops too. A side that lost the pair, or was still asking, leaves it as it is.
 void release_if_held(arbiter::Arbiter& arbiter, const PairOptions& options,
-                     const Redundancy& redundancy, const std::string& me) {
+                     const Redundancy& redundancy, const std::string& me, EventLog& events) {
   using State = Redundancy::State;
   const State state = redundancy.state();
   if (redundancy.epoch() == 0) return;
   if (state != State::kPaired && state != State::kAlone && state != State::kJoining) return;
-  release_at_arbiter(arbiter, options.arbiter, options.name, redundancy.epoch(), me);
+  if (release_at_arbiter(arbiter, options.arbiter, options.name, redundancy.epoch(), me)) {
+    events.emit("released", {{"epoch", redundancy.epoch()}});
+  }
 }
 
-int run_primary(const PairOptions& options) {
-  Prepared p;
-  try {
-    p = prepare(options);
-  } catch (const std::invalid_argument& e) {
-    spdlog::error("{}", e.what());
-    return kUsageExitCode;
-  } catch (const std::exception& e) {  // the guest's file, the secret's
-    spdlog::error("{}", e.what());
-    return kStartFailedExitCode;
-  }
+int run_primary_side(const PairOptions& options, Prepared& p, EventLog& events) {
   IoThread io;
   hypervisor::InputQueue inputs;
   std::unique_ptr<logchannel::ChannelPrimary> channel;
@@ -518,6 +514,7 @@ int run_primary(const PairOptions& options) {
   }
   const std::string me = side_id(options, "primary", channel->local_endpoint().port());
   channel->set_id(me);  // before the io thread runs: no backup has been heard yet
+  events.set_id(me);
   const auto arbiter = connect_arbiter(options, p.channel.secret);
   // Before the guest's addresses are bound: a primary that cannot serve says so at once.
   if (arbiter) {
@@ -543,8 +540,8 @@ int run_primary(const PairOptions& options) {
   release_on_ack(*channel, gate, console);
   // When the backup is lost: without an arbiter, stop; with one, test-and-set and go on alone
   // (taking backups that join) or halt.
-  Redundancy redundancy(
-      {options.name, "primary", me, options.arbiter, arbiter.get(), *channel, gate, inputs});
+  Redundancy redundancy({options.name, "primary", me, options.arbiter, arbiter.get(), *channel,
+                         gate, inputs, &events});
   std::unique_ptr<ArbiterProbe> probe;
   if (arbiter && p.status_endpoint)
     probe = std::make_unique<ArbiterProbe>(options, p.channel.secret);
@@ -575,8 +572,10 @@ int run_primary(const PairOptions& options) {
   spdlog::info("primary of pair '{}' ({}): listening on log {}:{}, waiting for the backup",
                options.name, me, log_ep.address().to_string(), log_ep.port());
   io.start();
+  events.emit("waiting", {{"log_port", log_ep.port()}});
   if (!channel->wait_for_backup()) return 0;  // stopped before a backup came
   guest_started = true;
+  events.emit("paired");
   redundancy.paired(0);
   if (inputs.stop_requested()) return 0;
   if (arbiter) {
@@ -595,7 +594,8 @@ int run_primary(const PairOptions& options) {
     redundancy.paired(registered->state.epoch);
     redundancy.announce_epoch(registered->state.epoch,
                               fmt::format("pair '{}' registered at the arbiter at epoch {}",
-                                          options.name, registered->state.epoch));
+                                          options.name, registered->state.epoch),
+                              "registered");
   }
 
   hypervisor::LiveRole role({clock, entropy, timer, net->backend()}, inputs, channel.get(), &gate);
@@ -621,7 +621,7 @@ int run_primary(const PairOptions& options) {
   if (!channel->lost()) channel->wait_acknowledged(std::chrono::seconds(5));
   channel->shutdown();
   io.stop();
-  if (arbiter) release_if_held(*arbiter, options, redundancy, me);
+  if (arbiter) release_if_held(*arbiter, options, redundancy, me, events);
   const bool stopped = result.outcome == hypervisor::RunResult::Outcome::kStopped;
   if (stopped && redundancy.state() == Redundancy::State::kLost) return kLostPairExitCode;
   if (stopped && redundancy.state() == Redundancy::State::kBroken) {
@@ -728,17 +728,7 @@ class WaitForPrimary {
   std::thread thread_;  // last: it starts once the rest is made
 };
 
-int run_backup(const PairOptions& options) {
-  Prepared p;
-  try {
-    p = prepare(options);
-  } catch (const std::invalid_argument& e) {
-    spdlog::error("{}", e.what());
-    return kUsageExitCode;
-  } catch (const std::exception& e) {  // the guest's file, the secret's
-    spdlog::error("{}", e.what());
-    return kStartFailedExitCode;
-  }
+int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
   make_room_for_connections(p.limits);  // now: a backup may go live at any time
   IoThread io;
   hypervisor::InputQueue inputs;
@@ -757,6 +747,7 @@ int run_backup(const PairOptions& options) {
       side_id(options, "backup", listener ? listener->local_endpoint().port() : 0);
   p.channel.id = me;
   if (listener) listener->set_id(me);  // the io thread has not started
+  events.set_id(me);
   logchannel::ChannelBackup channel(io.io(), p.channel);
   // A clean stop: this backup will not go live, and tells its primary so, which goes on alone
   // at once instead of deciding after the peer timeout.
@@ -891,8 +882,10 @@ int run_backup(const PairOptions& options) {
     snapshot->ram = std::move(joined->ram);
     spdlog::info("backup: joined the primary at {} at instruction {}", options.channel,
                  snapshot->icount);
+    events.emit("paired", {{"primary", options.channel}, {"joined_at", snapshot->icount}});
   } else {
     spdlog::info("backup: paired with the primary at {}", options.channel);
+    events.emit("paired", {{"primary", options.channel}});
   }
 
   // The primary is gone and every record it sent has run: go live if the arbiter says so.
@@ -907,6 +900,7 @@ int run_backup(const PairOptions& options) {
                             : "with no arbiter to decide, it does not go live");
       if (!arbiter) write_unreleased_console(t);  // no side goes on: nothing may be lost
       declined_code = kPairBrokenExitCode;
+      events.emit("broken", {{"instruction", t.icount}});
       return nullptr;
     }
     spdlog::warn(
@@ -920,6 +914,7 @@ int run_backup(const PairOptions& options) {
       spdlog::error("the arbiter gave pair '{}' to the other side ({}): this backup exits",
                     options.name, arbiter::describe(result->state));
       declined_code = kLostPairExitCode;
+      events.emit("lost", {{"epoch", *epoch}, {"holder", result->state.holder}});
       return nullptr;
     }
     live_epoch = *epoch;
@@ -950,7 +945,7 @@ int run_backup(const PairOptions& options) {
       release_on_ack(*listener, *live.gate, *live.console);
       live.redundancy = std::make_unique<Redundancy>(
           Redundancy::Setup{options.name, "live side", me, options.arbiter, arbiter.get(),
-                            *listener, *live.gate, inputs});
+                            *listener, *live.gate, inputs, &events});
       live.role =
           std::make_unique<hypervisor::LiveRole>(host, inputs, listener.get(), live.gate.get());
       live.role->report_progress_every(kProgressInterval);
@@ -969,6 +964,7 @@ int run_backup(const PairOptions& options) {
                              heard)
                : fmt::format("{} TCP connection(s) reset", t.open_connections.size()));
     went_live = true;
+    events.emit("went_live", {{"epoch", *epoch}, {"instruction", t.icount}});
     on_live.run(options.name, me, "backup", *epoch);
     return live.role.get();
   };
@@ -1036,9 +1032,9 @@ int run_backup(const PairOptions& options) {
   io.stop();
   if (arbiter && went_live) {
     if (live.redundancy) {
-      release_if_held(*arbiter, options, *live.redundancy, me);
-    } else {
-      release_at_arbiter(*arbiter, options.arbiter, options.name, live_epoch, me);
+      release_if_held(*arbiter, options, *live.redundancy, me, events);
+    } else if (release_at_arbiter(*arbiter, options.arbiter, options.name, live_epoch, me)) {
+      events.emit("released", {{"epoch", live_epoch}});
     }
   }
   if (role.replay().log_error()) {
@@ -1059,8 +1055,37 @@ int run_backup(const PairOptions& options) {
         "{} interrupts, {} outputs and {} state digests matched",
         result.instructions, st.inputs, st.interrupts, st.outputs, st.digests);
   }
+  if (result.outcome == hypervisor::RunResult::Outcome::kDiverged) {
+    events.emit("diverged", {{"instruction", result.instructions}});
+  }
   return report_run(result, seconds, options.live.exit_code_file);
 }
+
+// Checks the options, opens --events, runs the side, and tells --events how it ended.
+int run_side(const PairOptions& options, const char* role,
+             int (*side)(const PairOptions&, Prepared&, EventLog&)) {
+  Prepared p;
+  std::unique_ptr<EventLog> events;
+  try {
+    p = prepare(options);
+    events = std::make_unique<EventLog>(options.events, options.name, role);
+  } catch (const std::invalid_argument& e) {
+    spdlog::error("{}", e.what());
+    return kUsageExitCode;
+  } catch (const std::exception& e) {  // the guest's file, the secret's, the events'
+    spdlog::error("{}", e.what());
+    return kStartFailedExitCode;
+  }
+  const int code = side(options, p, *events);
+  events->emit("exited", {{"code", code}});
+  return code;
+}
+
+int run_primary(const PairOptions& options) {
+  return run_side(options, "primary", run_primary_side);
+}
+
+int run_backup(const PairOptions& options) { return run_side(options, "backup", run_backup_side); }
 
 }  // namespace
 

@@ -45,6 +45,7 @@ Redundancy::Redundancy(Setup setup) : s_(std::move(setup)) {
     state_ = State::kJoining;
     join_in_sync_ = false;
     join_started_ = Clock::now();
+    emit("join_started");
     post([this, session] { take_joiner(session); });
   });
   s_.channel.on_in_sync([this] {
@@ -72,10 +73,10 @@ void Redundancy::alone(uint64_t epoch) {
   go_on_alone();
 }
 
-void Redundancy::announce_epoch(uint64_t epoch, std::string announcement) {
+void Redundancy::announce_epoch(uint64_t epoch, std::string announcement, const char* event) {
   {
     std::lock_guard lock(announcing_mutex_);
-    announcing_.emplace(epoch, std::move(announcement));
+    announcing_ = Announcing{epoch, std::move(announcement), event};
   }
   s_.channel.send_epoch(epoch);
 }
@@ -83,8 +84,9 @@ void Redundancy::announce_epoch(uint64_t epoch, std::string announcement) {
 // io thread.
 void Redundancy::epoch_acked(uint64_t epoch) {
   std::lock_guard lock(announcing_mutex_);
-  if (!announcing_ || announcing_->first != epoch) return;
-  spdlog::info("{}", announcing_->second);
+  if (!announcing_ || announcing_->epoch != epoch) return;
+  spdlog::info("{}", announcing_->text);
+  emit(announcing_->event, {{"epoch", epoch}});
   announcing_.reset();
 }
 
@@ -135,6 +137,7 @@ void Redundancy::lost(const std::string& why) {
   if (state == State::kJoining && !join_in_sync_) {
     go_on_alone();
     spdlog::warn("{}; it was joining pair '{}': this {} goes on alone", why, s_.pair, s_.side);
+    emit("alone", {{"epoch", epoch_.load()}, {"reason", "the joining backup is gone"}});
     return;
   }
   if (state != State::kPaired && state != State::kJoining) return;
@@ -144,6 +147,7 @@ void Redundancy::lost(const std::string& why) {
     if (!s_.arbiter) {
       go_on_alone();
       spdlog::info("{}; this {} of pair '{}' goes on alone", why, s_.side, s_.pair);
+      emit("alone", {{"epoch", epoch_.load()}, {"reason", "the backup left"}});
       return;
     }
     spdlog::info("{}; telling the arbiter at {} that this {} goes on alone", why,
@@ -156,6 +160,7 @@ void Redundancy::lost(const std::string& why) {
     spdlog::error("{}; with no arbiter to decide, this {} stops rather than go on alone", why,
                   s_.side);
     state_ = State::kBroken;
+    emit("broken", {{"reason", why}});
     s_.inputs.request_stop();
     return;
   }
@@ -170,16 +175,24 @@ void Redundancy::decide() {
                                   [&] { return s_.arbiter->test_and_set(s_.pair, epoch_, s_.me); });
   if (!result) return;  // stopped
   if (result->won) {
+    const bool left = s_.channel.backup_left();
     go_on_alone();
     spdlog::warn("the arbiter gave pair '{}' to this {} at epoch {}: going on alone", s_.pair,
                  s_.side, epoch_.load());
+    emit("alone",
+         {{"epoch", epoch_.load()}, {"reason", left ? "the backup left" : "the backup was lost"}});
     return;
   }
   spdlog::error(
       "the arbiter gave pair '{}' to the other side ({}): this {} halts and sends nothing more",
       s_.pair, arbiter::describe(result->state), s_.side);
   state_ = State::kLost;
+  emit("lost", {{"epoch", epoch_.load()}, {"holder", result->state.holder}});
   s_.inputs.request_stop();
+}
+
+void Redundancy::emit(const char* event, nlohmann::json fields) {
+  if (s_.events) s_.events->emit(event, std::move(fields));
 }
 
 bool Redundancy::on_vcpu(const std::function<void(hypervisor::Machine&)>& task) {
@@ -310,6 +323,7 @@ void Redundancy::register_joined() {
         "{}. This {} halts",
         s_.pair, s_.side, arbiter::describe(registered->state), s_.side);
     state_ = State::kLost;
+    emit("lost", {{"epoch", registered->state.epoch}, {"holder", registered->state.holder}});
     s_.inputs.request_stop();
     return;
   }
@@ -317,12 +331,14 @@ void Redundancy::register_joined() {
   ++joins_;
   State joining = State::kJoining;
   state_.compare_exchange_strong(joining, State::kPaired);  // unless it was lost meanwhile
-  announce_epoch(epoch_, fmt::format("pair '{}' is fault tolerant again at epoch {}: the backup "
-                                     "that joined runs in step, {:.0f} ms after it connected",
-                                     s_.pair, epoch_.load(), ms_since(join_started_)));
+  announce_epoch(epoch_,
+                 fmt::format("pair '{}' is fault tolerant again at epoch {}: the backup "
+                             "that joined runs in step, {:.0f} ms after it connected",
+                             s_.pair, epoch_.load(), ms_since(join_started_)),
+                 "joined");
 }
 
-void release_at_arbiter(arbiter::Arbiter& arbiter, const std::string& address,
+bool release_at_arbiter(arbiter::Arbiter& arbiter, const std::string& address,
                         const std::string& pair, uint64_t epoch, const std::string& me) {
   const auto deadline = Clock::now() + kReleaseDeadline;
   for (;;) {
@@ -337,14 +353,14 @@ void release_at_arbiter(arbiter::Arbiter& arbiter, const std::string& address,
         spdlog::warn("the arbiter did not release pair '{}' at epoch {} for this side: it is at {}",
                      pair, epoch, arbiter::describe(result.state));
       }
-      return;
+      return result.ok;
     } catch (const arbiter::ArbiterUnavailable& e) {
       if (Clock::now() >= deadline) {
         spdlog::warn(
             "could not release pair '{}' at the arbiter at {} ({}): once neither side runs, "
             "`vmft arbiter release {} --arbiter {}` does",
             pair, address, e.what(), pair, address);
-        return;
+        return false;
       }
     }
     std::this_thread::sleep_for(kArbiterRetry);

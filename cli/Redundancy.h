@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "Events.h"
 #include "vmft/arbiter/Arbiter.h"
 #include "vmft/hypervisor/InputQueue.h"
 #include "vmft/hypervisor/Machine.h"
@@ -53,8 +54,8 @@ inline constexpr auto kReleaseDeadline = std::chrono::seconds(3);
 
 /// Releases `pair` at `epoch`, which `me` holds, at the arbiter: a side that stops cleanly ends
 /// the pair there, so that the same commands can start it again. Tries for kReleaseDeadline,
-/// then says how an operator can do it.
-void release_at_arbiter(arbiter::Arbiter& arbiter, const std::string& address,
+/// then says how an operator can do it. Returns whether the arbiter released it.
+bool release_at_arbiter(arbiter::Arbiter& arbiter, const std::string& address,
                         const std::string& pair, uint64_t epoch, const std::string& me);
 
 class Redundancy {
@@ -68,6 +69,7 @@ class Redundancy {
     logchannel::ChannelPrimary& channel;
     hypervisor::OutputGate& gate;
     hypervisor::InputQueue& inputs;
+    EventLog* events = nullptr;  ///< none: no lifecycle events for programs
   };
   /// How this side stands.
   enum class State {
@@ -94,7 +96,7 @@ class Redundancy {
   /// Sends the backup `epoch`, newly registered, and logs `announcement` once the backup says
   /// it has it: only from then on can it claim the epoch and take over, so only then is the
   /// pair fault tolerant. Any thread.
-  void announce_epoch(uint64_t epoch, std::string announcement);
+  void announce_epoch(uint64_t epoch, std::string announcement, const char* event);
   /// Ends the decisions' thread once its current step is over (after the machine stopped,
   /// before it goes). Any thread but the io thread.
   void stop();
@@ -116,6 +118,7 @@ class Redundancy {
   /// run ended or stop() came first.
   bool on_vcpu(const std::function<void(hypervisor::Machine&)>& task);
   void go_on_alone();
+  void emit(const char* event, nlohmann::json fields = nlohmann::json::object());
 
   Setup s_;
   hypervisor::Machine* machine_ = nullptr;
@@ -126,8 +129,13 @@ class Redundancy {
   bool join_in_sync_ = false;  ///< io thread: the joiner's registration has begun
   std::chrono::steady_clock::time_point join_started_;
   std::mutex announcing_mutex_;
-  /// The epoch sent to the backup and what to log once it has it.
-  std::optional<std::pair<uint64_t, std::string>> announcing_;
+  /// The epoch sent to the backup, and what to log and emit once it has it.
+  struct Announcing {
+    uint64_t epoch;
+    std::string text;
+    const char* event;
+  };
+  std::optional<Announcing> announcing_;
 
   std::mutex mutex_;
   std::condition_variable cv_;

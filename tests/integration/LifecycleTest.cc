@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -47,13 +48,17 @@ class SameCommands {
         backup_status_(unused_port(SOCK_STREAM)) {}
 
   std::vector<std::string> primary_args() const {
-    return side({"--log-listen", "127.0.0.1:" + std::to_string(log_), "--status-listen",
-                 "127.0.0.1:" + std::to_string(primary_status_)});
+    auto args = side({"--log-listen", "127.0.0.1:" + std::to_string(log_), "--status-listen",
+                      "127.0.0.1:" + std::to_string(primary_status_)});
+    args.insert(args.end(), primary_extra.begin(), primary_extra.end());
+    return args;
   }
   std::vector<std::string> backup_args() const {
-    return side({"--log-connect", "127.0.0.1:" + std::to_string(log_), "--log-listen",
-                 "127.0.0.1:" + std::to_string(backup_log_), "--status-listen",
-                 "127.0.0.1:" + std::to_string(backup_status_)});
+    auto args = side({"--log-connect", "127.0.0.1:" + std::to_string(log_), "--log-listen",
+                      "127.0.0.1:" + std::to_string(backup_log_), "--status-listen",
+                      "127.0.0.1:" + std::to_string(backup_status_)});
+    args.insert(args.end(), backup_extra.begin(), backup_extra.end());
+    return args;
   }
   std::unique_ptr<VmftProcess> start_primary() const {
     return std::make_unique<VmftProcess>("primary", "counter", primary_args());
@@ -75,7 +80,9 @@ class SameCommands {
     return paired;
   }
   uint16_t tcp_port() const { return tcp_; }
-  std::vector<std::string> extra;  ///< more flags for both sides
+  std::vector<std::string> extra;          ///< more flags for both sides
+  std::vector<std::string> primary_extra;  ///< and for one
+  std::vector<std::string> backup_extra;
   uint16_t backup_log_port() const { return backup_log_; }
   uint16_t primary_status_port() const { return primary_status_; }
   uint16_t backup_status_port() const { return backup_status_; }
@@ -408,6 +415,62 @@ TEST_P(Lifecycle, OnLiveRunsWhenEachSideGoesLive) {
   ASSERT_EQ(lines().size(), 2u);
   EXPECT_EQ(lines()[1].rfind("backup hooked 1 backup@", 0), 0u) << lines()[1];
   fs::remove(file);
+}
+
+// The events a side wrote to its --events file, in order, each with its fields.
+std::vector<nlohmann::json> read_events(const fs::path& file) {
+  std::vector<nlohmann::json> events;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) events.push_back(nlohmann::json::parse(line));
+  return events;
+}
+
+std::vector<std::string> names_of(const std::vector<nlohmann::json>& events) {
+  std::vector<std::string> names;
+  for (const auto& e : events) names.push_back(e.at("event").get<std::string>());
+  return names;
+}
+
+const nlohmann::json* find_event(const std::vector<nlohmann::json>& events, const char* name) {
+  for (const auto& e : events) {
+    if (e.at("event") == name) return &e;
+  }
+  return nullptr;
+}
+
+TEST_P(Lifecycle, EventsTellEachSidesLifecycleAsJsonLines) {
+  const fs::path dir = fs::temp_directory_path();
+  const fs::path primary_events = dir / ("vmft-events-p-" + std::to_string(::getpid()));
+  const fs::path backup_events = dir / ("vmft-events-b-" + std::to_string(::getpid()));
+  fs::remove(primary_events);
+  fs::remove(backup_events);
+  SameCommands commands(address(), "evented");
+  commands.primary_extra = {"--events", primary_events.string()};
+  commands.backup_extra = {"--events", backup_events.string()};
+  std::unique_ptr<VmftProcess> primary, backup;
+  ASSERT_TRUE(commands.start_pair(primary, backup));
+  ASSERT_TRUE(primary->wait_for_log("registered at the arbiter at epoch 1", kTimeout));
+  primary->kill();
+  primary->wait_for_exit(kTimeout);
+  ASSERT_TRUE(backup->wait_for_log("live at instruction", kTimeout)) << backup->log();
+  backup->terminate();
+  EXPECT_EQ(backup->wait_for_exit(kTimeout), std::optional<int>(0)) << backup->log();
+
+  const auto p = read_events(primary_events);
+  EXPECT_EQ(names_of(p), (std::vector<std::string>{"waiting", "paired", "registered"}));
+  ASSERT_TRUE(find_event(p, "registered"));
+  EXPECT_EQ(find_event(p, "registered")->at("epoch"), 1);
+  EXPECT_EQ(p.front().at("pair"), "evented");
+  EXPECT_EQ(p.front().at("role"), "primary");
+  EXPECT_EQ(p.front().at("id").get<std::string>().rfind("primary@", 0), 0u);
+  const auto b = read_events(backup_events);
+  EXPECT_EQ(names_of(b), (std::vector<std::string>{"paired", "went_live", "released", "exited"}));
+  ASSERT_TRUE(find_event(b, "went_live"));
+  EXPECT_EQ(find_event(b, "went_live")->at("epoch"), 1);
+  EXPECT_GT(find_event(b, "went_live")->at("instruction").get<uint64_t>(), 0u);
+  EXPECT_EQ(b.back().at("code"), 0);
+  fs::remove(primary_events);
+  fs::remove(backup_events);
 }
 
 // ------------------------------------------------------------------ without an arbiter
