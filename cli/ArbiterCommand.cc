@@ -34,18 +34,11 @@ int run_arbiter(const ArbiterOptions& options) {
   asio::ip::tcp::endpoint listen;
   std::optional<arbiter::ArbiterStore> store;
   std::string secret;
-  try {
-    if (!options.secret_file.empty()) secret = auth::read_secret_file(options.secret_file);
-    const devices::Endpoint ep = parse_endpoint(options.listen);
-    listen = {asio::ip::address_v4(ep.ip), ep.port};
-    store.emplace(options.data);
-  } catch (const std::invalid_argument& e) {
-    spdlog::error("{}", e.what());
-    return kUsageExitCode;
-  } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
-    return kStartFailedExitCode;
-  }
+  // A bad value here ends the command through main (exit 2, or 1 for a file or directory).
+  if (!options.secret_file.empty()) secret = auth::read_secret_file(options.secret_file);
+  const devices::Endpoint ep = parse_endpoint(options.listen);
+  listen = {asio::ip::address_v4(ep.ip), ep.port};
+  store.emplace(options.data);
   asio::io_context io;
   arbiter::ServerLimits limits;
   limits.idle_timeout = std::chrono::milliseconds(options.idle_timeout_ms);
@@ -83,22 +76,14 @@ struct AdminOptions {
 // The most pairs `vmft arbiter list` prints: a READ each.
 constexpr size_t kMaxListed = 1000;
 
-// Runs `f` on the arbiter the options name; an unreachable or refusing arbiter, or a bad
-// address, ends the command with a message.
+// Runs `f` on the arbiter the options name. A bad address or pair name, or an arbiter that
+// cannot be reached or refuses, ends the command through main with a message (exit 2 or 1).
 int with_arbiter(const AdminOptions& options, const std::function<int(arbiter::Arbiter&)>& f) {
-  try {
-    const std::string secret =
-        options.secret_file.empty() ? std::string() : auth::read_secret_file(options.secret_file);
-    if (!options.pair.empty()) arbiter::check_pair_name(options.pair);
-    const auto arbiter = arbiter::connect_arbiter(options.arbiter, secret);
-    return f(*arbiter);
-  } catch (const std::invalid_argument& e) {
-    spdlog::error("{}", e.what());
-    return kUsageExitCode;
-  } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
-    return kStartFailedExitCode;
-  }
+  const std::string secret =
+      options.secret_file.empty() ? std::string() : auth::read_secret_file(options.secret_file);
+  if (!options.pair.empty()) arbiter::check_pair_name(options.pair);
+  const auto arbiter = arbiter::connect_arbiter(options.arbiter, secret);
+  return f(*arbiter);
 }
 
 std::string holder_text(const arbiter::ArbiterState& state) {

@@ -1061,23 +1061,15 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
   return report_run(result, seconds, options.live.exit_code_file);
 }
 
-// Checks the options, opens --events, runs the side, and tells --events how it ended.
+// Checks the options, opens --events, runs the side, and tells --events how it ended. A bad
+// option, or a guest, secret or events file it cannot use, ends the command through main
+// (exit 2, or 1).
 int run_side(const PairOptions& options, const char* role,
              int (*side)(const PairOptions&, Prepared&, EventLog&)) {
-  Prepared p;
-  std::unique_ptr<EventLog> events;
-  try {
-    p = prepare(options);
-    events = std::make_unique<EventLog>(options.events, options.name, role);
-  } catch (const std::invalid_argument& e) {
-    spdlog::error("{}", e.what());
-    return kUsageExitCode;
-  } catch (const std::exception& e) {  // the guest's file, the secret's, the events'
-    spdlog::error("{}", e.what());
-    return kStartFailedExitCode;
-  }
-  const int code = side(options, p, *events);
-  events->emit("exited", {{"code", code}});
+  Prepared p = prepare(options);
+  EventLog events(options.events, options.name, role);
+  const int code = side(options, p, events);
+  events.emit("exited", {{"code", code}});
   return code;
 }
 

@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
   vmft::cli::setup_logging(log_level);
   try {
     return action();
-  } catch (const std::invalid_argument& e) {  // a flag's value, found out once it is used
+  } catch (const std::invalid_argument& e) {  // a value, found out once it is used
     spdlog::error("{}", e.what());
     return vmft::cli::kUsageExitCode;
   } catch (const std::exception& e) {
