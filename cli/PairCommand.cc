@@ -371,8 +371,7 @@ void log_live_status(const std::string& side, const logchannel::ChannelStats& s,
     spdlog::info(
         "{}: instruction {}, log #{} acknowledged #{}, backup at instruction {} "
         "(lag {}), outputs held {}, log {:.1f} KB/s, waited for the backup {} times",
-        side, s.progress, s.last_seq, s.acked_seq, s.peer_icount,
-        s.progress > s.peer_icount ? s.progress - s.peer_icount : 0, gate.held(),
+        side, s.progress, s.last_seq, s.acked_seq, s.peer_icount, s.lag(), gate.held(),
         kb_per_s(s.bytes_sent - last_bytes, seconds), s.lag_waits);
   }
   last_bytes = s.bytes_sent;
@@ -458,7 +457,7 @@ SideStatus live_status(const PairOptions& options, const std::string& me, const 
   s.log_acked = st.acked_seq;
   s.has_peer = redundancy.state() == Redundancy::State::kPaired;
   if (s.has_peer) {
-    s.lag_instructions = st.progress > st.peer_icount ? st.progress - st.peer_icount : 0;
+    s.lag_instructions = st.lag();
     s.lag_records = st.last_seq - std::min(st.acked_seq, st.last_seq);
   }
   s.outputs_held = gate.held();
@@ -804,7 +803,7 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
         s.log_seq = st.last_seq;
         s.log_acked = st.acked_seq;
         s.has_peer = following && !channel.lost();
-        s.lag_instructions = st.progress > st.peer_icount ? st.progress - st.peer_icount : 0;
+        s.lag_instructions = st.lag();
         s.log_bytes_sent = st.bytes_sent;
         s.log_bytes_received = st.bytes_received;
         s.arbiter = options.arbiter;
@@ -1015,8 +1014,8 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
         "{}: at instruction {}, primary at least at {} (lag {}), log #{} received, "
         "{} bytes queued, log {:.1f} KB/s",
         status_label(options.name, channel.epoch().value_or(0), "backup"), s.peer_icount,
-        s.progress, s.progress > s.peer_icount ? s.progress - s.peer_icount : 0, s.last_seq,
-        s.buffered_bytes, kb_per_s(s.bytes_received - last_bytes, seconds));
+        s.progress, s.lag(), s.last_seq, s.buffered_bytes,
+        kb_per_s(s.bytes_received - last_bytes, seconds));
     last_bytes = s.bytes_received;
   });
   const auto started = Clock::now();

@@ -94,6 +94,10 @@ struct ChannelStats {
   uint64_t peer_icount = 0;   ///< primary: where the backup has executed to
   uint64_t lag_waits = 0;     ///< primary: times the vCPU waited for the backup to catch up
   size_t buffered_bytes = 0;  ///< primary: unacknowledged; backup: queued
+
+  /// Instructions the backup trails by: from peer_icount (primary) or the instructions it has
+  /// executed (backup) up to progress; 0 if it is not behind.
+  uint64_t lag() const { return progress > peer_icount ? progress - peer_icount : 0; }
 };
 
 /// What `a` (this end) and `b` (the peer) disagree about, or empty when they may pair.
