@@ -3,6 +3,8 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include <fcntl.h>
+
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -32,7 +34,8 @@ EventLog::EventLog(const std::string& target, std::string pair, std::string role
     } catch (const std::exception&) {
     }
     if (fd < 0) throw std::invalid_argument("--events " + target + ": fd:N needs a descriptor");
-    out_ = fdopen(fd, "a");
+    // The events are this process's: an --on-live command it starts does not inherit them.
+    if (::fcntl(fd, F_SETFD, FD_CLOEXEC) == 0) out_ = fdopen(fd, "a");
   } else {
     out_ = std::fopen(target.c_str(), "a");
     owned_ = true;

@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "ExitCodes.h"
 #include "FrameNicFixture.h"
 #include "Subprocess.h"
 #include "TcpRelay.h"
@@ -168,7 +169,7 @@ TEST_F(ExamplesOnTheFrameNic, APairOfCountersKeepsEveryAcknowledgedIncrAcrossAFa
   benchmark_incr(50, 16, 20000, pair.diagnostics());
   EXPECT_EQ(redis("GET " + kBenchKey), "20000\n") << pair.diagnostics();
   pair.primary().kill();
-  ASSERT_TRUE(pair.backup().wait_for_log("live at instruction", kTimeout)) << pair.diagnostics();
+  ASSERT_TRUE(pair.backup().wait_for_event("went_live", kTimeout)) << pair.diagnostics();
   // The bridge learns tap1 from the guest's gratuitous ARP; redis-cli's SYN retries cover the
   // moment before it does.
   EXPECT_EQ(redis("GET " + kBenchKey), "20000\n") << pair.diagnostics();
@@ -183,17 +184,19 @@ TEST_F(ExamplesOnTheFrameNic, ABackupJoinsUnderLoadAndTakesOverWithEveryIncr) {
   const auto owner = pair_with_arbiter(pair_spec("counter", kCounterReady));
   PairProcesses& pair = *owner;
   pair.backup().kill();
-  ASSERT_TRUE(pair.primary().wait_for_log("going on alone", kTimeout)) << pair.diagnostics();
+  ASSERT_TRUE(pair.primary().wait_for_event("alone", kTimeout)) << pair.diagnostics();
   std::vector<std::string> options = pair.backup_options();
   options.push_back("--join");
   auto joiner = pair.start_backup("counter", options);
   benchmark_incr(50, 16, 100000, pair.diagnostics());
-  ASSERT_TRUE(pair.primary().wait_for_log("is fault tolerant again at epoch", kTimeout))
+  ASSERT_TRUE(pair.primary().wait_for_event("joined", kTimeout))
       << pair.diagnostics() << joiner->log();
-  EXPECT_TRUE(joiner->wait_for_log("backup: joined the primary at", Duration(0))) << joiner->log();
+  const auto paired = joiner->wait_for_event("paired", Duration(0));
+  ASSERT_TRUE(paired) << joiner->log();
+  EXPECT_TRUE(paired->contains("joined_at")) << paired->dump();
   EXPECT_EQ(redis("GET " + kBenchKey), "100000\n") << pair.diagnostics();
   pair.primary().kill();
-  ASSERT_TRUE(joiner->wait_for_log("live at instruction", kTimeout)) << joiner->log();
+  ASSERT_TRUE(joiner->wait_for_event("went_live", kTimeout)) << joiner->log();
   EXPECT_EQ(redis("GET " + kBenchKey), "100000\n") << joiner->log();
   EXPECT_EQ(redis("INCR " + kBenchKey), "100001\n") << joiner->log();
 }
@@ -208,7 +211,7 @@ TEST_F(ExamplesOnTheFrameNic, FiftyConnectionsCarryOnAcrossKillingThePrimary) {
   const auto bench = start_benchmark(kRequests);
   ASSERT_TRUE(wait_for_count(kRequests / 4)) << pair.diagnostics();
   pair.primary().kill();
-  ASSERT_TRUE(pair.backup().wait_for_log("live at instruction", kTimeout)) << pair.diagnostics();
+  ASSERT_TRUE(pair.backup().wait_for_event("went_live", kTimeout)) << pair.diagnostics();
   expect_benchmark_done(*bench, pair.diagnostics());
   EXPECT_EQ(redis("GET " + kBenchKey), std::to_string(kRequests) + "\n") << pair.diagnostics();
 }
@@ -223,11 +226,11 @@ TEST_F(ExamplesOnTheFrameNic, ConnectionsCarryOnAcrossAFrozenPrimaryThatWakesToF
   const auto bench = start_benchmark(kRequests);
   ASSERT_TRUE(wait_for_count(kRequests / 4)) << pair.diagnostics();
   ASSERT_TRUE(pair.primary().freeze(kTimeout));
-  ASSERT_TRUE(pair.backup().wait_for_log("live at instruction", kTimeout)) << pair.diagnostics();
+  ASSERT_TRUE(pair.backup().wait_for_event("went_live", kTimeout)) << pair.diagnostics();
   pair.primary().thaw();
-  EXPECT_EQ(pair.primary().wait_for_exit(kTimeout), std::optional<int>(5)) << pair.diagnostics();
-  EXPECT_NE(pair.primary().log().find("to the other side"), std::string::npos)
+  EXPECT_EQ(pair.primary().wait_for_exit(kTimeout), std::optional<int>(cli::kLostPairExitCode))
       << pair.diagnostics();
+  EXPECT_TRUE(pair.primary().has_event("lost")) << pair.diagnostics();
   expect_benchmark_done(*bench, pair.diagnostics());
   EXPECT_EQ(redis("GET " + kBenchKey), std::to_string(kRequests) + "\n") << pair.diagnostics();
 }
@@ -335,7 +338,7 @@ TEST_F(ExamplesOnTheFrameNic, TenFailoversWithJoinsBetweenKeepEveryClientConnect
   std::vector<std::unique_ptr<VmftProcess>> sides;
   sides.push_back(side("primary", 0, {}));
   sides.push_back(side("backup", 1, connect_to(0)));
-  ASSERT_TRUE(sides[0]->wait_for_log("registered at the arbiter at epoch 1", kTimeout))
+  ASSERT_TRUE(sides[0]->wait_for_event("registered", {{"epoch", 1}}, kTimeout))
       << sides[0]->log() << sides[1]->log();
   ASSERT_TRUE(sides[0]->wait_for_console(kCounterReady, kTimeout)) << sides[0]->log();
   std::vector<std::unique_ptr<OneConnectionClient>> clients;
@@ -346,12 +349,12 @@ TEST_F(ExamplesOnTheFrameNic, TenFailoversWithJoinsBetweenKeepEveryClientConnect
     VmftProcess& live = *sides[cycle];
     VmftProcess& backup = *sides[cycle + 1];
     live.kill();
-    ASSERT_TRUE(backup.wait_for_log("live at instruction", kTimeout)) << backup.log();
+    ASSERT_TRUE(backup.wait_for_event("went_live", kTimeout)) << backup.log();
     std::vector<std::string> join = connect_to(cycle + 1);
     join.push_back("--join");
     sides.push_back(side("backup", cycle + 2, join));
     auto& joiner = *sides.back();
-    ASSERT_TRUE(backup.wait_for_log("is fault tolerant again", kTimeout))
+    ASSERT_TRUE(backup.wait_for_event("joined", kTimeout))
         << backup.log() << joiner.log();
   }
   for (auto& c : clients) c->stop();
@@ -384,14 +387,14 @@ TEST_F(ExamplesOnTheFrameNic, AChannelPartitionLeavesOneSideAndEveryClientConnec
   std::vector<std::string> primary_options = options("tap0");
   primary_options.insert(primary_options.end(), {"--log-listen", "127.0.0.1:7400"});
   VmftProcess primary(lab_->in_lab(), "primary", "counter", primary_options);
-  ASSERT_TRUE(primary.wait_for_log("waiting for the backup", kTimeout)) << primary.log();
+  ASSERT_TRUE(primary.wait_for_event("waiting", kTimeout)) << primary.log();
   const auto relay = lab_->in_lab_namespace<std::shared_ptr<TcpRelay>>(
       [] { return std::make_shared<TcpRelay>(7400); });
   std::vector<std::string> backup_options = options("tap1");
   backup_options.insert(backup_options.end(),
                         {"--log-connect", "127.0.0.1:" + std::to_string(relay->port())});
   VmftProcess backup(lab_->in_lab(), "backup", "counter", backup_options);
-  ASSERT_TRUE(primary.wait_for_log("registered at the arbiter at epoch 1", kTimeout))
+  ASSERT_TRUE(primary.wait_for_event("registered", {{"epoch", 1}}, kTimeout))
       << primary.log() << backup.log();
   ASSERT_TRUE(primary.wait_for_console(kCounterReady, kTimeout)) << primary.log();
   std::vector<std::unique_ptr<OneConnectionClient>> clients;
@@ -401,16 +404,13 @@ TEST_F(ExamplesOnTheFrameNic, AChannelPartitionLeavesOneSideAndEveryClientConnec
   ASSERT_TRUE(wait_until([&] { return clients.back()->answered() > 100; }, kTimeout));
   relay->stall();
   // One side wins the pair at the arbiter; the other learns it lost and exits.
-  ASSERT_TRUE(wait_until(
-      [&] {
-        return primary.log().find("going on alone") != std::string::npos ||
-               backup.log().find("live at instruction") != std::string::npos;
-      },
-      kTimeout))
+  ASSERT_TRUE(wait_until([&] { return primary.has_event("alone") || backup.has_event("went_live"); },
+                         kTimeout))
       << primary.log() << backup.log();
-  const bool primary_won = primary.log().find("going on alone") != std::string::npos;
+  const bool primary_won = primary.has_event("alone");
   VmftProcess& loser = primary_won ? backup : primary;
-  EXPECT_EQ(loser.wait_for_exit(kTimeout), std::optional<int>(5)) << loser.log();
+  EXPECT_EQ(loser.wait_for_exit(kTimeout), std::optional<int>(cli::kLostPairExitCode))
+      << loser.log();
   const long long before = clients.back()->answered();
   ASSERT_TRUE(wait_until([&] { return clients.back()->answered() > before + 100; }, kTimeout))
       << clients.back()->error() << primary.log() << backup.log();
@@ -447,7 +447,7 @@ TEST_F(ExamplesOnTheFrameNic, AFailoverUnderSeededFrameFaultsKeepsEveryClientCon
   std::vector<std::string> backup_options = options("tap1", "22");
   backup_options.insert(backup_options.end(), {"--log-connect", "127.0.0.1:7400"});
   VmftProcess backup(lab_->in_lab(), "backup", "counter", backup_options);
-  ASSERT_TRUE(primary.wait_for_log("registered at the arbiter at epoch 1", kTimeout))
+  ASSERT_TRUE(primary.wait_for_event("registered", {{"epoch", 1}}, kTimeout))
       << primary.log() << backup.log();
   ASSERT_TRUE(primary.wait_for_console(kCounterReady, kTimeout)) << primary.log();
   std::vector<std::unique_ptr<OneConnectionClient>> clients;
@@ -457,7 +457,7 @@ TEST_F(ExamplesOnTheFrameNic, AFailoverUnderSeededFrameFaultsKeepsEveryClientCon
   ASSERT_TRUE(wait_until([&] { return clients.back()->answered() > 100; }, kTimeout))
       << clients.back()->error();
   primary.kill();
-  ASSERT_TRUE(backup.wait_for_log("live at instruction", kTimeout)) << backup.log();
+  ASSERT_TRUE(backup.wait_for_event("went_live", kTimeout)) << backup.log();
   const long long before = clients.back()->answered();
   ASSERT_TRUE(wait_until([&] { return clients.back()->answered() > before + 100; }, kTimeout))
       << clients.back()->error() << backup.log();

@@ -35,11 +35,11 @@ constexpr int kPairBroken = vmft::cli::kPairBrokenExitCode;
 constexpr int kLostThePair = vmft::cli::kLostPairExitCode;
 
 const std::string kPair = "test-pair";
-// What each side logs when the arbiter decides; "the arbiter gave pair" starts all of them.
-const std::string kDecided = "the arbiter gave pair '" + kPair + "'";
-const std::string kPrimaryWon = kDecided + " to this primary at epoch 1: going on alone";
-const std::string kBackupWon = kDecided + " to this backup at epoch 1: live at instruction";
-const std::string kLost = kDecided + " to the other side";
+// What a side writes when the arbiter decides (cli/Events.h): a primary that wins goes on alone,
+// a backup that wins goes live, and the side that loses lost the epoch.
+const std::vector<std::string> kPrimaryDecided = {"alone", "lost"};
+const std::vector<std::string> kBackupDecided = {"went_live", "lost"};
+const nlohmann::json kEpochOne = {{"epoch", 1}};
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -100,13 +100,10 @@ class FailoverHarness : public ::testing::Test {
     }
     options.insert(options.end(), backup_options.begin(), backup_options.end());
     backup_ = pair_->start_backup("counter", options);
-    ASSERT_TRUE(primary().wait_for_log("backup connected from", kTimeout)) << diagnostics();
-    ASSERT_TRUE(backup().wait_for_log("backup: paired with the primary", kTimeout))
-        << diagnostics();
+    ASSERT_TRUE(primary().wait_for_event("paired", kTimeout)) << diagnostics();
+    ASSERT_TRUE(backup().wait_for_event("paired", kTimeout)) << diagnostics();
     if (arbiter_) {
-      ASSERT_TRUE(primary().wait_for_log(
-          "pair '" + kPair + "' registered at the arbiter at epoch 1", kTimeout))
-          << diagnostics();
+      ASSERT_TRUE(primary().wait_for_event("registered", kEpochOne, kTimeout)) << diagnostics();
     }
     ASSERT_TRUE(primary().wait_for_console("counter: ready\n", kTimeout)) << diagnostics();
   }
@@ -140,7 +137,7 @@ class FailoverHarness : public ::testing::Test {
       ASSERT_NO_FATAL_FAILURE(also_kill());
     }
     const size_t at_kill = load.acknowledged();
-    ASSERT_TRUE(backup().wait_for_log(kBackupWon, decision_timeout)) << diagnostics();
+    ASSERT_TRUE(backup().wait_for_event("went_live", kEpochOne, decision_timeout)) << diagnostics();
     // Only the new primary can answer these.
     ASSERT_TRUE(load.wait_for_acknowledged(at_kill + kAfterTakeover, kTimeout))
         << "the new primary answered " << load.acknowledged() - at_kill << " INCRs, not "
@@ -172,16 +169,18 @@ class FailoverHarness : public ::testing::Test {
     // The primary's guest answers these; whether the replies ever leave is the point.
     early.send_all("INCR k\r\n");
     datagrams.send_to(udp_port_, "INCR k\r\n");
-    // Each side logs the decision it got, or exits without one.
-    primary().wait_for_log(kDecided, kTimeout);
-    backup().wait_for_log(kDecided, kTimeout);
-    const bool primary_won = contains(primary().log(), kPrimaryWon);
-    const bool backup_won = contains(backup().log(), kBackupWon);
+    // Each side tells the decision it got, or exits without one.
+    const auto primary_decision = primary().wait_for_any_event(kPrimaryDecided, 0, kTimeout);
+    const auto backup_decision = backup().wait_for_any_event(kBackupDecided, 0, kTimeout);
+    const bool primary_won = primary_decision && primary_decision->at("event") == "alone" &&
+                             primary_decision->at("epoch") == 1;
+    const bool backup_won = backup_decision && backup_decision->at("event") == "went_live" &&
+                            backup_decision->at("epoch") == 1;
     EXPECT_NE(primary_won, backup_won) << "not exactly one side went on\n" << diagnostics();
     VmftProcess& winner = primary_won ? primary() : backup();
     VmftProcess& loser = primary_won ? backup() : primary();
     EXPECT_EQ(loser.wait_for_exit(kTimeout), std::optional<int>(kLostThePair)) << diagnostics();
-    EXPECT_TRUE(contains(loser.log(), kLost)) << diagnostics();
+    EXPECT_TRUE(loser.has_event("lost", kEpochOne)) << diagnostics();
     EXPECT_EQ(winner.wait_for_exit(Duration(0)), std::nullopt) << diagnostics();
 
     if (primary_won) {
@@ -248,7 +247,7 @@ TEST_P(Failover, KillingTheBackupLeavesThePrimaryServing) {
   backup().kill();
   // Sent before the primary may have noticed: its reply waits for the decision, then leaves.
   client.send_all("INCR k\r\n");
-  ASSERT_TRUE(primary().wait_for_log(kPrimaryWon, kTimeout)) << diagnostics();
+  ASSERT_TRUE(primary().wait_for_event("alone", kEpochOne, kTimeout)) << diagnostics();
   EXPECT_EQ(client.receive_line(kTimeout).data, ":2\r\n") << diagnostics();
   EXPECT_EQ(counter_command(client, "INCR k"), ":3\r\n") << diagnostics();
   datagrams.send_to(udp_port_, "INCR k\r\n");
@@ -291,7 +290,7 @@ TEST_P(Failover, ArbiterRestartBetweenDecisionsKeepsThem) {
   EXPECT_EQ(registered.mode, arbiter::Mode::kPaired);
   EXPECT_TRUE(registered.holder.starts_with("primary@")) << registered.holder;
   primary().kill();
-  ASSERT_TRUE(backup().wait_for_log(kBackupWon, kTimeout))
+  ASSERT_TRUE(backup().wait_for_event("went_live", kEpochOne, kTimeout))
       << "the registration did not survive the restart\n"
       << diagnostics();
   TcpClient after(tcp_port_);
@@ -315,7 +314,7 @@ TEST_P(Failover, ArbiterRestartSincePairingStillDecidesForThePrimary) {
   ASSERT_NO_THROW(arbiter_->kill());
   ASSERT_NO_THROW(arbiter_->restart());
   backup().kill();
-  ASSERT_TRUE(primary().wait_for_log(kPrimaryWon, kTimeout)) << diagnostics();
+  ASSERT_TRUE(primary().wait_for_event("alone", kEpochOne, kTimeout)) << diagnostics();
   EXPECT_EQ(counter_command(client, "INCR k"), ":2\r\n") << diagnostics();
 }
 
@@ -331,10 +330,11 @@ TEST_P(Failover, ArbiterDownWhenTheBackupDiesHoldsThePrimarysRepliesUntilItIsBac
   ASSERT_TRUE(primary().wait_for_log("cannot get a decision from the arbiter", kTimeout))
       << diagnostics();
   EXPECT_EQ(client.receive_line(kAbsence).data, "") << "a reply left with nobody deciding";
-  EXPECT_FALSE(contains(primary().log(), kDecided)) << diagnostics();
+  EXPECT_EQ(primary().wait_for_any_event(kPrimaryDecided, 0, Duration(0)), std::nullopt)
+      << diagnostics();
 
   ASSERT_NO_THROW(arbiter_->restart());
-  ASSERT_TRUE(primary().wait_for_log(kPrimaryWon, kTimeout)) << diagnostics();
+  ASSERT_TRUE(primary().wait_for_event("alone", kEpochOne, kTimeout)) << diagnostics();
   EXPECT_EQ(client.receive_line(kTimeout).data, ":2\r\n") << diagnostics();
 }
 
@@ -354,10 +354,11 @@ TEST_P(Failover, ArbiterDownWhenThePrimaryDiesKeepsTheBackupWaitingUntilItIsBack
   UdpClient datagrams;
   datagrams.send_to(udp_port_, "INCR k\r\n");
   EXPECT_EQ(datagrams.receive(kAbsence), std::nullopt) << diagnostics();
-  EXPECT_FALSE(contains(backup().log(), kDecided)) << diagnostics();
+  EXPECT_EQ(backup().wait_for_any_event(kBackupDecided, 0, Duration(0)), std::nullopt)
+      << diagnostics();
 
   ASSERT_NO_THROW(arbiter_->restart());
-  ASSERT_TRUE(backup().wait_for_log(kBackupWon, kTimeout)) << diagnostics();
+  ASSERT_TRUE(backup().wait_for_event("went_live", kEpochOne, kTimeout)) << diagnostics();
   TcpClient after(tcp_port_);
   EXPECT_EQ(counter_command(after, "INCR k"), ":2\r\n") << diagnostics();
 }
@@ -403,6 +404,7 @@ TEST_F(FailoverWithoutArbiter, NoArbiterMeansNobodyGoesLive) {
   primary().kill();
   ASSERT_NE(primary().wait_for_exit(kTimeout), std::nullopt);
   EXPECT_EQ(backup().wait_for_exit(kTimeout), std::optional<int>(kPairBroken)) << diagnostics();
+  EXPECT_TRUE(backup().has_event("broken")) << diagnostics();
   EXPECT_TRUE(contains(backup().log(), "with no arbiter to decide, it does not go live"))
       << diagnostics();
   EXPECT_FALSE(contains(backup().log(), "listening on")) << diagnostics();

@@ -58,7 +58,7 @@ class FrameNic : public ::testing::Test {
     spec.options.insert(spec.options.end(), {"--arbiter", start_arbiter()});
     auto pair = std::make_unique<PairProcesses>(spec);
     pair->pair();
-    EXPECT_TRUE(pair->primary().wait_for_log("registered at the arbiter at epoch 1", kTimeout))
+    EXPECT_TRUE(pair->primary().wait_for_event("registered", {{"epoch", 1}}, kTimeout))
         << pair->diagnostics();
     return pair;
   }

@@ -97,7 +97,7 @@ TEST_F(FrameNic, KillingThePrimaryLeavesTheBackupAnsweringOnItsOwnTap) {
   ASSERT_TRUE(before.ends_with(" before")) << before << pair.diagnostics();
 
   pair.primary().kill();
-  ASSERT_TRUE(pair.backup().wait_for_log("live at instruction", kTimeout)) << pair.diagnostics();
+  ASSERT_TRUE(pair.backup().wait_for_event("went_live", kTimeout)) << pair.diagnostics();
   EXPECT_NE(pair.backup().log().find("frame NIC on tap tap1"), std::string::npos)
       << pair.diagnostics();
   // Until the bridge sees tap1's carrier and forgets tap0's (the kernel passes link changes on
@@ -168,7 +168,7 @@ TEST_F(FrameNic, ATcpConnectionSurvivesKillingThePrimary) {
     ASSERT_EQ(echoed, line) << pair.diagnostics();
   }
   ::close(fd);
-  EXPECT_TRUE(pair.backup().wait_for_log("live at instruction", kTimeout)) << pair.diagnostics();
+  EXPECT_TRUE(pair.backup().wait_for_event("went_live", kTimeout)) << pair.diagnostics();
   std::printf("longest round trip, the failover's included: %.1f ms\n",
               std::chrono::duration<double, std::milli>(longest).count());
   udp_echo("quit");

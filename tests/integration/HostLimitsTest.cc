@@ -223,7 +223,7 @@ TEST(HostLimitsInAPair, TheBackupTakesOverAfterIdleClosesWithTheCounterIntact) {
   spec.options.insert(spec.options.end(), kPairOptions.begin(), kPairOptions.end());
   PairProcesses pair(spec);
   pair.pair();
-  ASSERT_TRUE(pair.primary().wait_for_log("registered at the arbiter at epoch 1", kTimeout))
+  ASSERT_TRUE(pair.primary().wait_for_event("registered", {{"epoch", 1}}, kTimeout))
       << pair.diagnostics();
 
   EXPECT_EQ(first_reply_once_admitted(tcp_port, "INCR k"), ":1\r\n") << pair.diagnostics();
@@ -234,7 +234,7 @@ TEST(HostLimitsInAPair, TheBackupTakesOverAfterIdleClosesWithTheCounterIntact) {
 
   pair.primary().kill();
   ASSERT_TRUE(
-      pair.backup().wait_for_log("to this backup at epoch 1: live at instruction", kTimeout))
+      pair.backup().wait_for_event("went_live", {{"epoch", 1}}, kTimeout))
       << pair.diagnostics();
   EXPECT_EQ(first_reply_once_admitted(tcp_port, "INCR k"), ":3\r\n") << pair.diagnostics();
   EXPECT_EQ(pair.backup().wait_for_exit(Duration(0)), std::nullopt) << pair.diagnostics();

@@ -29,17 +29,8 @@ constexpr Duration kTimeout{20000};
 
 const std::string kPair = "join-pair";
 
-std::string backup_won(uint64_t epoch) {
-  return "the arbiter gave pair '" + kPair + "' to this backup at epoch " + std::to_string(epoch) +
-         ": live at instruction";
-}
-std::string primary_won(uint64_t epoch) {
-  return "the arbiter gave pair '" + kPair + "' to this primary at epoch " + std::to_string(epoch) +
-         ": going on alone";
-}
-std::string redundant_again(uint64_t epoch) {
-  return "pair '" + kPair + "' is fault tolerant again at epoch " + std::to_string(epoch);
-}
+// The fields of an event at `epoch`.
+nlohmann::json at_epoch(uint64_t epoch) { return {{"epoch", epoch}}; }
 
 // The counter guest served by a pair whose members come and go, on client-facing addresses
 // fixed in advance (whichever side is live binds them), with an arbiter.
@@ -95,9 +86,7 @@ class Join : public ::testing::Test {
   std::pair<Side*, Side*> start_pair() {
     Side& primary = start_primary();
     Side& backup = start_backup(primary, false);
-    EXPECT_TRUE(primary->wait_for_log("pair '" + kPair + "' registered at the arbiter at epoch 1",
-                                      kTimeout))
-        << diagnostics();
+    EXPECT_TRUE(primary->wait_for_event("registered", at_epoch(1), kTimeout)) << diagnostics();
     EXPECT_TRUE(primary->wait_for_console("counter: ready\n", kTimeout)) << diagnostics();
     return {&primary, &backup};
   }
@@ -105,7 +94,7 @@ class Join : public ::testing::Test {
   /// Kills `backup` and waits until `primary` runs alone at `epoch`.
   void lose_the_backup(Side& primary, Side& backup, uint64_t epoch) {
     backup->kill();
-    ASSERT_TRUE(primary->wait_for_log(primary_won(epoch), kTimeout)) << diagnostics();
+    ASSERT_TRUE(primary->wait_for_event("alone", at_epoch(epoch), kTimeout)) << diagnostics();
   }
 
   /// Starts a backup (with `options`) joining `primary` through `relay`, and stalls `relay` once
@@ -125,8 +114,10 @@ class Join : public ::testing::Test {
 
   /// `joiner`, a backup joining `live`, is in step with it at `epoch`.
   void expect_joined(Side& live, Side& joiner, uint64_t epoch) {
-    ASSERT_TRUE(live->wait_for_log(redundant_again(epoch), kTimeout)) << diagnostics();
-    EXPECT_TRUE(joiner->wait_for_log("backup: joined the primary at", Duration(0)));
+    ASSERT_TRUE(live->wait_for_event("joined", at_epoch(epoch), kTimeout)) << diagnostics();
+    const auto paired = joiner->wait_for_event("paired", Duration(0));
+    ASSERT_TRUE(paired) << diagnostics();
+    EXPECT_TRUE(paired->contains("joined_at")) << paired->dump();
     EXPECT_TRUE(live->wait_for_log("the guest paused", Duration(0))) << diagnostics();
     EXPECT_EQ(arbiter_.read(kPair).epoch, epoch);
     EXPECT_EQ(arbiter_.read(kPair).mode, arbiter::Mode::kPaired);
@@ -176,7 +167,7 @@ TEST_F(Join, AJoinedBackupTakesOverWithEverythingAcknowledgedUnderHeavyTraffic) 
   ASSERT_TRUE(tcp.wait_for_acknowledged(tcp.acknowledged() + 500, kTimeout)) << diagnostics();
 
   (*primary)->kill();
-  ASSERT_TRUE(joiner->wait_for_log(backup_won(2), kTimeout)) << diagnostics();
+  ASSERT_TRUE(joiner->wait_for_event("went_live", at_epoch(2), kTimeout)) << diagnostics();
   ASSERT_TRUE(tcp.wait_for_acknowledged(tcp.acknowledged() + 500, kTimeout)) << diagnostics();
   ASSERT_TRUE(udp.wait_for_acknowledged(udp.acknowledged() + 100, kTimeout)) << diagnostics();
   const auto tcp_clients = tcp.stop();
@@ -198,7 +189,7 @@ TEST_F(Join, FiveCyclesOfKillAndRejoinLoseNothing) {
   for (int cycle = 1; cycle <= kCycles; ++cycle) {
     SCOPED_TRACE("cycle " + std::to_string(cycle));
     (*live)->kill();
-    ASSERT_TRUE((*backup)->wait_for_log(backup_won(cycle), kTimeout)) << diagnostics();
+    ASSERT_TRUE((*backup)->wait_for_event("went_live", at_epoch(cycle), kTimeout)) << diagnostics();
     ASSERT_TRUE(load.wait_for_acknowledged(load.acknowledged() + 200, kTimeout)) << diagnostics();
     Side& joiner = start_backup(*backup, true);
     ASSERT_NO_FATAL_FAILURE(expect_joined(*backup, joiner, cycle + 1));
@@ -220,10 +211,11 @@ TEST_F(Join, AJoinerThatDiesIsForgottenAndAnotherJoins) {
   ASSERT_TRUE(load.wait_for_acknowledged(100, kTimeout)) << diagnostics();
 
   Side& doomed = start_backup(*primary, true);
-  ASSERT_TRUE((*primary)->wait_for_log("a joining backup connected from", kTimeout))
-      << diagnostics();
+  const size_t from = (*primary)->events().size();
+  ASSERT_TRUE((*primary)->wait_for_event("join_started", {}, from, kTimeout)) << diagnostics();
   doomed->kill();
-  ASSERT_TRUE((*primary)->wait_for_log("the backup is gone", kTimeout)) << diagnostics();
+  // Alone again at once, or after the arbiter said so if the joiner was being registered.
+  ASSERT_TRUE((*primary)->wait_for_event("alone", {}, from, kTimeout)) << diagnostics();
   // Its outputs no longer wait for the dead joiner.
   ASSERT_TRUE(load.wait_for_acknowledged(load.acknowledged() + 200, kTimeout)) << diagnostics();
 
@@ -244,16 +236,17 @@ TEST_F(Join, ThePairIsFaultTolerantOnlyOnceTheJoinerHasTheEpoch) {
   auto [primary, backup] = start_pair();
   ASSERT_FALSE(HasFailure());
   ASSERT_NO_FATAL_FAILURE(lose_the_backup(*primary, *backup, 1));
-  const size_t from = (*primary)->log().size();
   TcpRelay relay(primary->log_port);
   Side& joiner = join_and_stall_before_the_epoch(*primary, relay);
   ASSERT_FALSE(HasFailure());
   // The joiner never hears of epoch 2; the primary, hearing nothing from it, wins epoch 2 back.
-  ASSERT_TRUE((*primary)->wait_for_log(primary_won(2), from, kTimeout)) << diagnostics();
-  EXPECT_EQ(joiner->wait_for_exit(kTimeout), std::optional<int>(4)) << diagnostics();
+  ASSERT_TRUE((*primary)->wait_for_event("alone", at_epoch(2), kTimeout)) << diagnostics();
+  EXPECT_EQ(joiner->wait_for_exit(kTimeout), std::optional<int>(cli::kPairBrokenExitCode))
+      << diagnostics();
+  EXPECT_TRUE(joiner->has_event("broken")) << diagnostics();
   EXPECT_TRUE(joiner->wait_for_log("no epoch the primary registered with this backup reached it",
                                    Duration(0)));
-  EXPECT_EQ((*primary)->log().find(redundant_again(2), from), std::string::npos)
+  EXPECT_FALSE((*primary)->has_event("joined", at_epoch(2)))
       << "the primary said the pair was fault tolerant, but the joiner could not take over\n"
       << diagnostics();
 }
@@ -268,21 +261,23 @@ TEST_F(Join, AJoinerThatNeverGotItsEpochDoesNotClaimTheNextJoinersEpoch) {
   auto [primary, backup] = start_pair();
   ASSERT_FALSE(HasFailure());
   ASSERT_NO_FATAL_FAILURE(lose_the_backup(*primary, *backup, 1));
-  const size_t from = (*primary)->log().size();
   TcpRelay relay(primary->log_port);
   auto patient = common_options();
   *(std::find(patient.begin(), patient.end(), "--peer-timeout") + 1) = "600000";
   Side& stale = join_and_stall_before_the_epoch(*primary, relay, patient);
   ASSERT_FALSE(HasFailure());
-  ASSERT_TRUE((*primary)->wait_for_log(primary_won(2), from, kTimeout)) << diagnostics();
+  ASSERT_TRUE((*primary)->wait_for_event("alone", at_epoch(2), kTimeout)) << diagnostics();
   Side& joiner = start_backup(*primary, true);
   ASSERT_NO_FATAL_FAILURE(expect_joined(*primary, joiner, 3));
 
   relay.reset();
-  EXPECT_EQ(stale->wait_for_exit(kTimeout), std::optional<int>(4)) << diagnostics();
+  EXPECT_EQ(stale->wait_for_exit(kTimeout), std::optional<int>(cli::kPairBrokenExitCode))
+      << diagnostics();
+  EXPECT_TRUE(stale->has_event("broken")) << diagnostics();
   EXPECT_TRUE(stale->wait_for_log("no epoch the primary registered with this backup reached it",
                                   Duration(0)));
-  EXPECT_EQ(stale->log().find("the arbiter gave pair"), std::string::npos) << diagnostics();
+  // It never asked the arbiter for the pair.
+  EXPECT_FALSE(stale->has_event("went_live") || stale->has_event("lost")) << diagnostics();
   const arbiter::ArbiterState state = arbiter_.read(kPair);
   EXPECT_EQ(state.epoch, 3u);
   EXPECT_EQ(state.mode, arbiter::Mode::kPaired);

@@ -137,7 +137,7 @@ TEST(KvStore, BackupTakesOverWithEveryAcknowledgedKey) {
   spec.ready_line = kReady;
   PairProcesses pair(spec);
   pair.pair();
-  ASSERT_TRUE(pair.primary().wait_for_log("registered at the arbiter at epoch 1", kTimeout))
+  ASSERT_TRUE(pair.primary().wait_for_event("registered", {{"epoch", 1}}, kTimeout))
       << pair.diagnostics();
 
   // Each client SETs keys of its own, a new one each time, until its connection fails, and
@@ -177,7 +177,7 @@ TEST(KvStore, BackupTakesOverWithEveryAcknowledgedKey) {
   ASSERT_GE(total, 2000) << pair.diagnostics();
   pair.primary().kill();
   for (auto& t : clients) t.join();
-  ASSERT_TRUE(pair.backup().wait_for_log("live at instruction", kTimeout)) << pair.diagnostics();
+  ASSERT_TRUE(pair.backup().wait_for_event("went_live", kTimeout)) << pair.diagnostics();
 
   TcpClient after(port);
   for (const auto& keys : acknowledged) {

@@ -69,12 +69,12 @@ class SameCommands {
   // Both sides, paired and serving; the test fails (and this returns false) if not.
   bool start_pair(std::unique_ptr<VmftProcess>& primary, std::unique_ptr<VmftProcess>& backup) {
     primary = start_primary();
-    if (!primary->wait_for_log("waiting for the backup", kTimeout)) {
+    if (!primary->wait_for_event("waiting", kTimeout)) {
       ADD_FAILURE() << "the primary did not start\n" << primary->log();
       return false;
     }
     backup = start_backup();
-    const bool paired = backup->wait_for_log("backup: paired with the primary", kTimeout) &&
+    const bool paired = backup->wait_for_event("paired", kTimeout) &&
                         primary->wait_for_console("counter: ready", kTimeout);
     if (!paired) ADD_FAILURE() << "no pair\n" << primary->log() << "\n" << backup->log();
     return paired;
@@ -160,7 +160,7 @@ TEST_P(Lifecycle, StoppingTheBackupLeavesThePrimaryServingAloneAtOnce) {
   EXPECT_EQ(incr(commands.tcp_port()), ":1\r\n");
   backup->interrupt();  // Ctrl-C
   EXPECT_EQ(backup->wait_for_exit(kTimeout), std::optional<int>(0)) << backup->log();
-  ASSERT_TRUE(primary->wait_for_log("going on alone", kTimeout)) << primary->log();
+  ASSERT_TRUE(primary->wait_for_event("alone", kTimeout)) << primary->log();
   EXPECT_NE(primary->log().find("the backup left: it was stopped"), std::string::npos)
       << primary->log();
   EXPECT_EQ(primary->log().find("sent nothing for"), std::string::npos) << primary->log();
@@ -170,7 +170,9 @@ TEST_P(Lifecycle, StoppingTheBackupLeavesThePrimaryServingAloneAtOnce) {
   EXPECT_EQ(incr(commands.tcp_port()), ":2\r\n") << primary->log();
   // The same command starts it again (a service manager's restart): it joins.
   auto again = commands.start_backup();
-  ASSERT_TRUE(again->wait_for_log("backup: joined the primary", kTimeout)) << again->log();
+  const auto joined = again->wait_for_event("paired", kTimeout);
+  ASSERT_TRUE(joined) << again->log();
+  EXPECT_TRUE(joined->contains("joined_at")) << joined->dump();
   EXPECT_NE(again->log().find("runs already: this backup joins it"), std::string::npos)
       << again->log();
   EXPECT_EQ(incr(commands.tcp_port()), ":3\r\n") << primary->log();
@@ -183,13 +185,13 @@ TEST_P(Lifecycle, APairKilledOutrightStartsAgainWithTheSameCommands) {
   SameCommands commands(address(), "crash");
   std::unique_ptr<VmftProcess> primary, backup;
   ASSERT_TRUE(commands.start_pair(primary, backup));
-  ASSERT_TRUE(primary->wait_for_log("registered at the arbiter", kTimeout)) << primary->log();
+  ASSERT_TRUE(primary->wait_for_event("registered", kTimeout)) << primary->log();
   kill_both(*primary, *backup);
   EXPECT_EQ(state("crash").mode, Mode::kPaired);  // nobody released it
   // The primary's id is the same as before, so the arbiter takes it back.
   ASSERT_TRUE(commands.start_pair(primary, backup));
   EXPECT_EQ(incr(commands.tcp_port()), ":1\r\n") << primary->log();
-  ASSERT_TRUE(primary->wait_for_log("registered at the arbiter at epoch 2", kTimeout))
+  ASSERT_TRUE(primary->wait_for_event("registered", {{"epoch", 2}}, kTimeout))
       << primary->log();
 }
 
@@ -197,7 +199,7 @@ TEST_P(Lifecycle, AnotherPrimaryUnderAHeldNameExitsAtOnceWithoutTakingClients) {
   SameCommands commands(address(), "held");
   std::unique_ptr<VmftProcess> primary, backup;
   ASSERT_TRUE(commands.start_pair(primary, backup));
-  ASSERT_TRUE(primary->wait_for_log("registered at the arbiter", kTimeout)) << primary->log();
+  ASSERT_TRUE(primary->wait_for_event("registered", kTimeout)) << primary->log();
   SameCommands other(address(), "held");  // other ports, so another default id
   const auto r = other.run_primary();
   EXPECT_EQ(r.exit_code, cli::kNameHeldExitCode) << r.err;
@@ -211,7 +213,7 @@ TEST_P(Lifecycle, TheArbiterCommandsListShowAndReleaseAPair) {
   SameCommands commands(address(), "admin");
   std::unique_ptr<VmftProcess> primary, backup;
   ASSERT_TRUE(commands.start_pair(primary, backup));
-  ASSERT_TRUE(primary->wait_for_log("registered at the arbiter", kTimeout)) << primary->log();
+  ASSERT_TRUE(primary->wait_for_event("registered", kTimeout)) << primary->log();
   kill_both(*primary, *backup);
 
   const auto list = run_vmft({"arbiter", "list", "--arbiter", address()}, kTimeout);
@@ -351,7 +353,7 @@ TEST_P(Lifecycle, MetricsAndStatusShowRoleEpochAndLagBeforeAndAfterAFailover) {
   EXPECT_EQ(b["vmft_epoch"], "1") << text_of(b);
 
   primary->kill();
-  ASSERT_TRUE(backup->wait_for_log("live at instruction", kTimeout)) << backup->log();
+  ASSERT_TRUE(backup->wait_for_event("went_live", kTimeout)) << backup->log();
   TcpClient client(commands.tcp_port());  // open while the live side is scraped
   EXPECT_EQ(counter_command(client, "INCR k"), ":2\r\n") << backup->log();
   b = scrape(commands.backup_status_port());
@@ -438,21 +440,33 @@ const nlohmann::json* find_event(const std::vector<nlohmann::json>& events, cons
   return nullptr;
 }
 
+// Polls `file` until it holds an event named `name`; returns whether it did within the timeout.
+bool wait_for_event_in(const fs::path& file, const char* name) {
+  const auto deadline = std::chrono::steady_clock::now() + scaled(kTimeout);
+  while (!find_event(read_events(file), name)) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+// Both forms of --events: the primary appends to a file, the backup writes to a descriptor it
+// was given (the test harness reads every side's events that way).
 TEST_P(Lifecycle, EventsTellEachSidesLifecycleAsJsonLines) {
-  const fs::path dir = fs::temp_directory_path();
-  const fs::path primary_events = dir / ("vmft-events-p-" + std::to_string(::getpid()));
-  const fs::path backup_events = dir / ("vmft-events-b-" + std::to_string(::getpid()));
+  const fs::path primary_events =
+      fs::temp_directory_path() / ("vmft-events-p-" + std::to_string(::getpid()));
   fs::remove(primary_events);
-  fs::remove(backup_events);
   SameCommands commands(address(), "evented");
   commands.primary_extra = {"--events", primary_events.string()};
-  commands.backup_extra = {"--events", backup_events.string()};
-  std::unique_ptr<VmftProcess> primary, backup;
-  ASSERT_TRUE(commands.start_pair(primary, backup));
-  ASSERT_TRUE(primary->wait_for_log("registered at the arbiter at epoch 1", kTimeout));
+  auto primary = commands.start_primary();
+  ASSERT_TRUE(wait_for_event_in(primary_events, "waiting")) << primary->log();
+  auto backup = commands.start_backup();
+  ASSERT_TRUE(backup->wait_for_event("paired", kTimeout)) << backup->log();
+  ASSERT_TRUE(wait_for_event_in(primary_events, "registered")) << primary->log();
+  ASSERT_TRUE(primary->wait_for_console("counter: ready", kTimeout)) << primary->log();
   primary->kill();
   primary->wait_for_exit(kTimeout);
-  ASSERT_TRUE(backup->wait_for_log("live at instruction", kTimeout)) << backup->log();
+  ASSERT_TRUE(backup->wait_for_event("went_live", kTimeout)) << backup->log();
   backup->terminate();
   EXPECT_EQ(backup->wait_for_exit(kTimeout), std::optional<int>(0)) << backup->log();
 
@@ -463,14 +477,14 @@ TEST_P(Lifecycle, EventsTellEachSidesLifecycleAsJsonLines) {
   EXPECT_EQ(p.front().at("pair"), "evented");
   EXPECT_EQ(p.front().at("role"), "primary");
   EXPECT_EQ(p.front().at("id").get<std::string>().rfind("primary@", 0), 0u);
-  const auto b = read_events(backup_events);
+  const auto b = backup->events();
   EXPECT_EQ(names_of(b), (std::vector<std::string>{"paired", "went_live", "released", "exited"}));
   ASSERT_TRUE(find_event(b, "went_live"));
   EXPECT_EQ(find_event(b, "went_live")->at("epoch"), 1);
   EXPECT_GT(find_event(b, "went_live")->at("instruction").get<uint64_t>(), 0u);
+  EXPECT_EQ(b.front().at("role"), "backup");
   EXPECT_EQ(b.back().at("code"), 0);
   fs::remove(primary_events);
-  fs::remove(backup_events);
 }
 
 // ------------------------------------------------------------------ without an arbiter
@@ -482,7 +496,7 @@ TEST(LifecycleWithoutAnArbiter, StoppingTheBackupLeavesThePrimaryServing) {
   EXPECT_EQ(incr(commands.tcp_port()), ":1\r\n");
   backup->terminate();
   EXPECT_EQ(backup->wait_for_exit(kTimeout), std::optional<int>(0)) << backup->log();
-  ASSERT_TRUE(primary->wait_for_log("goes on alone", kTimeout)) << primary->log();
+  ASSERT_TRUE(primary->wait_for_event("alone", kTimeout)) << primary->log();
   EXPECT_EQ(incr(commands.tcp_port()), ":2\r\n") << primary->log();
   EXPECT_EQ(primary->wait_for_exit(Duration{300}), std::nullopt) << primary->log();
   primary->terminate();
@@ -492,7 +506,7 @@ TEST(LifecycleWithoutAnArbiter, StoppingTheBackupLeavesThePrimaryServing) {
 TEST(LifecycleWithoutAnArbiter, APrimaryWaitingForItsBackupRefusesClientsRatherThanHangThem) {
   SameCommands commands("", "early");
   auto primary = commands.start_primary();
-  ASSERT_TRUE(primary->wait_for_log("waiting for the backup", kTimeout)) << primary->log();
+  ASSERT_TRUE(primary->wait_for_event("waiting", kTimeout)) << primary->log();
   EXPECT_THROW(TcpClient early(commands.tcp_port()), std::runtime_error);
   auto backup = commands.start_backup();
   ASSERT_TRUE(primary->wait_for_console("counter: ready", kTimeout)) << primary->log();
@@ -504,7 +518,7 @@ TEST(LifecycleWithoutAnArbiter, ABackupWithThePrimarysOwnIdIsRefused) {
   auto args = commands.primary_args();
   args.insert(args.end(), {"--id", "twin"});
   VmftProcess primary("primary", "counter", args);
-  ASSERT_TRUE(primary.wait_for_log("waiting for the backup", kTimeout)) << primary.log();
+  ASSERT_TRUE(primary.wait_for_event("waiting", kTimeout)) << primary.log();
   auto backup_args = commands.backup_args();
   backup_args.insert(backup_args.end(), {"--id", "twin"});
   VmftProcess backup("backup", "counter", backup_args);

@@ -45,8 +45,8 @@ std::unique_ptr<VmftProcess> PairProcesses::start_backup(
 
 void PairProcesses::pair() {
   backup_ = start_backup(spec_.guest, backup_options());
-  const bool connected = primary_->wait_for_log("backup connected from", kStartTimeout) &&
-                         backup_->wait_for_log("backup: paired with the primary", kStartTimeout);
+  const bool connected = primary_->wait_for_event("paired", kStartTimeout) &&
+                         backup_->wait_for_event("paired", kStartTimeout);
   const bool ready = connected && (spec_.ready_line.empty() ||
                                    primary_->wait_for_console(spec_.ready_line, kStartTimeout));
   if (!ready) {

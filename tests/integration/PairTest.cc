@@ -504,7 +504,10 @@ TEST(PairLoss, BackupExitsWhenThePrimaryIsKilled) {
   pair.pair();
   ASSERT_EQ(redis_cli(pair.tcp_port(), "INCR k"), "(integer) 1\n");
   pair.primary().kill();
-  EXPECT_EQ(pair.backup().wait_for_exit(kTimeout), std::optional<int>(4)) << pair.diagnostics();
+  EXPECT_EQ(pair.backup().wait_for_exit(kTimeout),
+            std::optional<int>(vmft::cli::kPairBrokenExitCode))
+      << pair.diagnostics();
+  EXPECT_TRUE(pair.backup().has_event("broken")) << pair.diagnostics();
   EXPECT_NE(pair.backup().log().find("the primary is gone"), std::string::npos)
       << pair.diagnostics();
 }
@@ -514,7 +517,10 @@ TEST(PairLoss, PrimaryExitsWhenTheBackupIsKilled) {
   pair.pair();
   ASSERT_EQ(redis_cli(pair.tcp_port(), "INCR k"), "(integer) 1\n");
   pair.backup().kill();
-  EXPECT_EQ(pair.primary().wait_for_exit(kTimeout), std::optional<int>(4)) << pair.diagnostics();
+  EXPECT_EQ(pair.primary().wait_for_exit(kTimeout),
+            std::optional<int>(vmft::cli::kPairBrokenExitCode))
+      << pair.diagnostics();
+  EXPECT_TRUE(pair.primary().has_event("broken")) << pair.diagnostics();
   EXPECT_NE(pair.primary().log().find("the backup is gone"), std::string::npos)
       << pair.diagnostics();
 }
@@ -524,7 +530,10 @@ TEST(PairLoss, PrimaryExitsWhenTheBackupFallsSilent) {
   PairProcesses pair(counter_pair());
   pair.pair();
   ASSERT_TRUE(pair.backup().freeze(kTimeout));
-  EXPECT_EQ(pair.primary().wait_for_exit(kTimeout), std::optional<int>(4)) << pair.diagnostics();
+  EXPECT_EQ(pair.primary().wait_for_exit(kTimeout),
+            std::optional<int>(vmft::cli::kPairBrokenExitCode))
+      << pair.diagnostics();
+  EXPECT_TRUE(pair.primary().has_event("broken")) << pair.diagnostics();
   EXPECT_NE(pair.primary().log().find("the backup sent nothing for"), std::string::npos)
       << pair.diagnostics();
 }
@@ -533,7 +542,10 @@ TEST(PairLoss, BackupExitsWhenThePrimaryFallsSilent) {
   PairProcesses pair(counter_pair());
   pair.pair();
   ASSERT_TRUE(pair.primary().freeze(kTimeout));
-  EXPECT_EQ(pair.backup().wait_for_exit(kTimeout), std::optional<int>(4)) << pair.diagnostics();
+  EXPECT_EQ(pair.backup().wait_for_exit(kTimeout),
+            std::optional<int>(vmft::cli::kPairBrokenExitCode))
+      << pair.diagnostics();
+  EXPECT_TRUE(pair.backup().has_event("broken")) << pair.diagnostics();
   EXPECT_NE(pair.backup().log().find("the primary sent nothing for"), std::string::npos)
       << pair.diagnostics();
 }

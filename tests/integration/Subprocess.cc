@@ -50,15 +50,21 @@ int milliseconds_until(Clock::time_point deadline) {
   return left.count() > 0 ? static_cast<int>(left.count()) : 0;
 }
 
-// Runs in the child: the fds become stdin/stdout/stderr, then the program replaces it.
+// Runs in the child: the fds become stdin/stdout/stderr (and fd 3, if fd3 is not -1), then the
+// program replaces it.
 [[noreturn]] void exec_child(const std::string& path, const std::vector<char*>& argv, pid_t parent,
-                             int stdin_fd, int stdout_fd, int stderr_fd) {
+                             int stdin_fd, int stdout_fd, int stderr_fd, int fd3) {
   ::setpgid(0, 0);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
   ::dup2(stdin_fd, STDIN_FILENO);
   ::dup2(stdout_fd, STDOUT_FILENO);
   ::dup2(stderr_fd, STDERR_FILENO);
+  if (fd3 == 3) {
+    ::fcntl(3, F_SETFD, 0);  // dup2 onto itself would leave it close-on-exec
+  } else if (fd3 >= 0) {
+    ::dup2(fd3, 3);
+  }
   ::execve(path.c_str(), argv.data(), environ);
   static const char kMessage[] = "exec failed\n";
   [[maybe_unused]] ssize_t ignored = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
@@ -67,15 +73,16 @@ int milliseconds_until(Clock::time_point deadline) {
 
 }  // namespace
 
-Subprocess::Subprocess(const std::vector<std::string>& argv) {
+Subprocess::Subprocess(const std::vector<std::string>& argv, bool capture_fd3) {
   if (argv.empty()) throw std::invalid_argument("Subprocess needs a program to run");
   const std::string path = find_program(argv[0]);
   std::vector<char*> args;
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
 
-  std::array<int, 2> out_pipe{}, err_pipe{};
-  if (::pipe2(out_pipe.data(), O_CLOEXEC) != 0 || ::pipe2(err_pipe.data(), O_CLOEXEC) != 0) {
+  std::array<int, 2> out_pipe{}, err_pipe{}, fd3_pipe{-1, -1};
+  if (::pipe2(out_pipe.data(), O_CLOEXEC) != 0 || ::pipe2(err_pipe.data(), O_CLOEXEC) != 0 ||
+      (capture_fd3 && ::pipe2(fd3_pipe.data(), O_CLOEXEC) != 0)) {
     throw_errno("pipe2");
   }
   const int dev_null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -84,7 +91,7 @@ Subprocess::Subprocess(const std::vector<std::string>& argv) {
   const pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ < 0) throw_errno("fork");
-  if (pid_ == 0) exec_child(path, args, parent, dev_null, out_pipe[1], err_pipe[1]);
+  if (pid_ == 0) exec_child(path, args, parent, dev_null, out_pipe[1], err_pipe[1], fd3_pipe[1]);
 
   ::setpgid(pid_, pid_);  // also here, so the group exists before any signal_group()
   ::close(dev_null);
@@ -92,6 +99,10 @@ Subprocess::Subprocess(const std::vector<std::string>& argv) {
   ::close(err_pipe[1]);
   out_.fd = out_pipe[0];
   err_.fd = err_pipe[0];
+  if (capture_fd3) {
+    ::close(fd3_pipe[1]);
+    fd3_ = {fd3_pipe[0], true, {}};
+  }
   pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
   if (pidfd_ < 0 || wake_fd_ < 0) {
@@ -116,16 +127,17 @@ Subprocess::~Subprocess() {
   reader_.join();
   ::close(out_.fd);
   ::close(err_.fd);
+  if (fd3_.fd >= 0) ::close(fd3_.fd);
   ::close(pidfd_);
   ::close(wake_fd_);
 }
 
 void Subprocess::drain_pipes() {
   for (;;) {
-    std::array<pollfd, 3> fds{};
-    std::array<Stream*, 2> streams{};
+    std::array<pollfd, 4> fds{};
+    std::array<Stream*, 3> streams{};
     size_t count = 0;
-    for (Stream* stream : {&out_, &err_}) {
+    for (Stream* stream : {&out_, &err_, &fd3_}) {
       if (!stream->open) continue;
       streams[count] = stream;
       fds[count++] = {stream->fd, POLLIN, 0};
@@ -154,6 +166,7 @@ void Subprocess::drain_pipes() {
   std::lock_guard lock(mutex_);
   out_.open = false;
   err_.open = false;
+  fd3_.open = false;
   output_changed_.notify_all();
 }
 
@@ -165,6 +178,11 @@ std::string Subprocess::stdout_text() const {
 std::string Subprocess::stderr_text() const {
   std::lock_guard lock(mutex_);
   return err_.text;
+}
+
+std::string Subprocess::fd3_text() const {
+  std::lock_guard lock(mutex_);
+  return fd3_.text;
 }
 
 bool Subprocess::wait_for(const Stream& stream, const std::function<bool(const std::string&)>& done,
@@ -182,6 +200,11 @@ bool Subprocess::wait_for_stdout(const std::function<bool(const std::string&)>& 
 bool Subprocess::wait_for_stderr(const std::function<bool(const std::string&)>& done,
                                  Duration timeout) {
   return wait_for(err_, done, timeout);
+}
+
+bool Subprocess::wait_for_fd3(const std::function<bool(const std::string&)>& done,
+                              Duration timeout) {
+  return wait_for(fd3_, done, timeout);
 }
 
 void Subprocess::signal(int signo) {
@@ -214,7 +237,8 @@ std::optional<int> Subprocess::wait_for_exit(Duration timeout) {
   }
   // The pipes close once every process holding them has gone; normally that is now.
   std::unique_lock lock(mutex_);
-  output_changed_.wait_until(lock, deadline, [&] { return !out_.open && !err_.open; });
+  output_changed_.wait_until(lock, deadline,
+                             [&] { return !out_.open && !err_.open && !fd3_.open; });
   return exit_code_;
 }
 

@@ -25,16 +25,18 @@ using Duration = std::chrono::milliseconds;
 /// test takes to say so.
 constexpr Duration scaled(Duration timeout) { return timeout * VMFT_TEST_TIME_SCALE; }
 
-/// A child process with stdout and stderr captured through pipes. A reader thread drains
-/// both pipes all the time, so the child never blocks on a full pipe; every wait is for a
-/// condition on the captured output or on the child's exit, bounded by a timeout.
+/// A child process with stdout and stderr captured through pipes, and optionally its fd 3 too
+/// (where `vmft --events fd:3` writes its lifecycle events). A reader thread drains every pipe
+/// all the time, so the child never blocks on a full pipe; every wait is for a condition on
+/// the captured output or on the child's exit, bounded by a timeout.
 /// Any thread may call any method.
 class Subprocess {
  public:
   /// Starts argv[0] (looked up in PATH) with stdin from /dev/null, as the leader of a new
   /// process group so that signal_group() also reaches its children. The child is killed if
   /// the thread that started it dies. Throws std::runtime_error if it cannot be started.
-  explicit Subprocess(const std::vector<std::string>& argv);
+  /// With `capture_fd3`, the child's fd 3 is a third pipe, read as fd3_text().
+  explicit Subprocess(const std::vector<std::string>& argv, bool capture_fd3 = false);
   /// Kills the process group if the child has not been reaped yet, then reaps it.
   ~Subprocess();
   Subprocess(const Subprocess&) = delete;
@@ -43,11 +45,13 @@ class Subprocess {
   pid_t pid() const { return pid_; }
   std::string stdout_text() const;
   std::string stderr_text() const;
+  std::string fd3_text() const;  ///< empty unless constructed with capture_fd3
 
   /// Waits until `done(captured stdout)` (or stderr) holds, or the timeout passes, or the
   /// stream ends without it holding. Returns whether it held.
   bool wait_for_stdout(const std::function<bool(const std::string&)>& done, Duration timeout);
   bool wait_for_stderr(const std::function<bool(const std::string&)>& done, Duration timeout);
+  bool wait_for_fd3(const std::function<bool(const std::string&)>& done, Duration timeout);
 
   void signal(int signo);        ///< to the child only
   void signal_group(int signo);  ///< to its whole process group
@@ -59,7 +63,7 @@ class Subprocess {
  private:
   struct Stream {
     int fd = -1;
-    bool open = true;
+    bool open = true;  // false once the pipe has ended, or from the start if there is none
     std::string text;
   };
 
@@ -77,6 +81,7 @@ class Subprocess {
   std::condition_variable output_changed_;
   Stream out_;
   Stream err_;
+  Stream fd3_{-1, false, {}};
   std::thread reader_;
 };
 

@@ -109,13 +109,13 @@ TEST(Torture, KillingThePrimaryLosesNoConsoleLine) {
     const auto arbiter = TestArbiter::start(ArbiterKind::kBuiltIn);
     PairProcesses pair(torture_pair({"--arbiter", arbiter->address()}));
     pair.pair();
-    ASSERT_TRUE(pair.primary().wait_for_log("registered at the arbiter at epoch 1", kTimeout))
+    ASSERT_TRUE(pair.primary().wait_for_event("registered", {{"epoch", 1}}, kTimeout))
         << pair.diagnostics();
     const uint64_t kill_at = 200u + 377u * static_cast<uint64_t>(run);
     ASSERT_TRUE(pair.primary().wait_for_console(line_text(kill_at), kTimeout))
         << pair.diagnostics();
     pair.primary().kill();
-    ASSERT_TRUE(pair.backup().wait_for_log(": live at instruction", kTimeout))
+    ASSERT_TRUE(pair.backup().wait_for_event("went_live", kTimeout))
         << pair.diagnostics();
     const auto port = pair.backup().listening_port("udp", kTimeout);
     ASSERT_TRUE(port) << pair.diagnostics();

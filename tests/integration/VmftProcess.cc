@@ -25,15 +25,60 @@ std::vector<std::string> command_line(const std::string& command, const std::str
                                       const std::vector<std::string>& args) {
   std::vector<std::string> argv = {VMFT_BINARY, command, guest_path(guest)};
   argv.insert(argv.end(), args.begin(), args.end());
+  const bool paired = command == "primary" || command == "backup";
+  if (!paired) return argv;
   // A sanitized vmft is several times slower, its io thread too: a side of a pair that does
   // not choose its --peer-timeout gets vmft's default (200 ms) stretched as the tests' own
   // timeouts are.
-  const bool paired = command == "primary" || command == "backup";
-  if (VMFT_TEST_TIME_SCALE > 1 && paired &&
-      std::find(args.begin(), args.end(), "--peer-timeout") == args.end()) {
+  const auto given = [&](const char* option) {
+    return std::find(args.begin(), args.end(), option) != args.end();
+  };
+  if (VMFT_TEST_TIME_SCALE > 1 && !given("--peer-timeout")) {
     argv.insert(argv.end(), {"--peer-timeout", std::to_string(scaled(Duration(200)).count())});
   }
+  if (!given("--events")) argv.insert(argv.end(), {"--events", "fd:3"});
   return argv;
+}
+
+// Whether vmft writes its events to fd 3, which the process then captures.
+bool events_on_fd3(const std::vector<std::string>& argv) {
+  for (size_t i = 0; i + 1 < argv.size(); i++) {
+    if (argv[i] == "--events" && argv[i + 1] == "fd:3") return true;
+  }
+  return false;
+}
+
+std::vector<std::string> wrapped(std::vector<std::string> wrapper,
+                                 const std::vector<std::string>& argv) {
+  wrapper.insert(wrapper.end(), argv.begin(), argv.end());
+  return wrapper;
+}
+
+// The complete lines of `text`, each parsed as an event.
+std::vector<Event> parse_events(const std::string& text) {
+  std::vector<Event> events;
+  size_t start = 0;
+  for (size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
+    events.push_back(nlohmann::json::parse(text.substr(start, end - start)));
+  }
+  return events;
+}
+
+// Whether `event` is named `name` and holds every field of `fields` with the same value.
+bool matches(const Event& event, const std::string& name, const nlohmann::json& fields) {
+  if (event.value("event", "") != name) return false;
+  for (const auto& [key, value] : fields.items()) {
+    if (!event.contains(key) || event.at(key) != value) return false;
+  }
+  return true;
+}
+
+const Event* find_event(const std::vector<Event>& events, const std::string& name,
+                        const nlohmann::json& fields, size_t from) {
+  for (size_t i = from; i < events.size(); i++) {
+    if (matches(events[i], name, fields)) return &events[i];
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -51,33 +96,70 @@ FinishedVmft run_vmft(const std::vector<std::string>& args, Duration timeout) {
   return {code.value_or(-1), p.stdout_text(), p.stderr_text()};
 }
 
+VmftProcess::VmftProcess(Argv command)
+    : process_(command.argv, events_on_fd3(command.argv)) {}
+
 VmftProcess::VmftProcess(const std::string& guest, const std::vector<std::string>& args)
-    : process_(command_line("run", guest, args)) {}
+    : VmftProcess(Argv{command_line("run", guest, args)}) {}
 
 VmftProcess::VmftProcess(const std::string& command, const std::string& guest,
                          const std::vector<std::string>& args)
-    : process_(command_line(command, guest, args)) {}
+    : VmftProcess(Argv{command_line(command, guest, args)}) {}
 
 VmftProcess::VmftProcess(const std::vector<std::string>& wrapper, const std::string& command,
                          const std::string& guest, const std::vector<std::string>& args)
-    : process_([&] {
-        std::vector<std::string> argv = wrapper;
-        const auto vmft = command_line(command, guest, args);
-        argv.insert(argv.end(), vmft.begin(), vmft.end());
-        return argv;
-      }()) {}
+    : VmftProcess(Argv{wrapped(wrapper, command_line(command, guest, args))}) {}
 
 VmftProcess::VmftProcess(const std::vector<std::string>& args)
     : VmftProcess(std::vector<std::string>{}, args) {}
 
 VmftProcess::VmftProcess(const std::vector<std::string>& wrapper,
                          const std::vector<std::string>& args)
-    : process_([&] {
-        std::vector<std::string> argv = wrapper;
-        argv.push_back(VMFT_BINARY);
+    : VmftProcess(Argv{[&] {
+        std::vector<std::string> argv = {VMFT_BINARY};
         argv.insert(argv.end(), args.begin(), args.end());
-        return argv;
-      }()) {}
+        return wrapped(wrapper, argv);
+      }()}) {}
+
+std::optional<Event> VmftProcess::wait_for_event(const std::string& name,
+                                                 const nlohmann::json& fields, size_t from,
+                                                 Duration timeout) {
+  return wait_for_first(
+      [&](const Event& event) { return matches(event, name, fields); }, from, timeout);
+}
+
+std::optional<Event> VmftProcess::wait_for_any_event(const std::vector<std::string>& names,
+                                                     size_t from, Duration timeout) {
+  return wait_for_first(
+      [&](const Event& event) {
+        return std::any_of(names.begin(), names.end(), [&](const std::string& name) {
+          return matches(event, name, nlohmann::json::object());
+        });
+      },
+      from, timeout);
+}
+
+std::optional<Event> VmftProcess::wait_for_first(const std::function<bool(const Event&)>& wanted,
+                                                 size_t from, Duration timeout) {
+  std::optional<Event> found;
+  process_.wait_for_fd3(
+      [&](const std::string& text) {
+        const auto events = parse_events(text);
+        for (size_t i = from; i < events.size() && !found; i++) {
+          if (wanted(events[i])) found = events[i];
+        }
+        return found.has_value();
+      },
+      timeout);
+  return found;
+}
+
+std::vector<Event> VmftProcess::events() const { return parse_events(process_.fd3_text()); }
+
+bool VmftProcess::has_event(const std::string& name, const nlohmann::json& fields,
+                            size_t from) const {
+  return find_event(events(), name, fields, from) != nullptr;
+}
 
 std::optional<uint16_t> VmftProcess::listening_port(const std::string& protocol, Duration timeout) {
   const std::regex line("listening on " + protocol + R"( 127\.0\.0\.1:(\d+))");

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,7 +24,14 @@ struct FinishedVmft {
 /// Runs `vmft <args...>` to its end (at most `timeout`).
 FinishedVmft run_vmft(const std::vector<std::string>& args, Duration timeout);
 
-/// A real `vmft run` process. The guest console is its stdout, vmft's own log its stderr.
+/// A lifecycle event a side of a pair wrote: "event", "time", "pair", "id", "role" and the
+/// event's own fields (cli/Events.h lists them).
+using Event = nlohmann::json;
+
+/// A real `vmft run` process. The guest console is its stdout, vmft's own log its stderr. A side
+/// of a pair (`vmft primary` or `vmft backup`) also writes its lifecycle events, as JSON lines,
+/// to a pipe this reads (`--events fd:3`), unless the test gave it --events itself: tests wait
+/// for what a side does through these, not through the sentences of its log.
 class VmftProcess {
  public:
   /// Starts `vmft run <guest_path(guest)> <args...>`.
@@ -49,6 +58,28 @@ class VmftProcess {
   /// Waits until `text` appears in vmft's log at or after byte `from` (the log's size taken
   /// earlier, so that only lines logged since count).
   bool wait_for_log(const std::string& text, size_t from, Duration timeout);
+
+  /// Waits until the side has written an event named `name` whose fields include every one of
+  /// `fields` (e.g. {{"epoch", 2}}), as its `from`-th event or later (from: events().size()
+  /// taken earlier). Returns that event, or nullopt if none came within the timeout.
+  std::optional<Event> wait_for_event(const std::string& name, const nlohmann::json& fields,
+                                      size_t from, Duration timeout);
+  std::optional<Event> wait_for_event(const std::string& name, const nlohmann::json& fields,
+                                      Duration timeout) {
+    return wait_for_event(name, fields, 0, timeout);
+  }
+  std::optional<Event> wait_for_event(const std::string& name, Duration timeout) {
+    return wait_for_event(name, nlohmann::json::object(), 0, timeout);
+  }
+  /// Waits until the side has written any event named one of `names` (as its `from`-th or
+  /// later), e.g. {"alone", "lost"} for whatever the arbiter decided; returns it.
+  std::optional<Event> wait_for_any_event(const std::vector<std::string>& names, size_t from,
+                                          Duration timeout);
+  /// The events written so far, in order.
+  std::vector<Event> events() const;
+  /// Whether an event named `name` with `fields` was written (as the `from`-th or later).
+  bool has_event(const std::string& name,
+                 const nlohmann::json& fields = nlohmann::json::object(), size_t from = 0) const;
 
   std::string console() const { return process_.stdout_text(); }
   std::string log() const { return process_.stderr_text(); }
@@ -89,6 +120,13 @@ class VmftProcess {
   std::optional<int> wait_for_exit(Duration timeout);
 
  private:
+  struct Argv {
+    std::vector<std::string> argv;  ///< the whole command line, wrapper and vmft included
+  };
+  explicit VmftProcess(Argv command);
+  std::optional<Event> wait_for_first(const std::function<bool(const Event&)>& wanted, size_t from,
+                                      Duration timeout);
+
   Subprocess process_;
 };
 
