@@ -38,8 +38,18 @@ std::deque<HostInput> InputQueue::take_all() {
 
 void InputQueue::wait() {
   std::unique_lock lock(mutex_);
-  cv_.wait(lock,
-           [this] { return !inputs_.empty() || stop_.load(std::memory_order_relaxed) || wake_; });
+  const auto arrived = [this] {
+    return !inputs_.empty() || stop_.load(std::memory_order_relaxed) || wake_;
+  };
+  if (idle_) {
+    while (!arrived()) {
+      lock.unlock();
+      idle_();
+      lock.lock();
+    }
+  } else {
+    cv_.wait(lock, arrived);
+  }
   wake_ = false;
 }
 

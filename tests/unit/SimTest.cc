@@ -8,9 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "Fakes.h"
+#include "vmft/hypervisor/LiveRole.h"
+#include "vmft/sim/Fiber.h"
 #include "vmft/sim/Network.h"
 #include "vmft/sim/Random.h"
 #include "vmft/sim/Scheduler.h"
+#include "vmft/sim/Vcpu.h"
 
 namespace vmft::sim {
 namespace {
@@ -240,6 +244,99 @@ TEST(SimNetwork, ConnectingWhereNobodyListensIsRefusedAndAcrossAPartitionTimesOu
   EXPECT_EQ(timed_out, "");
   s.run_until(milliseconds(50));
   EXPECT_EQ(timed_out, "timed out");
+}
+
+TEST(SimFiber, RunsItsBodyOnlyBetweenResumeAndYield) {
+  std::vector<std::string> steps;
+  Fiber fiber([&](Fiber& self) {
+    steps.push_back("body 1");
+    self.yield();
+    steps.push_back("body 2");
+  });
+  steps.push_back("before");
+  EXPECT_TRUE(fiber.resume());
+  steps.push_back("between");
+  EXPECT_FALSE(fiber.resume());
+  EXPECT_TRUE(fiber.done());
+  EXPECT_EQ(steps, (std::vector<std::string>{"before", "body 1", "between", "body 2"}));
+}
+
+TEST(SimFiber, WhatTheBodyThrowsReachesResume) {
+  Fiber fiber([](Fiber&) { throw std::runtime_error("from the body"); });
+  EXPECT_THROW(fiber.resume(), std::runtime_error);
+  EXPECT_TRUE(fiber.done());
+}
+
+// A test guest on a real Machine and LiveRole in the simulation of `seed`, with `noise` tasks
+// at times drawn from `noise_seed` (they cut the vCPU's slices at other places, and draw nothing
+// from the simulation's own seed); stopped at `stop_at` of simulated time if it has not exited.
+struct GuestRun {
+  hypervisor::RunResult result;
+  std::string console;
+  Time ended{0};
+  uint64_t digest = 0;
+};
+GuestRun run_guest(const std::string& guest, uint64_t seed, uint64_t noise_seed, int noise,
+                   Time stop_at) {
+  Scheduler s(seed);
+  GuestRun run;
+  hypervisor::InputQueue inputs;
+  NoNetwork net;
+  Vcpu vcpu(s, guest, inputs);
+  hypervisor::LiveRole live({vcpu.clock(), vcpu.entropy(), vcpu.timer(), net}, inputs, nullptr);
+  hypervisor::MachineConfig config;
+  config.ram_size = 16ULL << 20;
+  config.console = [&](std::span<const uint8_t> bytes) {
+    run.console.append(bytes.begin(), bytes.end());
+  };
+  hypervisor::Machine machine(testing::test_guest(guest), config, vcpu.wrap(live));
+  vcpu.start(machine, [&](const hypervisor::RunResult& r) {
+    run.result = r;
+    run.ended = s.now();
+  });
+  Random noise_times(noise_seed);
+  for (int i = 0; i < noise; i++) {
+    s.at(Time(noise_times.below(static_cast<uint64_t>(stop_at.count()))), "noise", [] {});
+  }
+  s.at(stop_at, "stop", [&] { vcpu.request_stop(); });
+  while (s.step()) {
+  }
+  run.digest = s.trace().digest();
+  return run;
+}
+
+// bench/guests/ticker.c: a 100 Hz timer re-armed from a clock read, 300 ticks, idling between.
+TEST(SimVcpu, AGuestRunsInSimulatedTimeIdlingBetweenItsTimerTicks) {
+  const GuestRun run = run_guest("ticker", 1, 0, 0, milliseconds(10000));
+  EXPECT_EQ(run.result.outcome, hypervisor::RunResult::Outcome::kExited) << run.result.report;
+  EXPECT_EQ(run.result.exit_code, 0);
+  EXPECT_EQ(run.console, "ticker: 300 ticks\n");
+  // 300 ticks of 10 ms: 3 s of simulated time, however long the host took.
+  EXPECT_GE(run.ended, milliseconds(3000));
+  EXPECT_LT(run.ended, milliseconds(3100));
+}
+
+// Where the slices end must not matter: an input due at a time reaches the guest at the
+// instruction that time stands for. The busy torture guest's ticks land in the middle of its
+// work, and it mixes every clock, counter and the place each tick landed into its console lines.
+TEST(SimVcpu, TheGuestRunsTheSameWhateverElseTheSimulationDoes) {
+  const GuestRun quiet = run_guest("torture_busy", 1, 0, 0, milliseconds(30));
+  EXPECT_EQ(quiet.result.outcome, hypervisor::RunResult::Outcome::kStopped) << quiet.result.report;
+  EXPECT_NE(quiet.console.find("torture: line 5 "), std::string::npos) << quiet.console;
+  for (uint64_t noise_seed : {2, 3, 4}) {
+    const GuestRun busy = run_guest("torture_busy", 1, noise_seed, 3000, milliseconds(30));
+    EXPECT_EQ(busy.result.instructions, quiet.result.instructions) << "noise " << noise_seed;
+    EXPECT_EQ(busy.console, quiet.console) << "noise " << noise_seed;
+  }
+}
+
+TEST(SimVcpu, OneSeedReplaysBitForBit) {
+  const GuestRun a = run_guest("torture_busy", 9, 9, 500, milliseconds(20));
+  const GuestRun b = run_guest("torture_busy", 9, 9, 500, milliseconds(20));
+  EXPECT_EQ(a.digest, b.digest);
+  EXPECT_EQ(a.console, b.console);
+  const GuestRun c = run_guest("torture_busy", 10, 9, 500, milliseconds(20));
+  EXPECT_NE(a.console, c.console) << "the guest's entropy comes from the seed";
 }
 
 }  // namespace

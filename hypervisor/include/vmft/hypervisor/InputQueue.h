@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <variant>
 
@@ -39,6 +40,11 @@ class InputQueue {
   std::deque<HostInput> take_all();
   /// Blocks until an input, a stop request or a wake() arrives (vCPU thread).
   void wait();
+  /// How wait() waits while nothing has arrived: by default on a condition variable, for a
+  /// push from another thread. A simulation runs the producers on its scheduler's thread while
+  /// the vCPU is parked (sim/Fiber.h), so it passes a function that hands control back to the
+  /// scheduler and returns once the vCPU runs again. Set before the vCPU runs.
+  void set_idler(std::function<void()> idle) { idle_ = std::move(idle); }
 
  private:
   std::mutex mutex_;
@@ -47,6 +53,7 @@ class InputQueue {
   std::atomic<bool> attention_{false};
   std::atomic<bool> stop_{false};
   bool wake_ = false;  ///< under mutex_
+  std::function<void()> idle_;
 };
 
 }  // namespace vmft::hypervisor

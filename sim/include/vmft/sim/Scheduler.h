@@ -13,6 +13,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -73,6 +74,11 @@ class Scheduler {
   /// Runs every task due at or before `deadline`, then moves time to it.
   void run_until(Time deadline);
   size_t pending() const { return queue_.size(); }
+  /// When the next task is due, or nullopt if none is.
+  std::optional<Time> next_due() const {
+    if (queue_.empty()) return std::nullopt;
+    return queue_.begin()->first.first;
+  }
 
  private:
   struct Entry {

@@ -1,0 +1,167 @@
+#pragma once
+// A guest's vCPU in the simulation: a real Machine on Unicorn, run in a fiber in slices the
+// scheduler hands out, so that it takes its turn among the simulation's other tasks. Simulated
+// time passes as the guest executes, one nanosecond per instruction, and not at all while it
+// idles: a slice ends when the next task is due, so an input due at a time reaches the guest at
+// the instruction that time stands for, whatever the slices. The guest's clock, timer and
+// entropy are the simulation's (Vcpu::host()); its role is the real one (a LiveRole, say),
+// wrapped so that it yields at the end of each slice and while the guest idles.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "vmft/devices/Entropy.h"
+#include "vmft/devices/HostClock.h"
+#include "vmft/devices/Nic.h"
+#include "vmft/devices/Timer.h"
+#include "vmft/hypervisor/InputQueue.h"
+#include "vmft/hypervisor/Machine.h"
+#include "vmft/hypervisor/Role.h"
+#include "vmft/sim/Fiber.h"
+#include "vmft/sim/Scheduler.h"
+
+namespace vmft::sim {
+
+class Vcpu;
+
+/// The real role, wrapped: every call goes to it; should_stop() also parks the vCPU at the end
+/// of its slice.
+class SlicedRole final : public hypervisor::Role {
+ public:
+  SlicedRole(Vcpu& vcpu, hypervisor::Role& inner, hypervisor::InputQueue& inputs);
+
+  devices::TimerBackend& timer() override { return inner_.timer(); }
+  devices::NetBackend& net() override { return inner_.net(); }
+  uint64_t clock(logchannel::ClockSource source, uint64_t icount) override;
+  uint64_t entropy(uint64_t icount) override;
+  void take_inputs(uint64_t icount, std::vector<hypervisor::HostInput>& out) override;
+  void wait_for_input(uint64_t icount) override;
+  bool should_stop(uint64_t icount) override;
+  void hold(uint64_t executed, uint64_t icount) override;
+  void interrupt_taken(uint64_t icount, uint32_t cause, uint64_t pc) override;
+  bool output(uint64_t icount, const logchannel::Output& output) override;
+  bool outputs_made(uint64_t icount) override;
+  void digest(uint64_t icount, const logchannel::StateDigest& digest) override;
+  void end(uint64_t icount, const logchannel::RunEnd& end,
+           const logchannel::StateDigest& final) override;
+  void boundary_done(uint64_t icount, uint64_t pc) override;
+
+  /// The vCPU's slice now ends at `icount`: the machine looks at the block boundary there.
+  void slice_ends_at(uint64_t icount);
+
+ private:
+  void at(uint64_t icount);  // the vCPU reached `icount`
+  void sync();               // takes the inner role's due count and run limit
+
+  Vcpu& vcpu_;
+  hypervisor::Role& inner_;
+  uint64_t slice_end_ = UINT64_MAX;
+};
+
+class Vcpu {
+ public:
+  /// The most a slice runs: a guest that neither idles nor waits for anything still lets the
+  /// rest of the simulation run every simulated millisecond.
+  static constexpr uint64_t kMaxSliceInstructions = 1'000'000;
+  /// The guest's wall clock at simulated time 0: 2026-01-01T00:00:00Z.
+  static constexpr uint64_t kWallAtZeroNs = 1'767'225'600ULL * 1'000'000'000ULL;
+
+  /// `name`: for the trace.
+  Vcpu(Scheduler& scheduler, std::string name, hypervisor::InputQueue& inputs);
+  ~Vcpu();
+
+  /// The guest's clock, timer and entropy, on the simulation's time and seed.
+  devices::HostClock& clock() { return clock_; }
+  devices::TimerBackend& timer() { return timer_; }
+  devices::EntropySource& entropy() { return entropy_; }
+
+  /// Wraps the machine's real role; the Machine is built with the result.
+  SlicedRole& wrap(hypervisor::Role& inner);
+  /// Starts `machine` (built with wrap()'s role) in the next slice; `done` gets how its run
+  /// ended, in a task of its own.
+  void start(hypervisor::Machine& machine, std::function<void(const hypervisor::RunResult&)> done);
+
+  /// From a task: hands the guest an input (it takes it at the instruction it is at now).
+  void deliver(hypervisor::HostInput input);
+  /// From a task: asks the machine to stop (its run ends soon after, and `done` follows).
+  void request_stop();
+
+  /// The simulated time the guest is at: in a slice, the slice's start plus the instructions
+  /// run since; otherwise the scheduler's time.
+  Time now() const;
+  bool running() const { return fiber_ && !fiber_->done(); }
+  uint64_t instructions() const { return icount_; }
+
+ private:
+  friend class SlicedRole;
+  enum class State { kNotStarted, kScheduled, kRunning, kSliceEnded, kIdle, kDone };
+
+  class Clock final : public devices::HostClock {
+   public:
+    explicit Clock(Vcpu& vcpu) : vcpu_(vcpu) {}
+    uint64_t wall_ns() override { return kWallAtZeroNs + mono_ns(); }
+    uint64_t mono_ns() override { return static_cast<uint64_t>(vcpu_.now().count()); }
+
+   private:
+    Vcpu& vcpu_;
+  };
+  class Timer final : public devices::TimerBackend {
+   public:
+    explicit Timer(Vcpu& vcpu) : vcpu_(vcpu) {}
+    void arm(uint64_t deadline_mono_ns, uint64_t generation) override;
+    void disarm() override;
+
+   private:
+    Vcpu& vcpu_;
+    Scheduler::TaskId task_ = 0;
+  };
+  class Entropy final : public devices::EntropySource {
+   public:
+    explicit Entropy(Random random) : random_(random) {}
+    uint64_t next() override { return random_.next(); }
+
+   private:
+    Random random_;
+  };
+
+  void reached(uint64_t icount) { icount_ = icount; }
+  void end_of_slice();   // fiber: the slice is used up
+  void idle();           // fiber: the guest waits for an input
+  void schedule_slice(Time at);
+  void run_slice();
+  /// Shortens the running slice so that it ends by simulated time `t` (fiber).
+  void limit_slice_to(Time t);
+
+  Scheduler& scheduler_;
+  std::string name_;
+  hypervisor::InputQueue& inputs_;
+  Clock clock_{*this};
+  Timer timer_{*this};
+  Entropy entropy_;
+  std::unique_ptr<SlicedRole> role_;
+  std::unique_ptr<Fiber> fiber_;
+  hypervisor::RunResult result_;
+  std::function<void(const hypervisor::RunResult&)> done_;
+  State state_ = State::kNotStarted;
+  uint64_t icount_ = 0;
+  Time slice_start_{0};
+  uint64_t slice_start_icount_ = 0;
+  Time idle_since_{0};
+};
+
+/// A NIC back end with nothing behind it: a guest that serves no one, for a vCPU on its own.
+class NoNetwork final : public devices::NetBackend {
+ public:
+  bool has_udp() const override { return false; }
+  bool has_tcp() const override { return false; }
+  std::optional<devices::FrameConfig> frames() const override { return std::nullopt; }
+  void send_frame(std::vector<uint8_t>) override {}
+  void send_udp(uint32_t, uint32_t, std::vector<uint8_t>) override {}
+  void send_tcp(uint32_t, std::vector<uint8_t>) override {}
+  void close_tcp(uint32_t) override {}
+  void delivered(const devices::NetEvent&) override {}
+};
+
+}  // namespace vmft::sim
