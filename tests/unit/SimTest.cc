@@ -11,6 +11,7 @@
 #include "Fakes.h"
 #include "vmft/hypervisor/LiveRole.h"
 #include "vmft/sim/Fiber.h"
+#include "vmft/sim/IncrClients.h"
 #include "vmft/sim/Network.h"
 #include "vmft/sim/Random.h"
 #include "vmft/sim/Scheduler.h"
@@ -337,6 +338,56 @@ TEST(SimVcpu, OneSeedReplaysBitForBit) {
   EXPECT_EQ(a.console, b.console);
   const GuestRun c = run_guest("torture_busy", 10, 9, 500, milliseconds(20));
   EXPECT_NE(a.console, c.console) << "the guest's entropy comes from the seed";
+}
+
+// The counter guest serving simulated clients for `run_for` of simulated time: every value each
+// was answered, in the order answered.
+struct CounterRun {
+  std::vector<std::vector<long long>> answers;
+  uint64_t answered = 0;
+  long long highest = 0;
+  std::vector<std::string> problems;
+  uint64_t digest = 0;
+};
+CounterRun serve_counter(uint64_t seed, int clients, Time run_for) {
+  Scheduler s(seed);
+  hypervisor::InputQueue inputs;
+  Vcpu vcpu(s, "counter", inputs);
+  IncrClients incr(s, vcpu, {.clients = clients});
+  hypervisor::LiveRole live({vcpu.clock(), vcpu.entropy(), vcpu.timer(), incr}, inputs, nullptr);
+  hypervisor::MachineConfig config;
+  config.ram_size = 16ULL << 20;
+  hypervisor::Machine machine(testing::test_guest("counter"), config, vcpu.wrap(live));
+  vcpu.start(machine, [](const hypervisor::RunResult&) {});
+  incr.start();
+  s.at(run_for, "stop", [&] { vcpu.request_stop(); });
+  while (s.step()) {
+  }
+  return {incr.answers(), incr.answered(), incr.highest(), incr.problems(), s.trace().digest()};
+}
+
+TEST(SimIncrClients, TheCounterGuestAnswersEveryClientEachIncrOnce) {
+  const CounterRun run = serve_counter(1, 8, milliseconds(50));
+  EXPECT_EQ(run.problems, std::vector<std::string>{});
+  EXPECT_GT(run.answered, 1000u);
+  // One key: the answers are 1..N, each given to one client once.
+  std::set<long long> values;
+  for (const auto& client : run.answers) {
+    EXPECT_FALSE(client.empty());
+    values.insert(client.begin(), client.end());
+  }
+  EXPECT_EQ(values.size(), run.answered);
+  EXPECT_EQ(*values.begin(), 1);
+  EXPECT_EQ(run.highest, static_cast<long long>(run.answered));
+}
+
+TEST(SimIncrClients, OneSeedAnswersTheSameAndAnotherSeedOtherwise) {
+  const CounterRun a = serve_counter(5, 4, milliseconds(20));
+  const CounterRun b = serve_counter(5, 4, milliseconds(20));
+  EXPECT_EQ(a.answers, b.answers);
+  EXPECT_EQ(a.digest, b.digest);
+  const CounterRun c = serve_counter(6, 4, milliseconds(20));
+  EXPECT_NE(a.answers, c.answers) << "the latencies come from the seed";
 }
 
 }  // namespace
