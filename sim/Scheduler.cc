@@ -30,14 +30,14 @@ std::string Trace::tail() const {
 
 Scheduler::Scheduler(uint64_t seed) : random_(seed) {}
 
-Scheduler::TaskId Scheduler::after(Time delay, std::string what, Task task) {
-  return at(now_ + std::max(delay, Time{0}), std::move(what), std::move(task));
+Scheduler::TaskId Scheduler::after(Time delay, std::string what, Task task, Kind kind) {
+  return at(now_ + std::max(delay, Time{0}), std::move(what), std::move(task), kind);
 }
 
-Scheduler::TaskId Scheduler::at(Time when, std::string what, Task task) {
+Scheduler::TaskId Scheduler::at(Time when, std::string what, Task task, Kind kind) {
   const TaskId id = next_id_++;
   const Time due = std::max(when, now_);
-  queue_.emplace(Key{due, id}, Entry{std::move(what), std::move(task)});
+  queue_.emplace(Key{due, id}, Entry{std::move(what), std::move(task), kind});
   due_.emplace(id, due);
   return id;
 }
@@ -47,6 +47,14 @@ void Scheduler::cancel(TaskId id) {
   if (it == due_.end()) return;
   queue_.erase(Key{it->second, id});
   due_.erase(it);
+}
+
+std::optional<Time> Scheduler::next_due(std::optional<Kind> skip) const {
+  // Slices are one per vCPU: skipping them looks at a handful of entries at most.
+  for (const auto& [key, entry] : queue_) {
+    if (!skip || entry.kind != *skip) return key.first;
+  }
+  return std::nullopt;
 }
 
 bool Scheduler::step() {

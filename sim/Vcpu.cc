@@ -119,26 +119,28 @@ Vcpu::Vcpu(Scheduler& scheduler, std::string name, hypervisor::InputQueue& input
       entropy_(scheduler.random().fork()) {}
 
 Vcpu::~Vcpu() {
-  // A run still going (the simulation ended first) is stopped and run to its end here, while
-  // its machine, which must outlive this, still exists.
+  // A run still going (the simulation ended first, or the process was killed) is stopped and
+  // run to its end here, before its machine and roles go.
   if (fiber_ && !fiber_->done()) {
+    killed_ = true;  // what it does now reaches nobody
     inputs_.request_stop();
     while (fiber_->resume()) {
     }
   }
 }
 
-SlicedRole& Vcpu::wrap(hypervisor::Role& inner) {
-  role_ = std::make_unique<SlicedRole>(*this, inner, inputs_);
-  return *role_;
+void Vcpu::boot_role(hypervisor::GuestImage image, hypervisor::MachineConfig config,
+                     std::unique_ptr<hypervisor::Role> role) {
+  inner_ = std::move(role);
+  role_ = std::make_unique<SlicedRole>(*this, *inner_, inputs_);
+  machine_ = std::make_unique<hypervisor::Machine>(std::move(image), std::move(config), *role_);
 }
 
-void Vcpu::start(hypervisor::Machine& machine,
-                 std::function<void(const hypervisor::RunResult&)> done) {
+void Vcpu::start(std::function<void(const hypervisor::RunResult&)> done) {
   done_ = std::move(done);
-  fiber_ = std::make_unique<Fiber>([this, &machine](Fiber&) {
+  fiber_ = std::make_unique<Fiber>([this](Fiber&) {
     inputs_.set_idler([this] { idle(); });
-    result_ = machine.run();
+    result_ = machine_->run();
   });
   schedule_slice(scheduler_.now());
 }
@@ -149,16 +151,19 @@ Time Vcpu::now() const {
 }
 
 void Vcpu::schedule_slice(Time at) {
-  if (state_ == State::kScheduled || state_ == State::kDone) return;
+  if (killed_ || state_ == State::kScheduled || state_ == State::kDone) return;
   state_ = State::kScheduled;
-  scheduler_.at(at, name_ + ": vCPU runs", [this] { run_slice(); });
+  scheduler_.at(at, name_ + ": vCPU runs", [this] { run_slice(); }, Scheduler::Kind::kSlice);
 }
 
 void Vcpu::run_slice() {
+  if (killed_) return;
   slice_start_ = scheduler_.now();
   slice_start_icount_ = icount_;
-  uint64_t length = kMaxSliceInstructions;
-  if (const auto next = scheduler_.next_due()) {
+  // Another vCPU's slice does not cut this one: whatever it sends during its own slice
+  // arrives at least kLookahead after it, and it is no earlier in simulated time than this one.
+  uint64_t length = kLookaheadInstructions;
+  if (const auto next = scheduler_.next_due(Scheduler::Kind::kSlice)) {
     const auto until = static_cast<uint64_t>(std::max<int64_t>((*next - slice_start_).count(), 1));
     length = std::min(length, until);
   }
@@ -189,6 +194,18 @@ void Vcpu::idle() {
   fiber_->yield();
 }
 
+void Vcpu::park() { idle(); }
+
+void Vcpu::poke() {
+  if (state_ == State::kIdle) schedule_slice(std::max(scheduler_.now(), idle_since_));
+}
+
+void Vcpu::kill() {
+  killed_ = true;
+  timer_.disarm();
+  scheduler_.note(name_ + ": killed");
+}
+
 void Vcpu::limit_slice_to(Time t) {
   if (state_ != State::kRunning) return;
   const Time at = now();
@@ -197,13 +214,14 @@ void Vcpu::limit_slice_to(Time t) {
 }
 
 void Vcpu::deliver(HostInput input) {
+  if (killed_) return;
   inputs_.push(std::move(input));
-  if (state_ == State::kIdle) schedule_slice(std::max(scheduler_.now(), idle_since_));
+  poke();
 }
 
 void Vcpu::request_stop() {
   inputs_.request_stop();
-  if (state_ == State::kIdle) schedule_slice(std::max(scheduler_.now(), idle_since_));
+  poke();
 }
 
 }  // namespace vmft::sim

@@ -59,11 +59,14 @@ class Scheduler {
   Trace& trace() { return trace_; }
   const Trace& trace() const { return trace_; }
 
+  /// What a task is, for next_due(): a vCPU's slice, or anything else.
+  enum class Kind { kOther, kSlice };
+
   /// Runs `task` at now() + delay (a negative delay counts as none). `what` names it in the
   /// trace.
-  TaskId after(Time delay, std::string what, Task task);
+  TaskId after(Time delay, std::string what, Task task, Kind kind = Kind::kOther);
   /// Runs `task` at `when`, or now if that has passed.
-  TaskId at(Time when, std::string what, Task task);
+  TaskId at(Time when, std::string what, Task task, Kind kind = Kind::kOther);
   /// Forgets a task that has not run; a task that ran or was cancelled is ignored.
   void cancel(TaskId id);
   /// Writes a line to the trace at now(), for what happens inside a task.
@@ -74,16 +77,15 @@ class Scheduler {
   /// Runs every task due at or before `deadline`, then moves time to it.
   void run_until(Time deadline);
   size_t pending() const { return queue_.size(); }
-  /// When the next task is due, or nullopt if none is.
-  std::optional<Time> next_due() const {
-    if (queue_.empty()) return std::nullopt;
-    return queue_.begin()->first.first;
-  }
+  /// When the next task is due, or nullopt if none is; `skip`: of the tasks of another kind
+  /// (a vCPU's slice asks when the next task that is not a slice is due).
+  std::optional<Time> next_due(std::optional<Kind> skip = std::nullopt) const;
 
  private:
   struct Entry {
     std::string what;
     Task task;
+    Kind kind = Kind::kOther;
   };
   // Keyed by (time, order of scheduling): the first entry is the next to run.
   using Key = std::pair<Time, TaskId>;

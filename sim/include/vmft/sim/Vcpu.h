@@ -4,8 +4,8 @@
 // time passes as the guest executes, one nanosecond per instruction, and not at all while it
 // idles: a slice ends when the next task is due, so an input due at a time reaches the guest at
 // the instruction that time stands for, whatever the slices. The guest's clock, timer and
-// entropy are the simulation's (Vcpu::host()); its role is the real one (a LiveRole, say),
-// wrapped so that it yields at the end of each slice and while the guest idles.
+// entropy are the simulation's; its role is the real one (a LiveRole, say), wrapped so that it
+// yields at the end of each slice and while the guest idles.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -62,9 +62,12 @@ class SlicedRole final : public hypervisor::Role {
 
 class Vcpu {
  public:
-  /// The most a slice runs: a guest that neither idles nor waits for anything still lets the
-  /// rest of the simulation run every simulated millisecond.
-  static constexpr uint64_t kMaxSliceInstructions = 1'000'000;
+  /// The most a slice runs, and the least time anything one simulated process sends another
+  /// takes to arrive (LogLink and IncrClients hold to it): a vCPU whose slice starts at t can
+  /// run to t + kLookahead without missing an input another vCPU makes meanwhile, since every
+  /// other vCPU is at t or later. 10 us: 10,000 instructions.
+  static constexpr Time kLookahead = std::chrono::microseconds(10);
+  static constexpr uint64_t kLookaheadInstructions = 10'000;
   /// The guest's wall clock at simulated time 0: 2026-01-01T00:00:00Z.
   static constexpr uint64_t kWallAtZeroNs = 1'767'225'600ULL * 1'000'000'000ULL;
 
@@ -77,16 +80,33 @@ class Vcpu {
   devices::TimerBackend& timer() { return timer_; }
   devices::EntropySource& entropy() { return entropy_; }
 
-  /// Wraps the machine's real role; the Machine is built with the result.
-  SlicedRole& wrap(hypervisor::Role& inner);
-  /// Starts `machine` (built with wrap()'s role) in the next slice; `done` gets how its run
-  /// ended, in a task of its own.
-  void start(hypervisor::Machine& machine, std::function<void(const hypervisor::RunResult&)> done);
+  /// Builds the machine of `image` with `role` (the real one, built with clock(), timer() and
+  /// entropy()), which this keeps: the machine, its role and its fiber end together, the run
+  /// first. Returns the role.
+  template <typename R>
+  R& boot(hypervisor::GuestImage image, hypervisor::MachineConfig config, std::unique_ptr<R> role) {
+    R& kept = *role;
+    boot_role(std::move(image), std::move(config), std::move(role));
+    return kept;
+  }
+  /// Starts the machine in the next slice; `done` gets how its run ended.
+  void start(std::function<void(const hypervisor::RunResult&)> done);
 
   /// From a task: hands the guest an input (it takes it at the instruction it is at now).
   void deliver(hypervisor::HostInput input);
   /// From a task: asks the machine to stop (its run ends soon after, and `done` follows).
   void request_stop();
+  /// The vCPU's fiber: parks it until poke(), for code that waits for something a task will
+  /// bring (a backup waiting for its primary's log).
+  void park();
+  /// From a task: a vCPU parked in park() (or idling) runs again.
+  void poke();
+  /// The process died (kill -9): the vCPU never runs again, whatever is delivered to it. Its
+  /// machine is stopped and run to its end only when this is destroyed.
+  void kill();
+  bool killed() const { return killed_; }
+  /// Whether its machine was asked to stop: code that parks to wait gives up.
+  bool stopping() const { return inputs_.stop_requested(); }
 
   /// The simulated time the guest is at: in a slice, the slice's start plus the instructions
   /// run since; otherwise the scheduler's time.
@@ -126,6 +146,8 @@ class Vcpu {
     Random random_;
   };
 
+  void boot_role(hypervisor::GuestImage image, hypervisor::MachineConfig config,
+                 std::unique_ptr<hypervisor::Role> role);
   void reached(uint64_t icount) { icount_ = icount; }
   void end_of_slice();   // fiber: the slice is used up
   void idle();           // fiber: the guest waits for an input
@@ -140,7 +162,10 @@ class Vcpu {
   Clock clock_{*this};
   Timer timer_{*this};
   Entropy entropy_;
+  // Destroyed in this order after the destructor ends the run: fiber, machine, roles.
+  std::unique_ptr<hypervisor::Role> inner_;
   std::unique_ptr<SlicedRole> role_;
+  std::unique_ptr<hypervisor::Machine> machine_;
   std::unique_ptr<Fiber> fiber_;
   hypervisor::RunResult result_;
   std::function<void(const hypervisor::RunResult&)> done_;
@@ -149,6 +174,7 @@ class Vcpu {
   Time slice_start_{0};
   uint64_t slice_start_icount_ = 0;
   Time idle_since_{0};
+  bool killed_ = false;
 };
 
 /// A NIC back end with nothing behind it: a guest that serves no one, for a vCPU on its own.
