@@ -127,7 +127,7 @@ void Redundancy::work() {
 void Redundancy::go_on_alone() {
   state_ = State::kAlone;
   s_.gate.open();
-  s_.channel.accept(logchannel::ChannelPrimary::Accepting::kJoiners);
+  s_.channel.accept(channel::ChannelPrimary::Accepting::kJoiners);
 }
 
 // io thread. A backup still joining, that the arbiter never heard of, can just be forgotten;
