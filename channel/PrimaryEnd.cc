@@ -421,7 +421,6 @@ void ChannelPrimary::lose(const std::string& why) {
     if (phase_ == Phase::kWaiting || shut_down_) return;
     lost_ = why;
     phase_ = Phase::kWaiting;
-    accepting_ = Accepting::kNothing;  // until whoever decides what comes next says
     // Before the socket closes: the vCPU must not write to a closed descriptor.
     fd_ = session_fd_ = -1;
     pending_.clear();

@@ -639,6 +639,20 @@ TEST_F(Channel, ThePrimaryLearnsWhenTheBackupGoes) {
   EXPECT_TRUE(primary_->lost().has_value());
 }
 
+// The channel reports the loss and decides nothing: which backup comes next is its caller's
+// to say (cli/Redundancy says none until it knows). Told nothing, it takes what it took before.
+TEST_F(Channel, LosingItsBackupLeavesWhichBackupComesNextToItsCaller) {
+  start(config(), config());
+  ASSERT_TRUE(pair());
+  std::promise<void> lost;
+  primary_->on_peer_lost([&](const std::string&) { lost.set_value(); });
+  backup_->shutdown();
+  ASSERT_EQ(lost.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto& next = *extra_.emplace_back(std::make_unique<ChannelBackup>(io_, config()));
+  EXPECT_TRUE(next.connect(primary_->local_endpoint()));
+  EXPECT_TRUE(primary_->wait_for_backup());
+}
+
 TEST_F(Channel, TheBackupSeesTheEndWhenThePrimaryGoes) {
   start(config(), config());
   ASSERT_TRUE(pair());

@@ -49,7 +49,8 @@ class ChannelPrimary final : public logchannel::RecordSink {
                  Accepting accepting = Accepting::kFirstBackup);
   ~ChannelPrimary() override;
 
-  /// Any thread: which backup to take when there is none. Losing a backup sets kNothing.
+  /// Any thread: which backup to take when there is none. Losing a backup changes nothing
+  /// here: whoever hears of the loss (on_peer_lost) decides what comes next.
   void accept(Accepting what);
   /// Called on the io thread when a joining backup passed the handshake, with the session
   /// that names it. The caller then sends it RAM (send_ram) while the guest runs, and the
@@ -73,7 +74,8 @@ class ChannelPrimary final : public logchannel::RecordSink {
 
   /// Called on the io thread whenever the backup's acknowledgement rises, with its seq.
   void on_ack(std::function<void(uint64_t)> f) { on_ack_ = std::move(f); }
-  /// Called once on the io thread when the backup is lost, with why.
+  /// Called once on the io thread when the backup is lost, with why. Until it returns no other
+  /// backup passes the handshake (that is the io thread's too), so it may call accept() first.
   void on_peer_lost(std::function<void(const std::string&)> f) { on_lost_ = std::move(f); }
 
   /// Accepts backups until one passes the handshake (refusing, and logging, any that does not
