@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <time.h>
 
+#include <asio.hpp>
 #include <atomic>
 #include <future>
 #include <thread>

@@ -6,7 +6,6 @@
 // Its socket work runs on an asio io_context that the caller runs on another thread; the vCPU
 // thread uses it as a RecordSink.
 
-#include <asio.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -19,6 +18,11 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+// Only the types these ends are made with: the sockets are Transport's and Handshake's.
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
 
 #include "vmft/channel/Channel.h"
 #include "vmft/logchannel/RecordCodec.h"
