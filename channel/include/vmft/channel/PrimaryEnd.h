@@ -137,8 +137,9 @@ class ChannelPrimary final : public logchannel::RecordSink {
   asio::io_context& io_;
   ChannelConfig config_;
   asio::steady_timer timer_;
-  std::unique_ptr<detail::PrimaryHandshake> handshake_;  ///< io thread, after the constructor
-  std::shared_ptr<detail::FrameLink> link_;              ///< io thread
+  /// Binds in the constructor (local_endpoint() reads what it bound); then io thread only.
+  std::unique_ptr<detail::PrimaryHandshake> handshake_;
+  std::shared_ptr<detail::FrameLink> link_;  ///< io thread
   std::function<void(uint64_t)> on_ack_;
   std::function<void(const std::string&)> on_lost_;
   std::function<void(uint64_t)> on_join_;
