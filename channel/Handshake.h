@@ -77,8 +77,9 @@ class PrimaryHandshake {
 /// knows the secret when challenged, and checks the primary's answer.
 class BackupHandshake {
  public:
+  /// All called on the io thread.
   struct Handlers {
-    /// Any thread's answer: whether the end was shut down (then a connection made does nothing).
+    /// Whether the end was shut down (from any thread): then a connection made does nothing.
     std::function<bool()> stopped;
     /// The primary welcomed this backup (and proved it knows the secret, if there is one). The
     /// link is paused.
