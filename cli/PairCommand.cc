@@ -26,6 +26,8 @@
 #include "vmft/arbiter/Arbiter.h"
 #include "vmft/arbiter/ConnectArbiter.h"
 #include "vmft/auth/Secret.h"
+#include "vmft/channel/BackupEnd.h"
+#include "vmft/channel/PrimaryEnd.h"
 #include "vmft/devices/AsioTimer.h"
 #include "vmft/devices/Entropy.h"
 #include "vmft/devices/HostClock.h"
@@ -37,7 +39,6 @@
 #include "vmft/hypervisor/Machine.h"
 #include "vmft/hypervisor/OutputGate.h"
 #include "vmft/hypervisor/ReplayRole.h"
-#include "vmft/logchannel/Channel.h"
 #include "vmft/logchannel/LogFile.h"
 
 namespace vmft::cli {
@@ -133,7 +134,7 @@ void add_pair_options(CLI::App& cmd, PairOptions& options) {
 struct Prepared {
   uint64_t ram_size = 0;
   hypervisor::GuestImage image;
-  logchannel::ChannelConfig channel;
+  channel::ChannelConfig channel;
   devices::NetLimits limits;  ///< for the guest's sockets, whenever this side binds them
   asio::ip::tcp::endpoint channel_endpoint;
   std::optional<asio::ip::tcp::endpoint> listen_endpoint;  ///< a backup's --log-listen
@@ -173,11 +174,10 @@ Prepared prepare(const PairOptions& options) {
       hypervisor::kDigestInterval, hypervisor::emulator_name(), hypervisor::to_log(frames));
   p.channel.heartbeat_interval = std::chrono::milliseconds(options.heartbeat_ms);
   p.channel.peer_timeout = std::chrono::milliseconds(options.peer_timeout_ms);
-  p.channel.handshake_timeout =
-      std::max(logchannel::kMinHandshakeTimeout, 4 * p.channel.peer_timeout);
+  p.channel.handshake_timeout = std::max(channel::kMinHandshakeTimeout, 4 * p.channel.peer_timeout);
   p.channel.buffer_bytes = buffer;
   p.channel.max_lag = parse_size(options.max_lag);
-  if (p.channel.max_lag != 0 && p.channel.max_lag < 4 * logchannel::kExecutedReportStep) {
+  if (p.channel.max_lag != 0 && p.channel.max_lag < 4 * channel::kExecutedReportStep) {
     throw std::invalid_argument("--max-lag must be 0 (no bound) or at least 4M, not " +
                                 options.max_lag);
   }
@@ -274,7 +274,7 @@ double kb_per_s(uint64_t bytes, double seconds) { return bytes / 1024.0 / second
 // leaves once the backup has acknowledged the log through it, and the backup then hears how
 // far it has left (so that, taking over, it writes again only console output the primary may
 // not have written).
-void release_on_ack(logchannel::ChannelPrimary& channel, hypervisor::OutputGate& gate,
+void release_on_ack(channel::ChannelPrimary& channel, hypervisor::OutputGate& gate,
                     const ConsoleWriter& console) {
   channel.on_ack([&channel, &gate, &console](uint64_t seq) {
     gate.acknowledged(seq);
@@ -361,7 +361,7 @@ std::string status_label(const std::string& pair, uint64_t epoch, const char* si
 }
 
 // A status line of the live side of a pair (a primary, or a backup that went live).
-void log_live_status(const std::string& side, const logchannel::ChannelStats& s,
+void log_live_status(const std::string& side, const channel::ChannelStats& s,
                      Redundancy::State state, const hypervisor::OutputGate& gate,
                      uint64_t& last_bytes, double seconds) {
   if (state != Redundancy::State::kPaired) {
@@ -443,8 +443,8 @@ class ArbiterProbe {
 // The status of a live side (a primary, or a backup that went live with --log-listen) from its
 // channel to its backup, its gate and its redundancy (io thread).
 SideStatus live_status(const PairOptions& options, const std::string& me, const char* role,
-                       const logchannel::ChannelPrimary& channel,
-                       const hypervisor::OutputGate& gate, const Redundancy& redundancy) {
+                       const channel::ChannelPrimary& channel, const hypervisor::OutputGate& gate,
+                       const Redundancy& redundancy) {
   SideStatus s;
   s.pair = options.name;
   s.id = me;
@@ -499,14 +499,14 @@ void release_if_held(arbiter::Arbiter& arbiter, const PairOptions& options,
 int run_primary_side(const PairOptions& options, Prepared& p, EventLog& events) {
   IoThread io;
   hypervisor::InputQueue inputs;
-  std::unique_ptr<logchannel::ChannelPrimary> channel;
+  std::unique_ptr<channel::ChannelPrimary> channel;
   std::unique_ptr<HostNetwork> net;
   devices::SystemClock clock;
   devices::SystemEntropy entropy;
   devices::AsioTimer timer(io.io(), clock,
                            [&inputs](uint64_t gen) { inputs.push(hypervisor::TimerExpired{gen}); });
   try {
-    channel = std::make_unique<logchannel::ChannelPrimary>(io.io(), p.channel_endpoint, p.channel);
+    channel = std::make_unique<channel::ChannelPrimary>(io.io(), p.channel_endpoint, p.channel);
   } catch (const std::system_error& e) {
     spdlog::error("{}", e.what());
     return kStartFailedExitCode;
@@ -677,7 +677,7 @@ uint64_t last_clock(const hypervisor::Takeover& t,
 // that the io thread has nothing of it left to run once it is gone.
 class WaitForPrimary {
  public:
-  WaitForPrimary(logchannel::ChannelBackup& channel, const PairOptions& options)
+  WaitForPrimary(channel::ChannelBackup& channel, const PairOptions& options)
       : thread_([this, &channel, &options] { watch(channel, options); }) {}
   ~WaitForPrimary() {
     done();
@@ -696,7 +696,7 @@ class WaitForPrimary {
   bool gave_up() const { return gave_up_; }
 
  private:
-  void watch(logchannel::ChannelBackup& channel, const PairOptions& options) {
+  void watch(channel::ChannelBackup& channel, const PairOptions& options) {
     const auto started = Clock::now();
     const auto deadline =
         options.wait_for_primary > 0
@@ -732,11 +732,11 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
   IoThread io;
   hypervisor::InputQueue inputs;
   // Where backups join this one once it is live; until then it refuses them.
-  std::unique_ptr<logchannel::ChannelPrimary> listener;
+  std::unique_ptr<channel::ChannelPrimary> listener;
   if (p.listen_endpoint) {
     try {
-      listener = std::make_unique<logchannel::ChannelPrimary>(
-          io.io(), *p.listen_endpoint, p.channel, logchannel::ChannelPrimary::Accepting::kNothing);
+      listener = std::make_unique<channel::ChannelPrimary>(
+          io.io(), *p.listen_endpoint, p.channel, channel::ChannelPrimary::Accepting::kNothing);
     } catch (const std::system_error& e) {
       spdlog::error("{}", e.what());
       return kStartFailedExitCode;
@@ -747,7 +747,7 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
   p.channel.id = me;
   if (listener) listener->set_id(me);  // the io thread has not started
   events.set_id(me);
-  logchannel::ChannelBackup channel(io.io(), p.channel);
+  channel::ChannelBackup channel(io.io(), p.channel);
   // A clean stop: this backup will not go live, and tells its primary so, which goes on alone
   // at once instead of deciding after the peer timeout.
   io.on_signal([&] {
@@ -838,7 +838,7 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
   spdlog::info("backup of pair '{}' ({}): {} the primary at {}", options.name, me,
                options.join ? "joining" : "connecting to", options.channel);
   WaitForPrimary waiting(channel, options);
-  std::optional<logchannel::ChannelBackup::JoinStart> joined;
+  std::optional<channel::ChannelBackup::JoinStart> joined;
   try {
     bool join = options.join;
     if (!join) {
@@ -846,7 +846,7 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
         if (!channel.connect(p.channel_endpoint)) {
           return waiting.gave_up() ? kStartFailedExitCode : 0;  // or stopped first
         }
-      } catch (const logchannel::ChannelRefused& e) {
+      } catch (const channel::ChannelRefused& e) {
         // Started again by the same command (a service manager's restart) while its primary
         // runs on alone: it joins, as with --join.
         if (!e.primary_runs() || !arbiter) throw;
@@ -860,10 +860,10 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
     }
     waiting.done();
     following = true;
-  } catch (const logchannel::ChannelUnauthenticated& e) {
+  } catch (const channel::ChannelUnauthenticated& e) {
     spdlog::error("this backup exits: {}", e.what());
     return kStartFailedExitCode;
-  } catch (const logchannel::ChannelRefused& e) {
+  } catch (const channel::ChannelRefused& e) {
     spdlog::error("the primary at {} refused this backup: {}", options.channel, e.what());
     return kStartFailedExitCode;
   } catch (const logchannel::LogError& e) {

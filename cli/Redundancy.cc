@@ -127,12 +127,15 @@ void Redundancy::work() {
 void Redundancy::go_on_alone() {
   state_ = State::kAlone;
   s_.gate.open();
-  s_.channel.accept(logchannel::ChannelPrimary::Accepting::kJoiners);
+  s_.channel.accept(channel::ChannelPrimary::Accepting::kJoiners);
 }
 
 // io thread. A backup still joining, that the arbiter never heard of, can just be forgotten;
 // one the pair is (or is being) registered with is a peer the arbiter decides between.
 void Redundancy::lost(const std::string& why) {
+  // No other backup until what comes next is decided: on the io thread, before the channel
+  // can take one.
+  s_.channel.accept(channel::ChannelPrimary::Accepting::kNothing);
   const State state = state_;
   if (state == State::kJoining && !join_in_sync_) {
     go_on_alone();

@@ -18,10 +18,10 @@
 
 #include "Events.h"
 #include "vmft/arbiter/Arbiter.h"
+#include "vmft/channel/PrimaryEnd.h"
 #include "vmft/hypervisor/InputQueue.h"
 #include "vmft/hypervisor/Machine.h"
 #include "vmft/hypervisor/OutputGate.h"
-#include "vmft/logchannel/Channel.h"
 
 namespace vmft::cli {
 
@@ -66,7 +66,7 @@ class Redundancy {
     std::string me;    ///< this process's id at the arbiter
     std::string arbiter_address;
     arbiter::Arbiter* arbiter = nullptr;  ///< none: a lost backup stops this side
-    logchannel::ChannelPrimary& channel;
+    channel::ChannelPrimary& channel;
     hypervisor::OutputGate& gate;
     hypervisor::InputQueue& inputs;
     EventLog* events = nullptr;  ///< none: no lifecycle events for programs

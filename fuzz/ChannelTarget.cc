@@ -1,14 +1,14 @@
-// The logging channel's decoders, fed frame by frame as each side reads them off its socket:
-// the primary's handshake (a hello, and with a secret the backup's proof), acks and epoch
-// acks, the backup's challenge and reply, epochs, releases, batches, and a joining backup's
-// RAM and snapshot messages.
+// The logging channel's decoders (channel/Messages.h), every one of them, fed frame by frame as
+// each side reads them off its socket: the primary's handshake (a hello or join, and with a
+// secret the backup's proof), acks and epoch acks; the backup's challenge, the welcome or
+// refusal, epochs, releases, batches, and a joining backup's RAM and snapshot messages.
 #include <algorithm>
 #include <utility>
 #include <vector>
 
-#include "ChannelMessages.h"
 #include "FuzzSupport.h"
-#include "vmft/logchannel/Channel.h"
+#include "Messages.h"
+#include "vmft/channel/Channel.h"
 #include "vmft/logchannel/Frame.h"
 
 namespace vmft::fuzz {
@@ -16,6 +16,9 @@ namespace vmft::fuzz {
 namespace {
 
 using namespace vmft::logchannel;
+using channel::ChannelConfig;
+using channel::pairing_mismatch;
+namespace messages = vmft::channel::detail;
 
 // The frames in `stream` as FrameLink reads them: an 8-byte header, at most kMaxFramePayload
 // bytes, never empty; a short last frame is a connection that closed.
@@ -46,40 +49,35 @@ ChannelConfig channel_primary_config() {
 
 namespace {
 
-// The channel's message types the target tells apart (docs/channel-protocol.md).
-constexpr uint8_t kRam = 8, kSnapshot = 9, kChallenge = 10, kProof = 11, kReleased = 13;
-
 bool same_bytes(Bytes a, Bytes b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
 
 // A primary with a secret reads the proof that follows the hello, and the hello only once the
 // proof's MAC (over the hello, as it came) is right.
 bool proof_accepted(Bytes hello, Bytes answer) {
-  const detail::Proof proof = detail::decode_proof(answer);
-  std::vector<uint8_t> again;
-  detail::encode_proof(proof, again);
-  expect(same_bytes(again, answer.subspan(1)), "a proof changed in a round trip");
+  const messages::Proof proof = messages::decode_proof(answer);
+  expect(same_bytes(messages::encode_proof(proof), answer), "a proof changed in a round trip");
   return auth::mac_matches(
-      proof.mac, detail::backup_proof(kFuzzSecret, kFuzzPrimaryNonce, proof.nonce, hello));
+      proof.mac, messages::backup_proof(kFuzzSecret, kFuzzPrimaryNonce, proof.nonce, hello));
 }
 
 void primary_reads(const std::vector<Bytes>& frames) {
   static const ChannelConfig config = channel_primary_config();
   size_t acks = 1;
-  if (frames.size() > 1 && frames[1][0] == kProof) {
+  if (frames.size() > 1 && frames[1][0] == messages::kProof) {
     if (!proof_accepted(frames[0], frames[1])) return;  // refused
     acks = 2;
   }
-  const detail::Hello hello = detail::decode_hello(frames.front());
-  if (hello.version != detail::kChannelVersion) return;
+  const messages::Hello hello = messages::decode_hello(frames.front());
+  if (hello.version != messages::kChannelVersion) return;
   const std::string mismatch =
       pairing_mismatch(config.pair, config.header, hello.pair, hello.header);
   if (!mismatch.empty()) return;
   for (size_t i = acks; i < frames.size(); ++i) {
-    if (frames[i][0] == 14) return;  // a goodbye: the primary reads nothing after it
-    if (frames[i][0] == 12) {        // an epoch acknowledgement
-      (void)detail::decode_epoch_ack(frames[i]);
+    if (frames[i][0] == messages::kGoodbye) return;  // the primary reads nothing after it
+    if (frames[i][0] == messages::kEpochAck) {
+      (void)messages::decode_epoch_ack(frames[i]);
     } else {
-      (void)detail::decode_ack(frames[i]);
+      (void)messages::decode_ack(frames[i]);
     }
   }
 }
@@ -87,53 +85,64 @@ void primary_reads(const std::vector<Bytes>& frames) {
 // A backup with a secret reads a challenge first; the welcome that follows must carry the MAC
 // of its own nonce.
 size_t challenge_read(const std::vector<Bytes>& frames) {
-  if (frames[0][0] != kChallenge) return 0;
-  const auth::Nonce nonce = detail::decode_challenge(frames[0]);
+  if (frames[0][0] != messages::kChallenge) return 0;
+  const auth::Nonce nonce = messages::decode_challenge(frames[0]);
   expect(same_bytes(nonce, frames[0].subspan(1)), "a challenge's nonce is not its bytes");
-  if (frames.size() > 1) {
-    (void)auth::mac_matches(frames[1].subspan(1),
-                            detail::primary_proof(kFuzzSecret, kFuzzBackupNonce));
-  }
   return 1;
 }
 
-// The welcome or a refusal's text (the first frame, or the second after a challenge) holds
-// nothing to decode but a MAC. The decoders
-// skip the type byte; here its low bit picks one.
+// The primary's answer to the hello: a refusal, after which the backup reads nothing, or a
+// welcome, which after a challenge must carry the MAC of the backup's nonce.
+bool answer_read(Bytes answer, bool challenged) {
+  if (answer[0] == messages::kRefuse) {
+    (void)messages::decode_refuse(answer);
+    return false;
+  }
+  const Bytes proof = messages::decode_welcome(answer);
+  if (challenged) {
+    (void)auth::mac_matches(proof, messages::primary_proof(kFuzzSecret, kFuzzBackupNonce));
+  }
+  return true;
+}
+
+// After the answer, the messages a backup reads, by their type; the decoders skip the type
+// byte, so for any other type its low bit picks one, as if it were an epoch or a batch.
 void backup_reads(const std::vector<Bytes>& frames) {
+  const size_t challenged = challenge_read(frames);
+  if (challenged == frames.size() || !answer_read(frames[challenged], challenged != 0)) return;
   RecordDecoder decoder;
   uint64_t seq = 0;
-  for (size_t i = 1 + challenge_read(frames); i < frames.size(); ++i) {
-    if (frames[i][0] == kRam) {
-      const detail::RamRun run = detail::decode_ram(frames[i]);
+  for (size_t i = 1 + challenged; i < frames.size(); ++i) {
+    if (frames[i][0] == messages::kRam) {
+      const messages::RamRun run = messages::decode_ram(frames[i]);
       expect(run.bytes.data() >= frames[i].data() &&
                  run.bytes.data() + run.bytes.size() == frames[i].data() + frames[i].size(),
              "RAM outside its frame");
       continue;
     }
-    if (frames[i][0] == kSnapshot) {
-      const detail::SnapshotStart start = detail::decode_snapshot_start(frames[i]);
+    if (frames[i][0] == messages::kSnapshot) {
+      const messages::SnapshotStart start = messages::decode_snapshot_start(frames[i]);
       expect(start.snapshot.size() < frames[i].size(), "a snapshot larger than its frame");
       continue;
     }
-    if (frames[i][0] == kReleased) {
-      (void)detail::decode_released(frames[i]);
+    if (frames[i][0] == messages::kReleased) {
+      (void)messages::decode_released(frames[i]);
       continue;
     }
     if (frames[i][0] & 1) {
-      (void)detail::decode_epoch(frames[i]);
+      (void)messages::decode_epoch(frames[i]);
       continue;
     }
     std::vector<std::pair<Record, size_t>> records;
     const uint64_t before = seq;
-    (void)detail::decode_batch(frames[i], decoder, seq, records);
+    (void)messages::decode_batch(frames[i], decoder, seq, records);
     expect(seq == before + records.size(), "a batch's records do not follow each other");
     uint64_t held = 0;
     for (const auto& [record, size] : records) {
       expect(size > 0, "a record of no bytes");
       held += size;
     }
-    expect(held <= frames[i].size() + detail::kMaxBatchRamChunks * sizeof(uint64_t),
+    expect(held <= frames[i].size() + messages::kMaxBatchRamChunks * sizeof(uint64_t),
            "a batch costs a backup more memory than its bound");
   }
 }

@@ -6,7 +6,7 @@
 
 #include "FuzzTargets.h"
 #include "vmft/auth/Secret.h"
-#include "vmft/logchannel/Channel.h"
+#include "vmft/channel/Channel.h"
 
 namespace vmft::fuzz {
 
@@ -27,7 +27,7 @@ class MemFile {
 };
 
 /// The primary that backups in the `channel` target's inputs ask to join; its seeds match it.
-logchannel::ChannelConfig channel_primary_config();
+channel::ChannelConfig channel_primary_config();
 
 /// The secret and nonces of the handshakes the `channel` and `arbiter_request` targets check
 /// proofs against (a real side draws its nonces at random); their seeds carry proofs made with

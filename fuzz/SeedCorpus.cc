@@ -7,10 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "ByteIo.h"
-#include "ChannelMessages.h"
 #include "FrameBuilders.h"
 #include "FuzzSupport.h"
+#include "Messages.h"
 #include "Protocol.h"
 #include "StateFile.h"
 #include "vmft/guest/abi.h"
@@ -24,10 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace vmft::logchannel;
-
-// The channel's message types (docs/channel-protocol.md).
-constexpr uint8_t kWelcome = 2, kRefuse = 3, kBatch = 4, kAck = 5, kEpoch = 6, kHello = 1,
-                  kChallenge = 10, kProof = 11, kReleased = 13;
 
 void write_file(const fs::path& path, const std::vector<uint8_t>& bytes) {
   fs::create_directories(path.parent_path());
@@ -111,69 +106,72 @@ void append(std::vector<uint8_t>& to, const std::vector<uint8_t>& bytes) {
 }
 
 void channel_seeds(const fs::path& dir) {
-  const ChannelConfig config = channel_primary_config();
-  std::vector<uint8_t> hello{kHello};
-  detail::encode_hello(config.pair, config.id, config.header, hello);
-  std::vector<uint8_t> ack{kAck};
-  detail::ByteWriter(ack).varint(3);
-  detail::ByteWriter(ack).varint(12345);
+  using namespace channel::detail;
+  const channel::ChannelConfig config = channel_primary_config();
+  const std::vector<uint8_t> hello = encode_hello(kHello, config.pair, config.id, config.header);
+  const std::vector<uint8_t> ack = encode_ack({3, 12345});
   std::vector<uint8_t> to_primary{0};
   append(to_primary, frame(hello));
   append(to_primary, frame(ack));
   write_file(dir / "to_primary_hello_ack.bin", to_primary);
 
-  std::vector<uint8_t> epoch{kEpoch};
-  detail::ByteWriter(epoch).varint(7);
-  std::vector<uint8_t> batch{kBatch};
-  detail::ByteWriter(batch).varint(9000);
-  append(batch, encode_all(sample_records()));
-  std::vector<uint8_t> heartbeat{kBatch};
-  detail::ByteWriter(heartbeat).varint(9500);
+  const std::vector<uint8_t> welcome = encode_welcome(std::nullopt);
+  const std::vector<uint8_t> epoch = encode_epoch(7);
+  const std::vector<uint8_t> batch = encode_batch(9000, encode_all(sample_records()));
+  const std::vector<uint8_t> heartbeat = encode_batch(9500, {});
   std::vector<uint8_t> to_backup{1};
-  append(to_backup, frame({kWelcome}));
+  append(to_backup, frame(welcome));
   append(to_backup, frame(epoch));
   append(to_backup, frame(batch));
   append(to_backup, frame(heartbeat));
   write_file(dir / "to_backup_welcome_epoch_batch.bin", to_backup);
 
-  std::vector<uint8_t> released{kReleased};
-  detail::ByteWriter(released).varint(3);
   std::vector<uint8_t> to_backup_released{1};
-  append(to_backup_released, frame({kWelcome}));
+  append(to_backup_released, frame(welcome));
   append(to_backup_released, frame(batch));
-  append(to_backup_released, frame(released));
+  append(to_backup_released, frame(encode_released(3)));
   append(to_backup_released, frame(heartbeat));
   write_file(dir / "to_backup_welcome_batch_released.bin", to_backup_released);
 
   // The same with a secret (FuzzSupport.h's): the proof after the hello, the challenge before
   // the welcome, which carries the primary's MAC.
-  std::vector<uint8_t> proof{kProof};
-  detail::encode_proof({kFuzzBackupNonce, detail::backup_proof(kFuzzSecret, kFuzzPrimaryNonce,
-                                                               kFuzzBackupNonce, hello)},
-                       proof);
+  const std::vector<uint8_t> proof = encode_proof(
+      {kFuzzBackupNonce, backup_proof(kFuzzSecret, kFuzzPrimaryNonce, kFuzzBackupNonce, hello)});
   std::vector<uint8_t> to_primary_with_secret{0};
   append(to_primary_with_secret, frame(hello));
   append(to_primary_with_secret, frame(proof));
   append(to_primary_with_secret, frame(ack));
   write_file(dir / "to_primary_hello_proof_ack.bin", to_primary_with_secret);
 
-  std::vector<uint8_t> challenge{kChallenge};
-  append(challenge, {kFuzzPrimaryNonce.begin(), kFuzzPrimaryNonce.end()});
-  std::vector<uint8_t> proven_welcome{kWelcome};
-  const auth::Mac welcome_mac = detail::primary_proof(kFuzzSecret, kFuzzBackupNonce);
-  append(proven_welcome, {welcome_mac.begin(), welcome_mac.end()});
   std::vector<uint8_t> to_backup_with_secret{1};
-  append(to_backup_with_secret, frame(challenge));
-  append(to_backup_with_secret, frame(proven_welcome));
+  append(to_backup_with_secret, frame(encode_challenge(kFuzzPrimaryNonce)));
+  append(to_backup_with_secret,
+         frame(encode_welcome(primary_proof(kFuzzSecret, kFuzzBackupNonce))));
   append(to_backup_with_secret, frame(epoch));
   append(to_backup_with_secret, frame(batch));
   write_file(dir / "to_backup_challenge_welcome_epoch_batch.bin", to_backup_with_secret);
 
-  std::vector<uint8_t> refuse{kRefuse};
-  append(refuse, bytes_of(pairing_mismatch("fuzz", config.header, "other", config.header)));
   std::vector<uint8_t> refused{1};
-  append(refused, frame(refuse));
+  append(refused, frame(encode_refuse(
+                      channel::pairing_mismatch("fuzz", config.header, "other", config.header))));
   write_file(dir / "to_backup_refused.bin", refused);
+
+  // A backup that joins: its join, acks, the epoch's acknowledgement and its goodbye; and what
+  // it reads, RAM and the snapshot before the log.
+  std::vector<uint8_t> to_primary_joining{0};
+  append(to_primary_joining, frame(encode_hello(kJoin, config.pair, config.id, config.header)));
+  append(to_primary_joining, frame(ack));
+  append(to_primary_joining, frame(encode_epoch_ack(7)));
+  append(to_primary_joining, frame(encode_goodbye()));
+  write_file(dir / "to_primary_join_ack_epoch_ack_goodbye.bin", to_primary_joining);
+
+  const std::vector<uint8_t> ram(4096, 0x5a), snapshot(64, 0x11);
+  std::vector<uint8_t> to_joining_backup{1};
+  append(to_joining_backup, frame(welcome));
+  append(to_joining_backup, frame(encode_ram({1u << 20, ram})));
+  append(to_joining_backup, frame(encode_snapshot_start({0, 8000, snapshot})));
+  append(to_joining_backup, frame(batch));
+  write_file(dir / "to_backup_welcome_ram_snapshot_batch.bin", to_joining_backup);
 }
 
 void arbiter_request_seeds(const fs::path& dir) {

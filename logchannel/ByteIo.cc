@@ -1,4 +1,4 @@
-#include "ByteIo.h"
+#include "vmft/logchannel/ByteIo.h"
 
 #include <cstdio>
 

@@ -11,7 +11,7 @@
 #include <cstring>
 #include <memory>
 
-#include "ByteIo.h"
+#include "vmft/logchannel/ByteIo.h"
 #include "vmft/logchannel/Frame.h"
 
 namespace vmft::logchannel {

@@ -5,7 +5,7 @@
 
 #include <cstdio>
 
-#include "ByteIo.h"
+#include "vmft/logchannel/ByteIo.h"
 #include "vmft/guest/abi.h"
 
 namespace vmft::logchannel {

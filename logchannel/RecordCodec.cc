@@ -9,7 +9,7 @@
 #include <string>
 #include <type_traits>
 
-#include "ByteIo.h"
+#include "vmft/logchannel/ByteIo.h"
 #include "vmft/guest/abi.h"
 
 namespace vmft::logchannel {

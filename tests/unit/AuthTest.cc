@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "ChannelMessages.h"
+#include "Messages.h"
 #include "Protocol.h"
 #include "vmft/auth/Secret.h"
 
@@ -85,28 +85,27 @@ TEST(Hmac, NoncesDiffer) { EXPECT_NE(auth::make_nonce(), auth::make_nonce()); }
 TEST(ChannelProof, ChangesWithTheHelloTheNoncesAndTheSecret) {
   const auth::Nonce a = auth::make_nonce(), b = auth::make_nonce();
   const std::vector<uint8_t> hello{1, 2, 3}, tampered{1, 2, 4};
-  const auth::Mac mac = logchannel::detail::backup_proof("secret", a, b, hello);
-  EXPECT_EQ(mac, logchannel::detail::backup_proof("secret", a, b, hello));
-  EXPECT_NE(mac, logchannel::detail::backup_proof("secret", a, b, tampered));
-  EXPECT_NE(mac, logchannel::detail::backup_proof("secret", b, a, hello));
-  EXPECT_NE(mac, logchannel::detail::backup_proof("secreT", a, b, hello));
-  EXPECT_NE(logchannel::detail::primary_proof("secret", b),
-            logchannel::detail::primary_proof("secreT", b));
+  const auth::Mac mac = channel::detail::backup_proof("secret", a, b, hello);
+  EXPECT_EQ(mac, channel::detail::backup_proof("secret", a, b, hello));
+  EXPECT_NE(mac, channel::detail::backup_proof("secret", a, b, tampered));
+  EXPECT_NE(mac, channel::detail::backup_proof("secret", b, a, hello));
+  EXPECT_NE(mac, channel::detail::backup_proof("secreT", a, b, hello));
+  EXPECT_NE(channel::detail::primary_proof("secret", b),
+            channel::detail::primary_proof("secreT", b));
 }
 
 TEST(ChannelProof, DecodesOnlyANonceAndAMac) {
-  logchannel::detail::Proof proof{auth::make_nonce(), {}};
+  channel::detail::Proof proof{auth::make_nonce(), {}};
   proof.mac[0] = 9;
-  std::vector<uint8_t> payload{11};
-  logchannel::detail::encode_proof(proof, payload);
-  const auto decoded = logchannel::detail::decode_proof(payload);
+  std::vector<uint8_t> payload = channel::detail::encode_proof(proof);
+  const auto decoded = channel::detail::decode_proof(payload);
   EXPECT_EQ(decoded.nonce, proof.nonce);
   EXPECT_EQ(decoded.mac, proof.mac);
   payload.pop_back();
-  EXPECT_THROW(logchannel::detail::decode_proof(payload), logchannel::LogError);
+  EXPECT_THROW(channel::detail::decode_proof(payload), logchannel::LogError);
   payload.push_back(0);
   payload.push_back(0);
-  EXPECT_THROW(logchannel::detail::decode_proof(payload), logchannel::LogError);
+  EXPECT_THROW(channel::detail::decode_proof(payload), logchannel::LogError);
 }
 
 TEST(ArbiterAuth, ParsesTheChallengeAndTheAuthItAsks) {

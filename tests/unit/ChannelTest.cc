@@ -3,22 +3,24 @@
 #include <poll.h>
 #include <time.h>
 
+#include <asio.hpp>
 #include <atomic>
 #include <future>
 #include <thread>
 
-#include "ChannelMessages.h"
 #include "Fakes.h"
+#include "Messages.h"
+#include "vmft/channel/BackupEnd.h"
+#include "vmft/channel/PrimaryEnd.h"
 #include "vmft/hypervisor/OutputGate.h"
-#include "vmft/logchannel/Channel.h"
 #include "vmft/logchannel/Frame.h"
 
 namespace vmft::testing {
 namespace {
 
-using logchannel::ChannelBackup;
-using logchannel::ChannelConfig;
-using logchannel::ChannelPrimary;
+using channel::ChannelBackup;
+using channel::ChannelConfig;
+using channel::ChannelPrimary;
 using logchannel::Record;
 
 ChannelConfig config(const std::string& pair = "p", uint64_t guest_digest = 42) {
@@ -123,7 +125,7 @@ TEST_F(Channel, RefusesABackupOfAnotherPairGuestOrEmulatorAndStillPairsARightOne
   try {
     backup_->connect(primary_->local_endpoint());
     FAIL() << "a backup of another pair was accepted";
-  } catch (const logchannel::ChannelRefused& e) {
+  } catch (const channel::ChannelRefused& e) {
     EXPECT_NE(std::string(e.what()).find("pair 'left', the backup asked for pair 'right'"),
               std::string::npos)
         << e.what();
@@ -133,7 +135,7 @@ TEST_F(Channel, RefusesABackupOfAnotherPairGuestOrEmulatorAndStillPairsARightOne
   try {
     other_guest.connect(primary_->local_endpoint());
     FAIL() << "a backup of another guest was accepted";
-  } catch (const logchannel::ChannelRefused& e) {
+  } catch (const channel::ChannelRefused& e) {
     EXPECT_NE(std::string(e.what()).find("the primary runs guest"), std::string::npos) << e.what();
   }
   ChannelConfig other_version = config("left");
@@ -143,7 +145,7 @@ TEST_F(Channel, RefusesABackupOfAnotherPairGuestOrEmulatorAndStillPairsARightOne
   try {
     other_emulator.connect(primary_->local_endpoint());
     FAIL() << "a backup on another emulator version was accepted";
-  } catch (const logchannel::ChannelRefused& e) {
+  } catch (const channel::ChannelRefused& e) {
     EXPECT_NE(std::string(e.what()).find(
                   "the primary runs its guest on unicorn 2.1.1, the backup on unicorn 2.0.1"),
               std::string::npos)
@@ -331,7 +333,7 @@ TEST_F(Channel, RefusesABackupThatComesTheWrongWay) {
       } else {
         b.connect(primary_->local_endpoint());
       }
-    } catch (const logchannel::ChannelRefused& e) {
+    } catch (const channel::ChannelRefused& e) {
       return e.what();
     }
     return "accepted";
@@ -361,9 +363,9 @@ std::string connect_outcome(ChannelBackup& backup, const asio::ip::tcp::endpoint
   try {
     if (join) return backup.join(primary) ? "paired" : "stopped";
     return backup.connect(primary) ? "paired" : "stopped";
-  } catch (const logchannel::ChannelUnauthenticated& e) {
+  } catch (const channel::ChannelUnauthenticated& e) {
     return std::string("backup refused: ") + e.what();
-  } catch (const logchannel::ChannelRefused& e) {
+  } catch (const channel::ChannelRefused& e) {
     return std::string("primary refused: ") + e.what();
   }
 }
@@ -514,9 +516,9 @@ TEST_F(Channel, ClosesAConnectionThatSaysNothingAndStillPairsABackup) {
 TEST_F(Channel, ClosesAConnectionThatNeverAnswersTheChallengeAndStillPairsABackup) {
   start(with_handshake_timeout(kShortHandshake, with_secret(kSecret)), with_secret(kSecret));
   RawPeer mute(primary_->local_endpoint());
-  std::vector<uint8_t> hello{1};  // a hello as a backup's, and then no proof
-  logchannel::detail::encode_hello(config().pair, config().id, config().header, hello);
-  mute.send_frame(hello);
+  // A hello as a backup's, and then no proof.
+  mute.send_frame(channel::detail::encode_hello(channel::detail::kHello, config().pair, config().id,
+                                                config().header));
   EXPECT_TRUE(mute.closed_by_primary(kClosedWithin));
   const auto frames = mute.frames();
   ASSERT_EQ(frames.size(), 1u) << "the primary answered more than the challenge";
@@ -636,6 +638,20 @@ TEST_F(Channel, ThePrimaryLearnsWhenTheBackupGoes) {
   // Appends after that are dropped, not blocked.
   for (uint64_t i = 1; i <= 100; ++i) primary_->append(datagram(i, i, 100000));
   EXPECT_TRUE(primary_->lost().has_value());
+}
+
+// The channel reports the loss and decides nothing: which backup comes next is its caller's
+// to say (cli/Redundancy says none until it knows). Told nothing, it takes what it took before.
+TEST_F(Channel, LosingItsBackupLeavesWhichBackupComesNextToItsCaller) {
+  start(config(), config());
+  ASSERT_TRUE(pair());
+  std::promise<void> lost;
+  primary_->on_peer_lost([&](const std::string&) { lost.set_value(); });
+  backup_->shutdown();
+  ASSERT_EQ(lost.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto& next = *extra_.emplace_back(std::make_unique<ChannelBackup>(io_, config()));
+  EXPECT_TRUE(next.connect(primary_->local_endpoint()));
+  EXPECT_TRUE(primary_->wait_for_backup());
 }
 
 TEST_F(Channel, TheBackupSeesTheEndWhenThePrimaryGoes) {

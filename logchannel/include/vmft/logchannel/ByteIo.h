@@ -1,6 +1,7 @@
 #pragma once
 // The building blocks of the log's encoding: little-endian fixed-width fields, LEB128 varints
-// and zigzag-encoded signed differences. Private to logchannel.
+// and zigzag-encoded signed differences: of the log records, and of the channel's messages
+// (channel/Messages).
 
 #include <cstddef>
 #include <cstdint>
