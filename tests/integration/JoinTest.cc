@@ -13,12 +13,12 @@
 
 #include "ArbiterProcess.h"
 #include "CounterChecks.h"
-#include "ExitCodes.h"
 #include "FreePort.h"
 #include "IncrLoad.h"
 #include "NetClients.h"
 #include "TcpRelay.h"
 #include "VmftProcess.h"
+#include "vmft/ft/ExitCodes.h"
 
 namespace vmft::integration {
 namespace {
@@ -138,7 +138,7 @@ class Join : public ::testing::Test {
                            const std::string& reason, const std::string& guest = "counter",
                            bool join = true) {
     Side& refused = start_backup(live, join, options, guest);
-    EXPECT_EQ(refused->wait_for_exit(kTimeout), std::optional<int>(cli::kStartFailedExitCode))
+    EXPECT_EQ(refused->wait_for_exit(kTimeout), std::optional<int>(ft::kStartFailedExitCode))
         << diagnostics();
     EXPECT_TRUE(refused->wait_for_log("refused this backup: " + reason, Duration(0)))
         << diagnostics();
@@ -327,7 +327,7 @@ TEST_F(Join, NeedsAnArbiter) {
   options.erase(std::find(options.begin(), options.end(), "--arbiter"),
                 std::find(options.begin(), options.end(), "--arbiter") + 2);
   Side& joiner = start_backup(primary, true, options);
-  EXPECT_EQ(joiner->wait_for_exit(kTimeout), std::optional<int>(cli::kUsageExitCode));
+  EXPECT_EQ(joiner->wait_for_exit(kTimeout), std::optional<int>(ft::kUsageExitCode));
   EXPECT_TRUE(joiner->wait_for_log("--join needs --arbiter", Duration(0))) << diagnostics();
 }
 
