@@ -33,6 +33,7 @@
 #include "vmft/ft/ArbiterClient.h"
 #include "vmft/ft/Clock.h"
 #include "vmft/ft/LiveSide.h"
+#include "vmft/ft/Takeover.h"
 #include "vmft/guest/abi.h"
 #include "vmft/hypervisor/BackupRole.h"
 #include "vmft/hypervisor/ElfLoader.h"
@@ -668,16 +669,6 @@ std::unique_ptr<HostNetwork> bind_when_free(const PairOptions& options,
   }
 }
 
-uint64_t last_clock(const hypervisor::Takeover& t,
-                    std::initializer_list<logchannel::ClockSource> of) {
-  uint64_t last = 0;
-  for (auto source : of) {
-    if (auto it = t.last_clock.find(source); it != t.last_clock.end())
-      last = std::max(last, it->second);
-  }
-  return last;
-}
-
 // A backup waiting for its primary says so every kStillWaitingInterval, and gives up after
 // --wait-for-primary seconds (if not 0) by shutting the channel. On a thread of its own, so
 // that the io thread has nothing of it left to run once it is gone.
@@ -900,37 +891,17 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
 
   // The primary is gone and every record it sent has run: go live if the arbiter says so.
   auto go_live = [&](const hypervisor::Takeover& t) -> hypervisor::Role* {
-    if (inputs.stop_requested()) return nullptr;  // it said goodbye, or is about to
-    const auto epoch = channel.epoch();
-    if (!arbiter || !epoch) {
-      spdlog::error("the backup executed every record it received, up to instruction {}; {}",
-                    t.icount,
-                    arbiter ? "no epoch the primary registered with this backup reached it, so "
-                              "it has nothing to claim at the arbiter and does not go live"
-                            : "with no arbiter to decide, it does not go live");
+    const ft::Claim claim = ft::claim_pair(options.name, me, arbiter_client.get(), channel.epoch(),
+                                           t.icount, inputs, &events);
+    if (claim.result == ft::Claim::Result::kStopped) return nullptr;
+    if (claim.result == ft::Claim::Result::kDeclined) {
       if (!arbiter) write_unreleased_console(t);  // no side goes on: nothing may be lost
-      declined_code = ft::kPairBrokenExitCode;
-      events.emit(ft::Broken{std::nullopt, t.icount});
+      declined_code = claim.exit_code;
       return nullptr;
     }
-    spdlog::warn(
-        "the backup executed every record it received, up to instruction {}; asking the "
-        "arbiter at {} for pair '{}' at epoch {}",
-        t.icount, options.arbiter, options.name, *epoch);
-    const auto result = arbiter_client->test_and_set(options.name, *epoch, me, inputs);
-    if (!result) return nullptr;  // stopped
-    if (!result->won) {
-      spdlog::error("the arbiter gave pair '{}' to the other side ({}): this backup exits",
-                    options.name, arbiter::describe(result->state));
-      declined_code = ft::kLostPairExitCode;
-      events.emit(ft::Lost{*epoch, result->state.holder});
-      return nullptr;
-    }
-    live_epoch = *epoch;
-    using logchannel::ClockSource;
-    live.clock = std::make_unique<devices::ContinuedClock>(
-        last_clock(t, {ClockSource::kWall}),
-        last_clock(t, {ClockSource::kMono, ClockSource::kCsrTime, ClockSource::kCsrCycle}));
+    live_epoch = claim.epoch;
+    const ft::ContinuedTime time = ft::continued_time(t);
+    live.clock = std::make_unique<devices::ContinuedClock>(time.wall_ns, time.mono_ns);
     live.timer = std::make_unique<devices::AsioTimer>(
         io.io(), *live.clock,
         [&inputs](uint64_t gen) { inputs.push(hypervisor::TimerExpired{gen}); });
@@ -940,9 +911,7 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
     // Its TCP connections do not exist here: the guest hears that they closed. On the frame
     // NIC the guest holds its connections itself, and hears instead that its link moved, so
     // that it tells the network at once (the first input of its live run, logged for joiners).
-    for (uint32_t conn : t.open_connections) {
-      inputs.push(devices::NetEvent{VMFT_NIC_KIND_TCP_CLOSE, conn, 0, 0, {}});
-    }
+    ft::reset_connections(t, inputs);
     const bool frames = live.net->backend().frames().has_value();
     const size_t heard = frames ? live.net->take_over(t.last_frames) : 0;
     const hypervisor::HostServices host{*live.clock, live.entropy, *live.timer,
@@ -960,7 +929,7 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
           std::make_unique<hypervisor::LiveRole>(host, inputs, listener.get(), live.gate.get());
       live.role->report_progress_every(kProgressInterval);
       live.side->set_machine(*machine, [&live] { return live.role->last_seq(); });
-      live.side->alone(*epoch);
+      live.side->alone(claim.epoch);
     } else {
       live.role = std::make_unique<hypervisor::LiveRole>(host, inputs, nullptr);
     }
@@ -968,14 +937,14 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
     live.net->start();
     spdlog::warn(
         "the arbiter gave pair '{}' to this backup at epoch {}: live at instruction {}, {}",
-        options.name, *epoch, t.icount,
+        options.name, claim.epoch, t.icount,
         frames ? fmt::format("its guest told its link moved and given {} frame(s) heard that the "
                              "primary never logged",
                              heard)
                : fmt::format("{} TCP connection(s) reset", t.open_connections.size()));
     went_live = true;
-    events.emit(ft::WentLive{*epoch, t.icount});
-    on_live.run(options.name, me, "backup", *epoch);
+    events.emit(ft::WentLive{claim.epoch, t.icount});
+    on_live.run(options.name, me, "backup", claim.epoch);
     return live.role.get();
   };
   hypervisor::BackupRole role(
