@@ -487,17 +487,6 @@ std::unique_ptr<StatusServer> serve_status(const Prepared& p, asio::io_context& 
   return server;
 }
 
-// A side whose run ended with the pair in hand (paired, alone, or taking a joiner) ends the
-// pair at the arbiter, so that the same commands start it again: its backup, if any, has the
-// log's end and stops too. A side that lost the pair, or was still asking, leaves it as it is.
-void release_if_held(ft::ArbiterClient& arbiter, const PairOptions& options,
-                     const ft::LiveSide& live_side, const std::string& me, EventLog& events) {
-  if (!live_side.holds_pair()) return;
-  if (arbiter.release(options.name, live_side.epoch(), me)) {
-    events.emit(ft::Released{live_side.epoch()});
-  }
-}
-
 int run_primary_side(const PairOptions& options, Prepared& p, EventLog& events) {
   IoThread io;
   hypervisor::InputQueue inputs;
@@ -626,12 +615,12 @@ int run_primary_side(const PairOptions& options, Prepared& p, EventLog& events) 
   if (!channel->lost()) channel->wait_acknowledged(std::chrono::seconds(5));
   channel->shutdown();
   io.stop();
-  if (arbiter) release_if_held(*arbiter_client, options, live_side, me, events);
+  live_side.release_if_held();
   const bool stopped = result.outcome == hypervisor::RunResult::Outcome::kStopped;
-  if (stopped && live_side.state() == ft::LiveSide::State::kLost) return ft::kLostPairExitCode;
-  if (stopped && live_side.state() == ft::LiveSide::State::kBroken) {
-    gate.open();  // no side goes on without an arbiter: what waited for the backup may leave
-    return ft::kPairBrokenExitCode;
+  if (const auto code = live_side.stop_exit_code(); stopped && code) {
+    // No side goes on without an arbiter: what waited for the backup may leave.
+    if (*code == ft::kPairBrokenExitCode) gate.open();
+    return *code;
   }
   return report_run(result, seconds, options.live.exit_code_file);
 }
@@ -1011,7 +1000,7 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
   io.stop();
   if (arbiter && went_live) {
     if (live.side) {
-      release_if_held(*arbiter_client, options, *live.side, me, events);
+      live.side->release_if_held();
     } else if (arbiter_client->release(options.name, live_epoch, me)) {
       events.emit(ft::Released{live_epoch});
     }
@@ -1023,9 +1012,7 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
   const bool stopped = result.outcome == hypervisor::RunResult::Outcome::kStopped;
   if (stopped && declined_code != 0) return declined_code;
   if (stopped && live.side) {
-    const auto state = live.side->state();
-    if (state == ft::LiveSide::State::kLost) return ft::kLostPairExitCode;
-    if (state == ft::LiveSide::State::kBroken) return ft::kPairBrokenExitCode;
+    if (const auto code = live.side->stop_exit_code()) return *code;
   }
   if (role.replay().stats().complete) {
     const auto& st = role.replay().stats();

@@ -6,6 +6,7 @@
 #include <future>
 #include <memory>
 
+#include "vmft/ft/ExitCodes.h"
 #include "vmft/ft/PreCopy.h"
 
 namespace vmft::ft {
@@ -45,6 +46,21 @@ bool LiveSide::holds_pair() const {
   const State state = state_;
   return epoch_ != 0 &&
          (state == State::kPaired || state == State::kAlone || state == State::kJoining);
+}
+
+bool LiveSide::release_if_held() {
+  if (!s_.arbiter || !holds_pair()) return false;
+  if (!s_.arbiter->release(s_.pair, epoch_, s_.me)) return false;
+  emit(Released{epoch_});
+  return true;
+}
+
+std::optional<int> LiveSide::stop_exit_code() const {
+  switch (state_.load()) {
+    case State::kLost: return kLostPairExitCode;
+    case State::kBroken: return kPairBrokenExitCode;
+    default: return std::nullopt;
+  }
 }
 
 void LiveSide::announce_epoch(uint64_t epoch, std::string announcement, Event event) {

@@ -4,6 +4,7 @@
 
 #include "Fakes.h"
 #include "FtFakes.h"
+#include "vmft/ft/ExitCodes.h"
 #include "vmft/ft/LiveSide.h"
 
 namespace vmft::testing {
@@ -83,6 +84,7 @@ TEST_F(LiveSide, HaltsWithTheLostEventWhenTheArbiterGaveThePairToItsBackup) {
   const auto lost = std::get<Lost>(events.events()[0]);
   EXPECT_EQ(lost.epoch, 3u);
   EXPECT_EQ(lost.holder, "backup-9");
+  EXPECT_EQ(live.stop_exit_code(), std::optional<int>(ft::kLostPairExitCode));
 }
 
 TEST_F(LiveSide, StopsAsBrokenWhenItLosesItsBackupWithNoArbiterToDecide) {
@@ -93,6 +95,7 @@ TEST_F(LiveSide, StopsAsBrokenWhenItLosesItsBackupWithNoArbiterToDecide) {
   EXPECT_TRUE(stops());
   ASSERT_TRUE(emitted({EventKind::kBroken}));
   EXPECT_EQ(std::get<Broken>(events.events()[0]).reason, "the backup fell silent");
+  EXPECT_EQ(live.stop_exit_code(), std::optional<int>(ft::kPairBrokenExitCode));
 }
 
 TEST_F(LiveSide, KeepsAskingAnArbiterThatDoesNotAnswerAndActsOnlyOnItsAnswer) {
@@ -185,6 +188,30 @@ TEST_F(LiveSide, IgnoresALostBackupOnceItRunsAlone) {
   end.backup_lost("the backup fell silent again", /*left=*/false);
   EXPECT_EQ(live.state(), State::kAlone);
   EXPECT_EQ(events.kinds(), std::vector<EventKind>{EventKind::kAlone});
+}
+
+TEST_F(LiveSide, ReleasesThePairItHoldsWhenItStopsAndSaysSo) {
+  ft::LiveSide& live = start(true);
+  live.paired(2);
+  live.stop();
+  EXPECT_EQ(live.stop_exit_code(), std::nullopt);
+  EXPECT_TRUE(live.release_if_held());
+  EXPECT_EQ(arbiter.releases, 1);
+  EXPECT_EQ(arbiter.state.mode, arbiter::Mode::kReleased);
+  ASSERT_TRUE(emitted({EventKind::kReleased}));
+  EXPECT_EQ(std::get<ft::Released>(events.events()[0]).epoch, 2u);
+}
+
+TEST_F(LiveSide, LeavesAPairItLostAsItIsWhenItStops) {
+  arbiter.tas_wins = false;
+  arbiter.state = {3, arbiter::Mode::kAlone, "backup-9"};
+  ft::LiveSide& live = start(true);
+  live.paired(3);
+  end.backup_lost("the backup fell silent", /*left=*/false);
+  ASSERT_TRUE(emitted({EventKind::kLost}));
+  live.stop();
+  EXPECT_FALSE(live.release_if_held());
+  EXPECT_EQ(arbiter.releases, 0);
 }
 
 }  // namespace

@@ -74,9 +74,17 @@ class LiveSide {
   uint64_t epoch() const { return epoch_; }
   /// Backups that joined this side and were registered with it (any thread).
   uint64_t joins() const { return joins_; }
-  /// Whether a run that ended with the pair in hand (paired, alone, or taking a joiner) at a
-  /// registered epoch should release it at the arbiter.
+  /// Whether the run ended with the pair in hand (paired, alone, or taking a joiner) at a
+  /// registered epoch.
   bool holds_pair() const;
+  /// After stop(): a side whose run ended with the pair in hand ends it at the arbiter, so that
+  /// the same commands start it again (its backup, if any, has the log's end and stops too),
+  /// and emits released. A side that lost the pair, or was still asking, leaves it as it is.
+  /// Returns whether the arbiter released it.
+  bool release_if_held();
+  /// The exit code of a run that stopped on this side's decision: the pair lost
+  /// (kLostPairExitCode) or broken (kPairBrokenExitCode); nullopt if it did not decide to stop.
+  std::optional<int> stop_exit_code() const;
 
  private:
   void post(std::function<void()> task);
