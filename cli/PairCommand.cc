@@ -54,8 +54,6 @@ using Clock = std::chrono::steady_clock;
 // How often the primary tells its backup how far it got when nothing else does: about a
 // millisecond of a CPU-bound guest.
 constexpr uint64_t kProgressInterval = 1 << 20;
-// Between attempts to bind an address the old primary still holds.
-constexpr auto kBindRetry = std::chrono::milliseconds(20);
 // How long a backup that stops waits for its goodbye to be written: a primary that does not
 // read for this long hears of it through the peer timeout instead.
 constexpr auto kGoodbyeTimeout = std::chrono::milliseconds(500);
@@ -640,24 +638,6 @@ struct LiveHost {
   std::unique_ptr<hypervisor::LiveRole> role;
 };
 
-// Binds the guest's sockets (or opens its TAP device), retrying while the old primary still
-// holds the addresses; null if a stop was requested first.
-std::unique_ptr<HostNetwork> bind_when_free(const PairOptions& options,
-                                            const devices::NetLimits& limits, asio::io_context& io,
-                                            hypervisor::InputQueue& inputs, uint32_t first_conn) {
-  bool said = false;
-  for (;;) {
-    try {
-      return std::make_unique<HostNetwork>(io, options.live, limits, inputs, first_conn);
-    } catch (const std::system_error& e) {
-      if (!said) spdlog::warn("{}; trying again until it is free", e.what());
-      said = true;
-    }
-    if (inputs.stop_requested()) return nullptr;
-    std::this_thread::sleep_for(kBindRetry);
-  }
-}
-
 // A backup waiting for its primary says so every kStillWaitingInterval, and gives up after
 // --wait-for-primary seconds (if not 0) by shutting the channel. On a thread of its own, so
 // that the io thread has nothing of it left to run once it is gone.
@@ -894,8 +874,14 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
     live.timer = std::make_unique<devices::AsioTimer>(
         io.io(), *live.clock,
         [&inputs](uint64_t gen) { inputs.push(hypervisor::TimerExpired{gen}); });
-    if (!live.net)
-      live.net = bind_when_free(options, p.limits, io.io(), inputs, t.highest_connection + 1);
+    if (!live.net) {
+      live.net = ft::bind_when_free<HostNetwork>(
+          [&] {
+            return std::make_unique<HostNetwork>(io.io(), options.live, p.limits, inputs,
+                                                 t.highest_connection + 1);
+          },
+          steady, inputs);
+    }
     if (!live.net) return nullptr;  // stopped
     // Its TCP connections do not exist here: the guest hears that they closed. On the frame
     // NIC the guest holds its connections itself, and hears instead that its link moved, so

@@ -92,5 +92,37 @@ TEST(Takeover, TellsTheGuestThatEachOfItsTcpConnectionsClosed) {
   }
 }
 
+TEST(Takeover, BindsAgainUntilTheOldPrimaryFreesTheGuestsAddresses) {
+  FakeClock clock;
+  hypervisor::InputQueue inputs;
+  int attempts = 0;
+  const auto bound = ft::bind_when_free<int>(
+      [&] {
+        if (++attempts < 3) {
+          throw std::system_error(std::make_error_code(std::errc::address_in_use), "bind");
+        }
+        return std::make_unique<int>(7);
+      },
+      clock, inputs);
+  ASSERT_TRUE(bound);
+  EXPECT_EQ(*bound, 7);
+  EXPECT_EQ(clock.slept(), 2 * ft::kBindRetry);
+}
+
+TEST(Takeover, StopsBindingWhenAStopIsRequested) {
+  FakeClock clock;
+  hypervisor::InputQueue inputs;
+  inputs.request_stop();
+  int attempts = 0;
+  const auto bound = ft::bind_when_free<int>(
+      [&]() -> std::unique_ptr<int> {
+        ++attempts;
+        throw std::system_error(std::make_error_code(std::errc::address_in_use), "bind");
+      },
+      clock, inputs);
+  EXPECT_FALSE(bound);
+  EXPECT_EQ(attempts, 1);
+}
+
 }  // namespace
 }  // namespace vmft::testing

@@ -4,11 +4,18 @@
 // going live changes for its guest (clocks that never go back, connections that do not exist
 // on this host).
 
+#include <spdlog/spdlog.h>
+
+#include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 
 #include "vmft/ft/ArbiterClient.h"
+#include "vmft/ft/Clock.h"
 #include "vmft/ft/Events.h"
 #include "vmft/hypervisor/BackupRole.h"
 #include "vmft/hypervisor/InputQueue.h"
@@ -46,5 +53,27 @@ ContinuedTime continued_time(const hypervisor::Takeover& t);
 /// Tells the guest that its TCP connections closed: they were the primary's and do not exist
 /// on this host. (On the frame NIC the guest keeps them, and hears that its link moved.)
 void reset_connections(const hypervisor::Takeover& t, hypervisor::InputQueue& inputs);
+
+/// Between attempts to bind an address the old primary still holds.
+inline constexpr auto kBindRetry = std::chrono::milliseconds(20);
+
+/// Binds the guest's sockets (or opens its TAP device) with `bind`, again every kBindRetry
+/// while it throws std::system_error (the old primary still holds the addresses), saying so
+/// once; null if `stop` was requested first.
+template <typename Network>
+std::unique_ptr<Network> bind_when_free(const std::function<std::unique_ptr<Network>()>& bind,
+                                        Clock& clock, const hypervisor::InputQueue& stop) {
+  bool said = false;
+  for (;;) {
+    try {
+      return bind();
+    } catch (const std::system_error& e) {
+      if (!said) spdlog::warn("{}; trying again until it is free", e.what());
+      said = true;
+    }
+    if (stop.stop_requested()) return nullptr;
+    clock.sleep_for(kBindRetry);
+  }
+}
 
 }  // namespace vmft::ft
