@@ -47,7 +47,7 @@ int run_arbiter(const ArbiterOptions& options) {
     server.emplace(io, listen, *store, limits, secret);
   } catch (const std::system_error& e) {
     spdlog::error("{}", e.what());
-    return kStartFailedExitCode;
+    return ft::kStartFailedExitCode;
   }
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   signals.async_wait([&server](const asio::error_code& ec, int signo) {
@@ -121,7 +121,7 @@ int release_pair(arbiter::Arbiter& arbiter, const std::string& pair) {
   if (!result.ok) {
     spdlog::error("pair '{}' changed while it was being released (it is now {}): not released",
                   pair, arbiter::describe(result.state));
-    return kStartFailedExitCode;
+    return ft::kStartFailedExitCode;
   }
   fmt::print("released pair '{}' at epoch {} (it was {}, held by {})\n", pair, state.epoch,
              arbiter::mode_name(state.mode), state.holder);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
+#include <variant>
 
 namespace vmft::cli {
 
@@ -22,7 +23,48 @@ std::string utc_now() {
                      fmt::gmtime(std::chrono::system_clock::to_time_t(now)), ms);
 }
 
+template <typename... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+
 }  // namespace
+
+nlohmann::json event_fields(const ft::Event& event) {
+  using nlohmann::json;
+  json fields = json::object();
+  std::visit(Overloaded{
+                 [&](const ft::Waiting& e) { fields["log_port"] = e.log_port; },
+                 [&](const ft::Paired& e) {
+                   if (e.primary) fields["primary"] = *e.primary;
+                   if (e.joined_at) fields["joined_at"] = *e.joined_at;
+                 },
+                 [&](const ft::Registered& e) { fields["epoch"] = e.epoch; },
+                 [&](const ft::WentLive& e) {
+                   fields["epoch"] = e.epoch;
+                   fields["instruction"] = e.instruction;
+                 },
+                 [&](const ft::Alone& e) {
+                   fields["epoch"] = e.epoch;
+                   fields["reason"] = e.reason;
+                 },
+                 [&](const ft::Lost& e) {
+                   fields["epoch"] = e.epoch;
+                   fields["holder"] = e.holder;
+                 },
+                 [&](const ft::Broken& e) {
+                   if (e.reason) fields["reason"] = *e.reason;
+                   if (e.instruction) fields["instruction"] = *e.instruction;
+                 },
+                 [&](const ft::JoinStarted&) {},
+                 [&](const ft::Joined& e) { fields["epoch"] = e.epoch; },
+                 [&](const ft::Released& e) { fields["epoch"] = e.epoch; },
+                 [&](const ft::Diverged& e) { fields["instruction"] = e.instruction; },
+                 [&](const ft::Exited& e) { fields["code"] = e.code; },
+             },
+             event);
+  return fields;
+}
 
 EventLog::EventLog(const std::string& target, std::string pair, std::string role)
     : pair_(std::move(pair)), role_(std::move(role)) {
@@ -55,12 +97,16 @@ void EventLog::set_id(std::string id) {
   id_ = std::move(id);
 }
 
-void EventLog::emit(const char* event, nlohmann::json fields) {
+void EventLog::emit(const ft::Event& event) {
   std::lock_guard lock(mutex_);
   if (!out_) return;
-  nlohmann::json line = {
-      {"time", utc_now()}, {"event", event}, {"pair", pair_}, {"id", id_}, {"role", role_}};
-  for (auto& [key, value] : fields.items()) line[key] = value;
+  nlohmann::json line = {{"time", utc_now()},
+                         {"event", ft::event_name(ft::kind_of(event))},
+                         {"pair", pair_},
+                         {"id", id_},
+                         {"role", role_}};
+  const nlohmann::json fields = event_fields(event);  // outlives the loop over its items
+  for (const auto& [key, value] : fields.items()) line[key] = value;
   const std::string text =
       line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   std::fwrite(text.data(), 1, text.size(), out_);

@@ -52,14 +52,14 @@ int report_run(const hypervisor::RunResult& result, double seconds,
         if (!out) spdlog::error("cannot write --exit-code-file {}", exit_code_file);
       }
       return result.exit_code & 0xff;
-    case Outcome::kFaulted: spdlog::error("{}", result.report); return kFaultExitCode;
+    case Outcome::kFaulted: spdlog::error("{}", result.report); return ft::kFaultExitCode;
     case Outcome::kStopped:
       spdlog::info("stopped after {} instructions in {:.3f} s", result.instructions, seconds);
       return 0;
-    case Outcome::kDiverged: spdlog::error("{}", result.report); return kDivergedExitCode;
+    case Outcome::kDiverged: spdlog::error("{}", result.report); return ft::kDivergedExitCode;
     case Outcome::kUntil: break;  // a live run is never given --until
   }
-  return kFaultExitCode;
+  return ft::kFaultExitCode;
 }
 
 std::optional<devices::Endpoint> optional_endpoint(const std::string& text) {
@@ -210,7 +210,7 @@ int run_live(const LiveOptions& options, const std::string& log_path) {
     image = hypervisor::load_elf_file(options.guest, VMFT_RAM_BASE, ram_size);
   } catch (const hypervisor::ElfError& e) {
     spdlog::error("{}", e.what());
-    return kStartFailedExitCode;
+    return ft::kStartFailedExitCode;
   }
 
   asio::io_context io;
@@ -233,7 +233,7 @@ int run_live(const LiveOptions& options, const std::string& log_path) {
     net = std::make_unique<HostNetwork>(io, options, limits, inputs);
   } catch (const std::system_error& e) {
     spdlog::error("{}", e.what());
-    return kStartFailedExitCode;
+    return ft::kStartFailedExitCode;
   }
   if (!frames) make_room_for_connections(limits);
   const auto log = open_log(log_path, options, ram_size);
@@ -255,7 +255,7 @@ int run_live(const LiveOptions& options, const std::string& log_path) {
   if (role.log_error()) {
     spdlog::error("recording failed, so the guest was stopped after {} instructions: {}",
                   result.instructions, *role.log_error());
-    return kStartFailedExitCode;
+    return ft::kStartFailedExitCode;
   }
   if (log) {
     spdlog::info("log {}: {} bytes, {:.0f} bytes/s", log_path, log->bytes_written(),

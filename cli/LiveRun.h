@@ -6,9 +6,9 @@
 #include <span>
 #include <string>
 
-#include "ExitCodes.h"
 #include "Options.h"
 #include "vmft/devices/AsioNetwork.h"
+#include "vmft/ft/ExitCodes.h"
 #include "vmft/hypervisor/Machine.h"
 
 namespace vmft::cli {

@@ -9,16 +9,16 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "ExitCodes.h"
 #include "Logging.h"
 #include "Options.h"
+#include "vmft/ft/ExitCodes.h"
 #include "vmft/logchannel/LogFile.h"
 
 namespace vmft::cli {
 
 namespace {
 
-constexpr int kBadLogExitCode = kStartFailedExitCode;
+constexpr int kBadLogExitCode = ft::kStartFailedExitCode;
 
 void print_header(const logchannel::LogHeader& header) {
   std::printf("log format version %" PRIu32 "\n", header.version);

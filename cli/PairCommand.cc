@@ -15,13 +15,14 @@
 #include <mutex>
 #include <thread>
 
+#include "ChannelEnds.h"
 #include "ConsoleWriter.h"
+#include "Events.h"
 #include "HostNetwork.h"
 #include "LiveRun.h"
 #include "Logging.h"
 #include "OnLive.h"
 #include "Options.h"
-#include "Redundancy.h"
 #include "Status.h"
 #include "vmft/arbiter/Arbiter.h"
 #include "vmft/arbiter/ConnectArbiter.h"
@@ -31,6 +32,10 @@
 #include "vmft/devices/AsioTimer.h"
 #include "vmft/devices/Entropy.h"
 #include "vmft/devices/HostClock.h"
+#include "vmft/ft/ArbiterClient.h"
+#include "vmft/ft/Clock.h"
+#include "vmft/ft/LiveSide.h"
+#include "vmft/ft/Takeover.h"
 #include "vmft/guest/abi.h"
 #include "vmft/hypervisor/BackupRole.h"
 #include "vmft/hypervisor/ElfLoader.h"
@@ -50,8 +55,6 @@ using Clock = std::chrono::steady_clock;
 // How often the primary tells its backup how far it got when nothing else does: about a
 // millisecond of a CPU-bound guest.
 constexpr uint64_t kProgressInterval = 1 << 20;
-// Between attempts to bind an address the old primary still holds.
-constexpr auto kBindRetry = std::chrono::milliseconds(20);
 // How long a backup that stops waits for its goodbye to be written: a primary that does not
 // read for this long hears of it through the peer timeout instead.
 constexpr auto kGoodbyeTimeout = std::chrono::milliseconds(500);
@@ -324,7 +327,7 @@ std::optional<int> check_name_is_free(arbiter::Arbiter& arbiter, const PairOptio
         "cannot reach the arbiter at {} ({}): a primary starts only once its arbiter "
         "answers",
         options.arbiter, e.what());
-    return kStartFailedExitCode;
+    return ft::kStartFailedExitCode;
   }
   const bool held = state.mode == arbiter::Mode::kPaired || state.mode == arbiter::Mode::kAlone;
   if (!held || state.holder == me) return std::nullopt;
@@ -333,7 +336,7 @@ std::optional<int> check_name_is_free(arbiter::Arbiter& arbiter, const PairOptio
       "that side runs, join it with `vmft backup --join`; if neither side runs, `vmft arbiter "
       "release {} --arbiter {}` frees the name",
       options.name, arbiter::describe(state), me, options.name, options.arbiter);
-  return kNameHeldExitCode;
+  return ft::kNameHeldExitCode;
 }
 
 std::unique_ptr<arbiter::Arbiter> connect_arbiter(const PairOptions& options,
@@ -342,14 +345,14 @@ std::unique_ptr<arbiter::Arbiter> connect_arbiter(const PairOptions& options,
   return arbiter::connect_arbiter(options.arbiter, secret);
 }
 
-const char* state_name(Redundancy::State state) {
+const char* state_name(ft::LiveSide::State state) {
   switch (state) {
-    case Redundancy::State::kPaired: return "paired";
-    case Redundancy::State::kDeciding: return "asking the arbiter";
-    case Redundancy::State::kAlone: return "alone";
-    case Redundancy::State::kJoining: return "a backup joins";
-    case Redundancy::State::kBroken:
-    case Redundancy::State::kLost: return "stopping";
+    case ft::LiveSide::State::kPaired: return "paired";
+    case ft::LiveSide::State::kDeciding: return "asking the arbiter";
+    case ft::LiveSide::State::kAlone: return "alone";
+    case ft::LiveSide::State::kJoining: return "a backup joins";
+    case ft::LiveSide::State::kBroken:
+    case ft::LiveSide::State::kLost: return "stopping";
   }
   return "?";
 }
@@ -362,9 +365,9 @@ std::string status_label(const std::string& pair, uint64_t epoch, const char* si
 
 // A status line of the live side of a pair (a primary, or a backup that went live).
 void log_live_status(const std::string& side, const channel::ChannelStats& s,
-                     Redundancy::State state, const hypervisor::OutputGate& gate,
+                     ft::LiveSide::State state, const hypervisor::OutputGate& gate,
                      uint64_t& last_bytes, double seconds) {
-  if (state != Redundancy::State::kPaired) {
+  if (state != ft::LiveSide::State::kPaired) {
     spdlog::info("{} ({}): instruction {}, outputs held {}", side, state_name(state), s.progress,
                  gate.held());
   } else {
@@ -378,14 +381,14 @@ void log_live_status(const std::string& side, const channel::ChannelStats& s,
 }
 
 // The state as status reports name it.
-const char* state_word(Redundancy::State state) {
+const char* state_word(ft::LiveSide::State state) {
   switch (state) {
-    case Redundancy::State::kPaired: return "paired";
-    case Redundancy::State::kDeciding: return "deciding";
-    case Redundancy::State::kAlone: return "alone";
-    case Redundancy::State::kJoining: return "joining";
-    case Redundancy::State::kBroken:
-    case Redundancy::State::kLost: return "stopping";
+    case ft::LiveSide::State::kPaired: return "paired";
+    case ft::LiveSide::State::kDeciding: return "deciding";
+    case ft::LiveSide::State::kAlone: return "alone";
+    case ft::LiveSide::State::kJoining: return "joining";
+    case ft::LiveSide::State::kBroken:
+    case ft::LiveSide::State::kLost: return "stopping";
   }
   return "?";
 }
@@ -441,21 +444,21 @@ class ArbiterProbe {
 };
 
 // The status of a live side (a primary, or a backup that went live with --log-listen) from its
-// channel to its backup, its gate and its redundancy (io thread).
+// channel to its backup, its gate and its ft::LiveSide (io thread).
 SideStatus live_status(const PairOptions& options, const std::string& me, const char* role,
                        const channel::ChannelPrimary& channel, const hypervisor::OutputGate& gate,
-                       const Redundancy& redundancy) {
+                       const ft::LiveSide& live_side) {
   SideStatus s;
   s.pair = options.name;
   s.id = me;
   s.role = role;
-  s.state = state_word(redundancy.state());
-  s.epoch = redundancy.epoch();
+  s.state = state_word(live_side.state());
+  s.epoch = live_side.epoch();
   const auto st = channel.stats();
   s.instructions = st.progress;
   s.log_seq = st.last_seq;
   s.log_acked = st.acked_seq;
-  s.has_peer = redundancy.state() == Redundancy::State::kPaired;
+  s.has_peer = live_side.state() == ft::LiveSide::State::kPaired;
   if (s.has_peer) {
     s.lag_instructions = st.lag();
     s.lag_records = st.last_seq - std::min(st.acked_seq, st.last_seq);
@@ -465,7 +468,7 @@ SideStatus live_status(const PairOptions& options, const std::string& me, const 
   s.oldest_output_held_seconds = std::chrono::duration<double>(gate.oldest_held_age()).count();
   s.log_bytes_sent = st.bytes_sent;
   s.log_bytes_received = st.bytes_received;
-  s.joins = redundancy.joins();
+  s.joins = live_side.joins();
   s.arbiter = options.arbiter;
   return s;
 }
@@ -482,20 +485,6 @@ std::unique_ptr<StatusServer> serve_status(const Prepared& p, asio::io_context& 
   return server;
 }
 
-// A side whose run ended with the pair in hand (paired, alone, or taking a joiner) ends the
-// pair at the arbiter, so that the same commands start it again: its backup, if any, has the
-// log's end and stops too. A side that lost the pair, or was still asking, leaves it as it is.
-void release_if_held(arbiter::Arbiter& arbiter, const PairOptions& options,
-                     const Redundancy& redundancy, const std::string& me, EventLog& events) {
-  using State = Redundancy::State;
-  const State state = redundancy.state();
-  if (redundancy.epoch() == 0) return;
-  if (state != State::kPaired && state != State::kAlone && state != State::kJoining) return;
-  if (release_at_arbiter(arbiter, options.arbiter, options.name, redundancy.epoch(), me)) {
-    events.emit("released", {{"epoch", redundancy.epoch()}});
-  }
-}
-
 int run_primary_side(const PairOptions& options, Prepared& p, EventLog& events) {
   IoThread io;
   hypervisor::InputQueue inputs;
@@ -509,12 +498,17 @@ int run_primary_side(const PairOptions& options, Prepared& p, EventLog& events) 
     channel = std::make_unique<channel::ChannelPrimary>(io.io(), p.channel_endpoint, p.channel);
   } catch (const std::system_error& e) {
     spdlog::error("{}", e.what());
-    return kStartFailedExitCode;
+    return ft::kStartFailedExitCode;
   }
   const std::string me = side_id(options, "primary", channel->local_endpoint().port());
   channel->set_id(me);  // before the io thread runs: no backup has been heard yet
   events.set_id(me);
   const auto arbiter = connect_arbiter(options, p.channel.secret);
+  ft::SteadyClock steady;
+  std::unique_ptr<ft::ArbiterClient> arbiter_client;
+  if (arbiter) {
+    arbiter_client = std::make_unique<ft::ArbiterClient>(*arbiter, options.arbiter, steady);
+  }
   // Before the guest's addresses are bound: a primary that cannot serve says so at once.
   if (arbiter) {
     if (const auto code = check_name_is_free(*arbiter, options, me)) return *code;
@@ -523,7 +517,7 @@ int run_primary_side(const PairOptions& options, Prepared& p, EventLog& events) 
     net = std::make_unique<HostNetwork>(io.io(), options.live, p.limits, inputs);
   } catch (const std::system_error& e) {
     spdlog::error("{}", e.what());
-    return kStartFailedExitCode;
+    return ft::kStartFailedExitCode;
   }
   // Before the guest runs, a stop ends the wait for a backup; once it runs, the guest stops and
   // the primary sends its backup the end of the log.
@@ -539,15 +533,16 @@ int run_primary_side(const PairOptions& options, Prepared& p, EventLog& events) 
   release_on_ack(*channel, gate, console);
   // When the backup is lost: without an arbiter, stop; with one, test-and-set and go on alone
   // (taking backups that join) or halt.
-  Redundancy redundancy({options.name, "primary", me, options.arbiter, arbiter.get(), *channel,
-                         gate, inputs, &events});
+  ChannelPrimaryEnd end(*channel);
+  ft::LiveSide live_side(
+      {options.name, "primary", me, arbiter_client.get(), end, gate, inputs, steady, &events});
   std::unique_ptr<ArbiterProbe> probe;
   if (arbiter && p.status_endpoint)
     probe = std::make_unique<ArbiterProbe>(options, p.channel.secret);
   std::unique_ptr<StatusServer> status;
   try {
     status = serve_status(p, io.io(), [&] {
-      SideStatus s = live_status(options, me, "primary", *channel, gate, redundancy);
+      SideStatus s = live_status(options, me, "primary", *channel, gate, live_side);
       if (!guest_started) s.state = "waiting for a backup";
       if (probe) s.arbiter_reachable = probe->reachable();
       s.client_connections = net->client_connections();
@@ -555,32 +550,30 @@ int run_primary_side(const PairOptions& options, Prepared& p, EventLog& events) 
     });
   } catch (const std::system_error& e) {
     spdlog::error("{}", e.what());
-    return kStartFailedExitCode;
+    return ft::kStartFailedExitCode;
   }
   // On every way out: no more io callbacks (which post to it), then its thread.
   struct StopThreads {
     IoThread& io;
-    Redundancy& redundancy;
+    ft::LiveSide& live_side;
     ~StopThreads() {
       io.stop();
-      redundancy.stop();
+      live_side.stop();
     }
-  } stop_threads{io, redundancy};
+  } stop_threads{io, live_side};
   net->log_addresses();
   const auto log_ep = channel->local_endpoint();
   spdlog::info("primary of pair '{}' ({}): listening on log {}:{}, waiting for the backup",
                options.name, me, log_ep.address().to_string(), log_ep.port());
   io.start();
-  events.emit("waiting", {{"log_port", log_ep.port()}});
+  events.emit(ft::Waiting{log_ep.port()});
   if (!channel->wait_for_backup()) return 0;  // stopped before a backup came
   guest_started = true;
-  events.emit("paired");
-  redundancy.paired(0);
+  events.emit(ft::Paired{});
+  live_side.paired(0);
   if (inputs.stop_requested()) return 0;
   if (arbiter) {
-    const auto registered = ask_arbiter(options.arbiter, inputs, [&] {
-      return arbiter->register_epoch(options.name, arbiter->read(options.name).epoch, me);
-    });
+    const auto registered = arbiter_client->register_next(options.name, me, inputs);
     if (!registered) return 0;  // stopped
     if (!registered->ok) {
       spdlog::error(
@@ -588,13 +581,13 @@ int run_primary_side(const PairOptions& options, Prepared& p, EventLog& events) 
           "that side runs, join it with `vmft backup --join`; if neither side runs, `vmft "
           "arbiter release {} --arbiter {}` frees the name",
           options.name, me, arbiter::describe(registered->state), options.name, options.arbiter);
-      return kNameHeldExitCode;
+      return ft::kNameHeldExitCode;
     }
-    redundancy.paired(registered->state.epoch);
-    redundancy.announce_epoch(registered->state.epoch,
-                              fmt::format("pair '{}' registered at the arbiter at epoch {}",
-                                          options.name, registered->state.epoch),
-                              "registered");
+    live_side.paired(registered->state.epoch);
+    live_side.announce_epoch(registered->state.epoch,
+                             fmt::format("pair '{}' registered at the arbiter at epoch {}",
+                                         options.name, registered->state.epoch),
+                             ft::Registered{registered->state.epoch});
   }
 
   hypervisor::LiveRole role({clock, entropy, timer, net->backend()}, inputs, channel.get(), &gate);
@@ -604,35 +597,35 @@ int run_primary_side(const PairOptions& options, Prepared& p, EventLog& events) 
       {p.ram_size, [&gate](std::span<const uint8_t> bytes) { gate.write_console(bytes); },
        hypervisor::kDigestInterval},
       role);
-  redundancy.set_machine(machine, [&role] { return role.last_seq(); });
+  live_side.set_machine(machine, [&role] { return role.last_seq(); });
   uint64_t last_bytes = 0;
   io.every(options.status_interval, [&](double seconds) {
-    log_live_status(status_label(options.name, redundancy.epoch(), "primary"), channel->stats(),
-                    redundancy.state(), gate, last_bytes, seconds);
+    log_live_status(status_label(options.name, live_side.epoch(), "primary"), channel->stats(),
+                    live_side.state(), gate, last_bytes, seconds);
   });
   net->start();
-  on_live.run(options.name, me, "primary", redundancy.epoch());
+  on_live.run(options.name, me, "primary", live_side.epoch());
   const auto started = Clock::now();
   const hypervisor::RunResult result = machine.run();
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  redundancy.stop();  // before the machine goes: a join works on it
+  live_side.stop();  // before the machine goes: a join works on it
   // So that the last outputs leave: they wait for the backup to have the log's end.
   if (!channel->lost()) channel->wait_acknowledged(std::chrono::seconds(5));
   channel->shutdown();
   io.stop();
-  if (arbiter) release_if_held(*arbiter, options, redundancy, me, events);
+  live_side.release_if_held();
   const bool stopped = result.outcome == hypervisor::RunResult::Outcome::kStopped;
-  if (stopped && redundancy.state() == Redundancy::State::kLost) return kLostPairExitCode;
-  if (stopped && redundancy.state() == Redundancy::State::kBroken) {
-    gate.open();  // no side goes on without an arbiter: what waited for the backup may leave
-    return kPairBrokenExitCode;
+  if (const auto code = live_side.stop_exit_code(); stopped && code) {
+    // No side goes on without an arbiter: what waited for the backup may leave.
+    if (*code == ft::kPairBrokenExitCode) gate.open();
+    return *code;
   }
   return report_run(result, seconds, options.live.exit_code_file);
 }
 
 // What a backup that won the pair runs on: this host's clocks (continuing the primary's),
 // randomness, timer and the client-facing sockets.
-struct LiveSide {
+struct LiveHost {
   std::unique_ptr<devices::ContinuedClock> clock;
   devices::SystemEntropy entropy;
   std::unique_ptr<devices::AsioTimer> timer;
@@ -640,37 +633,10 @@ struct LiveSide {
   /// With --log-listen: the outputs wait for a backup that joins, and what decides about it.
   std::unique_ptr<ConsoleWriter> console;
   std::unique_ptr<hypervisor::OutputGate> gate;
-  std::unique_ptr<Redundancy> redundancy;
+  std::unique_ptr<ChannelPrimaryEnd> end;
+  std::unique_ptr<ft::LiveSide> side;
   std::unique_ptr<hypervisor::LiveRole> role;
 };
-
-// Binds the guest's sockets (or opens its TAP device), retrying while the old primary still
-// holds the addresses; null if a stop was requested first.
-std::unique_ptr<HostNetwork> bind_when_free(const PairOptions& options,
-                                            const devices::NetLimits& limits, asio::io_context& io,
-                                            hypervisor::InputQueue& inputs, uint32_t first_conn) {
-  bool said = false;
-  for (;;) {
-    try {
-      return std::make_unique<HostNetwork>(io, options.live, limits, inputs, first_conn);
-    } catch (const std::system_error& e) {
-      if (!said) spdlog::warn("{}; trying again until it is free", e.what());
-      said = true;
-    }
-    if (inputs.stop_requested()) return nullptr;
-    std::this_thread::sleep_for(kBindRetry);
-  }
-}
-
-uint64_t last_clock(const hypervisor::Takeover& t,
-                    std::initializer_list<logchannel::ClockSource> of) {
-  uint64_t last = 0;
-  for (auto source : of) {
-    if (auto it = t.last_clock.find(source); it != t.last_clock.end())
-      last = std::max(last, it->second);
-  }
-  return last;
-}
 
 // A backup waiting for its primary says so every kStillWaitingInterval, and gives up after
 // --wait-for-primary seconds (if not 0) by shutting the channel. On a thread of its own, so
@@ -739,7 +705,7 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
           io.io(), *p.listen_endpoint, p.channel, channel::ChannelPrimary::Accepting::kNothing);
     } catch (const std::system_error& e) {
       spdlog::error("{}", e.what());
-      return kStartFailedExitCode;
+      return ft::kStartFailedExitCode;
     }
   }
   const std::string me =
@@ -756,10 +722,15 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
   });
   channel.on_peer_lost([](const std::string& why) { spdlog::warn("{}", why); });
   const auto arbiter = connect_arbiter(options, p.channel.secret);
+  ft::SteadyClock steady;
+  std::unique_ptr<ft::ArbiterClient> arbiter_client;
+  if (arbiter) {
+    arbiter_client = std::make_unique<ft::ArbiterClient>(*arbiter, options.arbiter, steady);
+  }
   int declined_code = 0;
   OnLive on_live(options.on_live);
   uint64_t live_epoch = 0;  ///< the epoch this backup won, once live
-  LiveSide live;
+  LiveHost live;
   // On the frame NIC the TAP device opens now and keeps what it hears: where the switch floods
   // the guest's frames to both sides, those its primary took but never logged are among them,
   // and going live hands them to the guest instead of waiting for the clients to resend.
@@ -768,7 +739,7 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
       live.net = std::make_unique<HostNetwork>(io.io(), options.live, p.limits, inputs);
     } catch (const std::exception& e) {
       spdlog::error("{}", e.what());
-      return kStartFailedExitCode;
+      return ft::kStartFailedExitCode;
     }
     live.net->standby();
   }
@@ -782,8 +753,8 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
   try {
     status = serve_status(p, io.io(), [&] {
       SideStatus s;
-      if (went_live && live.redundancy) {
-        s = live_status(options, me, "live", *listener, *live.gate, *live.redundancy);
+      if (went_live && live.side) {
+        s = live_status(options, me, "live", *listener, *live.gate, *live.side);
       } else if (went_live) {  // no --log-listen: it runs alone for good
         s.pair = options.name;
         s.id = me;
@@ -817,16 +788,16 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
     });
   } catch (const std::system_error& e) {
     spdlog::error("{}", e.what());
-    return kStartFailedExitCode;
+    return ft::kStartFailedExitCode;
   }
   // On every way out, the io thread stops before what its handlers use is destroyed, and a
   // join's thread before the machine goes.
   struct StopThreads {
     IoThread& io;
-    LiveSide& live;
+    LiveHost& live;
     ~StopThreads() {
       io.stop();
-      if (live.redundancy) live.redundancy->stop();
+      if (live.side) live.side->stop();
     }
   } stop_threads{io, live};
   io.start();
@@ -844,7 +815,7 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
     if (!join) {
       try {
         if (!channel.connect(p.channel_endpoint)) {
-          return waiting.gave_up() ? kStartFailedExitCode : 0;  // or stopped first
+          return waiting.gave_up() ? ft::kStartFailedExitCode : 0;  // or stopped first
         }
       } catch (const channel::ChannelRefused& e) {
         // Started again by the same command (a service manager's restart) while its primary
@@ -856,19 +827,19 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
     }
     if (join) {
       joined = channel.join(p.channel_endpoint);
-      if (!joined) return waiting.gave_up() ? kStartFailedExitCode : 0;  // or stopped first
+      if (!joined) return waiting.gave_up() ? ft::kStartFailedExitCode : 0;  // or stopped first
     }
     waiting.done();
     following = true;
   } catch (const channel::ChannelUnauthenticated& e) {
     spdlog::error("this backup exits: {}", e.what());
-    return kStartFailedExitCode;
+    return ft::kStartFailedExitCode;
   } catch (const channel::ChannelRefused& e) {
     spdlog::error("the primary at {} refused this backup: {}", options.channel, e.what());
-    return kStartFailedExitCode;
+    return ft::kStartFailedExitCode;
   } catch (const logchannel::LogError& e) {
     spdlog::error("{}", e.what());
-    return kPairBrokenExitCode;
+    return ft::kPairBrokenExitCode;
   }
   std::optional<hypervisor::MachineSnapshot> snapshot;
   if (joined) {
@@ -876,63 +847,46 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
       snapshot = hypervisor::decode_snapshot(joined->snapshot);
     } catch (const hypervisor::SnapshotError& e) {
       spdlog::error("the primary's snapshot is unusable: {}", e.what());
-      return kPairBrokenExitCode;
+      return ft::kPairBrokenExitCode;
     }
     snapshot->ram = std::move(joined->ram);
     spdlog::info("backup: joined the primary at {} at instruction {}", options.channel,
                  snapshot->icount);
-    events.emit("paired", {{"primary", options.channel}, {"joined_at", snapshot->icount}});
+    events.emit(ft::Paired{options.channel, snapshot->icount});
   } else {
     spdlog::info("backup: paired with the primary at {}", options.channel);
-    events.emit("paired", {{"primary", options.channel}});
+    events.emit(ft::Paired{options.channel, std::nullopt});
   }
 
   // The primary is gone and every record it sent has run: go live if the arbiter says so.
   auto go_live = [&](const hypervisor::Takeover& t) -> hypervisor::Role* {
-    if (inputs.stop_requested()) return nullptr;  // it said goodbye, or is about to
-    const auto epoch = channel.epoch();
-    if (!arbiter || !epoch) {
-      spdlog::error("the backup executed every record it received, up to instruction {}; {}",
-                    t.icount,
-                    arbiter ? "no epoch the primary registered with this backup reached it, so "
-                              "it has nothing to claim at the arbiter and does not go live"
-                            : "with no arbiter to decide, it does not go live");
+    const ft::Claim claim = ft::claim_pair(options.name, me, arbiter_client.get(), channel.epoch(),
+                                           t.icount, inputs, &events);
+    if (claim.result == ft::Claim::Result::kStopped) return nullptr;
+    if (claim.result == ft::Claim::Result::kDeclined) {
       if (!arbiter) write_unreleased_console(t);  // no side goes on: nothing may be lost
-      declined_code = kPairBrokenExitCode;
-      events.emit("broken", {{"instruction", t.icount}});
+      declined_code = claim.exit_code;
       return nullptr;
     }
-    spdlog::warn(
-        "the backup executed every record it received, up to instruction {}; asking the "
-        "arbiter at {} for pair '{}' at epoch {}",
-        t.icount, options.arbiter, options.name, *epoch);
-    const auto result = ask_arbiter(
-        options.arbiter, inputs, [&] { return arbiter->test_and_set(options.name, *epoch, me); });
-    if (!result) return nullptr;  // stopped
-    if (!result->won) {
-      spdlog::error("the arbiter gave pair '{}' to the other side ({}): this backup exits",
-                    options.name, arbiter::describe(result->state));
-      declined_code = kLostPairExitCode;
-      events.emit("lost", {{"epoch", *epoch}, {"holder", result->state.holder}});
-      return nullptr;
-    }
-    live_epoch = *epoch;
-    using logchannel::ClockSource;
-    live.clock = std::make_unique<devices::ContinuedClock>(
-        last_clock(t, {ClockSource::kWall}),
-        last_clock(t, {ClockSource::kMono, ClockSource::kCsrTime, ClockSource::kCsrCycle}));
+    live_epoch = claim.epoch;
+    const ft::ContinuedTime time = ft::continued_time(t);
+    live.clock = std::make_unique<devices::ContinuedClock>(time.wall_ns, time.mono_ns);
     live.timer = std::make_unique<devices::AsioTimer>(
         io.io(), *live.clock,
         [&inputs](uint64_t gen) { inputs.push(hypervisor::TimerExpired{gen}); });
-    if (!live.net)
-      live.net = bind_when_free(options, p.limits, io.io(), inputs, t.highest_connection + 1);
+    if (!live.net) {
+      live.net = ft::bind_when_free<HostNetwork>(
+          [&] {
+            return std::make_unique<HostNetwork>(io.io(), options.live, p.limits, inputs,
+                                                 t.highest_connection + 1);
+          },
+          steady, inputs);
+    }
     if (!live.net) return nullptr;  // stopped
     // Its TCP connections do not exist here: the guest hears that they closed. On the frame
     // NIC the guest holds its connections itself, and hears instead that its link moved, so
     // that it tells the network at once (the first input of its live run, logged for joiners).
-    for (uint32_t conn : t.open_connections) {
-      inputs.push(devices::NetEvent{VMFT_NIC_KIND_TCP_CLOSE, conn, 0, 0, {}});
-    }
+    ft::reset_connections(t, inputs);
     const bool frames = live.net->backend().frames().has_value();
     const size_t heard = frames ? live.net->take_over(t.last_frames) : 0;
     const hypervisor::HostServices host{*live.clock, live.entropy, *live.timer,
@@ -942,14 +896,15 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
       live.console = std::make_unique<ConsoleWriter>(write_console);
       live.gate = std::make_unique<hypervisor::OutputGate>(live.net->backend(), to(*live.console));
       release_on_ack(*listener, *live.gate, *live.console);
-      live.redundancy = std::make_unique<Redundancy>(
-          Redundancy::Setup{options.name, "live side", me, options.arbiter, arbiter.get(),
-                            *listener, *live.gate, inputs, &events});
+      live.end = std::make_unique<ChannelPrimaryEnd>(*listener);
+      live.side = std::make_unique<ft::LiveSide>(
+          ft::LiveSide::Setup{options.name, "live side", me, arbiter_client.get(), *live.end,
+                              *live.gate, inputs, steady, &events});
       live.role =
           std::make_unique<hypervisor::LiveRole>(host, inputs, listener.get(), live.gate.get());
       live.role->report_progress_every(kProgressInterval);
-      live.redundancy->set_machine(*machine, [&live] { return live.role->last_seq(); });
-      live.redundancy->alone(*epoch);
+      live.side->set_machine(*machine, [&live] { return live.role->last_seq(); });
+      live.side->alone(claim.epoch);
     } else {
       live.role = std::make_unique<hypervisor::LiveRole>(host, inputs, nullptr);
     }
@@ -957,14 +912,14 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
     live.net->start();
     spdlog::warn(
         "the arbiter gave pair '{}' to this backup at epoch {}: live at instruction {}, {}",
-        options.name, *epoch, t.icount,
+        options.name, claim.epoch, t.icount,
         frames ? fmt::format("its guest told its link moved and given {} frame(s) heard that the "
                              "primary never logged",
                              heard)
                : fmt::format("{} TCP connection(s) reset", t.open_connections.size()));
     went_live = true;
-    events.emit("went_live", {{"epoch", *epoch}, {"instruction", t.icount}});
-    on_live.run(options.name, me, "backup", *epoch);
+    events.emit(ft::WentLive{claim.epoch, t.icount});
+    on_live.run(options.name, me, "backup", claim.epoch);
     return live.role.get();
   };
   hypervisor::BackupRole role(
@@ -990,7 +945,7 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
             : std::make_unique<hypervisor::Machine>(std::move(p.image), config, role);
   } catch (const hypervisor::SnapshotError& e) {
     spdlog::error("the primary's snapshot does not fit this backup: {}", e.what());
-    return kPairBrokenExitCode;
+    return ft::kPairBrokenExitCode;
   }
   machine = machine_owner.get();
   if (snapshot) {
@@ -1002,10 +957,10 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
   uint64_t last_bytes = 0;
   io.every(options.status_interval, [&](double seconds) {
     if (went_live) {
-      if (live.redundancy) {
+      if (live.side) {
         log_live_status(
-            status_label(options.name, live.redundancy->epoch(), "live side (was the backup)"),
-            listener->stats(), live.redundancy->state(), *live.gate, last_bytes, seconds);
+            status_label(options.name, live.side->epoch(), "live side (was the backup)"),
+            listener->stats(), live.side->state(), *live.gate, last_bytes, seconds);
       }
       return;
     }
@@ -1021,7 +976,7 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
   const auto started = Clock::now();
   const hypervisor::RunResult result = machine->run();
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  if (live.redundancy) live.redundancy->stop();  // before the machine goes: a join works on it
+  if (live.side) live.side->stop();  // before the machine goes: a join works on it
   if (listener && went_live && !listener->lost()) {
     listener->wait_acknowledged(std::chrono::seconds(5));  // so that the last outputs leave
   }
@@ -1030,22 +985,20 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
   if (listener) listener->shutdown();
   io.stop();
   if (arbiter && went_live) {
-    if (live.redundancy) {
-      release_if_held(*arbiter, options, *live.redundancy, me, events);
-    } else if (release_at_arbiter(*arbiter, options.arbiter, options.name, live_epoch, me)) {
-      events.emit("released", {{"epoch", live_epoch}});
+    if (live.side) {
+      live.side->release_if_held();
+    } else if (arbiter_client->release(options.name, live_epoch, me)) {
+      events.emit(ft::Released{live_epoch});
     }
   }
   if (role.replay().log_error()) {
     spdlog::error("the log from the primary is damaged: {}", *role.replay().log_error());
-    return kDivergedExitCode;
+    return ft::kDivergedExitCode;
   }
   const bool stopped = result.outcome == hypervisor::RunResult::Outcome::kStopped;
   if (stopped && declined_code != 0) return declined_code;
-  if (stopped && live.redundancy) {
-    const auto state = live.redundancy->state();
-    if (state == Redundancy::State::kLost) return kLostPairExitCode;
-    if (state == Redundancy::State::kBroken) return kPairBrokenExitCode;
+  if (stopped && live.side) {
+    if (const auto code = live.side->stop_exit_code()) return *code;
   }
   if (role.replay().stats().complete) {
     const auto& st = role.replay().stats();
@@ -1055,7 +1008,7 @@ int run_backup_side(const PairOptions& options, Prepared& p, EventLog& events) {
         result.instructions, st.inputs, st.interrupts, st.outputs, st.digests);
   }
   if (result.outcome == hypervisor::RunResult::Outcome::kDiverged) {
-    events.emit("diverged", {{"instruction", result.instructions}});
+    events.emit(ft::Diverged{result.instructions});
   }
   return report_run(result, seconds, options.live.exit_code_file);
 }
@@ -1068,7 +1021,7 @@ int run_side(const PairOptions& options, const char* role,
   Prepared p = prepare(options);
   EventLog events(options.events, options.name, role);
   const int code = side(options, p, events);
-  events.emit("exited", {{"code", code}});
+  events.emit(ft::Exited{code});
   return code;
 }
 

@@ -83,7 +83,7 @@ int show_state(const ReplayOptions& options, const hypervisor::RunResult& result
               machine.register_dump().c_str());
   std::fflush(stdout);
   if (!options.dump_ram.empty() && !dump_ram(options.dump_ram, machine.ram())) {
-    return kStartFailedExitCode;
+    return ft::kStartFailedExitCode;
   }
   return 0;
 }
@@ -95,17 +95,17 @@ int summarise(const ReplayOptions& options, const hypervisor::RunResult& result,
   if (role.log_error()) {
     spdlog::error("{}; the replay stopped there, after {} instructions", *role.log_error(),
                   result.instructions);
-    return kStartFailedExitCode;
+    return ft::kStartFailedExitCode;
   }
   if (result.outcome == Outcome::kDiverged) {
     spdlog::error("{}", result.report);
-    return kDivergedExitCode;
+    return ft::kDivergedExitCode;
   }
   if (result.outcome == Outcome::kUntil) return show_state(options, result, machine);
   if (options.until != UINT64_MAX) {
     spdlog::error("the recorded run ended after {} instructions, before --until {}",
                   result.instructions, options.until);
-    return kStartFailedExitCode;
+    return ft::kStartFailedExitCode;
   }
   const auto& s = role.stats();
   if (!s.complete) {
@@ -127,12 +127,12 @@ int replay(const ReplayOptions& options) {
   try {
     log = std::make_unique<logchannel::LogReader>(options.log);
     if (!same_guest(options, log->header()) || !same_emulator(options, log->header())) {
-      return kStartFailedExitCode;
+      return ft::kStartFailedExitCode;
     }
     image = hypervisor::load_elf_file(options.guest, VMFT_RAM_BASE, log->header().ram_size);
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
-    return kStartFailedExitCode;
+    return ft::kStartFailedExitCode;
   }
 
   asio::io_context io;

@@ -6,9 +6,9 @@
 
 #include <memory>
 
-#include "ExitCodes.h"
 #include "Logging.h"
 #include "Status.h"
+#include "vmft/ft/ExitCodes.h"
 
 namespace vmft::cli {
 
@@ -26,15 +26,15 @@ int run_status(const StatusOptions& options) {
   const std::string body = fetch_status(options.address, "/status", timeout);
   if (options.json) {
     fmt::print("{}", body);
-    return kOkExitCode;
+    return ft::kOkExitCode;
   }
   try {
     fmt::print("{}", describe_status(parse_status_json(body)));
   } catch (const std::exception& e) {
     spdlog::error("{} answered something that is not a vmft status: {}", options.address, e.what());
-    return kStartFailedExitCode;
+    return ft::kStartFailedExitCode;
   }
-  return kOkExitCode;
+  return ft::kOkExitCode;
 }
 
 }  // namespace

@@ -5,7 +5,6 @@
 #include <functional>
 
 #include "ArbiterCommand.h"
-#include "ExitCodes.h"
 #include "LiveRun.h"
 #include "LogCommand.h"
 #include "Logging.h"
@@ -14,12 +13,13 @@
 #include "ReplayCommand.h"
 #include "RunCommand.h"
 #include "StatusCommand.h"
+#include "vmft/ft/ExitCodes.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"vmft: run a RISC-V guest program fault-tolerantly (VM-FT style primary/backup)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "vmft " VMFT_VERSION " (Unicorn " VMFT_UNICORN_VERSION ")");
-  app.footer(vmft::cli::kExitCodesHelp);
+  app.footer(vmft::ft::kExitCodesHelp);
 
   std::string log_level = "info";
   std::function<int()> action;
@@ -35,16 +35,16 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help and --version are "parse errors" that exit 0; every real one is a usage error.
-    return app.exit(e) == 0 ? vmft::cli::kOkExitCode : vmft::cli::kUsageExitCode;
+    return app.exit(e) == 0 ? vmft::ft::kOkExitCode : vmft::ft::kUsageExitCode;
   }
   vmft::cli::setup_logging(log_level);
   try {
     return action();
   } catch (const std::invalid_argument& e) {  // a value, found out once it is used
     spdlog::error("{}", e.what());
-    return vmft::cli::kUsageExitCode;
+    return vmft::ft::kUsageExitCode;
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
-    return vmft::cli::kStartFailedExitCode;
+    return vmft::ft::kStartFailedExitCode;
   }
 }

@@ -19,12 +19,12 @@
 #include <vector>
 
 #include "ArbiterRaces.h"
-#include "ExitCodes.h"
 #include "NetClients.h"
 #include "ShellCommand.h"
 #include "SilentListener.h"
 #include "VmftProcess.h"
 #include "vmft/arbiter/ArbiterClient.h"
+#include "vmft/ft/ExitCodes.h"
 
 namespace vmft::integration {
 namespace {
@@ -291,14 +291,14 @@ TEST_F(ArbiterService, ExitsZeroOnSigtermAndSigint) {
 TEST_F(ArbiterService, RefusesADataDirectoryAnotherArbiterUses) {
   const auto r =
       run_vmft({"arbiter", "--listen", "127.0.0.1:0", "--data", data_.string()}, kExitTimeout);
-  EXPECT_EQ(r.exit_code, vmft::cli::kStartFailedExitCode);
+  EXPECT_EQ(r.exit_code, vmft::ft::kStartFailedExitCode);
   EXPECT_NE(r.err.find("is in use by another arbiter"), std::string::npos) << r.err;
 }
 
 TEST_F(ArbiterService, RefusesAMalformedListenAddress) {
   const auto r =
       run_vmft({"arbiter", "--listen", "localhost", "--data", data_.string()}, kExitTimeout);
-  EXPECT_EQ(r.exit_code, vmft::cli::kUsageExitCode);
+  EXPECT_EQ(r.exit_code, vmft::ft::kUsageExitCode);
   EXPECT_NE(r.err.find("address 'localhost' must be HOST:PORT"), std::string::npos) << r.err;
 }
 

@@ -19,11 +19,11 @@
 #include "Base64.h"
 #include "EtcdCluster.h"
 #include "EtcdGateway.h"
-#include "ExitCodes.h"
 #include "FreePort.h"
 #include "SilentListener.h"
 #include "VmftProcess.h"
 #include "vmft/arbiter/EtcdArbiter.h"
+#include "vmft/ft/ExitCodes.h"
 
 namespace vmft::integration {
 namespace {
@@ -325,19 +325,19 @@ FinishedVmft run_primary_with_arbiter(const std::string& address) {
 
 TEST(EtcdArbiterCommand, RefusesAnEtcdAddressWithoutEndpoints) {
   const auto r = run_primary_with_arbiter("etcd://");
-  EXPECT_EQ(r.exit_code, vmft::cli::kUsageExitCode);
+  EXPECT_EQ(r.exit_code, vmft::ft::kUsageExitCode);
   EXPECT_TRUE(contains(r.err, "arbiter address 'etcd://' lists no etcd endpoint")) << r.err;
 }
 
 TEST(EtcdArbiterCommand, RefusesAnEtcdEndpointWithoutAPort) {
   const auto r = run_primary_with_arbiter("etcd://127.0.0.1:2379,10.0.0.2");
-  EXPECT_EQ(r.exit_code, vmft::cli::kUsageExitCode);
+  EXPECT_EQ(r.exit_code, vmft::ft::kUsageExitCode);
   EXPECT_TRUE(contains(r.err, "etcd endpoint '10.0.0.2' must be HOST:PORT")) << r.err;
 }
 
 TEST(EtcdArbiterCommand, RefusesAnUnknownScheme) {
   const auto r = run_primary_with_arbiter("http://127.0.0.1:2379");
-  EXPECT_EQ(r.exit_code, vmft::cli::kUsageExitCode);
+  EXPECT_EQ(r.exit_code, vmft::ft::kUsageExitCode);
   EXPECT_TRUE(contains(r.err, "unknown scheme 'http://'")) << r.err;
 }
 

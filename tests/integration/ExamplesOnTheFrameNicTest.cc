@@ -16,10 +16,10 @@
 #include <string>
 #include <thread>
 
-#include "ExitCodes.h"
 #include "FrameNicFixture.h"
 #include "Subprocess.h"
 #include "TcpRelay.h"
+#include "vmft/ft/ExitCodes.h"
 
 namespace vmft::integration {
 namespace {
@@ -228,7 +228,7 @@ TEST_F(ExamplesOnTheFrameNic, ConnectionsCarryOnAcrossAFrozenPrimaryThatWakesToF
   ASSERT_TRUE(pair.primary().freeze(kTimeout));
   ASSERT_TRUE(pair.backup().wait_for_event("went_live", kTimeout)) << pair.diagnostics();
   pair.primary().thaw();
-  EXPECT_EQ(pair.primary().wait_for_exit(kTimeout), std::optional<int>(cli::kLostPairExitCode))
+  EXPECT_EQ(pair.primary().wait_for_exit(kTimeout), std::optional<int>(ft::kLostPairExitCode))
       << pair.diagnostics();
   EXPECT_TRUE(pair.primary().has_event("lost")) << pair.diagnostics();
   expect_benchmark_done(*bench, pair.diagnostics());
@@ -409,7 +409,7 @@ TEST_F(ExamplesOnTheFrameNic, AChannelPartitionLeavesOneSideAndEveryClientConnec
       << primary.log() << backup.log();
   const bool primary_won = primary.has_event("alone");
   VmftProcess& loser = primary_won ? backup : primary;
-  EXPECT_EQ(loser.wait_for_exit(kTimeout), std::optional<int>(cli::kLostPairExitCode))
+  EXPECT_EQ(loser.wait_for_exit(kTimeout), std::optional<int>(ft::kLostPairExitCode))
       << loser.log();
   const long long before = clients.back()->answered();
   ASSERT_TRUE(wait_until([&] { return clients.back()->answered() > before + 100; }, kTimeout))

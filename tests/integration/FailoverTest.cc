@@ -14,13 +14,13 @@
 #include <vector>
 
 #include "CounterChecks.h"
-#include "ExitCodes.h"
 #include "FreePort.h"
 #include "IncrLoad.h"
 #include "NetClients.h"
 #include "PairProcesses.h"
 #include "TcpRelay.h"
 #include "TestArbiter.h"
+#include "vmft/ft/ExitCodes.h"
 
 namespace vmft::integration {
 namespace {
@@ -31,8 +31,8 @@ constexpr Duration kTimeout{10000};
 /// How long a test watches for something that must not happen. Short, to keep tests fast:
 /// the positive checks around each such wait carry the weight.
 constexpr Duration kAbsence{300};
-constexpr int kPairBroken = vmft::cli::kPairBrokenExitCode;
-constexpr int kLostThePair = vmft::cli::kLostPairExitCode;
+constexpr int kPairBroken = vmft::ft::kPairBrokenExitCode;
+constexpr int kLostThePair = vmft::ft::kLostPairExitCode;
 
 const std::string kPair = "test-pair";
 // What a side writes when the arbiter decides (cli/Events.h): a primary that wins goes on alone,

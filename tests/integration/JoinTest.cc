@@ -13,12 +13,12 @@
 
 #include "ArbiterProcess.h"
 #include "CounterChecks.h"
-#include "ExitCodes.h"
 #include "FreePort.h"
 #include "IncrLoad.h"
 #include "NetClients.h"
 #include "TcpRelay.h"
 #include "VmftProcess.h"
+#include "vmft/ft/ExitCodes.h"
 
 namespace vmft::integration {
 namespace {
@@ -129,7 +129,7 @@ class Join : public ::testing::Test {
                            const std::string& reason, const std::string& guest = "counter",
                            bool join = true) {
     Side& refused = start_backup(live, join, options, guest);
-    EXPECT_EQ(refused->wait_for_exit(kTimeout), std::optional<int>(cli::kStartFailedExitCode))
+    EXPECT_EQ(refused->wait_for_exit(kTimeout), std::optional<int>(ft::kStartFailedExitCode))
         << diagnostics();
     EXPECT_TRUE(refused->wait_for_log("refused this backup: " + reason, Duration(0)))
         << diagnostics();
@@ -241,7 +241,7 @@ TEST_F(Join, ThePairIsFaultTolerantOnlyOnceTheJoinerHasTheEpoch) {
   ASSERT_FALSE(HasFailure());
   // The joiner never hears of epoch 2; the primary, hearing nothing from it, wins epoch 2 back.
   ASSERT_TRUE((*primary)->wait_for_event("alone", at_epoch(2), kTimeout)) << diagnostics();
-  EXPECT_EQ(joiner->wait_for_exit(kTimeout), std::optional<int>(cli::kPairBrokenExitCode))
+  EXPECT_EQ(joiner->wait_for_exit(kTimeout), std::optional<int>(ft::kPairBrokenExitCode))
       << diagnostics();
   EXPECT_TRUE(joiner->has_event("broken")) << diagnostics();
   EXPECT_TRUE(joiner->wait_for_log("no epoch the primary registered with this backup reached it",
@@ -271,7 +271,7 @@ TEST_F(Join, AJoinerThatNeverGotItsEpochDoesNotClaimTheNextJoinersEpoch) {
   ASSERT_NO_FATAL_FAILURE(expect_joined(*primary, joiner, 3));
 
   relay.reset();
-  EXPECT_EQ(stale->wait_for_exit(kTimeout), std::optional<int>(cli::kPairBrokenExitCode))
+  EXPECT_EQ(stale->wait_for_exit(kTimeout), std::optional<int>(ft::kPairBrokenExitCode))
       << diagnostics();
   EXPECT_TRUE(stale->has_event("broken")) << diagnostics();
   EXPECT_TRUE(stale->wait_for_log("no epoch the primary registered with this backup reached it",
@@ -322,7 +322,7 @@ TEST_F(Join, NeedsAnArbiter) {
   options.erase(std::find(options.begin(), options.end(), "--arbiter"),
                 std::find(options.begin(), options.end(), "--arbiter") + 2);
   Side& joiner = start_backup(primary, true, options);
-  EXPECT_EQ(joiner->wait_for_exit(kTimeout), std::optional<int>(cli::kUsageExitCode));
+  EXPECT_EQ(joiner->wait_for_exit(kTimeout), std::optional<int>(ft::kUsageExitCode));
   EXPECT_TRUE(joiner->wait_for_log("--join needs --arbiter", Duration(0))) << diagnostics();
 }
 

@@ -20,11 +20,11 @@
 #include <vector>
 
 #include "CounterChecks.h"
-#include "ExitCodes.h"
 #include "FreePort.h"
 #include "NetClients.h"
 #include "TestArbiter.h"
 #include "VmftProcess.h"
+#include "vmft/ft/ExitCodes.h"
 
 namespace vmft::integration {
 namespace {
@@ -202,7 +202,7 @@ TEST_P(Lifecycle, AnotherPrimaryUnderAHeldNameExitsAtOnceWithoutTakingClients) {
   ASSERT_TRUE(primary->wait_for_event("registered", kTimeout)) << primary->log();
   SameCommands other(address(), "held");  // other ports, so another default id
   const auto r = other.run_primary();
-  EXPECT_EQ(r.exit_code, cli::kNameHeldExitCode) << r.err;
+  EXPECT_EQ(r.exit_code, ft::kNameHeldExitCode) << r.err;
   EXPECT_NE(r.err.find("the arbiter holds pair 'held' for another side"), std::string::npos)
       << r.err;
   EXPECT_EQ(r.err.find("listening on tcp"), std::string::npos) << r.err;
@@ -229,7 +229,7 @@ TEST_P(Lifecycle, TheArbiterCommandsListShowAndReleaseAPair) {
   SameCommands other(address(), "admin");
   std::unique_ptr<VmftProcess> p2, b2;
   const auto refused = other.run_primary();
-  EXPECT_EQ(refused.exit_code, cli::kNameHeldExitCode) << refused.err;
+  EXPECT_EQ(refused.exit_code, ft::kNameHeldExitCode) << refused.err;
   const auto release = run_vmft({"arbiter", "release", "admin", "--arbiter", address()}, kTimeout);
   EXPECT_EQ(release.exit_code, 0) << release.err;
   EXPECT_NE(release.out.find("released pair 'admin' at epoch 1"), std::string::npos) << release.out;
@@ -522,7 +522,7 @@ TEST(LifecycleWithoutAnArbiter, ABackupWithThePrimarysOwnIdIsRefused) {
   auto backup_args = commands.backup_args();
   backup_args.insert(backup_args.end(), {"--id", "twin"});
   VmftProcess backup("backup", "counter", backup_args);
-  EXPECT_EQ(backup.wait_for_exit(kTimeout), std::optional<int>(cli::kStartFailedExitCode))
+  EXPECT_EQ(backup.wait_for_exit(kTimeout), std::optional<int>(ft::kStartFailedExitCode))
       << backup.log();
   EXPECT_NE(backup.log().find("the backup has the primary's own id 'twin'"), std::string::npos)
       << backup.log();
@@ -533,7 +533,7 @@ TEST(LifecycleWithoutAnArbiter, ABackupGivesUpWaitingForItsPrimaryWhenAsked) {
   const auto r = run_vmft({"backup", guest_path("counter"), "--name", "lonely", "--log-connect",
                            "127.0.0.1:" + std::to_string(nobody), "--wait-for-primary", "0.5"},
                           kTimeout);
-  EXPECT_EQ(r.exit_code, cli::kStartFailedExitCode) << r.err;
+  EXPECT_EQ(r.exit_code, ft::kStartFailedExitCode) << r.err;
   EXPECT_NE(r.err.find("no primary of pair 'lonely' answered"), std::string::npos) << r.err;
 }
 
@@ -558,7 +558,7 @@ TEST(LifecycleWithoutAnArbiter, APrimaryWhoseArbiterDoesNotAnswerExitsAtOnce) {
       run_vmft({"primary", guest_path("counter"), "--name", "p", "--log-listen", "127.0.0.1:0",
                 "--tcp", "127.0.0.1:0", "--arbiter", "127.0.0.1:" + std::to_string(nobody)},
                kTimeout);
-  EXPECT_EQ(r.exit_code, cli::kStartFailedExitCode) << r.err;
+  EXPECT_EQ(r.exit_code, ft::kStartFailedExitCode) << r.err;
   EXPECT_NE(r.err.find("a primary starts only once its arbiter answers"), std::string::npos)
       << r.err;
   EXPECT_EQ(r.err.find("listening on tcp"), std::string::npos) << r.err;

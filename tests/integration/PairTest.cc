@@ -15,11 +15,11 @@
 #include <thread>
 #include <vector>
 
-#include "ExitCodes.h"
 #include "NetClients.h"
 #include "PairProcesses.h"
 #include "RespText.h"
 #include "ShellCommand.h"
+#include "vmft/ft/ExitCodes.h"
 
 namespace vmft::integration {
 namespace {
@@ -505,7 +505,7 @@ TEST(PairLoss, BackupExitsWhenThePrimaryIsKilled) {
   ASSERT_EQ(redis_cli(pair.tcp_port(), "INCR k"), "(integer) 1\n");
   pair.primary().kill();
   EXPECT_EQ(pair.backup().wait_for_exit(kTimeout),
-            std::optional<int>(vmft::cli::kPairBrokenExitCode))
+            std::optional<int>(vmft::ft::kPairBrokenExitCode))
       << pair.diagnostics();
   EXPECT_TRUE(pair.backup().has_event("broken")) << pair.diagnostics();
   EXPECT_NE(pair.backup().log().find("the primary is gone"), std::string::npos)
@@ -518,7 +518,7 @@ TEST(PairLoss, PrimaryExitsWhenTheBackupIsKilled) {
   ASSERT_EQ(redis_cli(pair.tcp_port(), "INCR k"), "(integer) 1\n");
   pair.backup().kill();
   EXPECT_EQ(pair.primary().wait_for_exit(kTimeout),
-            std::optional<int>(vmft::cli::kPairBrokenExitCode))
+            std::optional<int>(vmft::ft::kPairBrokenExitCode))
       << pair.diagnostics();
   EXPECT_TRUE(pair.primary().has_event("broken")) << pair.diagnostics();
   EXPECT_NE(pair.primary().log().find("the backup is gone"), std::string::npos)
@@ -531,7 +531,7 @@ TEST(PairLoss, PrimaryExitsWhenTheBackupFallsSilent) {
   pair.pair();
   ASSERT_TRUE(pair.backup().freeze(kTimeout));
   EXPECT_EQ(pair.primary().wait_for_exit(kTimeout),
-            std::optional<int>(vmft::cli::kPairBrokenExitCode))
+            std::optional<int>(vmft::ft::kPairBrokenExitCode))
       << pair.diagnostics();
   EXPECT_TRUE(pair.primary().has_event("broken")) << pair.diagnostics();
   EXPECT_NE(pair.primary().log().find("the backup sent nothing for"), std::string::npos)
@@ -543,7 +543,7 @@ TEST(PairLoss, BackupExitsWhenThePrimaryFallsSilent) {
   pair.pair();
   ASSERT_TRUE(pair.primary().freeze(kTimeout));
   EXPECT_EQ(pair.backup().wait_for_exit(kTimeout),
-            std::optional<int>(vmft::cli::kPairBrokenExitCode))
+            std::optional<int>(vmft::ft::kPairBrokenExitCode))
       << pair.diagnostics();
   EXPECT_TRUE(pair.backup().has_event("broken")) << pair.diagnostics();
   EXPECT_NE(pair.backup().log().find("the primary sent nothing for"), std::string::npos)
@@ -560,33 +560,33 @@ FinishedVmft run_primary(std::vector<std::string> options) {
 
 TEST(PairCommand, PrimaryNeedsAPairName) {
   const auto r = run_primary({});
-  EXPECT_EQ(r.exit_code, vmft::cli::kUsageExitCode);
+  EXPECT_EQ(r.exit_code, vmft::ft::kUsageExitCode);
   EXPECT_NE(r.err.find("--name is required"), std::string::npos) << r.err;
 }
 
 TEST(PairCommand, BackupNeedsAPairName) {
   const auto r =
       run_vmft({"backup", guest_path("counter"), "--log-connect", "127.0.0.1:1"}, kTimeout);
-  EXPECT_EQ(r.exit_code, vmft::cli::kUsageExitCode);
+  EXPECT_EQ(r.exit_code, vmft::ft::kUsageExitCode);
   EXPECT_NE(r.err.find("--name is required"), std::string::npos) << r.err;
 }
 
 TEST(PairCommand, RefusesALogBufferUnder64K) {
   const auto r = run_primary({"--name", "p", "--log-buffer", "1K"});
-  EXPECT_EQ(r.exit_code, vmft::cli::kUsageExitCode);
+  EXPECT_EQ(r.exit_code, vmft::ft::kUsageExitCode);
   EXPECT_NE(r.err.find("--log-buffer must be from 64K to 8M, not 1K"), std::string::npos) << r.err;
 }
 
 TEST(PairCommand, RefusesAMaxLagUnder4M) {
   const auto r = run_primary({"--name", "p", "--max-lag", "1M"});
-  EXPECT_EQ(r.exit_code, vmft::cli::kUsageExitCode);
+  EXPECT_EQ(r.exit_code, vmft::ft::kUsageExitCode);
   EXPECT_NE(r.err.find("--max-lag must be 0 (no bound) or at least 4M, not 1M"), std::string::npos)
       << r.err;
 }
 
 TEST(PairCommand, RefusesAPeerTimeoutNotLongerThanTheHeartbeat) {
   const auto r = run_primary({"--name", "p", "--heartbeat-interval", "50", "--peer-timeout", "50"});
-  EXPECT_EQ(r.exit_code, vmft::cli::kUsageExitCode);
+  EXPECT_EQ(r.exit_code, vmft::ft::kUsageExitCode);
   EXPECT_NE(r.err.find("--peer-timeout must be longer than --heartbeat-interval"),
             std::string::npos)
       << r.err;

@@ -12,10 +12,10 @@
 #include <string>
 #include <thread>
 
-#include "ExitCodes.h"
 #include "NetClients.h"
 #include "Subprocess.h"
 #include "VmftProcess.h"
+#include "vmft/ft/ExitCodes.h"
 #include "vmft/logchannel/LogFile.h"
 
 namespace vmft::integration {
@@ -203,7 +203,7 @@ TEST_F(RecordReplay, KilledRecordersLogReplaysUpToWhereItEnds) {
 TEST_F(RecordReplay, RecordRefusesADigestIntervalOfZero) {
   const auto r =
       vmft({"record", guest_path("count"), "--log", log_path(0), "--digest-interval", "0"});
-  EXPECT_EQ(r.exit_code, vmft::cli::kUsageExitCode);
+  EXPECT_EQ(r.exit_code, vmft::ft::kUsageExitCode);
   EXPECT_NE(r.err.find("--digest-interval 0"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(log_path(0))) << "a log was written";
 }
@@ -248,7 +248,7 @@ void write_file(const std::string& path, const std::string& bytes) {
 TEST_F(RecordReplay, RefusesALogOfAnotherGuest) {
   const std::string log = record_count(log_path(0));
   const auto r = replay("echo", log);
-  EXPECT_EQ(r.exit_code, vmft::cli::kStartFailedExitCode);
+  EXPECT_EQ(r.exit_code, vmft::ft::kStartFailedExitCode);
   EXPECT_NE(r.err.find("was recorded with guest timer.elf"), std::string::npos) << r.err;
 }
 
@@ -267,7 +267,7 @@ TEST_F(RecordReplay, RefusesALogFromAnotherEmulatorVersion) {
     writer.close();
   }
   const auto r = replay("timer", moved);
-  EXPECT_EQ(r.exit_code, vmft::cli::kStartFailedExitCode) << r.err;
+  EXPECT_EQ(r.exit_code, vmft::ft::kStartFailedExitCode) << r.err;
   EXPECT_NE(r.err.find("was recorded on unicorn 2.0.1; this vmft runs unicorn "), std::string::npos)
       << r.err;
   EXPECT_EQ(replay("timer", log).exit_code, 0);
@@ -278,7 +278,7 @@ TEST_F(RecordReplay, RefusesATruncatedLogNamingTheOffset) {
   const std::string bytes = read_file(log);
   write_file(log, bytes.substr(0, bytes.size() - 7));
   const auto r = replay("timer", log);
-  EXPECT_EQ(r.exit_code, vmft::cli::kStartFailedExitCode) << r.err;
+  EXPECT_EQ(r.exit_code, vmft::ft::kStartFailedExitCode) << r.err;
   EXPECT_NE(r.err.find("truncated"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("offset"), std::string::npos) << r.err;
 }
@@ -290,7 +290,7 @@ TEST_F(RecordReplay, RefusesALogWithAFlippedByte) {
   bytes[bytes.size() - 100] ^= 0x40;
   write_file(log, bytes);
   const auto r = replay("timer", log);
-  EXPECT_EQ(r.exit_code, vmft::cli::kStartFailedExitCode) << r.err;
+  EXPECT_EQ(r.exit_code, vmft::ft::kStartFailedExitCode) << r.err;
   EXPECT_NE(r.err.find("checksum"), std::string::npos) << r.err;
 }
 
@@ -300,7 +300,7 @@ TEST_F(RecordReplay, RefusesAnUnknownFormatVersion) {
   bytes[8] = 99;  // the version follows the 8-byte magic
   write_file(log, bytes);
   const auto r = replay("timer", log);
-  EXPECT_EQ(r.exit_code, vmft::cli::kStartFailedExitCode) << r.err;
+  EXPECT_EQ(r.exit_code, vmft::ft::kStartFailedExitCode) << r.err;
   EXPECT_NE(r.err.find("version 99"), std::string::npos) << r.err;
 }
 
@@ -396,7 +396,7 @@ TEST_F(RecordReplay, UntilPastTheEndOfTheRunIsAnError) {
   Subprocess recorder({VMFT_BINARY, "record", guest_path("count"), "--log", log});
   ASSERT_TRUE(recorder.wait_for_exit(kTimeout));
   const auto r = vmft({"replay", guest_path("count"), "--log", log, "--until", "5000"});
-  EXPECT_EQ(r.exit_code, vmft::cli::kStartFailedExitCode);
+  EXPECT_EQ(r.exit_code, vmft::ft::kStartFailedExitCode);
   EXPECT_NE(r.err.find("ended after 2004 instructions, before --until 5000"), std::string::npos)
       << r.err;
 }

@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "ExitCodes.h"
 #include "NetClients.h"
 #include "PairProcesses.h"
 #include "VmftProcess.h"
+#include "vmft/ft/ExitCodes.h"
 
 namespace vmft::integration {
 namespace {
@@ -133,12 +133,12 @@ TEST(Secret, AShortOrMissingSecretFileStopsTheStart) {
       {"arbiter", "--listen", "127.0.0.1:0", "--data", (fs::temp_directory_path() / "x").string(),
        "--secret-file", files.make("short", "too short")},
       kTimeout);
-  EXPECT_EQ(short_file.exit_code, vmft::cli::kStartFailedExitCode);
+  EXPECT_EQ(short_file.exit_code, vmft::ft::kStartFailedExitCode);
   EXPECT_NE(short_file.err.find("it needs at least 16"), std::string::npos) << short_file.err;
   const auto missing = run_vmft({"primary", guest_path("counter"), "--name", "p", "--log-listen",
                                  "127.0.0.1:0", "--secret-file", "/nonexistent/secret"},
                                 kTimeout);
-  EXPECT_EQ(missing.exit_code, vmft::cli::kStartFailedExitCode);
+  EXPECT_EQ(missing.exit_code, vmft::ft::kStartFailedExitCode);
   EXPECT_NE(missing.err.find("cannot read the secret file '/nonexistent/secret'"),
             std::string::npos)
       << missing.err;

@@ -28,13 +28,13 @@
 
 #include "ArbiterProcess.h"
 #include "CounterChecks.h"
-#include "ExitCodes.h"
 #include "FreePort.h"
 #include "IncrLoad.h"
 #include "SoakPlan.h"
 #include "SocketHolders.h"
 #include "TcpRelay.h"
 #include "VmftProcess.h"
+#include "vmft/ft/ExitCodes.h"
 
 namespace vmft::integration {
 namespace {
@@ -56,8 +56,8 @@ constexpr size_t kTcpProgress = 40;
 constexpr size_t kUdpProgress = 20;
 
 constexpr int kKilled = 128 + SIGKILL;
-constexpr int kPairBroken = vmft::cli::kPairBrokenExitCode;
-constexpr int kLostThePair = vmft::cli::kLostPairExitCode;
+constexpr int kPairBroken = vmft::ft::kPairBrokenExitCode;
+constexpr int kLostThePair = vmft::ft::kLostPairExitCode;
 
 const std::string kPair = "soak-pair";
 const std::string kLostLine = "the arbiter gave pair '" + kPair + "' to the other side";

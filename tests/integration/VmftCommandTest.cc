@@ -10,9 +10,9 @@
 #include <utility>
 #include <vector>
 
-#include "ExitCodes.h"
 #include "Subprocess.h"
 #include "VmftProcess.h"
+#include "vmft/ft/ExitCodes.h"
 
 namespace vmft::integration {
 namespace {
@@ -42,7 +42,7 @@ TEST(VmftRun, TheWholeExitCodeGoesToTheExitCodeFile) {
   EXPECT_EQ(text, "2001\n");
   // A guest that does not exit (it faults) leaves no file.
   const auto fault = run_vmft({"run", guest_path("fault"), "--exit-code-file", file.string()});
-  EXPECT_EQ(fault.exit_code, cli::kFaultExitCode);
+  EXPECT_EQ(fault.exit_code, ft::kFaultExitCode);
   EXPECT_FALSE(fs::exists(file));
   fs::remove(file);
 }
@@ -57,16 +57,16 @@ TEST(VmftCommand, VersionNamesTheBuildAndItsUnicorn) {
 TEST(VmftCommand, HelpAndTheReadmeListEveryExitCode) {
   const auto help = run_vmft({"--help"});
   EXPECT_EQ(help.exit_code, 0) << help.err;
-  EXPECT_NE(help.out.find(cli::kExitCodesHelp), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find(ft::kExitCodesHelp), std::string::npos) << help.out;
   std::ifstream readme(std::string(VMFT_SOURCE_DIR) + "/README.md");
   const std::string text((std::istreambuf_iterator<char>(readme)),
                          std::istreambuf_iterator<char>());
-  for (int code : {cli::kOkExitCode, cli::kStartFailedExitCode, cli::kUsageExitCode,
-                   cli::kDivergedExitCode, cli::kPairBrokenExitCode, cli::kLostPairExitCode,
-                   cli::kNameHeldExitCode, cli::kFaultExitCode}) {
+  for (int code : {ft::kOkExitCode, ft::kStartFailedExitCode, ft::kUsageExitCode,
+                   ft::kDivergedExitCode, ft::kPairBrokenExitCode, ft::kLostPairExitCode,
+                   ft::kNameHeldExitCode, ft::kFaultExitCode}) {
     EXPECT_NE(text.find("\n| " + std::to_string(code) + " | "), std::string::npos)
         << "README.md's table of exit codes has no row for " << code;
-    EXPECT_NE(std::string(cli::kExitCodesHelp).find("  " + std::to_string(code) + " "),
+    EXPECT_NE(std::string(ft::kExitCodesHelp).find("  " + std::to_string(code) + " "),
               std::string::npos)
         << "--help's list has no line for " << code;
   }
@@ -74,7 +74,7 @@ TEST(VmftCommand, HelpAndTheReadmeListEveryExitCode) {
 
 TEST(VmftCommand, AnUnknownFlagIsAUsageError) {
   const auto r = run_vmft({"run", guest_path("count"), "--no-such-flag"});
-  EXPECT_EQ(r.exit_code, cli::kUsageExitCode) << r.err;
+  EXPECT_EQ(r.exit_code, ft::kUsageExitCode) << r.err;
 }
 
 TEST(VmftRun, FaultingGuestExitsWith70AndAReport) {
@@ -96,7 +96,7 @@ TEST(VmftRun, TimerGuestGetsItsTicks) {
 
 TEST(VmftRun, RefusesAHostExecutableNamingItsMachine) {
   const auto r = run_vmft({"run", "/bin/true"});
-  EXPECT_EQ(r.exit_code, vmft::cli::kStartFailedExitCode);
+  EXPECT_EQ(r.exit_code, vmft::ft::kStartFailedExitCode);
   EXPECT_NE(r.err.find("machine is x86-64"), std::string::npos) << r.err;
 }
 
@@ -108,10 +108,10 @@ TEST(VmftRun, CounterSaysWhenItsRamIsTooSmall) {
 
 TEST(VmftRun, RefusesABadMemorySize) {
   const auto r = run_vmft({"run", guest_path("count"), "--mem", "12Q"});
-  EXPECT_EQ(r.exit_code, vmft::cli::kUsageExitCode);
+  EXPECT_EQ(r.exit_code, vmft::ft::kUsageExitCode);
   EXPECT_NE(r.err.find("size '12Q' has an unknown unit"), std::string::npos) << r.err;
   const auto small = run_vmft({"run", guest_path("count"), "--mem", "4K"});
-  EXPECT_EQ(small.exit_code, vmft::cli::kUsageExitCode);
+  EXPECT_EQ(small.exit_code, vmft::ft::kUsageExitCode);
   EXPECT_NE(small.err.find("between 1 MiB and 4 GiB"), std::string::npos) << small.err;
 }
 
@@ -127,20 +127,20 @@ TEST(VmftRun, RefusesClientLimitsOutOfRangeNamingTheFlag) {
     std::vector<std::string> args = {"run", guest_path("echo"), "--tcp", "127.0.0.1:0"};
     args.insert(args.end(), flags.begin(), flags.end());
     const auto r = run_vmft(args);
-    EXPECT_EQ(r.exit_code, vmft::cli::kUsageExitCode) << flags[0] << " " << flags[1];
+    EXPECT_EQ(r.exit_code, vmft::ft::kUsageExitCode) << flags[0] << " " << flags[1];
     EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
   }
 }
 
 TEST(VmftRun, RefusesAnAddressItCannotBind) {
   const auto r = run_vmft({"run", guest_path("echo"), "--tcp", "192.0.2.1:7"});
-  EXPECT_EQ(r.exit_code, vmft::cli::kStartFailedExitCode);
+  EXPECT_EQ(r.exit_code, vmft::ft::kStartFailedExitCode);
   EXPECT_NE(r.err.find("cannot bind tcp 192.0.2.1:7"), std::string::npos) << r.err;
 }
 
 TEST(VmftRun, RefusesAMalformedAddress) {
   const auto r = run_vmft({"run", guest_path("echo"), "--udp", "localhost"});
-  EXPECT_EQ(r.exit_code, vmft::cli::kUsageExitCode);
+  EXPECT_EQ(r.exit_code, vmft::ft::kUsageExitCode);
   EXPECT_NE(r.err.find("address 'localhost' must be HOST:PORT"), std::string::npos) << r.err;
 }
 

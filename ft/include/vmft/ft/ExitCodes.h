@@ -4,7 +4,7 @@
 // of vmft's, as a shell can only see those; with --exit-code-file the whole of it is written to a
 // file, and only when the guest exited, so it is never taken for one of these.
 
-namespace vmft::cli {
+namespace vmft::ft {
 
 /// The run ended as asked: the guest stopped by a signal, a replay or a backup to the end, a
 /// command that answered.
@@ -39,4 +39,4 @@ inline constexpr const char* kExitCodesHelp =
     "  70  the guest crashed\n"
     "  otherwise, a guest's exit code, modulo 256 (--exit-code-file has all of it)\n";
 
-}  // namespace vmft::cli
+}  // namespace vmft::ft
