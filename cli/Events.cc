@@ -40,6 +40,10 @@ nlohmann::json event_fields(const ft::Event& event) {
                    if (e.joined_at) fields["joined_at"] = *e.joined_at;
                  },
                  [&](const ft::Registered& e) { fields["epoch"] = e.epoch; },
+                 [&](const ft::PeerLost& e) {
+                   if (e.reason) fields["reason"] = *e.reason;
+                   if (e.instruction) fields["instruction"] = *e.instruction;
+                 },
                  [&](const ft::WentLive& e) {
                    fields["epoch"] = e.epoch;
                    fields["instruction"] = e.instruction;

@@ -10,6 +10,7 @@ const char* event_name(EventKind kind) {
     case EventKind::kWaiting: return "waiting";
     case EventKind::kPaired: return "paired";
     case EventKind::kRegistered: return "registered";
+    case EventKind::kPeerLost: return "peer_lost";
     case EventKind::kWentLive: return "went_live";
     case EventKind::kAlone: return "alone";
     case EventKind::kLost: return "lost";

@@ -141,6 +141,7 @@ void LiveSide::lost(const std::string& why) {
   // can take one.
   s_.channel.accept_nothing();
   const State state = state_;
+  if (state == State::kPaired || state == State::kJoining) emit(PeerLost{why, std::nullopt});
   if (state == State::kJoining && !join_in_sync_) {
     go_on_alone();
     spdlog::warn("{}; it was joining pair '{}': this {} goes on alone", why, s_.pair, s_.side);

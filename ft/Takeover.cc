@@ -32,6 +32,7 @@ Claim claim_pair(const std::string& pair, const std::string& me, ArbiterClient* 
                  std::optional<uint64_t> epoch, uint64_t icount, hypervisor::InputQueue& inputs,
                  EventSink* events) {
   if (inputs.stop_requested()) return {};  // it said goodbye, or is about to
+  emit(events, PeerLost{std::nullopt, icount});
   if (!arbiter || !epoch) {
     spdlog::error("the backup executed every record it received, up to instruction {}; {}", icount,
                   arbiter ? "no epoch the primary registered with this backup reached it, so "

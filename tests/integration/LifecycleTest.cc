@@ -478,7 +478,8 @@ TEST_P(Lifecycle, EventsTellEachSidesLifecycleAsJsonLines) {
   EXPECT_EQ(p.front().at("role"), "primary");
   EXPECT_EQ(p.front().at("id").get<std::string>().rfind("primary@", 0), 0u);
   const auto b = backup->events();
-  EXPECT_EQ(names_of(b), (std::vector<std::string>{"paired", "went_live", "released", "exited"}));
+  EXPECT_EQ(names_of(b),
+            (std::vector<std::string>{"paired", "peer_lost", "went_live", "released", "exited"}));
   ASSERT_TRUE(find_event(b, "went_live"));
   EXPECT_EQ(find_event(b, "went_live")->at("epoch"), 1);
   EXPECT_GT(find_event(b, "went_live")->at("instruction").get<uint64_t>(), 0u);

@@ -20,7 +20,6 @@
 #include <list>
 #include <map>
 #include <memory>
-#include <regex>
 #include <set>
 #include <string>
 #include <thread>
@@ -60,15 +59,18 @@ constexpr int kPairBroken = vmft::ft::kPairBrokenExitCode;
 constexpr int kLostThePair = vmft::ft::kLostPairExitCode;
 
 const std::string kPair = "soak-pair";
-const std::string kLostLine = "the arbiter gave pair '" + kPair + "' to the other side";
+// What a side logs while the arbiter does not answer: not a change of its lifecycle, so no event.
 const std::string kNoDecision = "cannot get a decision from the arbiter";
-const std::string kFaultTolerantAgain = "pair '" + kPair + "' is fault tolerant again at epoch ";
 /// Backups that try to join after one step, when joins break by themselves.
 constexpr int kJoinAttempts = 3;
 
-bool contains(const std::string& text, const std::string& part, size_t from = 0) {
-  return text.size() > from && text.find(part, from) != std::string::npos;
-}
+nlohmann::json at_epoch(uint64_t epoch) { return {{"epoch", epoch}}; }
+
+/// How far a side's events and its log are: what it does after a mark is news.
+struct Mark {
+  size_t events = 0;
+  size_t log = 0;
+};
 
 /// Polls `done` until it holds or the timeout passes; returns whether it held.
 bool wait_until(const std::function<bool()>& done, Duration timeout = kTimeout) {
@@ -103,20 +105,12 @@ class Soak : public ::testing::Test {
       gethostname(host, sizeof host - 1);
       return command + "@" + host + ":" + std::to_string(log_port);
     }
-    /// What it calls itself when it is live: a backup that went live is the "live side".
-    std::string side() const { return command == "primary" ? command : "live side"; }
-    /// What it logs when it wins `epoch` as the live side that lost its backup.
-    std::string went_on_alone(uint64_t epoch) const {
-      return "the arbiter gave pair '" + kPair + "' to this " + side() + " at epoch " +
-             std::to_string(epoch) + ": going on alone";
+    Mark mark() const { return {process->events().size(), process->log().size()}; }
+    /// Whether, since `from`, it lost its peer (and asked the arbiter, or stopped).
+    bool lost_its_peer(const Mark& from) const {
+      return process->has_event("peer_lost", nlohmann::json::object(), from.events);
     }
   };
-
-  /// What a backup logs when it wins `epoch` and takes over.
-  static std::string took_over(uint64_t epoch) {
-    return "the arbiter gave pair '" + kPair + "' to this backup at epoch " +
-           std::to_string(epoch) + ": live at instruction";
-  }
 
   void SetUp() override {
     seed_ = soak_seed();
@@ -192,15 +186,14 @@ class Soak : public ::testing::Test {
     Side& primary = start_side("primary");
     // A relay whose target does not listen yet closes what it accepted: the backup would
     // take that for a primary that hung up.
-    ASSERT_TRUE(primary->wait_for_log("waiting for the backup", kTimeout));
+    ASSERT_TRUE(primary->wait_for_event("waiting", kTimeout));
     Side& backup = start_side("backup", &primary);
-    ASSERT_TRUE(primary->wait_for_log("pair '" + kPair + "' registered at the arbiter at epoch 1",
-                                      kTimeout));
+    ASSERT_TRUE(primary->wait_for_event("registered", at_epoch(1), kTimeout));
     ASSERT_TRUE(primary->wait_for_console("counter: ready\n", kTimeout));
-    ASSERT_TRUE(backup->wait_for_log("backup: paired with the primary", kTimeout));
+    ASSERT_TRUE(backup->wait_for_event("paired", kTimeout));
     live_ = &primary;
     backup_ = &backup;
-    steady_marks_ = {primary->log().size(), backup->log().size()};
+    steady_marks_ = {primary.mark(), backup.mark()};
   }
 
   // ---------------------------------------------------------------- the steps
@@ -210,16 +203,15 @@ class Soak : public ::testing::Test {
     Side& live = *live_;
     Side& backup = *backup_;
     const uint64_t epoch = arbiter_state().epoch;
-    const size_t live_from = live->log().size();
-    const size_t backup_from = backup->log().size();
+    const Mark live_from = live.mark();
+    const Mark backup_from = backup.mark();
     auto settle = [&](Side* expected_winner) {
       settle_failover(epoch, live, live_from, backup, backup_from, expected_winner);
     };
     // A brief fault may pass unnoticed; if a side noticed it, the arbiter decides as ever.
     auto settle_if_noticed = [&] {
       ASSERT_NO_FATAL_FAILURE(expect_clients_answered());
-      if (contains(live->log(), "asking the arbiter at", live_from) ||
-          contains(backup->log(), "the backup executed every record it received", backup_from)) {
+      if (live.lost_its_peer(live_from) || backup.lost_its_peer(backup_from)) {
         settle(nullptr);
       } else {
         std::cout << "soak:   the pair went on, in step" << std::endl;
@@ -259,7 +251,7 @@ class Soak : public ::testing::Test {
         break;
       case SoakFault::kFreezeBackup:
         ASSERT_TRUE(backup->freeze(kTimeout)) << backup.name() << " did not stop";
-        ASSERT_TRUE(live->wait_for_log(live.went_on_alone(epoch), live_from, kTimeout))
+        ASSERT_TRUE(live->wait_for_event("alone", at_epoch(epoch), live_from.events, kTimeout))
             << live.name() << " did not go on without its frozen backup";
         backup->thaw();
         ASSERT_NO_FATAL_FAILURE(settle(&live));
@@ -328,16 +320,16 @@ class Soak : public ::testing::Test {
     }
   }
 
-  /// After a fault that parted `live` and `backup` (paired at `epoch`; their logs up to
+  /// After a fault that parted `live` and `backup` (paired at `epoch`; what they did up to
   /// *_from came before it): exactly one of them wins `epoch` (`expected_winner`, if the
   /// fault left no choice), the other is dead (killed) or lost and halted (exit 5), and the
   /// winner runs alone, held by it at the arbiter.
-  void settle_failover(uint64_t epoch, Side& live, size_t live_from, Side& backup,
-                       size_t backup_from, Side* expected_winner) {
+  void settle_failover(uint64_t epoch, Side& live, const Mark& live_from, Side& backup,
+                       const Mark& backup_from, Side* expected_winner) {
     Side* winner = nullptr;
     ASSERT_TRUE(wait_until([&] {
-      if (contains(live->log(), live.went_on_alone(epoch), live_from)) winner = &live;
-      if (contains(backup->log(), took_over(epoch), backup_from)) winner = &backup;
+      if (live->has_event("alone", at_epoch(epoch), live_from.events)) winner = &live;
+      if (backup->has_event("went_live", at_epoch(epoch), backup_from.events)) winner = &backup;
       return winner != nullptr;
     })) << "neither side won epoch "
         << epoch;
@@ -352,16 +344,16 @@ class Soak : public ::testing::Test {
               << (loser.killed ? " was killed" : " lost and stopped") << std::endl;
   }
 
-  /// `loser` (its log from `from` on) is dead: killed, or it lost the pair to `winner` and
+  /// `loser` (what it did from `from` on) is dead: killed, or it lost the pair to `winner` and
   /// halted with its outputs held (exit 5), sending nothing more.
-  void expect_stopped(Side& loser, size_t from, Side& winner) {
+  void expect_stopped(Side& loser, const Mark& from, Side& winner) {
     if (loser.killed) {
       EXPECT_EQ(loser->wait_for_exit(kTimeout), std::optional<int>(kKilled)) << loser.name();
       return;
     }
     EXPECT_EQ(loser->wait_for_exit(kTimeout), std::optional<int>(kLostThePair))
         << loser.name() << " did not stop after " << winner.name() << " won";
-    EXPECT_TRUE(contains(loser->log(), kLostLine, from)) << loser.name();
+    EXPECT_TRUE(loser->has_event("lost", nlohmann::json::object(), from.events)) << loser.name();
   }
 
   /// `winner` runs alone, the pair held by it at the arbiter: it is the live side now.
@@ -374,14 +366,15 @@ class Soak : public ::testing::Test {
     backup_ = nullptr;
   }
 
-  /// With the arbiter down, `survivor` (its log from `from` on) of a pair whose other side
+  /// With the arbiter down, `survivor` (what it did from `from` on) of a pair whose other side
   /// `dead` was killed asks and gets no answer: it does not go live, and while it is the
   /// backup nobody holds the client-facing sockets.
-  void expect_no_decision_yet(Side& survivor, size_t from, Side& dead) {
+  void expect_no_decision_yet(Side& survivor, const Mark& from, Side& dead) {
     ASSERT_NE(dead->wait_for_exit(kTimeout), std::nullopt) << dead.name() << " did not die";
-    ASSERT_TRUE(survivor->wait_for_log(kNoDecision, from, kTimeout))
+    ASSERT_TRUE(survivor->wait_for_log(kNoDecision, from.log, kTimeout))
         << survivor.name() << " did not ask the arbiter";
-    EXPECT_FALSE(contains(survivor->log(), "the arbiter gave pair", from))
+    EXPECT_EQ(survivor->wait_for_any_event({"alone", "went_live", "lost"}, from.events, Duration(0)),
+              std::nullopt)
         << survivor.name() << " had a decision with the arbiter down";
     if (&survivor == backup_) {
       EXPECT_EQ(socket_holders("tcp", tcp_port_, running_pids()), std::set<pid_t>{});
@@ -400,7 +393,7 @@ class Soak : public ::testing::Test {
     }
     for (int attempt = 1;; attempt++) {
       Side& live = *live_;
-      const size_t from = live->log().size();
+      const Mark from = live.mark();
       const bool arbiter_down_as_it_registers =
           attempt == 1 && step.join_fault == SoakJoinFault::kArbiterDown;
       if (arbiter_down_as_it_registers) {
@@ -408,17 +401,19 @@ class Soak : public ::testing::Test {
       }
       Side& joiner = start_side("backup", &live, true);
       if (arbiter_down_as_it_registers) {
-        ASSERT_TRUE(live->wait_for_log(kNoDecision, from, kTimeout))
+        ASSERT_TRUE(live->wait_for_log(kNoDecision, from.log, kTimeout))
             << live.name() << " did not try to register the joiner";
-        EXPECT_FALSE(contains(live->log(), "fault tolerant again", from))
+        EXPECT_FALSE(live->has_event("joined", nlohmann::json::object(), from.events))
             << "a new epoch with the arbiter down";
         ASSERT_NO_FATAL_FAILURE(arbiter_back(step));
       }
-      // Woken by the live side's line itself, for the kill that may follow at once; looking
+      // Woken by the live side's event itself, for the kill that may follow at once; looking
       // every 50 ms whether the join broke instead.
       const auto deadline = Clock::now() + kTimeout;
       bool again = false;
-      while (!(again = live->wait_for_log(kFaultTolerantAgain, from, Duration(50))) &&
+      while (!(again = live->wait_for_event("joined", nlohmann::json::object(), from.events,
+                                            Duration(50))
+                           .has_value()) &&
              !join_broke(live, from, joiner)) {
         ASSERT_TRUE(Clock::now() < deadline) << joiner.name() << " did not join " << live.name();
       }
@@ -435,45 +430,49 @@ class Soak : public ::testing::Test {
       if (step.join_fault == SoakJoinFault::kKillLiveOnceJoined) {
         // The pair said it was fault tolerant: the joiner, in step, must take over.
         ASSERT_NO_FATAL_FAILURE(
-            settle_failover(arbiter_state().epoch, live, from, joiner, 0, &joiner));
+            settle_failover(arbiter_state().epoch, live, from, joiner, Mark{}, &joiner));
         ASSERT_NO_FATAL_FAILURE(restore_redundancy(SoakStep{}));
       }
       return;
     }
   }
 
-  /// `joiner` has joined `live` (whose log from `from` on says so): they are the pair now,
-  /// and any line either logs after this about losing the other is news.
-  void joined(Side& live, size_t from, Side& joiner) {
-    const std::string log = live->log();
-    const size_t again = log.find(kFaultTolerantAgain, from);
-    steady_marks_ = {again + kFaultTolerantAgain.size(), joiner->log().size()};
-    const std::string joined_line = "backup: joined the primary at";
-    EXPECT_TRUE(contains(joiner->log(), joined_line)) << joiner.name();
+  /// `joiner` has joined `live` (whose events from `from` on say so): they are the pair now,
+  /// and anything either does after this about losing the other is news.
+  void joined(Side& live, const Mark& from, Side& joiner) {
+    const auto events = live->events();
+    size_t again = from.events;
+    while (again < events.size() && events[again].at("event") != "joined") again++;
+    ASSERT_LT(again, events.size()) << live.name() << " did not say it was joined";
+    // From the joined event on, and the live side's whole log: what it logs while it registers
+    // the joiner is no news, and the log is only searched for what no event says.
+    steady_marks_ = {Mark{again + 1, live->log().size()}, joiner.mark()};
+    const auto paired = joiner->wait_for_event("paired", Duration(0));
+    EXPECT_TRUE(paired && paired->contains("joined_at")) << joiner.name();
     backup_ = &joiner;
     std::cout << "soak:   " << joiner.name() << " joined " << live.name() << " at epoch "
-              << std::stoull(log.substr(again + kFaultTolerantAgain.size())) << std::endl;
+              << events[again].at("epoch") << std::endl;
   }
 
-  /// Whether the join of `joiner` to `live` (its log from `from` on) has broken: the live
+  /// Whether the join of `joiner` to `live` (what it did from `from` on) has broken: the live
   /// side went on alone, or the joiner went live or exited.
-  static bool join_broke(Side& live, size_t from, Side& joiner) {
-    const std::string log = live->log();
-    return contains(log, "': this " + live.side() + " goes on alone", from) ||
-           contains(log, ": going on alone", from) ||
-           contains(joiner->log(), ": live at instruction") ||
-           joiner->wait_for_exit(Duration(0)) != std::nullopt;
+  static bool join_broke(Side& live, const Mark& from, Side& joiner) {
+    return live->has_event("alone", nlohmann::json::object(), from.events) ||
+           joiner->has_event("went_live") || joiner->wait_for_exit(Duration(0)) != std::nullopt;
   }
 
   /// A backup joins the live side and is killed, or its channel stalls, as the step says.
   void break_a_join(const SoakStep& step) {
     Side& live = *live_;
-    const size_t from = live->log().size();
+    const Mark from = live.mark();
     Side& joiner = start_side("backup", &live, true);
-    const std::string moment =
-        step.join_fault_late ? "the guest paused" : "a joining backup connected from";
-    ASSERT_TRUE(live->wait_for_log(moment, from, kTimeout))
-        << joiner.name() << " did not get that far joining " << live.name();
+    // Late: once the guest paused for the joiner's snapshot (a figure of the log, no event).
+    const bool far_enough =
+        step.join_fault_late
+            ? live->wait_for_log("the guest paused", from.log, kTimeout)
+            : live->wait_for_event("join_started", nlohmann::json::object(), from.events, kTimeout)
+                  .has_value();
+    ASSERT_TRUE(far_enough) << joiner.name() << " did not get that far joining " << live.name();
     if (step.join_fault == SoakJoinFault::kKillJoiner) {
       kill(joiner);
     } else {
@@ -482,18 +481,16 @@ class Soak : public ::testing::Test {
     ASSERT_NO_FATAL_FAILURE(settle_broken_join(live, from, joiner));
   }
 
-  /// After the join of `joiner` to `live` (its log from `from` on) broke: the live side goes
-  /// on alone (it forgets a joiner it had not begun to register, or wins at the arbiter) and
-  /// the joiner dies without going live; or, had the joiner the new epoch, it may win and take
-  /// over, and the live side stops.
-  void settle_broken_join(Side& live, size_t from, Side& joiner) {
-    const std::string forgotten = "': this " + live.side() + " goes on alone";
+  /// After the join of `joiner` to `live` (what it did from `from` on) broke: the live side
+  /// goes on alone (it forgets a joiner it had not begun to register, or wins at the arbiter)
+  /// and the joiner dies without going live; or, had the joiner the new epoch, it may win and
+  /// take over, and the live side stops.
+  void settle_broken_join(Side& live, const Mark& from, Side& joiner) {
     Side* winner = nullptr;
     ASSERT_TRUE(wait_until([&] {
-      if (contains(live->log(), forgotten, from) ||
-          contains(live->log(), ": going on alone", from)) {
+      if (live->has_event("alone", nlohmann::json::object(), from.events)) {
         winner = &live;
-      } else if (contains(joiner->log(), ": live at instruction")) {
+      } else if (joiner->has_event("went_live")) {
         winner = &joiner;
       }
       return winner != nullptr;
@@ -521,10 +518,7 @@ class Soak : public ::testing::Test {
     Side& live = *live_;
     Side& backup = *backup_;
     const auto [live_mark, backup_mark] = steady_marks_;
-    if (!contains(live->log(), "asking the arbiter at", live_mark) &&
-        !contains(backup->log(), "the backup executed every record it received", backup_mark)) {
-      return;
-    }
+    if (!live.lost_its_peer(live_mark) && !backup.lost_its_peer(backup_mark)) return;
     spontaneous_++;
     std::cout << "soak:   the pair split by itself (a side heard nothing for the peer timeout)"
               << std::endl;
@@ -559,20 +553,15 @@ class Soak : public ::testing::Test {
     expect_nothing_acknowledged_lost();
   }
 
-  /// From every log: each epoch was registered by one side at most, and won by one at most.
+  /// From every side's events: each epoch was registered by one side at most, and won by one
+  /// at most (a side that goes on alone again at an epoch it won counts once).
   void expect_one_winner_per_epoch() {
-    const std::regex won("the arbiter gave pair '" + kPair + "' to this \\w+ at epoch (\\d+): ");
-    const std::regex registered("pair '" + kPair +
-                                "' (?:registered at the arbiter|is fault tolerant again) at "
-                                "epoch (\\d+)");
     std::map<uint64_t, std::set<int>> winners, registrars;
     for (Side& side : sides_) {
-      const std::string log = side->log();
-      for (auto [re, by] : {std::pair{&won, &winners}, std::pair{&registered, &registrars}}) {
-        for (auto it = std::sregex_iterator(log.begin(), log.end(), *re);
-             it != std::sregex_iterator(); ++it) {
-          (*by)[std::stoull((*it)[1].str())].insert(side.number);
-        }
+      for (const Event& e : side->events()) {
+        const std::string name = e.at("event");
+        if (name == "went_live" || name == "alone") winners[e.at("epoch")].insert(side.number);
+        if (name == "registered" || name == "joined") registrars[e.at("epoch")].insert(side.number);
       }
     }
     for (const auto& [epoch, sides] : winners) {
@@ -634,9 +623,9 @@ class Soak : public ::testing::Test {
   Side* live_ = nullptr;
   Side* backup_ = nullptr;  ///< null while the live side runs alone
   std::map<std::string, long long> last_value_;
-  /// Where the live side's and the backup's logs stood when they last became a pair: a line
-  /// after these about losing the other, that no fault of the soak explains, is a split.
-  std::pair<size_t, size_t> steady_marks_;
+  /// Where the live side and the backup stood when they last became a pair: a peer lost after
+  /// these, that no fault of the soak explains, is a split.
+  std::pair<Mark, Mark> steady_marks_;
   int spontaneous_ = 0;  ///< splits and broken joins the soak did not cause
   // Declared last, so they stop before the processes they talk to.
   std::unique_ptr<IncrLoad> tcp_load_;

@@ -13,9 +13,9 @@ namespace vmft::cli {
 namespace {
 
 TEST(Events, NamesEveryKindAsProgramsReadThem) {
-  const std::vector<std::string> names = {"waiting", "paired",   "registered", "went_live",
-                                          "alone",   "lost",     "broken",     "join_started",
-                                          "joined",  "released", "diverged",   "exited"};
+  const std::vector<std::string> names = {
+      "waiting", "paired",       "registered", "peer_lost", "went_live", "alone",  "lost",
+      "broken",  "join_started", "joined",     "released",  "diverged",  "exited"};
   for (size_t i = 0; i < names.size(); ++i) {
     EXPECT_EQ(ft::event_name(static_cast<ft::EventKind>(i)), names[i]);
   }
@@ -26,6 +26,9 @@ TEST(Events, GiveEachEventItsOwnFieldsOnly) {
   EXPECT_EQ(event_fields(ft::Paired{}), nlohmann::json::object());
   EXPECT_EQ(event_fields(ft::Paired{"127.0.0.1:9000", 77}),
             (nlohmann::json{{"primary", "127.0.0.1:9000"}, {"joined_at", 77}}));
+  EXPECT_EQ(event_fields(ft::PeerLost{"the backup is gone", std::nullopt}),
+            (nlohmann::json{{"reason", "the backup is gone"}}));
+  EXPECT_EQ(event_fields(ft::PeerLost{std::nullopt, 99}), (nlohmann::json{{"instruction", 99}}));
   EXPECT_EQ(event_fields(ft::WentLive{2, 1000}),
             (nlohmann::json{{"epoch", 2}, {"instruction", 1000}}));
   EXPECT_EQ(event_fields(ft::Alone{2, "the backup left"}),

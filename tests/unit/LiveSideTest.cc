@@ -17,6 +17,7 @@ using ft::EventKind;
 using ft::Joined;
 using ft::kArbiterRetry;
 using ft::Lost;
+using ft::PeerLost;
 using ft::Registered;
 using State = ft::LiveSide::State;
 
@@ -53,8 +54,9 @@ TEST_F(LiveSide, GoesOnAloneAtOnceWhenItsBackupLeavesWithNoArbiter) {
   end.backup_lost("the backup said goodbye", /*left=*/true);
   EXPECT_EQ(live.state(), State::kAlone);
   EXPECT_EQ(end.accepting_joiners(), 1);
-  ASSERT_EQ(events.events().size(), 1u);
-  const auto alone = std::get<Alone>(events.events()[0]);
+  ASSERT_EQ(events.kinds(), (std::vector<EventKind>{EventKind::kPeerLost, EventKind::kAlone}));
+  EXPECT_EQ(std::get<PeerLost>(events.events()[0]).reason, "the backup said goodbye");
+  const auto alone = std::get<Alone>(events.events()[1]);
   EXPECT_EQ(alone.epoch, 1u);
   EXPECT_EQ(alone.reason, "the backup left");
 }
@@ -63,11 +65,11 @@ TEST_F(LiveSide, WinsTheEpochAtTheArbiterBeforeGoingOnAloneWhenItsBackupLeaves) 
   ft::LiveSide& live = start(true);
   live.paired(4);
   end.backup_lost("the backup said goodbye", /*left=*/true);
-  ASSERT_TRUE(emitted({EventKind::kAlone}));
+  ASSERT_TRUE(emitted({EventKind::kPeerLost, EventKind::kAlone}));
   EXPECT_EQ(live.state(), State::kAlone);
   EXPECT_EQ(arbiter.tas_epochs, std::vector<uint64_t>{4});
   EXPECT_EQ(end.accepting_joiners(), 1);
-  EXPECT_EQ(std::get<Alone>(events.events()[0]).reason, "the backup left");
+  EXPECT_EQ(std::get<Alone>(events.events()[1]).reason, "the backup left");
   EXPECT_FALSE(inputs.stop_requested());
 }
 
@@ -77,11 +79,12 @@ TEST_F(LiveSide, HaltsWithTheLostEventWhenTheArbiterGaveThePairToItsBackup) {
   ft::LiveSide& live = start(true);
   live.paired(3);
   end.backup_lost("the backup fell silent", /*left=*/false);
-  ASSERT_TRUE(emitted({EventKind::kLost}));
+  ASSERT_TRUE(emitted({EventKind::kPeerLost, EventKind::kLost}));
   EXPECT_EQ(live.state(), State::kLost);
   EXPECT_TRUE(stops());
   EXPECT_EQ(end.accepting_joiners(), 0);
-  const auto lost = std::get<Lost>(events.events()[0]);
+  EXPECT_FALSE(end.accepting()) << "a side that lost takes no backup";
+  const auto lost = std::get<Lost>(events.events()[1]);
   EXPECT_EQ(lost.epoch, 3u);
   EXPECT_EQ(lost.holder, "backup-9");
   EXPECT_EQ(live.stop_exit_code(), std::optional<int>(ft::kLostPairExitCode));
@@ -93,8 +96,8 @@ TEST_F(LiveSide, StopsAsBrokenWhenItLosesItsBackupWithNoArbiterToDecide) {
   end.backup_lost("the backup fell silent", /*left=*/false);
   EXPECT_EQ(live.state(), State::kBroken);
   EXPECT_TRUE(stops());
-  ASSERT_TRUE(emitted({EventKind::kBroken}));
-  EXPECT_EQ(std::get<Broken>(events.events()[0]).reason, "the backup fell silent");
+  ASSERT_TRUE(emitted({EventKind::kPeerLost, EventKind::kBroken}));
+  EXPECT_EQ(std::get<Broken>(events.events()[1]).reason, "the backup fell silent");
   EXPECT_EQ(live.stop_exit_code(), std::optional<int>(ft::kPairBrokenExitCode));
 }
 
@@ -103,11 +106,11 @@ TEST_F(LiveSide, KeepsAskingAnArbiterThatDoesNotAnswerAndActsOnlyOnItsAnswer) {
   ft::LiveSide& live = start(true);
   live.paired(2);
   end.backup_lost("the backup fell silent", /*left=*/false);
-  ASSERT_TRUE(emitted({EventKind::kAlone}));
+  ASSERT_TRUE(emitted({EventKind::kPeerLost, EventKind::kAlone}));
   EXPECT_EQ(live.state(), State::kAlone);
   EXPECT_EQ(arbiter.test_and_sets, 4);
   EXPECT_EQ(clock.slept(), 3 * kArbiterRetry);
-  EXPECT_EQ(std::get<Alone>(events.events()[0]).reason, "the backup was lost");
+  EXPECT_EQ(std::get<Alone>(events.events()[1]).reason, "the backup was lost");
 }
 
 TEST_F(LiveSide, GoesOnAloneAgainWithoutTheArbiterWhenAJoiningBackupGoesBeforeItIsInStep) {
@@ -118,8 +121,8 @@ TEST_F(LiveSide, GoesOnAloneAgainWithoutTheArbiterWhenAJoiningBackupGoesBeforeIt
   end.backup_lost("the joining backup hung up", /*left=*/false);
   EXPECT_EQ(live.state(), State::kAlone);
   EXPECT_EQ(end.accepting_joiners(), 2);
-  ASSERT_TRUE(emitted({EventKind::kJoinStarted, EventKind::kAlone}));
-  const auto alone = std::get<Alone>(events.events()[1]);
+  ASSERT_TRUE(emitted({EventKind::kJoinStarted, EventKind::kPeerLost, EventKind::kAlone}));
+  const auto alone = std::get<Alone>(events.events()[2]);
   EXPECT_EQ(alone.epoch, 5u);
   EXPECT_EQ(alone.reason, "the joining backup is gone");
   live.stop();
@@ -183,11 +186,11 @@ TEST_F(LiveSide, IgnoresALostBackupOnceItRunsAlone) {
   ft::LiveSide& live = start(true);
   live.paired(1);
   end.backup_lost("the backup fell silent", /*left=*/false);
-  ASSERT_TRUE(emitted({EventKind::kAlone}));
+  ASSERT_TRUE(emitted({EventKind::kPeerLost, EventKind::kAlone}));
   EXPECT_EQ(live.state(), State::kAlone);
   end.backup_lost("the backup fell silent again", /*left=*/false);
   EXPECT_EQ(live.state(), State::kAlone);
-  EXPECT_EQ(events.kinds(), std::vector<EventKind>{EventKind::kAlone});
+  EXPECT_EQ(events.kinds(), (std::vector<EventKind>{EventKind::kPeerLost, EventKind::kAlone}));
 }
 
 TEST_F(LiveSide, ReleasesThePairItHoldsWhenItStopsAndSaysSo) {
@@ -208,7 +211,7 @@ TEST_F(LiveSide, LeavesAPairItLostAsItIsWhenItStops) {
   ft::LiveSide& live = start(true);
   live.paired(3);
   end.backup_lost("the backup fell silent", /*left=*/false);
-  ASSERT_TRUE(emitted({EventKind::kLost}));
+  ASSERT_TRUE(emitted({EventKind::kPeerLost, EventKind::kLost}));
   live.stop();
   EXPECT_FALSE(live.release_if_held());
   EXPECT_EQ(arbiter.releases, 0);

@@ -6,6 +6,9 @@
 //   waiting     a primary listens for its backup             log_port
 //   paired      the two sides are a pair, the guest starts   (backup: primary, joined_at)
 //   registered  the arbiter registered the pair, and the backup has the epoch   epoch
+//   peer_lost   it lost its peer (a live side its backup, a backup its primary, whose log it
+//               has run to its end); the arbiter decides next, if there is one
+//                                                            reason or instruction
 //   went_live   a backup won the pair and runs live          epoch, instruction
 //   alone       a live side goes on without its backup       epoch, reason
 //   lost        the arbiter gave the pair to the other side  epoch, holder
@@ -27,6 +30,7 @@ enum class EventKind {
   kWaiting,
   kPaired,
   kRegistered,
+  kPeerLost,
   kWentLive,
   kAlone,
   kLost,
@@ -50,6 +54,10 @@ struct Paired {
 };
 struct Registered {
   uint64_t epoch = 0;
+};
+struct PeerLost {
+  std::optional<std::string> reason;    ///< a live side: how it lost its backup
+  std::optional<uint64_t> instruction;  ///< a backup: where its primary's log ended
 };
 struct WentLive {
   uint64_t epoch = 0;
@@ -81,8 +89,8 @@ struct Exited {
   int code = 0;
 };
 
-using Event = std::variant<Waiting, Paired, Registered, WentLive, Alone, Lost, Broken, JoinStarted,
-                           Joined, Released, Diverged, Exited>;
+using Event = std::variant<Waiting, Paired, Registered, PeerLost, WentLive, Alone, Lost, Broken,
+                           JoinStarted, Joined, Released, Diverged, Exited>;
 
 inline EventKind kind_of(const Event& event) { return static_cast<EventKind>(event.index()); }
 
