@@ -112,6 +112,13 @@ void Vcpu::Timer::disarm() {
   task_ = 0;
 }
 
+void Vcpu::FtClock::sleep_for(Duration d) {
+  Vcpu& vcpu = vcpu_;
+  const Time until = vcpu.now() + std::chrono::duration_cast<Time>(d);
+  vcpu.scheduler_.at(until, vcpu.name_ + ": wakes from a sleep", [&vcpu] { vcpu.poke(); });
+  while (vcpu.scheduler_.now() < until && !vcpu.stopping() && !vcpu.killed_) vcpu.park();
+}
+
 Vcpu::Vcpu(Scheduler& scheduler, std::string name, hypervisor::InputQueue& inputs)
     : scheduler_(scheduler),
       name_(std::move(name)),

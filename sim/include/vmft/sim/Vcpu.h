@@ -16,6 +16,7 @@
 #include "vmft/devices/HostClock.h"
 #include "vmft/devices/Nic.h"
 #include "vmft/devices/Timer.h"
+#include "vmft/ft/Clock.h"
 #include "vmft/hypervisor/InputQueue.h"
 #include "vmft/hypervisor/Machine.h"
 #include "vmft/hypervisor/Role.h"
@@ -79,6 +80,9 @@ class Vcpu {
   devices::HostClock& clock() { return clock_; }
   devices::TimerBackend& timer() { return timer_; }
   devices::EntropySource& entropy() { return entropy_; }
+  /// The fault-tolerance layer's clock for code that runs on this vCPU (a backup's claim at
+  /// the arbiter): simulated time, and sleep_for() parks the vCPU until it has passed.
+  ft::Clock& ft_clock() { return ft_clock_; }
 
   /// Builds the machine of `image` with `role` (the real one, built with clock(), timer() and
   /// entropy()), which this keeps: the machine, its role and its fiber end together, the run
@@ -137,6 +141,17 @@ class Vcpu {
     Vcpu& vcpu_;
     Scheduler::TaskId task_ = 0;
   };
+  class FtClock final : public ft::Clock {
+   public:
+    explicit FtClock(Vcpu& vcpu) : vcpu_(vcpu) {}
+    TimePoint now() override {
+      return TimePoint(std::chrono::duration_cast<Duration>(vcpu_.now()));
+    }
+    void sleep_for(Duration d) override;
+
+   private:
+    Vcpu& vcpu_;
+  };
   class Entropy final : public devices::EntropySource {
    public:
     explicit Entropy(Random random) : random_(random) {}
@@ -161,6 +176,7 @@ class Vcpu {
   hypervisor::InputQueue& inputs_;
   Clock clock_{*this};
   Timer timer_{*this};
+  FtClock ft_clock_{*this};
   Entropy entropy_;
   // Destroyed in this order after the destructor ends the run: fiber, machine, roles.
   std::unique_ptr<hypervisor::Role> inner_;

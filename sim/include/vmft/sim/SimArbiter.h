@@ -1,0 +1,39 @@
+#pragma once
+// The test-and-set arbiter in the simulation: the same decision rules as every real arbiter
+// (arbiter/Rules.h), its state in memory, answering at once, or, while the simulation has it
+// down, not at all (ArbiterUnavailable, as a client that cannot reach it sees). It remembers
+// every epoch it gave each holder, so that "never two sides live at one epoch" is checked
+// against what it decided.
+#include <map>
+#include <set>
+#include <string>
+
+#include "vmft/arbiter/Arbiter.h"
+
+namespace vmft::sim {
+
+class SimArbiter final : public arbiter::Arbiter {
+ public:
+  void set_down(bool down) { down_ = down; }
+  bool down() const { return down_; }
+  /// Who won test-and-set at each epoch of `pair` (a winner's repeated win counts once).
+  std::map<uint64_t, std::set<std::string>> winners(const std::string& pair) const;
+
+  arbiter::ArbiterState read(const std::string& pair) override;
+  arbiter::RegisterResult register_epoch(const std::string& pair, uint64_t expected_epoch,
+                                         const std::string& id) override;
+  arbiter::TasResult test_and_set(const std::string& pair, uint64_t epoch,
+                                  const std::string& id) override;
+  arbiter::ReleaseResult release(const std::string& pair, uint64_t epoch,
+                                 const std::string& id) override;
+  PairList list(size_t max) override;
+
+ private:
+  void reachable() const;
+
+  bool down_ = false;
+  std::map<std::string, arbiter::ArbiterState> pairs_;
+  std::map<std::string, std::map<uint64_t, std::set<std::string>>> winners_;
+};
+
+}  // namespace vmft::sim
