@@ -88,7 +88,8 @@ void LogLink::backup_died() { backup_dead_ = true; }
 
 std::optional<logchannel::Record> LogLink::Source::next_record() {
   if (link_.arrived_.empty()) return std::nullopt;
-  logchannel::Record record = std::move(link_.arrived_.front());
+  std::optional<logchannel::Record> record;
+  record.swap(link_.arrived_.front());
   link_.arrived_.pop_front();
   return record;
 }

@@ -87,7 +87,7 @@ class LogLink {
   uint64_t progress_sent_ = 0;
   bool in_flight_lost_ = false;  // what was on its way when the primary died never arrives
   // The backup's side.
-  std::deque<logchannel::Record> arrived_;
+  std::deque<std::optional<logchannel::Record>> arrived_;  // each engaged; swapped out
   uint64_t complete_below_ = 0;
   bool ended_ = false;
 };
