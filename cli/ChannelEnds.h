@@ -2,8 +2,8 @@
 // The log channel's ends as the ft library takes them: the one place where ft's interfaces meet
 // channel's ChannelPrimary.
 
-#include "vmft/ft/PrimaryEnd.h"
 #include "vmft/channel/PrimaryEnd.h"
+#include "vmft/ft/PrimaryEnd.h"
 
 namespace vmft::cli {
 

@@ -1,9 +1,8 @@
 #include "Events.h"
 
+#include <fcntl.h>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
-
-#include <fcntl.h>
 
 #include <cerrno>
 #include <chrono>

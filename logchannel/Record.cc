@@ -5,8 +5,8 @@
 
 #include <cstdio>
 
-#include "vmft/logchannel/ByteIo.h"
 #include "vmft/guest/abi.h"
+#include "vmft/logchannel/ByteIo.h"
 
 namespace vmft::logchannel {
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <type_traits>
 
-#include "vmft/logchannel/ByteIo.h"
 #include "vmft/guest/abi.h"
+#include "vmft/logchannel/ByteIo.h"
 
 namespace vmft::logchannel {
 

@@ -27,8 +27,8 @@ IncrClients::IncrClients(Scheduler& scheduler, Config config)
 }
 
 Time IncrClients::latency() {
-  return Time(scheduler_.random().between(config_.min_latency.count(),
-                                          config_.max_latency.count()));
+  return Time(
+      scheduler_.random().between(config_.min_latency.count(), config_.max_latency.count()));
 }
 
 void IncrClients::start(Vcpu& server) {
@@ -38,13 +38,14 @@ void IncrClients::start(Vcpu& server) {
 }
 
 void IncrClients::connect(int client, uint32_t conn) {
-  scheduler_.after(latency(), "client " + std::to_string(client) + " connects", [this, client,
-                                                                                conn] {
-    conn_[static_cast<size_t>(client)] = conn;
-    pending_[static_cast<size_t>(client)].clear();
-    server_->deliver(devices::NetEvent{VMFT_NIC_KIND_TCP_OPEN, conn, kClientIp, port_of(client), {}});
-    send_incr(client);
-  });
+  scheduler_.after(
+      latency(), "client " + std::to_string(client) + " connects", [this, client, conn] {
+        conn_[static_cast<size_t>(client)] = conn;
+        pending_[static_cast<size_t>(client)].clear();
+        server_->deliver(
+            devices::NetEvent{VMFT_NIC_KIND_TCP_OPEN, conn, kClientIp, port_of(client), {}});
+        send_incr(client);
+      });
 }
 
 void IncrClients::server_died() {
@@ -71,7 +72,9 @@ void IncrClients::send_incr(int client) {
   scheduler_.after(latency(), "client " + std::to_string(client) + " sends INCR",
                    [this, client, conn, command] {
                      if (conn_[static_cast<size_t>(client)] != conn) return;  // gone meanwhile
-                     server_->deliver(devices::NetEvent{VMFT_NIC_KIND_TCP_DATA, conn, kClientIp,
+                     server_->deliver(devices::NetEvent{VMFT_NIC_KIND_TCP_DATA,
+                                                        conn,
+                                                        kClientIp,
                                                         port_of(client),
                                                         {command.begin(), command.end()}});
                    });

@@ -25,8 +25,8 @@ logchannel::RecordSource& LogLink::source(Vcpu& backup) {
 
 void LogLink::send(std::string what, std::function<void()> arrive) {
   if (primary_dead_ || (primary_ && primary_->killed())) return;
-  const Time latency(scheduler_.random().between(config_.min_latency.count(),
-                                                 config_.max_latency.count()));
+  const Time latency(
+      scheduler_.random().between(config_.min_latency.count(), config_.max_latency.count()));
   const Time at = std::max(primary_->now() + latency, last_arrival_);
   last_arrival_ = at;
   scheduler_.at(at, std::move(what), [this, arrive = std::move(arrive)] {
@@ -43,18 +43,17 @@ void LogLink::arrived() {
 void LogLink::Sink::append(const logchannel::Record& record) {
   LogLink& link = link_;
   ++link.sent_;
-  link.send("log: record " + std::to_string(record.seq) + " reaches the backup",
-            [&link, record] {
-              link.arrived_.push_back(record);
-              link.complete_below_ = std::max(link.complete_below_, record.icount);
-              // The backup has it: its acknowledgement goes back.
-              const Time latency(link.scheduler_.random().between(
-                  link.config_.min_latency.count(), link.config_.max_latency.count()));
-              const uint64_t seq = record.seq;
-              link.scheduler_.after(latency, "log: ack " + std::to_string(seq), [&link, seq] {
-                if (!link.primary_dead_ && link.gate_) link.gate_->acknowledged(seq);
-              });
-            });
+  link.send("log: record " + std::to_string(record.seq) + " reaches the backup", [&link, record] {
+    link.arrived_.push_back(record);
+    link.complete_below_ = std::max(link.complete_below_, record.icount);
+    // The backup has it: its acknowledgement goes back.
+    const Time latency(link.scheduler_.random().between(link.config_.min_latency.count(),
+                                                        link.config_.max_latency.count()));
+    const uint64_t seq = record.seq;
+    link.scheduler_.after(latency, "log: ack " + std::to_string(seq), [&link, seq] {
+      if (!link.primary_dead_ && link.gate_) link.gate_->acknowledged(seq);
+    });
+  });
 }
 
 void LogLink::Sink::close() {
@@ -74,8 +73,8 @@ void LogLink::primary_died(bool in_flight_lost, Time peer_timeout) {
   // What was sent arrives first (the link keeps its order), then the connection's end; or,
   // with the host gone, nothing more, and the backup notices the silence.
   in_flight_lost_ = in_flight_lost;
-  const Time at = in_flight_lost ? scheduler_.now() + peer_timeout
-                                 : std::max(scheduler_.now(), last_arrival_);
+  const Time at =
+      in_flight_lost ? scheduler_.now() + peer_timeout : std::max(scheduler_.now(), last_arrival_);
   primary_dead_ = true;
   scheduler_.at(at, "log: the primary is gone", [this] {
     if (backup_dead_) return;

@@ -90,9 +90,8 @@ bool Network::partitioned(const NodeId& a, const NodeId& b) const {
 void Network::reset(Connection& end, const std::string& why) {
   const auto peer = end.peer_.lock();
   if (end.open_) {
-    auto self = std::find_if(connections_.begin(), connections_.end(), [&](const auto& weak) {
-      return weak.lock().get() == &end;
-    });
+    auto self = std::find_if(connections_.begin(), connections_.end(),
+                             [&](const auto& weak) { return weak.lock().get() == &end; });
     if (self != connections_.end()) {
       const auto local = self->lock();
       scheduler_.after(Time{0}, end.node_ + ": connection to " + end.peer_node_ + " reset",
@@ -138,18 +137,16 @@ void Network::deliver(const std::shared_ptr<Connection>& to, const NodeId& from,
                       std::function<void()> arrive_fn) {
   const Time when = std::max(scheduler_.now() + latency(), to->last_arrival_);
   to->last_arrival_ = when;
-  scheduler_.at(when, what,
-                [this, to, from, what, arrive_fn = std::move(arrive_fn)]() mutable {
-                  arrive(to, from, std::move(what), std::move(arrive_fn));
-                });
+  scheduler_.at(when, what, [this, to, from, what, arrive_fn = std::move(arrive_fn)]() mutable {
+    arrive(to, from, std::move(what), std::move(arrive_fn));
+  });
 }
 
 void Network::arrive(const std::shared_ptr<Connection>& to, const NodeId& from, std::string what,
                      std::function<void()> arrive_fn) {
   // Behind anything already held for the same end: a connection keeps its order.
-  const bool behind = std::any_of(held_.begin(), held_.end(), [&](const auto& entry) {
-    return entry.second.to.lock() == to;
-  });
+  const bool behind = std::any_of(held_.begin(), held_.end(),
+                                  [&](const auto& entry) { return entry.second.to.lock() == to; });
   if (behind || partitioned(from, to->node_) || paused(to->node_)) {
     scheduler_.note("held: " + what);
     held_.push_back({from, Held{to, std::move(arrive_fn)}});

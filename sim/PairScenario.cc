@@ -74,8 +74,8 @@ PairOutcome run_pair_scenario(const PairScenario& scenario, uint64_t seed) {
   bool backup_ended = false;
   Vcpu primary(s, "primary", primary_inputs);
   Vcpu backup(s, "backup", backup_inputs);
-  arbiter_client = std::make_unique<ft::ArbiterClient>(arbiter, "the simulated arbiter",
-                                                       backup.ft_clock());
+  arbiter_client =
+      std::make_unique<ft::ArbiterClient>(arbiter, "the simulated arbiter", backup.ft_clock());
 
   auto& primary_role = primary.boot(
       scenario.counter, config,
@@ -101,9 +101,9 @@ PairOutcome run_pair_scenario(const PairScenario& scenario, uint64_t seed) {
          [&] { backup.request_stop(); });
     return live.get();
   };
-  auto& backup_role = backup.boot(scenario.counter, config,
-                                  std::make_unique<hypervisor::BackupRole>(
-                                      link.source(backup), backup_inputs, go_live));
+  auto& backup_role = backup.boot(
+      scenario.counter, config,
+      std::make_unique<hypervisor::BackupRole>(link.source(backup), backup_inputs, go_live));
   primary.start([](const hypervisor::RunResult&) {});
   backup.start([&](const hypervisor::RunResult& r) {
     backup_result = r;

@@ -18,8 +18,7 @@ arbiter::ArbiterState SimArbiter::read(const std::string& pair) {
   return pairs_[pair];
 }
 
-arbiter::RegisterResult SimArbiter::register_epoch(const std::string& pair,
-                                                   uint64_t expected_epoch,
+arbiter::RegisterResult SimArbiter::register_epoch(const std::string& pair, uint64_t expected_epoch,
                                                    const std::string& id) {
   reachable();
   auto decision = arbiter::decide_register(pair, pairs_[pair], expected_epoch, id);

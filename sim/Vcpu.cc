@@ -160,7 +160,8 @@ Time Vcpu::now() const {
 void Vcpu::schedule_slice(Time at) {
   if (killed_ || state_ == State::kScheduled || state_ == State::kDone) return;
   state_ = State::kScheduled;
-  scheduler_.at(at, name_ + ": vCPU runs", [this] { run_slice(); }, Scheduler::Kind::kSlice);
+  scheduler_.at(
+      at, name_ + ": vCPU runs", [this] { run_slice(); }, Scheduler::Kind::kSlice);
 }
 
 void Vcpu::run_slice() {

@@ -101,17 +101,17 @@ int main(int argc, char** argv) {
       ++failed;
       std::cout << "sim: seed " << seed << " FAILED:\n";
       for (const std::string& v : out.violations) std::cout << "  " << v << "\n";
-      std::cout << "its trace ends:\n" << out.trace_tail << "replay it with --seeds " << seed
-                << "\n";
+      std::cout << "its trace ends:\n"
+                << out.trace_tail << "replay it with --seeds " << seed << "\n";
     } else if (verbose) {
-      std::printf("sim: seed %llu: the primary died at %.3f ms (%s%s), the backup was live %.3f ms "
-                  "later; %llu INCRs answered before, %llu after\n",
-                  static_cast<unsigned long long>(seed), ms(out.died_at),
-                  out.host_lost ? "with its host" : "killed",
-                  out.arbiter_outage ? ", the arbiter down" : "",
-                  ms(out.went_live_at - out.died_at),
-                  static_cast<unsigned long long>(out.answered_before),
-                  static_cast<unsigned long long>(out.answered_after));
+      std::printf(
+          "sim: seed %llu: the primary died at %.3f ms (%s%s), the backup was live %.3f ms "
+          "later; %llu INCRs answered before, %llu after\n",
+          static_cast<unsigned long long>(seed), ms(out.died_at),
+          out.host_lost ? "with its host" : "killed",
+          out.arbiter_outage ? ", the arbiter down" : "", ms(out.went_live_at - out.died_at),
+          static_cast<unsigned long long>(out.answered_before),
+          static_cast<unsigned long long>(out.answered_after));
     }
     if (seed == range.last) break;
   }
@@ -119,7 +119,8 @@ int main(int argc, char** argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::printf(
       "sim: %llu seeds (%llu-%llu), %llu passed, %llu failed, in %.1f s (%.1f seeds/s); the "
-      "primary died with its host in %llu, the arbiter was down in %llu; death to live (simulated): "
+      "primary died with its host in %llu, the arbiter was down in %llu; death to live "
+      "(simulated): "
       "p50 %.3f ms, max %.3f ms\n",
       static_cast<unsigned long long>(runs), static_cast<unsigned long long>(range.first),
       static_cast<unsigned long long>(range.last), static_cast<unsigned long long>(runs - failed),

@@ -33,7 +33,8 @@ size_t IncrLoad::acknowledged() const {
 
 bool IncrLoad::wait_for_acknowledged(size_t count, Duration timeout) {
   std::unique_lock lock(mutex_);
-  return acknowledged_changed_.wait_for(lock, scaled(timeout), [&] { return acknowledged_ >= count; });
+  return acknowledged_changed_.wait_for(lock, scaled(timeout),
+                                        [&] { return acknowledged_ >= count; });
 }
 
 std::vector<IncrClientRecord> IncrLoad::records() const {

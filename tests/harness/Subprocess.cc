@@ -188,7 +188,8 @@ std::string Subprocess::fd3_text() const {
 bool Subprocess::wait_for(const Stream& stream, const std::function<bool(const std::string&)>& done,
                           Duration timeout) {
   std::unique_lock lock(mutex_);
-  output_changed_.wait_for(lock, scaled(timeout), [&] { return done(stream.text) || !stream.open; });
+  output_changed_.wait_for(lock, scaled(timeout),
+                           [&] { return done(stream.text) || !stream.open; });
   return done(stream.text);
 }
 

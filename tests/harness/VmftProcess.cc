@@ -96,8 +96,7 @@ FinishedVmft run_vmft(const std::vector<std::string>& args, Duration timeout) {
   return {code.value_or(-1), p.stdout_text(), p.stderr_text()};
 }
 
-VmftProcess::VmftProcess(Argv command)
-    : process_(command.argv, events_on_fd3(command.argv)) {}
+VmftProcess::VmftProcess(Argv command) : process_(command.argv, events_on_fd3(command.argv)) {}
 
 VmftProcess::VmftProcess(const std::string& guest, const std::vector<std::string>& args)
     : VmftProcess(Argv{command_line("run", guest, args)}) {}
@@ -124,8 +123,8 @@ VmftProcess::VmftProcess(const std::vector<std::string>& wrapper,
 std::optional<Event> VmftProcess::wait_for_event(const std::string& name,
                                                  const nlohmann::json& fields, size_t from,
                                                  Duration timeout) {
-  return wait_for_first(
-      [&](const Event& event) { return matches(event, name, fields); }, from, timeout);
+  return wait_for_first([&](const Event& event) { return matches(event, name, fields); }, from,
+                        timeout);
 }
 
 std::optional<Event> VmftProcess::wait_for_any_event(const std::vector<std::string>& names,

@@ -78,8 +78,8 @@ class VmftProcess {
   /// The events written so far, in order.
   std::vector<Event> events() const;
   /// Whether an event named `name` with `fields` was written (as the `from`-th or later).
-  bool has_event(const std::string& name,
-                 const nlohmann::json& fields = nlohmann::json::object(), size_t from = 0) const;
+  bool has_event(const std::string& name, const nlohmann::json& fields = nlohmann::json::object(),
+                 size_t from = 0) const;
 
   std::string console() const { return process_.stdout_text(); }
   std::string log() const { return process_.stderr_text(); }

@@ -354,8 +354,7 @@ TEST_F(ExamplesOnTheFrameNic, TenFailoversWithJoinsBetweenKeepEveryClientConnect
     join.push_back("--join");
     sides.push_back(side("backup", cycle + 2, join));
     auto& joiner = *sides.back();
-    ASSERT_TRUE(backup.wait_for_event("joined", kTimeout))
-        << backup.log() << joiner.log();
+    ASSERT_TRUE(backup.wait_for_event("joined", kTimeout)) << backup.log() << joiner.log();
   }
   for (auto& c : clients) c->stop();
   for (auto& c : clients) {
@@ -404,8 +403,8 @@ TEST_F(ExamplesOnTheFrameNic, AChannelPartitionLeavesOneSideAndEveryClientConnec
   ASSERT_TRUE(wait_until([&] { return clients.back()->answered() > 100; }, kTimeout));
   relay->stall();
   // One side wins the pair at the arbiter; the other learns it lost and exits.
-  ASSERT_TRUE(wait_until([&] { return primary.has_event("alone") || backup.has_event("went_live"); },
-                         kTimeout))
+  ASSERT_TRUE(wait_until(
+      [&] { return primary.has_event("alone") || backup.has_event("went_live"); }, kTimeout))
       << primary.log() << backup.log();
   const bool primary_won = primary.has_event("alone");
   VmftProcess& loser = primary_won ? backup : primary;

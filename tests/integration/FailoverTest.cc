@@ -35,8 +35,8 @@ constexpr int kPairBroken = vmft::ft::kPairBrokenExitCode;
 constexpr int kLostThePair = vmft::ft::kLostPairExitCode;
 
 const std::string kPair = "test-pair";
-// What a side writes when the arbiter decides (ft/include/vmft/ft/Events.h): a primary that wins goes on alone,
-// a backup that wins goes live, and the side that loses lost the epoch.
+// What a side writes when the arbiter decides (ft/include/vmft/ft/Events.h): a primary that wins
+// goes on alone, a backup that wins goes live, and the side that loses lost the epoch.
 const std::vector<std::string> kPrimaryDecided = {"alone", "lost"};
 const std::vector<std::string> kBackupDecided = {"went_live", "lost"};
 const nlohmann::json kEpochOne = {{"epoch", 1}};

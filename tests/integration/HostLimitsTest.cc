@@ -233,8 +233,7 @@ TEST(HostLimitsInAPair, TheBackupTakesOverAfterIdleClosesWithTheCounterIntact) {
   EXPECT_EQ(first_reply_once_admitted(tcp_port, "INCR k"), ":2\r\n") << pair.diagnostics();
 
   pair.primary().kill();
-  ASSERT_TRUE(
-      pair.backup().wait_for_event("went_live", {{"epoch", 1}}, kTimeout))
+  ASSERT_TRUE(pair.backup().wait_for_event("went_live", {{"epoch", 1}}, kTimeout))
       << pair.diagnostics();
   EXPECT_EQ(first_reply_once_admitted(tcp_port, "INCR k"), ":3\r\n") << pair.diagnostics();
   EXPECT_EQ(pair.backup().wait_for_exit(Duration(0)), std::nullopt) << pair.diagnostics();

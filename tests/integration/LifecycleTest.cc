@@ -191,8 +191,7 @@ TEST_P(Lifecycle, APairKilledOutrightStartsAgainWithTheSameCommands) {
   // The primary's id is the same as before, so the arbiter takes it back.
   ASSERT_TRUE(commands.start_pair(primary, backup));
   EXPECT_EQ(incr(commands.tcp_port()), ":1\r\n") << primary->log();
-  ASSERT_TRUE(primary->wait_for_event("registered", {{"epoch", 2}}, kTimeout))
-      << primary->log();
+  ASSERT_TRUE(primary->wait_for_event("registered", {{"epoch", 2}}, kTimeout)) << primary->log();
 }
 
 TEST_P(Lifecycle, AnotherPrimaryUnderAHeldNameExitsAtOnceWithoutTakingClients) {

@@ -373,8 +373,9 @@ class Soak : public ::testing::Test {
     ASSERT_NE(dead->wait_for_exit(kTimeout), std::nullopt) << dead.name() << " did not die";
     ASSERT_TRUE(survivor->wait_for_log(kNoDecision, from.log, kTimeout))
         << survivor.name() << " did not ask the arbiter";
-    EXPECT_EQ(survivor->wait_for_any_event({"alone", "went_live", "lost"}, from.events, Duration(0)),
-              std::nullopt)
+    EXPECT_EQ(
+        survivor->wait_for_any_event({"alone", "went_live", "lost"}, from.events, Duration(0)),
+        std::nullopt)
         << survivor.name() << " had a decision with the arbiter down";
     if (&survivor == backup_) {
       EXPECT_EQ(socket_holders("tcp", tcp_port_, running_pids()), std::set<pid_t>{});

@@ -115,8 +115,7 @@ TEST(Torture, KillingThePrimaryLosesNoConsoleLine) {
     ASSERT_TRUE(pair.primary().wait_for_console(line_text(kill_at), kTimeout))
         << pair.diagnostics();
     pair.primary().kill();
-    ASSERT_TRUE(pair.backup().wait_for_event("went_live", kTimeout))
-        << pair.diagnostics();
+    ASSERT_TRUE(pair.backup().wait_for_event("went_live", kTimeout)) << pair.diagnostics();
     const auto port = pair.backup().listening_port("udp", kTimeout);
     ASSERT_TRUE(port) << pair.diagnostics();
     // The live side goes on writing lines, after those it wrote again.

@@ -14,7 +14,7 @@ namespace {
 
 TEST(Events, NamesEveryKindAsProgramsReadThem) {
   const std::vector<std::string> names = {
-      "waiting", "paired",       "registered", "peer_lost", "went_live", "alone",  "lost",
+      "waiting", "paired",       "registered", "peer_lost", "went_live", "alone", "lost",
       "broken",  "join_started", "joined",     "released",  "diverged",  "exited"};
   for (size_t i = 0; i < names.size(); ++i) {
     EXPECT_EQ(ft::event_name(static_cast<ft::EventKind>(i)), names[i]);

@@ -15,8 +15,8 @@
 #include "vmft/sim/Fiber.h"
 #include "vmft/sim/IncrClients.h"
 #include "vmft/sim/LogLink.h"
-#include "vmft/sim/PairScenario.h"
 #include "vmft/sim/Network.h"
+#include "vmft/sim/PairScenario.h"
 #include "vmft/sim/Random.h"
 #include "vmft/sim/Scheduler.h"
 #include "vmft/sim/Vcpu.h"
@@ -131,7 +131,8 @@ TEST(SimScheduler, TheSameSeedGivesTheSameTraceAndAnotherSeedAnother) {
 
 TEST(SimScheduler, TheTraceKeepsItsLastLinesAndCountsTheRest) {
   Trace trace;
-  for (size_t i = 0; i < Trace::kKeptLines + 5; i++) trace.add(Time(i), "line " + std::to_string(i));
+  for (size_t i = 0; i < Trace::kKeptLines + 5; i++)
+    trace.add(Time(i), "line " + std::to_string(i));
   const std::string tail = trace.tail();
   EXPECT_EQ(tail.rfind("(5 earlier entries not kept)\n", 0), 0u) << tail.substr(0, 80);
   EXPECT_EQ(tail.find("line 4\n"), std::string::npos);
@@ -364,8 +365,8 @@ CounterRun serve_counter(uint64_t seed, int clients, Time run_for) {
   config.ram_size = 16ULL << 20;
   vcpu.boot(testing::test_guest("counter"), config,
             std::make_unique<hypervisor::LiveRole>(
-                hypervisor::HostServices{vcpu.clock(), vcpu.entropy(), vcpu.timer(), incr},
-                inputs, nullptr));
+                hypervisor::HostServices{vcpu.clock(), vcpu.entropy(), vcpu.timer(), incr}, inputs,
+                nullptr));
   vcpu.start([](const hypervisor::RunResult&) {});
   incr.start(vcpu);
   s.at(run_for, "stop", [&] { vcpu.request_stop(); });

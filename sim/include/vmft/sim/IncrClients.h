@@ -1,9 +1,10 @@
 #pragma once
 // Clients of the counter guest (examples/counter) in the simulation, on the socket NIC: each
 // opens a connection to the guest, sends "INCR <key>", waits for the reply, remembers it and
-// sends the next; after a failover they connect to the new server and go on. They are the guest's network back end: what the guest sends reaches them a
-// latency after the simulated instant it sent it. What they were answered is what a real
-// client would have seen, so it is what "nothing acknowledged is lost" is checked against.
+// sends the next; after a failover they connect to the new server and go on. They are the guest's
+// network back end: what the guest sends reaches them a latency after the simulated instant it sent
+// it. What they were answered is what a real client would have seen, so it is what "nothing
+// acknowledged is lost" is checked against.
 #include <cstdint>
 #include <map>
 #include <string>

@@ -164,8 +164,8 @@ class Vcpu {
   void boot_role(hypervisor::GuestImage image, hypervisor::MachineConfig config,
                  std::unique_ptr<hypervisor::Role> role);
   void reached(uint64_t icount) { icount_ = icount; }
-  void end_of_slice();   // fiber: the slice is used up
-  void idle();           // fiber: the guest waits for an input
+  void end_of_slice();  // fiber: the slice is used up
+  void idle();          // fiber: the guest waits for an input
   void schedule_slice(Time at);
   void run_slice();
   /// Shortens the running slice so that it ends by simulated time `t` (fiber).
