@@ -97,8 +97,9 @@ std::string ChannelPrimary::refusal_locked(bool join) const {
     case Accepting::kNothing: break;
   }
   return fmt::format(
-      "this side of pair '{}' takes no backup now (it is a backup itself, or it lost its backup "
-      "and the arbiter has not decided yet)",
+      "this side of pair '{}' takes no backup now (it is a backup itself, it lost its backup and "
+      "the arbiter has not decided yet, or it runs alone without an arbiter to register a joiner "
+      "with)",
       config_.pair);
 }
 

@@ -113,11 +113,12 @@ void LiveSide::work() {
 }
 
 // Callers say so only after it: whoever reads that this side goes on alone may send it a
-// joiner at once, which must not be refused.
+// joiner at once, which must not be refused. Without an arbiter it takes none: a joiner makes
+// the pair whole only through a new epoch registered there.
 void LiveSide::go_on_alone() {
   state_ = State::kAlone;
   s_.gate.open();
-  s_.channel.accept_joiners();
+  if (s_.arbiter) s_.channel.accept_joiners();
 }
 
 // io thread.
