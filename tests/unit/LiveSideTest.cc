@@ -1,6 +1,7 @@
 // The live side of a pair with fakes for its channel end, arbiter, clock and events: what it
 // does when its backup goes, and when one joins.
 #include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
 
 #include "Fakes.h"
 #include "FtFakes.h"
@@ -24,6 +25,9 @@ using State = ft::LiveSide::State;
 class LiveSide : public ::testing::Test {
  protected:
   ft::LiveSide& start(bool with_arbiter) {
+    // spdlog makes its registry at its first use; vmft's main does that before any thread
+    // starts, and so does this, before the live side's thread logs beside the test's.
+    spdlog::default_logger();
     if (with_arbiter) client = std::make_unique<ArbiterClient>(arbiter, "arbiter:1", clock);
     side = std::make_unique<ft::LiveSide>(ft::LiveSide::Setup{
         "demo", "primary", "primary-1", client.get(), end, gate, inputs, clock, &events});
