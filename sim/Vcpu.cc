@@ -185,7 +185,7 @@ void Vcpu::run_slice() {
   }
   if (state_ == State::kSliceEnded) {
     const Time reached = now();
-    state_ = State::kNotStarted;  // between slices
+    state_ = State::kBetweenSlices;
     schedule_slice(reached);
   }
   // kIdle: deliver() or request_stop() schedules the next slice.
@@ -218,7 +218,8 @@ void Vcpu::limit_slice_to(Time t) {
   if (state_ != State::kRunning) return;
   const Time at = now();
   const uint64_t left = t > at ? static_cast<uint64_t>((t - at).count()) : 0;
-  role_->slice_ends_at(icount_ + std::max<uint64_t>(left, 1));
+  const uint64_t end = icount_ + std::max<uint64_t>(left, 1);
+  if (end < role_->slice_end()) role_->slice_ends_at(end);  // only ever sooner
 }
 
 void Vcpu::deliver(HostInput input) {

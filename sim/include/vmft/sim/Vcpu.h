@@ -51,6 +51,7 @@ class SlicedRole final : public hypervisor::Role {
 
   /// The vCPU's slice now ends at `icount`: the machine looks at the block boundary there.
   void slice_ends_at(uint64_t icount);
+  uint64_t slice_end() const { return slice_end_; }
 
  private:
   void at(uint64_t icount);  // the vCPU reached `icount`
@@ -120,7 +121,7 @@ class Vcpu {
 
  private:
   friend class SlicedRole;
-  enum class State { kNotStarted, kScheduled, kRunning, kSliceEnded, kIdle, kDone };
+  enum class State { kNotStarted, kScheduled, kRunning, kSliceEnded, kBetweenSlices, kIdle, kDone };
 
   class Clock final : public devices::HostClock {
    public:
