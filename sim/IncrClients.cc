@@ -86,7 +86,7 @@ void IncrClients::send_tcp(uint32_t conn, std::vector<uint8_t> data) {
   scheduler_.at(server_->now() + latency(), "connection " + std::to_string(conn) + " hears back",
                 [this, conn, bytes = std::string(data.begin(), data.end())] {
                   const int client = client_of(conn);
-                  if (client >= 0) received(client, conn, bytes);
+                  if (client >= 0) received(client, bytes);
                 });
 }
 
@@ -98,8 +98,7 @@ void IncrClients::close_tcp(uint32_t conn) {
   }
 }
 
-void IncrClients::received(int client, uint32_t conn, const std::string& bytes) {
-  (void)conn;
+void IncrClients::received(int client, const std::string& bytes) {
   std::string& pending = pending_[static_cast<size_t>(client)];
   pending += bytes;
   for (size_t end; (end = pending.find("\r\n")) != std::string::npos;) {

@@ -42,7 +42,6 @@ void LogLink::arrived() {
 
 void LogLink::Sink::append(const logchannel::Record& record) {
   LogLink& link = link_;
-  ++link.sent_;
   link.send("log: record " + std::to_string(record.seq) + " reaches the backup", [&link, record] {
     link.arrived_.push_back(record);
     link.complete_below_ = std::max(link.complete_below_, record.icount);

@@ -29,8 +29,6 @@ class Fiber {
   /// The body's thread: hands control back to resume()'s caller, and waits to be resumed.
   void yield();
   bool done() const;
-  /// Whether the calling thread is this fiber's.
-  bool inside() const { return std::this_thread::get_id() == thread_.get_id(); }
 
  private:
   enum class Turn { kCaller, kBody };

@@ -62,7 +62,7 @@ class IncrClients final : public devices::NetBackend {
   Time latency();
   void connect(int client, uint32_t conn);
   void send_incr(int client);
-  void received(int client, uint32_t conn, const std::string& bytes);
+  void received(int client, const std::string& bytes);
   int client_of(uint32_t conn) const;
 
   Scheduler& scheduler_;

@@ -41,8 +41,6 @@ class LogLink {
   /// The backup died: its acknowledgements stop, and nothing more reaches it.
   void backup_died();
 
-  uint64_t records_sent() const { return sent_; }
-
  private:
   class Sink final : public logchannel::RecordSink {
    public:
@@ -83,7 +81,6 @@ class LogLink {
   bool primary_dead_ = false;
   bool backup_dead_ = false;
   Time last_arrival_{0};
-  uint64_t sent_ = 0;
   uint64_t progress_sent_ = 0;
   bool in_flight_lost_ = false;  // what was on its way when the primary died never arrives
   // The backup's side.

@@ -116,8 +116,6 @@ class Vcpu {
   /// The simulated time the guest is at: in a slice, the slice's start plus the instructions
   /// run since; otherwise the scheduler's time.
   Time now() const;
-  bool running() const { return fiber_ && !fiber_->done(); }
-  uint64_t instructions() const { return icount_; }
 
  private:
   friend class SlicedRole;
