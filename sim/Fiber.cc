@@ -1,57 +1,151 @@
 #include "vmft/sim/Fiber.h"
 
+#include <sys/mman.h>
+#include <ucontext.h>
+
+#include <cstdint>
 #include <stdexcept>
+#include <system_error>
 #include <utility>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#define VMFT_FIBER_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+// libtsan has had these since GCC 10; GCC 12's sanitizer/tsan_interface.h does not declare them.
+extern "C" {
+void* __tsan_get_current_fiber();
+void* __tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void* fiber);
+void __tsan_switch_to_fiber(void* fiber, unsigned flags);
+}
+#define VMFT_FIBER_TSAN 1
+#endif
 
 namespace vmft::sim {
 
-Fiber::Fiber(std::function<void(Fiber&)> body) : body_(std::move(body)) {}
+namespace {
 
-Fiber::~Fiber() {
-  if (thread_.joinable()) thread_.join();  // done_: the body has returned
-}
+constexpr size_t kGuardBytes = 4096;  // below the stack, so an overflow faults at once
 
-void Fiber::hand_over(Turn to, std::unique_lock<std::mutex>& lock) {
-  turn_ = to;
-  cv_.notify_all();
-  cv_.wait(lock, [&] { return turn_ != to; });
+}  // namespace
+
+struct Fiber::Context {
+  ucontext_t caller{};
+  ucontext_t body{};
+  void* mapping = nullptr;  // the guard page, then the stack
+  void* stack = nullptr;
+#ifdef VMFT_FIBER_ASAN
+  // ASan's fake frames of each side while the other runs:
+  void* caller_fake_stack = nullptr;
+  void* body_fake_stack = nullptr;
+  const void* caller_bottom = nullptr;
+  size_t caller_size = 0;
+#endif
+#ifdef VMFT_FIBER_TSAN
+  void* caller_fiber = nullptr;
+  void* body_fiber = nullptr;
+#endif
+
+  Context() {
+    mapping = mmap(nullptr, kGuardBytes + kStackBytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (mapping == MAP_FAILED) throw std::system_error(errno, std::system_category(), "mmap");
+    mprotect(mapping, kGuardBytes, PROT_NONE);
+    stack = static_cast<char*>(mapping) + kGuardBytes;
+#ifdef VMFT_FIBER_TSAN
+    body_fiber = __tsan_create_fiber(0);
+#endif
+  }
+  ~Context() {
+#ifdef VMFT_FIBER_TSAN
+    __tsan_destroy_fiber(body_fiber);
+#endif
+    munmap(mapping, kGuardBytes + kStackBytes);
+  }
+
+  // The caller's side of a switch into the body, and back once it yields or returns.
+  void to_body() {
+#ifdef VMFT_FIBER_ASAN
+    __sanitizer_start_switch_fiber(&caller_fake_stack, stack, kStackBytes);
+#endif
+#ifdef VMFT_FIBER_TSAN
+    caller_fiber = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(body_fiber, 0);
+#endif
+    swapcontext(&caller, &body);
+#ifdef VMFT_FIBER_ASAN
+    __sanitizer_finish_switch_fiber(caller_fake_stack, nullptr, nullptr);
+#endif
+  }
+
+  // The body's side: it has just been switched to (its first run, or back from yield()).
+  void arrived_in_body() {
+#ifdef VMFT_FIBER_ASAN
+    __sanitizer_finish_switch_fiber(body_fake_stack, &caller_bottom, &caller_size);
+#endif
+  }
+
+  // The body's side of a switch back to the caller; `last`: the body has returned, and its
+  // stack is never switched to again.
+  void to_caller(bool last) {
+#ifdef VMFT_FIBER_ASAN
+    __sanitizer_start_switch_fiber(last ? nullptr : &body_fake_stack, caller_bottom, caller_size);
+#endif
+#ifdef VMFT_FIBER_TSAN
+    __tsan_switch_to_fiber(caller_fiber, 0);
+#endif
+    if (last) {
+      setcontext(&caller);
+    } else {
+      swapcontext(&body, &caller);
+      arrived_in_body();
+    }
+  }
+};
+
+Fiber::Fiber(std::function<void(Fiber&)> body)
+    : body_(std::move(body)), context_(std::make_unique<Context>()) {}
+
+Fiber::~Fiber() = default;
+
+void Fiber::entry(unsigned high, unsigned low) {
+  auto& fiber = *reinterpret_cast<Fiber*>((static_cast<uintptr_t>(high) << 32) | low);
+  fiber.context_->arrived_in_body();
+  try {
+    fiber.body_(fiber);
+  } catch (...) {
+    fiber.error_ = std::current_exception();
+  }
+  fiber.done_ = true;
+  fiber.context_->to_caller(true);
 }
 
 bool Fiber::resume() {
-  std::unique_lock lock(mutex_);
   if (done_) throw std::logic_error("resume() of a fiber whose body returned");
+  if (running_) throw std::logic_error("resume() of a fiber that runs");
+  Context& c = *context_;
   if (!started_) {
     started_ = true;
-    thread_ = std::thread([this] {
-      {
-        std::unique_lock body_lock(mutex_);
-        cv_.wait(body_lock, [&] { return turn_ == Turn::kBody; });
-      }
-      try {
-        body_(*this);
-      } catch (...) {
-        std::lock_guard error_lock(mutex_);
-        error_ = std::current_exception();
-      }
-      std::lock_guard end_lock(mutex_);
-      done_ = true;
-      turn_ = Turn::kCaller;
-      cv_.notify_all();
-    });
+    getcontext(&c.body);
+    c.body.uc_stack.ss_sp = c.stack;
+    c.body.uc_stack.ss_size = kStackBytes;
+    c.body.uc_link = nullptr;  // entry() never returns: it switches back itself
+    const auto self = reinterpret_cast<uintptr_t>(this);
+    makecontext(&c.body, reinterpret_cast<void (*)()>(&Fiber::entry), 2,
+                static_cast<unsigned>(self >> 32), static_cast<unsigned>(self & 0xffffffffu));
   }
-  hand_over(Turn::kBody, lock);
+  running_ = true;
+  c.to_body();
+  running_ = false;
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
   return !done_;
 }
 
 void Fiber::yield() {
-  std::unique_lock lock(mutex_);
-  hand_over(Turn::kCaller, lock);
-}
-
-bool Fiber::done() const {
-  std::lock_guard lock(mutex_);
-  return done_;
+  if (!running_) throw std::logic_error("yield() outside the fiber's body");
+  context_->to_caller(false);
 }
 
 }  // namespace vmft::sim

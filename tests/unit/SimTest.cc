@@ -5,6 +5,7 @@
 
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -271,6 +272,53 @@ TEST(SimFiber, WhatTheBodyThrowsReachesResume) {
   Fiber fiber([](Fiber&) { throw std::runtime_error("from the body"); });
   EXPECT_THROW(fiber.resume(), std::runtime_error);
   EXPECT_TRUE(fiber.done());
+}
+
+TEST(SimFiber, ABodyCanResumeAnotherFiber) {
+  std::vector<std::string> steps;
+  Fiber inner([&](Fiber& self) {
+    steps.push_back("inner 1");
+    self.yield();
+    steps.push_back("inner 2");
+  });
+  Fiber outer([&](Fiber& self) {
+    steps.push_back("outer 1");
+    EXPECT_TRUE(inner.resume());
+    self.yield();
+    steps.push_back("outer 2");
+    EXPECT_FALSE(inner.resume());
+  });
+  EXPECT_TRUE(outer.resume());
+  steps.push_back("between");
+  EXPECT_FALSE(outer.resume());
+  EXPECT_EQ(steps,
+            (std::vector<std::string>{"outer 1", "inner 1", "between", "outer 2", "inner 2"}));
+}
+
+// Deep enough for Unicorn's translator and the roles' calls, whose frames a sanitizer enlarges.
+int depth_on_the_fiber_stack(Fiber& self, int depth) {
+  volatile char frame[4096];
+  frame[0] = 1;
+  if (depth == 0) {
+    self.yield();
+    return 0;
+  }
+  return depth_on_the_fiber_stack(self, depth - 1) + frame[0];  // each frame still there
+}
+
+TEST(SimFiber, TheBodyHasAStackOfItsOwnThatHoldsAMebibyteOfFrames) {
+  int result = -1;
+  Fiber fiber([&](Fiber& self) { result = depth_on_the_fiber_stack(self, 256); });
+  EXPECT_TRUE(fiber.resume());  // parked at the bottom, its frames kept
+  EXPECT_FALSE(fiber.resume());
+  EXPECT_EQ(result, 256);
+}
+
+TEST(SimFiber, YieldOutsideTheBodyIsRefused) {
+  Fiber fiber([](Fiber&) {});
+  EXPECT_THROW(fiber.yield(), std::logic_error);
+  EXPECT_FALSE(fiber.resume());
+  EXPECT_THROW(fiber.resume(), std::logic_error);
 }
 
 // A test guest on a real Machine and LiveRole in the simulation of `seed`, with `noise` tasks
