@@ -133,7 +133,8 @@ void run_others(const Programs& programs, int runs) {
 
 // Ctrl-C, SIGTERM: the processes the benchmark started die with it (the harness starts each
 // with a parent-death signal); what outlives a process, its lab's namespaces and its scratch
-// directory, is removed here, and it exits 130 or 143 as a shell's would.
+// directory (with the harness's, made in it), is removed here, and it exits 130 or 143 as a
+// shell's would.
 void handle_stop_signals() {
   static sigset_t stops;
   sigemptyset(&stops);
@@ -160,6 +161,9 @@ void handle_stop_signals() {
 int run(int argc, char** argv) {
   const Options options = parse_options(argc, argv);
   const Programs programs = find_programs(options);
+  // The harness makes its scratch directories (an arbiter's data, redis-server's) in TMPDIR:
+  // inside the benchmark's own, they go with it however it ends.
+  ::setenv("TMPDIR", workdir().c_str(), 1);
   handle_stop_signals();
   int status = 0;
   try {
