@@ -100,8 +100,10 @@ int stop_process(integration::VmftProcess& process) {
 
 int stop_process(integration::Subprocess& process) { return stop_any(process); }
 
-int finish_process(integration::VmftProcess& process, const std::string& what,
-                   const std::vector<Output>& shown) {
+namespace {
+
+template <typename Process>
+int finish_any(Process& process, const std::string& what, const std::vector<Output>& shown) {
   const auto code = process.wait_for_exit(kExitTimeout);
   if (!code) {
     fail_run(what + " (still running after " + std::to_string(kExitTimeout.count() / 1000) + " s)",
@@ -110,14 +112,16 @@ int finish_process(integration::VmftProcess& process, const std::string& what,
   return *code;
 }
 
+}  // namespace
+
+int finish_process(integration::VmftProcess& process, const std::string& what,
+                   const std::vector<Output>& shown) {
+  return finish_any(process, what, shown);
+}
+
 int finish_process(integration::Subprocess& process, const std::string& what,
                    const std::vector<Output>& shown) {
-  const auto code = process.wait_for_exit(kExitTimeout);
-  if (!code) {
-    fail_run(what + " (still running after " + std::to_string(kExitTimeout.count() / 1000) + " s)",
-             shown);
-  }
-  return *code;
+  return finish_any(process, what, shown);
 }
 
 std::vector<std::string> wrapped(const std::vector<std::string>& wrapper,

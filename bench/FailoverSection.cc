@@ -33,19 +33,8 @@ using integration::VmftProcess;
 
 constexpr double kGoalFailoverP50 = 150;  // ms from kill -9 of the primary to the first reply
                                           // after it, p50
-// The client runs this long around each kill: about 0.3 s of load before it, and ample time for
-// the backup, which the default 200 ms peer timeout bounds, to take over after it.
-constexpr const char* kFailoverClientSeconds = "1.5";
-// Seconds of steady replies before the kill: a length of load, not a wait for anything.
-constexpr std::chrono::milliseconds kFailoverLoadBefore{200};
-// The client reports every wait for a reply longer than this, and whether the reply came on a
-// new connection. The first reply the backup serves comes on a new connection after a wait that
-// began before the kill and lasted past a takeover (the backup sees the channel reset, asks the
-// arbiter and binds the port), so longer than this. A reply the primary sent just before dying
-// can still be read just after the kill, on the old connection: it is not the backup's.
-constexpr const char* kFailoverGapMs = "1";
-constexpr double kGoalCatchupMs = 20;  // ms from the kill to the backup having executed its
-                                       // backlog
+constexpr double kGoalCatchupMs = 20;     // ms from the kill to the backup having executed its
+                                          // backlog
 // How long the starved backup trails before the kill: the length of its lag, not a wait.
 constexpr std::chrono::milliseconds kCatchupLagTime{1200};
 
@@ -56,15 +45,6 @@ struct FailoverFigures {
   std::map<int, std::vector<double>> catchup_ms;  // per --max-lag-time: kill to "executed every
                                                   // record"
 };
-
-// Kills the primary with SIGKILL and returns when, in wall-clock ms: read just before the
-// signal. One that outlives it fails the run.
-double kill_primary(VmftProcess& primary, const std::string& what) {
-  const double kill_ms = integration::wall_clock_ms();
-  primary.kill();
-  if (!primary.wait_for_exit(kStopTimeout)) fail(what + ": the primary outlived kill -9");
-  return kill_ms;
-}
 
 // The side options a failover pair's both sides get.
 integration::PairSpec counter_pair_spec(const Programs& programs, const std::string& name,
@@ -103,7 +83,6 @@ void run_failover(const Programs& programs, const integration::ArbiterProcess& a
   std::this_thread::sleep_for(kFailoverLoadBefore);
   const double kill_ms = kill_primary(primary, what);
 
-  std::vector<Output> shown = {output_of("client", *client)};
   const auto all_shown = [&] {
     std::vector<Output> all = {output_of("client", *client)};
     for (auto& o : pair_outputs(primary, backup)) all.push_back(o);
@@ -115,12 +94,8 @@ void run_failover(const Programs& programs, const integration::ArbiterProcess& a
   const auto highest = integration::last_match_group(
       client->stdout_text(), std::regex("highest value ([0-9]+), never backwards"));
   if (!highest) fail_run(what + " client", all_shown());
-  const auto value =
-      integration::redis_cli({}, "127.0.0.1", port, {"GET", name}, kReplyTimeout).out;
-  const std::string got = value.ends_with('\n') ? value.substr(0, value.size() - 1) : value;
-  const bool holds = !got.empty() && got.find_first_not_of("0123456789") == std::string::npos &&
-                     std::stoull(got) >= std::stoull(*highest);
-  if (!holds) {
+  const std::string got = counter_value({}, "127.0.0.1", port, name);
+  if (!holds_at_least(got, *highest)) {
     fail(what + ": after failover the counter holds '" + got +
              "', but the client was acknowledged " + *highest,
          what, all_shown());
@@ -148,8 +123,9 @@ void run_failover(const Programs& programs, const integration::ArbiterProcess& a
   const auto live = backup.wait_for_event("went_live", kStartTimeout);
   const auto live_ms = live ? integration::event_time_ms(*live) : std::nullopt;
   if (!live_ms) {
-    fail_run(what + " backup (it never went live)",
-             {output_of("backup", backup), output_of("primary", primary), shown[0]});
+    fail_run(
+        what + " backup (it never went live)",
+        {output_of("backup", backup), output_of("primary", primary), output_of("client", *client)});
   }
   figures.backup_ms.push_back(*live_ms - kill_ms);
 

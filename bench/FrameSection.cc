@@ -40,11 +40,6 @@ constexpr uint16_t kLabSocketPort = 6380;
 constexpr uint16_t kLabEchoPort = 7007;
 constexpr uint16_t kGuestCounterPort = 6379;  // the counter's port on the frame NIC
 constexpr uint16_t kGuestEchoPort = 7;        // echo's
-// As in the failover section: the client's run around each kill, the load before it, and the
-// waits it reports.
-constexpr const char* kFailoverClientSeconds = "1.5";
-constexpr std::chrono::milliseconds kFailoverLoadBefore{200};
-constexpr const char* kFailoverGapMs = "1";
 
 const std::vector<std::string> kFrameNic = {"--tap", "tap0", "--guest-ip",
                                             std::string(kGuestIp) + "/24"};
@@ -140,9 +135,7 @@ void run_frame_failover(const integration::NetLab& lab, const Programs& programs
                          "--progress", "0.02", "--report-gaps-over", kFailoverGapMs},
                         what + " client", pair_outputs(primary, backup));
   std::this_thread::sleep_for(kFailoverLoadBefore);  // a length of load, not a wait
-  const double kill_ms = integration::wall_clock_ms();
-  primary.kill();
-  if (!primary.wait_for_exit(kStopTimeout)) fail(what + ": the primary outlived kill -9");
+  const double kill_ms = kill_primary(primary, what);
 
   const auto all_shown = [&] {
     std::vector<Output> all = {output_of("client", *client)};
@@ -164,10 +157,7 @@ void run_frame_failover(const integration::NetLab& lab, const Programs& programs
         client->stdout_text(),
         std::regex("one connection throughout: [0-9]+ INCRs sent, ([0-9]+) answered"));
     if (!answered) fail_run(what + " client", all_shown());
-    std::string value = integration::redis_cli(lab.in_client(), kGuestIp, kGuestCounterPort,
-                                               {"GET", name}, kReplyTimeout)
-                            .out;
-    if (value.ends_with('\n')) value.pop_back();
+    const std::string value = counter_value(lab.in_client(), kGuestIp, kGuestCounterPort, name);
     if (value != *answered) {
       fail(what + ": the counter holds '" + value + "', but the client had " + *answered +
                " INCRs answered",

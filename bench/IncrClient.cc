@@ -3,6 +3,7 @@
 #include <regex>
 
 #include "LogText.h"
+#include "RedisServer.h"
 
 namespace vmft::bench {
 
@@ -36,6 +37,21 @@ std::unique_ptr<integration::Subprocess> start_incr_client(const Programs& progr
     fail_run(what, all);
   }
   return client;
+}
+
+std::string counter_value(const std::vector<std::string>& wrapper, const std::string& host,
+                          uint16_t port, const std::string& key) {
+  std::string value = integration::redis_cli(wrapper, host, port, {"GET", key}, kReplyTimeout).out;
+  if (value.ends_with('\n')) value.pop_back();
+  return value;
+}
+
+bool holds_at_least(const std::string& value, const std::string& least) {
+  const auto is_number = [](const std::string& text) {
+    return !text.empty() && text.size() < 19 &&
+           text.find_first_not_of("0123456789") == std::string::npos;
+  };
+  return is_number(value) && is_number(least) && std::stoull(value) >= std::stoull(least);
 }
 
 }  // namespace vmft::bench

@@ -3,6 +3,7 @@
 // a client that INCRs one key without pause, and reports every wait for a reply over a bound
 // with its wall-clock start and end.
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -11,6 +12,19 @@
 #include "Bench.h"
 
 namespace vmft::bench {
+
+// How the failover and frame NIC sections run the client around a kill of the primary.
+// The client runs this long around each kill: about 0.3 s of load before it, and ample time for
+// the backup, which the default 200 ms peer timeout bounds, to take over after it.
+inline constexpr const char* kFailoverClientSeconds = "1.5";
+// Steady replies before the kill: a length of load, not a wait for anything.
+inline constexpr std::chrono::milliseconds kFailoverLoadBefore{200};
+// The client reports every wait for a reply longer than this, and whether the reply came on a
+// new connection. The first reply the backup serves comes on a new connection after a wait that
+// began before the kill and lasted past a takeover (the backup sees the channel reset, asks the
+// arbiter and binds the port), so longer than this. A reply the primary sent just before dying
+// can still be read just after the kill, on the old connection: it is not the backup's.
+inline constexpr const char* kFailoverGapMs = "1";
 
 /// A wait the client reported: "incr-client: gap 18.743 ms without a reply, from
 /// 1795739618996.930 to 1795739619015.673 ms since the epoch (CLOCK_REALTIME), on a new
@@ -32,5 +46,13 @@ std::unique_ptr<integration::Subprocess> start_incr_client(const Programs& progr
                                                            const std::vector<std::string>& args,
                                                            const std::string& what,
                                                            const std::vector<Output>& shown);
+
+/// The value of counter `key` at host:port, asked with redis-cli through `wrapper`, without its
+/// line feed ("" if none came).
+std::string counter_value(const std::vector<std::string>& wrapper, const std::string& host,
+                          uint16_t port, const std::string& key);
+
+/// Whether `value` is a number of at least `least` (both as processes printed them).
+bool holds_at_least(const std::string& value, const std::string& least);
 
 }  // namespace vmft::bench

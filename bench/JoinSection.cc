@@ -173,12 +173,8 @@ void run_join_size(const Programs& programs, const integration::ArbiterProcess& 
   const auto highest = integration::last_match_group(
       p.client->stdout_text(), std::regex("highest value ([0-9]+), never backwards"));
   if (!highest) fail_run(what + " client", p.outputs());
-  std::string value =
-      integration::redis_cli({}, "127.0.0.1", port, {"GET", p.name}, kReplyTimeout).out;
-  if (value.ends_with('\n')) value.pop_back();
-  const bool holds = !value.empty() && value.find_first_not_of("0123456789") == std::string::npos &&
-                     std::stoull(value) >= std::stoull(*highest);
-  if (!holds) {
+  const std::string value = counter_value({}, "127.0.0.1", port, p.name);
+  if (!holds_at_least(value, *highest)) {
     fail(what + ": after the joins the counter holds '" + value +
              "', but the client was acknowledged " + *highest,
          what, p.outputs());

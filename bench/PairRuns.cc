@@ -66,4 +66,11 @@ std::unique_ptr<integration::PairProcesses> start_pair(const integration::PairSp
   return pair;
 }
 
+double kill_primary(VmftProcess& primary, const std::string& what) {
+  const double kill_ms = integration::wall_clock_ms();
+  primary.kill();
+  if (!primary.wait_for_exit(kStopTimeout)) fail(what + ": the primary outlived kill -9");
+  return kill_ms;
+}
+
 }  // namespace vmft::bench

@@ -41,4 +41,8 @@ void wait_for_console(integration::VmftProcess& process, const std::string& line
 std::unique_ptr<integration::PairProcesses> start_pair(const integration::PairSpec& spec,
                                                        const std::string& what);
 
+/// Kills the primary with SIGKILL and returns when, in wall-clock ms since the epoch, read just
+/// before the signal. One that outlives it fails the run `what`.
+double kill_primary(integration::VmftProcess& primary, const std::string& what);
+
 }  // namespace vmft::bench
