@@ -28,9 +28,9 @@ inline constexpr Duration kReplyTimeout{10000};  // one redis-cli command
 /// The command line, parsed (BenchOptions.cc).
 struct Options {
   int runs = 3;
-  int kills = 20;     // the issue asks for at least 20 (kFailoverKills)
-  int joins = 5;      // per guest size (kJoins)
-  int catchups = 10;  // kills of the catch-up part of the failover section (kCatchups)
+  int kills = 20;     // kills of the failover section: the issue asks for at least 20
+  int joins = 5;      // joins per guest size
+  int catchups = 10;  // kills of the catch-up part of the failover section
   std::filesystem::path build_dir = "build";
   bool others = true;  // everything but the failover, join and frame NIC sections
   bool failover = true;

@@ -22,7 +22,6 @@
 #include "IncrClient.h"
 #include "LogText.h"
 #include "PairRuns.h"
-#include "RedisServer.h"
 #include "Sections.h"
 
 namespace vmft::bench {
@@ -88,37 +87,17 @@ void run_failover(const Programs& programs, const integration::ArbiterProcess& a
     for (auto& o : pair_outputs(primary, backup)) all.push_back(o);
     return all;
   };
-  if (finish_process(*client, what + " client", all_shown()) != 0) {
-    fail_run(what + " client (a wrong reply, or a value went backwards)", all_shown());
-  }
-  const auto highest = integration::last_match_group(
-      client->stdout_text(), std::regex("highest value ([0-9]+), never backwards"));
-  if (!highest) fail_run(what + " client", all_shown());
-  const std::string got = counter_value({}, "127.0.0.1", port, name);
-  if (!holds_at_least(got, *highest)) {
-    fail(what + ": after failover the counter holds '" + got +
-             "', but the client was acknowledged " + *highest,
-         what, all_shown());
-  }
-
-  // The wait that ends with the first reply the backup served, and the longest wait on one
-  // connection (to the primary) before it.
-  std::optional<double> first_reply;
-  double before = 0;
-  for (const Gap& gap : gaps_of(client->stdout_text())) {
-    if (gap.to_ms > kill_ms && gap.new_connection) {
-      first_reply = gap.to_ms - kill_ms;
-      break;
-    }
-    if (!gap.new_connection && gap.ms > before) before = gap.ms;
-  }
-  if (!first_reply) {
+  const CounterCheck counter =
+      check_counter(finish_process(*client, what + " client", all_shown()), *client, port, name,
+                    what, "after failover", all_shown());
+  const auto takeover = takeover_seen(gaps_of(client->stdout_text()), kill_ms);
+  if (!takeover) {
     fail_run(what + " client (no reply within " + kFailoverClientSeconds +
                  " s of starting, after the kill)",
              all_shown());
   }
-  figures.client_ms.push_back(*first_reply);
-  figures.before_ms.push_back(before);
+  figures.client_ms.push_back(takeover->first_reply_ms);
+  figures.before_ms.push_back(takeover->longest_before_ms);
 
   const auto live = backup.wait_for_event("went_live", kStartTimeout);
   const auto live_ms = live ? integration::event_time_ms(*live) : std::nullopt;
@@ -136,7 +115,8 @@ void run_failover(const Programs& programs, const integration::ArbiterProcess& a
   std::printf(
       "bench: kill %d/%d: first reply %.3f ms after the kill, backup live after %.3f ms; counter "
       "%s >= %s acknowledged\n",
-      i, kills, figures.client_ms.back(), figures.backup_ms.back(), got.c_str(), highest->c_str());
+      i, kills, figures.client_ms.back(), figures.backup_ms.back(), counter.value.c_str(),
+      counter.highest.c_str());
   std::fflush(stdout);
 }
 

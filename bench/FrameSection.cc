@@ -164,10 +164,7 @@ void run_frame_failover(const integration::NetLab& lab, const Programs& programs
            what, all_shown());
     }
     // The wait that the kill falls in: the longest wait ending after it.
-    double longest = 0;
-    for (const Gap& gap : gaps_of(client->stdout_text())) {
-      if (gap.to_ms > kill_ms && gap.ms > longest) longest = gap.ms;
-    }
+    const double longest = longest_wait_after(gaps_of(client->stdout_text()), kill_ms);
     figures.pause_ms.push_back(longest);
     std::printf(
         "bench: kill %d/%d: the connection carried on; the client waited %.1f ms across the "

@@ -21,6 +21,41 @@ std::vector<Gap> gaps_of(const std::string& output) {
   return gaps;
 }
 
+std::optional<Takeover> takeover_seen(const std::vector<Gap>& gaps, double kill_ms) {
+  double before = 0;
+  for (const Gap& gap : gaps) {
+    if (gap.to_ms > kill_ms && gap.new_connection) return Takeover{gap.to_ms - kill_ms, before};
+    if (!gap.new_connection && gap.ms > before) before = gap.ms;
+  }
+  return std::nullopt;
+}
+
+double longest_wait_after(const std::vector<Gap>& gaps, double kill_ms) {
+  double longest = 0;
+  for (const Gap& gap : gaps) {
+    if (gap.to_ms > kill_ms && gap.ms > longest) longest = gap.ms;
+  }
+  return longest;
+}
+
+CounterCheck check_counter(int client_exit, const integration::Subprocess& client, uint16_t port,
+                           const std::string& key, const std::string& what, const std::string& when,
+                           const std::vector<Output>& shown) {
+  if (client_exit != 0) {
+    fail_run(what + " client (a wrong reply, or a value went backwards)", shown);
+  }
+  const auto highest = integration::last_match_group(
+      client.stdout_text(), std::regex("highest value ([0-9]+), never backwards"));
+  if (!highest) fail_run(what + " client", shown);
+  const std::string value = counter_value({}, "127.0.0.1", port, key);
+  if (!holds_at_least(value, *highest)) {
+    fail(what + ": " + when + " the counter holds '" + value +
+             "', but the client was acknowledged " + *highest,
+         what, shown);
+  }
+  return {*highest, value};
+}
+
 std::unique_ptr<integration::Subprocess> start_incr_client(const Programs& programs,
                                                            const std::vector<std::string>& wrapper,
                                                            const std::vector<std::string>& args,

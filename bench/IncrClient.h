@@ -39,6 +39,33 @@ struct Gap {
 /// The gaps in the client's output, in order.
 std::vector<Gap> gaps_of(const std::string& output);
 
+/// Across a kill of the primary at `kill_ms` (wall clock): from the kill to the end of the wait
+/// that ended with the first reply the backup served (the first wait ending after the kill with
+/// a reply on a new connection), and the longest wait on one connection before it (the pair's
+/// usual). nullopt if no reply came on a new connection after the kill.
+struct Takeover {
+  double first_reply_ms = 0;
+  double longest_before_ms = 0;
+};
+std::optional<Takeover> takeover_seen(const std::vector<Gap>& gaps, double kill_ms);
+
+/// The longest wait that ended after `kill_ms`: on the frame NIC, where the client keeps its
+/// connection, the one the kill falls in. 0 if none did.
+double longest_wait_after(const std::vector<Gap>& gaps, double kill_ms);
+
+/// What a client run to its end reported, checked against the counter it INCRed.
+struct CounterCheck {
+  std::string highest;  // the highest value the client was acknowledged
+  std::string value;    // the counter's
+};
+/// The client `client`, which exited, must have exited 0 (no wrong reply, no value backwards),
+/// and counter `key` at 127.0.0.1:port must hold at least its highest acknowledged value
+/// (`when`, e.g. "after failover", says when in a failure); otherwise the run `what` fails,
+/// showing `shown`.
+CounterCheck check_counter(int client_exit, const integration::Subprocess& client, uint16_t port,
+                           const std::string& key, const std::string& what, const std::string& when,
+                           const std::vector<Output>& shown);
+
 /// Starts the client, through `wrapper`, with `args` after --tcp HOST:PORT, and waits until it
 /// has had an INCR acknowledged; one that has not within kStartTimeout fails the run `what`.
 std::unique_ptr<integration::Subprocess> start_incr_client(const Programs& programs,

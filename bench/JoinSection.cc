@@ -16,7 +16,6 @@
 #include "IncrClient.h"
 #include "LogText.h"
 #include "PairRuns.h"
-#include "RedisServer.h"
 #include "Sections.h"
 
 namespace vmft::bench {
@@ -167,23 +166,13 @@ void run_join_size(const Programs& programs, const integration::ArbiterProcess& 
     std::this_thread::sleep_for(kJoinLoadBetween);
   }
 
-  if (stop_process(*p.client) != 0) {
-    fail_run(what + " client (a wrong reply, or a value went backwards)", p.outputs());
-  }
-  const auto highest = integration::last_match_group(
-      p.client->stdout_text(), std::regex("highest value ([0-9]+), never backwards"));
-  if (!highest) fail_run(what + " client", p.outputs());
-  const std::string value = counter_value({}, "127.0.0.1", port, p.name);
-  if (!holds_at_least(value, *highest)) {
-    fail(what + ": after the joins the counter holds '" + value +
-             "', but the client was acknowledged " + *highest,
-         what, p.outputs());
-  }
+  const CounterCheck counter = check_counter(stop_process(*p.client), *p.client, port, p.name, what,
+                                             "after the joins", p.outputs());
   stop_pair(what, p.primary(), p.backup());
   std::printf(
       "bench: join %s: counter %s >= %s acknowledged; the last joiner reproduced the primary's "
       "run to its end\n",
-      size.c_str(), value.c_str(), highest->c_str());
+      size.c_str(), counter.value.c_str(), counter.highest.c_str());
   std::fflush(stdout);
 }
 
