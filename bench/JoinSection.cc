@@ -69,6 +69,22 @@ std::string join_figure(JoinPair& p, const std::string& pattern, size_t from,
   return *figure;
 }
 
+// The primary's `joined` event, its `from`-th or later, within kJoinTimeout; nullopt if it did
+// not come, or the primary or the joiner exited first. A joiner's death shows nowhere in the
+// primary's events, so the wait for them is cut in slices that look at both processes too.
+std::optional<integration::Event> wait_for_join(JoinPair& p, size_t from) {
+  constexpr Duration kSlice{100};
+  const auto deadline = std::chrono::steady_clock::now() + kJoinTimeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (auto joined =
+            p.primary().wait_for_event("joined", nlohmann::json::object(), from, kSlice)) {
+      return joined;
+    }
+    if (p.joiner->wait_for_exit(Duration(0)) || p.primary().wait_for_exit(Duration(0))) break;
+  }
+  return std::nullopt;
+}
+
 // One join: kill -9 of the current backup, so that the primary runs alone once the arbiter has
 // let it go on, then a new backup that joins it, which becomes the backup; a join that does not
 // complete within kJoinTimeout fails the benchmark.
@@ -88,8 +104,7 @@ void join_once(JoinPair& p, int i, int joins, JoinFigures& figures) {
                  {"--join", "--log-connect", "127.0.0.1:" + std::to_string(p.pair->log_port()),
                   "--log-listen", "127.0.0.1:0"});
   p.joiner = p.pair->start_backup(p.guest, options);
-  const auto joined =
-      p.primary().wait_for_event("joined", nlohmann::json::object(), events, kJoinTimeout);
+  const auto joined = wait_for_join(p, events);
   if (!joined) fail_run(what + " primary (the join did not complete)", p.outputs());
   if (p.joiner->wait_for_exit(Duration(0))) {
     fail_run(what + " backup (it exited after joining)", p.outputs());
