@@ -131,6 +131,15 @@ void run_others(const Programs& programs, int runs) {
   std::fflush(stdout);
 }
 
+// Removes the scratch directory, if it could be made.
+void remove_workdir() {
+  try {
+    std::error_code ignored;
+    fs::remove_all(workdir(), ignored);
+  } catch (const Failure&) {  // it could not be made
+  }
+}
+
 // Ctrl-C, SIGTERM: the processes the benchmark started die with it (the harness starts each
 // with a parent-death signal); what outlives a process, its lab's namespaces and its scratch
 // directory (with the harness's, made in it), is removed here, and it exits 130 or 143 as a
@@ -150,8 +159,7 @@ void handle_stop_signals() {
       integration::run_command({std::string(VMFT_SOURCE_DIR) + "/scripts/netlab", "down", lab},
                                kStopTimeout);
     }
-    std::error_code ignored;
-    fs::remove_all(workdir(), ignored);
+    remove_workdir();
     std::_Exit(128 + signo);
   }).detach();
 }
@@ -161,12 +169,12 @@ void handle_stop_signals() {
 int run(int argc, char** argv) {
   const Options options = parse_options(argc, argv);
   const Programs programs = find_programs(options);
-  // The harness makes its scratch directories (an arbiter's data, redis-server's) in TMPDIR:
-  // inside the benchmark's own, they go with it however it ends.
-  ::setenv("TMPDIR", workdir().c_str(), 1);
   handle_stop_signals();
   int status = 0;
   try {
+    // The harness makes its scratch directories (an arbiter's data, redis-server's) in TMPDIR:
+    // inside the benchmark's own, they go with it however it ends.
+    ::setenv("TMPDIR", workdir().c_str(), 1);
     if (options.others) run_others(programs, options.runs);
     if (options.frames) run_frame_section(programs, options);
     if (options.failover) run_failover_section(programs, options);
@@ -190,8 +198,7 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "bench: FAILED: %s\n", e.what());
     status = 1;
   }
-  std::error_code ignored;
-  fs::remove_all(workdir(), ignored);
+  remove_workdir();
   return status;
 }
 
