@@ -18,7 +18,7 @@ constexpr std::chrono::milliseconds kClientTimeout{5000};
 
 }  // namespace
 
-ArbiterProcess::ArbiterProcess() {
+ArbiterProcess::ArbiterProcess(std::vector<std::string> wrapper) : wrapper_(std::move(wrapper)) {
   std::string pattern = (fs::temp_directory_path() / "vmft-arbiter-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp " + pattern);
   data_ = pattern;
@@ -35,8 +35,9 @@ std::string ArbiterProcess::address() const { return "127.0.0.1:" + std::to_stri
 
 void ArbiterProcess::start(uint16_t port) {
   if (process_) earlier_logs_ += process_->log() + "--- (killed; restarted) ---\n";
-  process_ = std::make_unique<VmftProcess>(std::vector<std::string>{
-      "arbiter", "--listen", "127.0.0.1:" + std::to_string(port), "--data", data_.string()});
+  process_ = std::make_unique<VmftProcess>(
+      wrapper_, std::vector<std::string>{"arbiter", "--listen", "127.0.0.1:" + std::to_string(port),
+                                         "--data", data_.string()});
   const auto bound = process_->listening_port("arbiter", kStartTimeout);
   if (!bound) throw std::runtime_error("vmft arbiter did not start:\n" + process_->log());
   port_ = *bound;

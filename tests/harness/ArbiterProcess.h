@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "VmftProcess.h"
 #include "vmft/arbiter/Arbiter.h"
@@ -19,7 +20,10 @@ class ArbiterProcess {
   static constexpr Duration kExitTimeout{10000};
 
   /// Starts it; throws std::runtime_error quoting its log if it does not start listening.
-  ArbiterProcess();
+  ArbiterProcess() : ArbiterProcess(std::vector<std::string>{}) {}
+  /// The same through `wrapper` (e.g. NetLab::in_lab(), where the sides of a pair on the frame
+  /// NIC run and reach it on their own 127.0.0.1).
+  explicit ArbiterProcess(std::vector<std::string> wrapper);
   ~ArbiterProcess();
   ArbiterProcess(const ArbiterProcess&) = delete;
   ArbiterProcess& operator=(const ArbiterProcess&) = delete;
@@ -31,7 +35,9 @@ class ArbiterProcess {
   void kill();
   /// Starts it again on the same port and data directory, after kill().
   void restart();
-  /// The pair's state, asked of the running arbiter. Throws arbiter::ArbiterUnavailable.
+  /// The pair's state, asked of the running arbiter (from this process's network namespace,
+  /// so not of one started through a wrapper that enters another). Throws
+  /// arbiter::ArbiterUnavailable.
   arbiter::ArbiterState read(const std::string& pair) const;
 
   VmftProcess& process() { return *process_; }
@@ -41,6 +47,7 @@ class ArbiterProcess {
  private:
   void start(uint16_t port);
 
+  std::vector<std::string> wrapper_;
   std::filesystem::path data_;
   std::unique_ptr<VmftProcess> process_;
   std::string earlier_logs_;  // of the arbiters killed before this one

@@ -24,6 +24,8 @@ class NetLab {
   NetLab(const NetLab&) = delete;
   NetLab& operator=(const NetLab&) = delete;
 
+  /// The lab's name, as scripts/netlab knows it.
+  const std::string& name() const { return name_; }
   /// The command line prefix that runs a program in the lab's namespace, where the TAP devices
   /// are ({"ip", "netns", "exec", "NAME-lab"}).
   std::vector<std::string> in_lab() const;

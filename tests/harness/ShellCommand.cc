@@ -5,12 +5,16 @@
 namespace vmft::integration {
 
 CommandResult run_shell(const std::string& command, Duration timeout) {
-  Subprocess shell({"/bin/sh", "-c", command});
+  return run_command({"/bin/sh", "-c", command}, timeout);
+}
+
+CommandResult run_command(const std::vector<std::string>& argv, Duration timeout) {
+  Subprocess process(argv);
   CommandResult result;
-  result.exit_code = shell.wait_for_exit(timeout);
-  if (!result.exit_code) shell.signal_group(SIGKILL);
-  result.out = shell.stdout_text();
-  result.err = shell.stderr_text();
+  result.exit_code = process.wait_for_exit(timeout);
+  if (!result.exit_code) process.signal_group(SIGKILL);
+  result.out = process.stdout_text();
+  result.err = process.stderr_text();
   return result;
 }
 

@@ -55,6 +55,11 @@ int milliseconds_until(Clock::time_point deadline) {
 [[noreturn]] void exec_child(const std::string& path, const std::vector<char*>& argv, pid_t parent,
                              int stdin_fd, int stdout_fd, int stderr_fd, int fd3) {
   ::setpgid(0, 0);
+  // A signal mask survives exec: a parent that waits for SIGINT and SIGTERM on a thread of its
+  // own (vmft-bench) blocks them, and its children must still get them.
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
   ::dup2(stdin_fd, STDIN_FILENO);
