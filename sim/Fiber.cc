@@ -29,6 +29,18 @@ namespace {
 
 constexpr size_t kGuardBytes = 4096;  // below the stack, so an overflow faults at once
 
+// swapcontext(3) as getcontext and setcontext: ASan intercepts swapcontext (it warns once per
+// process, which fails a sanitizer run, and clears the target stack's shadow); the switch is
+// told to it through __sanitizer_start_switch_fiber instead, as it asks of fiber libraries.
+void switch_context(ucontext_t& from, const ucontext_t& to) {
+  volatile bool back = false;
+  getcontext(&from);  // returns a second time when `from` is switched to
+  if (!back) {
+    back = true;
+    setcontext(&to);
+  }
+}
+
 }  // namespace
 
 struct Fiber::Context {
@@ -74,7 +86,7 @@ struct Fiber::Context {
     caller_fiber = __tsan_get_current_fiber();
     __tsan_switch_to_fiber(body_fiber, 0);
 #endif
-    swapcontext(&caller, &body);
+    switch_context(caller, body);
 #ifdef VMFT_FIBER_ASAN
     __sanitizer_finish_switch_fiber(caller_fake_stack, nullptr, nullptr);
 #endif
@@ -99,7 +111,7 @@ struct Fiber::Context {
     if (last) {
       setcontext(&caller);
     } else {
-      swapcontext(&body, &caller);
+      switch_context(body, caller);
       arrived_in_body();
     }
   }

@@ -5,12 +5,12 @@
 // exactly one of them runs at any time, and everything the body does is ordered with the
 // scheduler's tasks as if it were one of them: a simulated run stays a function of its seed.
 //
-// A switch is a swapcontext(3), not a hand-off between threads: a futex wake-up and a thread
-// that has to be scheduled onto a core cost microseconds, which a simulation that switches at
-// every slice of every vCPU pays hundreds of thousands of times a second. Nothing the bodies
-// run keeps per-thread state between switches (Unicorn's only thread-local belongs to the
-// TriCore translator). ASan and TSan are told of every switch (Fiber.cc), so the sanitizer
-// runs check the same code.
+// A switch changes context on the one thread (getcontext/setcontext), not a hand-off between
+// threads: a futex wake-up and a thread that has to be scheduled onto a core cost microseconds,
+// which a simulation that switches at every slice of every vCPU pays hundreds of thousands of times
+// a second. Nothing the bodies run keeps per-thread state between switches (Unicorn's only
+// thread-local belongs to the TriCore translator). ASan and TSan are told of every switch
+// (Fiber.cc), so the sanitizer runs check the same code.
 #include <cstddef>
 #include <exception>
 #include <functional>
