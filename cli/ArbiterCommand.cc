@@ -11,13 +11,13 @@
 #include <memory>
 #include <optional>
 
-#include "LiveRun.h"
 #include "Logging.h"
 #include "Options.h"
 #include "vmft/arbiter/ArbiterServer.h"
 #include "vmft/arbiter/ArbiterStore.h"
 #include "vmft/arbiter/ConnectArbiter.h"
 #include "vmft/auth/Secret.h"
+#include "vmft/host/LiveRun.h"
 
 namespace vmft::cli {
 
@@ -52,7 +52,7 @@ int run_arbiter(const ArbiterOptions& options) {
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   signals.async_wait([&server](const asio::error_code& ec, int signo) {
     if (ec) return;
-    spdlog::info("received {}, stopping", signal_name(signo));
+    spdlog::info("received {}, stopping", host::signal_name(signo));
     server->stop();
   });
   const auto local = server->local_endpoint();

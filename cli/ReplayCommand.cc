@@ -16,9 +16,9 @@
 #include <memory>
 #include <thread>
 
-#include "LiveRun.h"
 #include "Logging.h"
 #include "vmft/guest/abi.h"
+#include "vmft/host/LiveRun.h"
 #include "vmft/hypervisor/ElfLoader.h"
 #include "vmft/hypervisor/Machine.h"
 #include "vmft/hypervisor/ReplayRole.h"
@@ -144,7 +144,7 @@ int replay(const ReplayOptions& options) {
   std::thread signal_thread([&io] { io.run(); });
 
   hypervisor::ReplayRole role(*log, stop_requests);
-  hypervisor::MachineConfig config{log->header().ram_size, write_console};
+  hypervisor::MachineConfig config{log->header().ram_size, host::write_console};
   config.digest_interval = log->header().digest_interval;  // digests where the recording took them
   config.until = options.until;
   hypervisor::Machine machine(std::move(image), std::move(config), role);

@@ -1,7 +1,7 @@
 // Command-line value parsing for vmft's flags.
 #include <gtest/gtest.h>
 
-#include "LiveRun.h"
+#include "LiveOptions.h"
 #include "Options.h"
 
 namespace vmft::cli {

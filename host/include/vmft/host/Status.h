@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-namespace vmft::cli {
+namespace vmft::host {
 
 /// One side of a pair, as it stands.
 struct SideStatus {
@@ -83,4 +83,4 @@ class StatusServer {
 std::string fetch_status(const std::string& address, const std::string& path,
                          std::chrono::milliseconds timeout);
 
-}  // namespace vmft::cli
+}  // namespace vmft::host

@@ -1,4 +1,4 @@
-#include "Status.h"
+#include "vmft/host/Status.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -9,7 +9,7 @@
 
 #include "vmft/arbiter/Arbiter.h"
 
-namespace vmft::cli {
+namespace vmft::host {
 
 namespace {
 
@@ -377,4 +377,4 @@ std::string fetch_status(const std::string& address, const std::string& path,
   return response.substr(body + 4);
 }
 
-}  // namespace vmft::cli
+}  // namespace vmft::host
