@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "vmft/arbiter/Arbiter.h"
+#include "vmft/ft/ExitCodes.h"
 
 namespace vmft::host {
 
@@ -375,6 +376,22 @@ std::string fetch_status(const std::string& address, const std::string& path,
     throw std::runtime_error(address + " answered " + status_line);
   }
   return response.substr(body + 4);
+}
+
+int print_status(const std::string& address, bool json, std::chrono::milliseconds timeout) {
+  // A bad address, or a side that does not answer, ends the command through main (exit 2, 1).
+  const std::string body = fetch_status(address, "/status", timeout);
+  if (json) {
+    fmt::print("{}", body);
+    return ft::kOkExitCode;
+  }
+  try {
+    fmt::print("{}", describe_status(parse_status_json(body)));
+  } catch (const std::exception& e) {
+    spdlog::error("{} answered something that is not a vmft status: {}", address, e.what());
+    return ft::kStartFailedExitCode;
+  }
+  return ft::kOkExitCode;
 }
 
 }  // namespace vmft::host
