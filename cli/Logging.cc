@@ -3,8 +3,6 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <cstring>
-
 namespace vmft::cli {
 
 void add_log_level_option(CLI::App& cmd, std::string& level) {
@@ -19,11 +17,6 @@ void setup_logging(const std::string& level) {
   logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v");  // local time, with the date
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(level));
-}
-
-std::string signal_name(int signo) {
-  const char* abbrev = sigabbrev_np(signo);
-  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(signo);
 }
 
 }  // namespace vmft::cli

@@ -12,7 +12,4 @@ void add_log_level_option(CLI::App& cmd, std::string& level);
 /// Sends vmft's own log to stderr at `level`.
 void setup_logging(const std::string& level);
 
-/// "SIGINT", "SIGTERM", "SIGHUP", ...: for "received SIGTERM, stopping".
-std::string signal_name(int signo);
-
 }  // namespace vmft::cli

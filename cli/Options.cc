@@ -75,24 +75,12 @@ devices::Endpoint parse_endpoint(const std::string& text) {
   return {ntohl(addr.s_addr), static_cast<uint16_t>(port)};
 }
 
-std::string format_endpoint(const devices::Endpoint& endpoint) {
-  in_addr addr{htonl(endpoint.ip)};
-  char buf[INET_ADDRSTRLEN] = {};
-  inet_ntop(AF_INET, &addr, buf, sizeof buf);
-  return std::string(buf) + ":" + std::to_string(endpoint.port);
-}
-
 uint32_t parse_ipv4(const std::string& text, const std::string& what) {
   in_addr addr{};
   if (inet_pton(AF_INET, text.c_str(), &addr) != 1) {
     throw std::invalid_argument(what + " '" + text + "' is not an IPv4 address");
   }
   return ntohl(addr.s_addr);
-}
-
-std::string format_ipv4(uint32_t ip) {
-  const std::string text = format_endpoint({ip, 0});
-  return text.substr(0, text.rfind(':'));
 }
 
 uint64_t parse_mac(const std::string& text) {
@@ -109,14 +97,6 @@ uint64_t parse_mac(const std::string& text) {
   }
   if (mac == 0) throw std::invalid_argument("--guest-mac cannot be all zero");
   return mac;
-}
-
-std::string format_mac(uint64_t mac) {
-  char buf[18];
-  std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", unsigned(mac & 255),
-                unsigned(mac >> 8 & 255), unsigned(mac >> 16 & 255), unsigned(mac >> 24 & 255),
-                unsigned(mac >> 32 & 255), unsigned(mac >> 40 & 255));
-  return buf;
 }
 
 devices::FrameConfig parse_frame_nic(const std::string& guest_ip, const std::string& mac,

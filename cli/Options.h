@@ -19,15 +19,11 @@ devices::Endpoint parse_endpoint(const std::string& text);
 /// parse_size, plus the limits of guest RAM: a multiple of 4 KiB from 1 MiB to 4 GiB.
 uint64_t parse_ram_size(const std::string& text);
 
-std::string format_endpoint(const devices::Endpoint& endpoint);
-
 /// Parses a dotted IPv4 address (host byte order); `what` names the flag in the error.
 uint32_t parse_ipv4(const std::string& text, const std::string& what);
-std::string format_ipv4(uint32_t ip);
 /// Parses "aa:bb:cc:dd:ee:ff" (bits 0..7 hold the first byte); a multicast or all-zero address
 /// is refused.
 uint64_t parse_mac(const std::string& text);
-std::string format_mac(uint64_t mac);
 
 /// The frame NIC's MTU: IPv4's minimum (RFC 791) to a jumbo frame's payload. The log format
 /// allows the same range.

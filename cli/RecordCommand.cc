@@ -5,7 +5,7 @@
 #include <memory>
 #include <stdexcept>
 
-#include "LiveRun.h"
+#include "LiveOptions.h"
 #include "Logging.h"
 
 namespace vmft::cli {
@@ -28,7 +28,7 @@ void add_record_command(CLI::App& app, std::string& log_level, std::function<int
         throw std::invalid_argument(
             "--digest-interval 0: state digests need at least 1 instruction between them");
       }
-      return run_live(*options, *log_path);
+      return host::run_live(guest_config(*options), *log_path);
     };
   });
 }

@@ -3,7 +3,7 @@
 
 #include <memory>
 
-#include "LiveRun.h"
+#include "LiveOptions.h"
 #include "Logging.h"
 
 namespace vmft::cli {
@@ -13,7 +13,9 @@ void add_run_command(CLI::App& app, std::string& log_level, std::function<int()>
   CLI::App* cmd = app.add_subcommand("run", "Run a guest standalone (no log, no backup)");
   add_live_options(*cmd, *options);
   add_log_level_option(*cmd, log_level);
-  cmd->callback([&action, options] { action = [options] { return run_live(*options, ""); }; });
+  cmd->callback([&action, options] {
+    action = [options] { return host::run_live(guest_config(*options), ""); };
+  });
 }
 
 }  // namespace vmft::cli

@@ -1,14 +1,11 @@
 // vmft status: asks a side of a pair how it stands (its --status-listen) and prints it.
 #include "StatusCommand.h"
 
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
-
+#include <chrono>
 #include <memory>
 
 #include "Logging.h"
-#include "Status.h"
-#include "vmft/ft/ExitCodes.h"
+#include "vmft/host/Status.h"
 
 namespace vmft::cli {
 
@@ -22,19 +19,7 @@ struct StatusOptions {
 
 int run_status(const StatusOptions& options) {
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options.timeout * 1000));
-  // A bad address, or a side that does not answer, ends the command through main (exit 2, 1).
-  const std::string body = fetch_status(options.address, "/status", timeout);
-  if (options.json) {
-    fmt::print("{}", body);
-    return ft::kOkExitCode;
-  }
-  try {
-    fmt::print("{}", describe_status(parse_status_json(body)));
-  } catch (const std::exception& e) {
-    spdlog::error("{} answered something that is not a vmft status: {}", options.address, e.what());
-    return ft::kStartFailedExitCode;
-  }
-  return ft::kOkExitCode;
+  return host::print_status(options.address, options.json, timeout);
 }
 
 }  // namespace

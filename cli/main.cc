@@ -5,10 +5,10 @@
 #include <functional>
 
 #include "ArbiterCommand.h"
-#include "LiveRun.h"
+#include "BackupCommand.h"
 #include "LogCommand.h"
 #include "Logging.h"
-#include "PairCommand.h"
+#include "PrimaryCommand.h"
 #include "RecordCommand.h"
 #include "ReplayCommand.h"
 #include "RunCommand.h"
@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
   vmft::cli::add_record_command(app, log_level, action);
   vmft::cli::add_replay_command(app, log_level, action);
   vmft::cli::add_log_command(app, log_level, action);
-  vmft::cli::add_pair_commands(app, log_level, action);
+  vmft::cli::add_primary_command(app, log_level, action);
+  vmft::cli::add_backup_command(app, log_level, action);
   vmft::cli::add_arbiter_command(app, log_level, action);
   vmft::cli::add_status_command(app, log_level, action);
 

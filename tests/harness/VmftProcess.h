@@ -25,7 +25,7 @@ struct FinishedVmft {
 FinishedVmft run_vmft(const std::vector<std::string>& args, Duration timeout);
 
 /// A lifecycle event a side of a pair wrote: "event", "time", "pair", "id", "role" and the
-/// event's own fields (cli/Events.h lists them).
+/// event's own fields (host/include/vmft/host/Events.h lists them).
 using Event = nlohmann::json;
 
 /// A real `vmft run` process. The guest console is its stdout, vmft's own log its stderr. A side

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "ConsoleWriter.h"
+#include "vmft/host/ConsoleWriter.h"
 
-namespace vmft::cli {
+namespace vmft::host {
 namespace {
 
 std::span<const uint8_t> bytes_of(const std::string& text) {
@@ -68,4 +68,4 @@ TEST(ConsoleWriter, WritesWhatItWasGivenBeforeItStops) {
 }
 
 }  // namespace
-}  // namespace vmft::cli
+}  // namespace vmft::host

@@ -6,10 +6,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "Events.h"
 #include "vmft/ft/Events.h"
+#include "vmft/host/Events.h"
 
-namespace vmft::cli {
+namespace vmft::host {
 namespace {
 
 TEST(Events, NamesEveryKindAsProgramsReadThem) {
@@ -69,4 +69,4 @@ TEST(EventLog, WritesAnEventAsOneJsonLineWithTheSideAndItsFields) {
 }
 
 }  // namespace
-}  // namespace vmft::cli
+}  // namespace vmft::host

@@ -1,6 +1,7 @@
 #pragma once
-// Fakes for the ft library's collaborators: the channel's primary end, the arbiter, the clock
-// and the event sink, so that a live side runs in a test without a process or a network.
+// Fakes for the ft library's collaborators: the channel's ends, the arbiter, the clock, the
+// event sink and a backup's host going live, so that a live side, a side's stop and a backup's
+// going live run in a test without a process or a network.
 
 #include <chrono>
 #include <deque>
@@ -11,11 +12,31 @@
 #include <vector>
 
 #include "vmft/arbiter/Arbiter.h"
+#include "vmft/ft/BackupEnd.h"
 #include "vmft/ft/Clock.h"
 #include "vmft/ft/Events.h"
+#include "vmft/ft/GoLive.h"
 #include "vmft/ft/PrimaryEnd.h"
+#include "vmft/hypervisor/Role.h"
 
 namespace vmft::testing {
+
+/// What fakes were asked to do, in order, across fakes (any thread).
+class Steps {
+ public:
+  void add(std::string step) {
+    std::lock_guard lock(mutex_);
+    steps_.push_back(std::move(step));
+  }
+  std::vector<std::string> all() {
+    std::lock_guard lock(mutex_);
+    return steps_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> steps_;
+};
 
 /// Polls `done` until it holds or a few seconds pass (the live side decides on its own thread).
 inline bool eventually(const std::function<bool()>& done) {
@@ -42,6 +63,9 @@ class FakePrimaryEnd final : public ft::PrimaryEnd {
     accepting_ = false;
   }
   bool backup_left() const override { return backup_left_; }
+  bool lost() const override { return lost_; }
+  void wait_acknowledged(std::chrono::milliseconds) override { step("wait for the backup's ack"); }
+  void shutdown() override { step("close the channel to the backup"); }
   void send_epoch(uint64_t epoch) override {
     std::lock_guard lock(mutex_);
     sent_epochs_.push_back(epoch);
@@ -56,6 +80,7 @@ class FakePrimaryEnd final : public ft::PrimaryEnd {
   // What the backup does, as the io thread would tell it.
   void backup_lost(const std::string& why, bool left) {
     backup_left_ = left;
+    lost_ = true;
     listener_.peer_lost(why);
   }
   void backup_joins(uint64_t session) { listener_.join(session); }
@@ -76,13 +101,76 @@ class FakePrimaryEnd final : public ft::PrimaryEnd {
     return sent_epochs_;
   }
 
+  Steps* steps = nullptr;  ///< where waits and shutdowns are noted, if anywhere
+
  private:
+  void step(std::string what) {
+    if (steps) steps->add(std::move(what));
+  }
+
   Listener listener_;
   std::atomic<bool> backup_left_{false};
+  std::atomic<bool> lost_{false};
   std::mutex mutex_;
   int accepting_joiners_ = 0;
   bool accepting_ = false;
   std::vector<uint64_t> sent_epochs_;
+};
+
+/// A backup's end of the channel that notes what it was asked in `steps`.
+class FakeBackupEnd final : public ft::BackupEnd {
+ public:
+  explicit FakeBackupEnd(Steps& steps) : steps_(steps) {}
+  void wait_goodbye(std::chrono::milliseconds) override { steps_.add("wait for the goodbye"); }
+  void shutdown() override { steps_.add("close the channel to the primary"); }
+
+ private:
+  Steps& steps_;
+};
+
+/// A backup's host that notes each step of going live in `steps`, and whose network binds
+/// unless told it is stopped first.
+class FakeLiveHost final : public ft::LiveHost {
+ public:
+  explicit FakeLiveHost(Steps& steps, hypervisor::Role& live_role)
+      : steps_(steps), live_role_(live_role) {}
+
+  void start_clocks(const ft::ContinuedTime& time) override {
+    clocks = time;
+    steps_.add("start clocks");
+  }
+  bool bind_network(uint32_t first_connection) override {
+    first_conn = first_connection;
+    steps_.add("bind network");
+    return !stopped_while_binding;
+  }
+  std::optional<size_t> take_over_frames(const std::deque<std::vector<uint8_t>>&) override {
+    steps_.add("take over frames");
+    return frames_heard;
+  }
+  void write_console(std::span<const uint8_t> bytes) override {
+    console.emplace_back(bytes.begin(), bytes.end());
+    steps_.add("write console");
+  }
+  hypervisor::Role& start_live_role(uint64_t epoch) override {
+    steps_.add("start live role at epoch " + std::to_string(epoch));
+    return live_role_;
+  }
+  void start_network() override { steps_.add("start network"); }
+  void now_live(uint64_t epoch) override { steps_.add("live at epoch " + std::to_string(epoch)); }
+  void run_on_live(uint64_t epoch) override {
+    steps_.add("run on-live at epoch " + std::to_string(epoch));
+  }
+
+  bool stopped_while_binding = false;
+  std::optional<size_t> frames_heard;  ///< set: a frame NIC
+  std::optional<ft::ContinuedTime> clocks;
+  uint32_t first_conn = 0;
+  std::vector<std::vector<uint8_t>> console;
+
+ private:
+  Steps& steps_;
+  hypervisor::Role& live_role_;
 };
 
 /// An arbiter whose answers the test sets; it may fail to answer the first `unavailable`

@@ -1,8 +1,9 @@
 // Command-line value parsing for vmft's flags.
 #include <gtest/gtest.h>
 
-#include "LiveRun.h"
+#include "LiveOptions.h"
 #include "Options.h"
+#include "vmft/host/Addresses.h"
 
 namespace vmft::cli {
 namespace {
@@ -40,7 +41,7 @@ TEST(ParseEndpoint, AcceptsIpv4AndLocalhost) {
   EXPECT_EQ(ep.ip, 0x7f000001u);
   EXPECT_EQ(ep.port, 6380);
   EXPECT_EQ(parse_endpoint("localhost:0").ip, 0x7f000001u);
-  EXPECT_EQ(format_endpoint(parse_endpoint("10.1.2.3:9")), "10.1.2.3:9");
+  EXPECT_EQ(host::format_endpoint(parse_endpoint("10.1.2.3:9")), "10.1.2.3:9");
 }
 
 TEST(ParseEndpoint, RefusesMissingPort) {
@@ -118,9 +119,9 @@ TEST(FrameNicOptions, TakeTheGuestsAddressAndMakeItsMacFromIt) {
   EXPECT_EQ(f->prefix_len, 24);
   EXPECT_EQ(f->gateway, 0xc6120001u);
   EXPECT_EQ(f->mtu, 1500u);
-  EXPECT_EQ(format_mac(f->mac), "02:00:c6:12:00:0a");
+  EXPECT_EQ(host::format_mac(f->mac), "02:00:c6:12:00:0a");
   options.guest_mac = "52:54:00:AB:cd:01";
-  EXPECT_EQ(format_mac(frame_nic(options)->mac), "52:54:00:ab:cd:01");
+  EXPECT_EQ(host::format_mac(frame_nic(options)->mac), "52:54:00:ab:cd:01");
   EXPECT_EQ(frame_nic(LiveOptions{}), std::nullopt);
 }
 

@@ -2,9 +2,9 @@
 // Prometheus text a scraper reads.
 #include <gtest/gtest.h>
 
-#include "Status.h"
+#include "vmft/host/Status.h"
 
-namespace vmft::cli {
+namespace vmft::host {
 namespace {
 
 SideStatus a_status() {
@@ -82,4 +82,4 @@ TEST(SideStatus, ReadsForPeople) {
 }
 
 }  // namespace
-}  // namespace vmft::cli
+}  // namespace vmft::host

@@ -1,8 +1,9 @@
 #pragma once
 // The primary's end of the log channel, as a live side uses it to keep a backup: what it hears
 // of the backup, and what it sends one that joins. The real one is an adapter over
-// logchannel::ChannelPrimary (cli's wiring); tests and a simulation pass their own.
+// channel::ChannelPrimary (host/ChannelEnds.h); tests and a simulation pass their own.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -32,6 +33,13 @@ class PrimaryEnd {
   virtual void accept_nothing() = 0;
   /// Whether the backup said goodbye (it will not claim the pair) rather than vanish.
   virtual bool backup_left() const = 0;
+  /// Whether the last backup was lost and no other took its place.
+  virtual bool lost() const = 0;
+  /// Blocks until the backup acknowledged every record appended, it is lost, or `timeout`
+  /// passed.
+  virtual void wait_acknowledged(std::chrono::milliseconds timeout) = 0;
+  /// Closes the end and wakes every waiter (any thread).
+  virtual void shutdown() = 0;
   /// Sends the backup the epoch registered for the pair; epoch_acked follows.
   virtual void send_epoch(uint64_t epoch) = 0;
   /// Pre-copy, any thread but the io thread: RAM at `offset` for the joiner `session`; false

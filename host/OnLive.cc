@@ -1,4 +1,4 @@
-#include "OnLive.h"
+#include "vmft/host/OnLive.h"
 
 #include <spawn.h>
 #include <spdlog/spdlog.h>
@@ -11,7 +11,7 @@
 
 extern char** environ;
 
-namespace vmft::cli {
+namespace vmft::host {
 
 OnLive::~OnLive() {
   *gone_ = true;
@@ -62,4 +62,4 @@ void OnLive::run(const std::string& pair, const std::string& id, const std::stri
   });
 }
 
-}  // namespace vmft::cli
+}  // namespace vmft::host

@@ -1,4 +1,4 @@
-#include "Status.h"
+#include "vmft/host/Status.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -8,8 +8,9 @@
 #include <unordered_set>
 
 #include "vmft/arbiter/Arbiter.h"
+#include "vmft/ft/ExitCodes.h"
 
-namespace vmft::cli {
+namespace vmft::host {
 
 namespace {
 
@@ -377,4 +378,20 @@ std::string fetch_status(const std::string& address, const std::string& path,
   return response.substr(body + 4);
 }
 
-}  // namespace vmft::cli
+int print_status(const std::string& address, bool json, std::chrono::milliseconds timeout) {
+  // A bad address, or a side that does not answer, ends the command through main (exit 2, 1).
+  const std::string body = fetch_status(address, "/status", timeout);
+  if (json) {
+    fmt::print("{}", body);
+    return ft::kOkExitCode;
+  }
+  try {
+    fmt::print("{}", describe_status(parse_status_json(body)));
+  } catch (const std::exception& e) {
+    spdlog::error("{} answered something that is not a vmft status: {}", address, e.what());
+    return ft::kStartFailedExitCode;
+  }
+  return ft::kOkExitCode;
+}
+
+}  // namespace vmft::host

@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-namespace vmft::cli {
+namespace vmft::host {
 
 /// One side of a pair, as it stands.
 struct SideStatus {
@@ -83,4 +83,9 @@ class StatusServer {
 std::string fetch_status(const std::string& address, const std::string& path,
                          std::chrono::milliseconds timeout);
 
-}  // namespace vmft::cli
+/// `vmft status`: prints the status of the side at HOST:PORT `address`, for people or (`json`)
+/// as it came. Returns vmft's exit code: 1 for an answer that is not a status; a side that
+/// does not answer throws std::runtime_error, a bad address std::invalid_argument.
+int print_status(const std::string& address, bool json, std::chrono::milliseconds timeout);
+
+}  // namespace vmft::host

@@ -3,12 +3,11 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <optional>
-#include <span>
 #include <string>
 
 #include "Options.h"
 #include "vmft/devices/AsioNetwork.h"
-#include "vmft/ft/ExitCodes.h"
+#include "vmft/host/LiveRun.h"
 #include "vmft/hypervisor/Machine.h"
 
 namespace vmft::cli {
@@ -49,28 +48,11 @@ std::optional<devices::FrameConfig> frame_nic(const LiveOptions& options);
 /// flag that is out of range.
 devices::NetLimits net_limits(const LiveOptions& options);
 
-/// Raises this process's file descriptor limit (the soft RLIMIT_NOFILE, up to the hard one) so
-/// that `limits.max_connections` clients fit beside vmft's own descriptors; warns if they
-/// cannot.
-void make_room_for_connections(const devices::NetLimits& limits);
-
-/// Runs the guest with real clocks, randomness and sockets until it exits or SIGINT/SIGTERM;
-/// when `log_path` is not empty, records every input and check there. Returns the exit code.
-int run_live(const LiveOptions& options, const std::string& log_path);
-
-/// Logs how a run ended, and returns vmft's exit code for it. A guest that exited has its
-/// whole exit code written to `exit_code_file` (if not empty), in decimal and a newline.
-int report_run(const hypervisor::RunResult& result, double seconds,
-               const std::string& exit_code_file);
-
-/// Removes `path` (if not empty) before a run, so that only a guest that exits leaves it; a
-/// file that cannot be removed is a start failure (std::runtime_error).
-void clear_exit_code_file(const std::string& path);
-
 /// parse_endpoint, or nullopt for an empty text (an option not given).
 std::optional<devices::Endpoint> optional_endpoint(const std::string& text);
 
-/// Where the guest's console goes: vmft's stdout, unbuffered.
-void write_console(std::span<const uint8_t> bytes);
+/// The guest's settings from its flags, checked in the order a user meets them: --mem, --udp,
+/// --tcp, the frame NIC's, the limits on clients. Throws std::invalid_argument naming the flag.
+host::GuestConfig guest_config(const LiveOptions& options);
 
 }  // namespace vmft::cli

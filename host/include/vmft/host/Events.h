@@ -13,7 +13,7 @@
 
 #include "vmft/ft/Events.h"
 
-namespace vmft::cli {
+namespace vmft::host {
 
 /// The JSON object of `event`'s own fields (without time, event, pair, id and role).
 nlohmann::json event_fields(const ft::Event& event);
@@ -40,4 +40,4 @@ class EventLog final : public ft::EventSink {
   std::string id_;
 };
 
-}  // namespace vmft::cli
+}  // namespace vmft::host

@@ -1,26 +1,22 @@
-#include "HostNetwork.h"
+#include "vmft/host/HostNetwork.h"
 
 #include <spdlog/spdlog.h>
 
-#include "Options.h"
+#include "vmft/host/Addresses.h"
 #include "vmft/hypervisor/InputQueue.h"
 
-namespace vmft::cli {
+namespace vmft::host {
 
-HostNetwork::HostNetwork(asio::io_context& io, const LiveOptions& options,
-                         const devices::NetLimits& limits, hypervisor::InputQueue& inputs,
-                         uint32_t first_conn)
-    : tap_name_(options.tap) {
+HostNetwork::HostNetwork(asio::io_context& io, const GuestConfig& config,
+                         hypervisor::InputQueue& inputs, uint32_t first_conn)
+    : tap_name_(config.tap) {
   const auto sink = [&inputs](devices::NetEvent ev) { inputs.push(std::move(ev)); };
-  if (const auto frames = frame_nic(options)) {
-    const auto faults = options.tap_faults.empty()
-                            ? devices::FrameFaultRates{}
-                            : devices::parse_frame_faults(options.tap_faults);
-    tap_ = std::make_unique<devices::TapNetwork>(io, options.tap, *frames, sink, faults);
+  if (config.frames) {
+    tap_ = std::make_unique<devices::TapNetwork>(io, config.tap, *config.frames, sink,
+                                                 config.tap_faults);
   } else {
-    sockets_ = std::make_unique<devices::AsioNetwork>(io, optional_endpoint(options.udp),
-                                                      optional_endpoint(options.tcp), sink,
-                                                      first_conn, limits);
+    sockets_ = std::make_unique<devices::AsioNetwork>(io, config.udp, config.tcp, sink, first_conn,
+                                                      config.limits);
   }
 }
 
@@ -63,4 +59,4 @@ std::optional<size_t> HostNetwork::client_connections() const {
   return sockets_->open_connections();
 }
 
-}  // namespace vmft::cli
+}  // namespace vmft::host

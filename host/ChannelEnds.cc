@@ -1,6 +1,6 @@
-#include "ChannelEnds.h"
+#include "vmft/host/ChannelEnds.h"
 
-namespace vmft::cli {
+namespace vmft::host {
 
 void ChannelPrimaryEnd::listen(Listener listener) {
   channel_.on_peer_lost(std::move(listener.peer_lost));
@@ -17,4 +17,4 @@ void ChannelPrimaryEnd::accept_nothing() {
   channel_.accept(channel::ChannelPrimary::Accepting::kNothing);
 }
 
-}  // namespace vmft::cli
+}  // namespace vmft::host

@@ -1,4 +1,4 @@
-#include "Events.h"
+#include "vmft/host/Events.h"
 
 #include <fcntl.h>
 #include <fmt/chrono.h>
@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <variant>
 
-namespace vmft::cli {
+namespace vmft::host {
 
 namespace {
 
@@ -116,4 +116,4 @@ void EventLog::emit(const ft::Event& event) {
   std::fflush(out_);
 }
 
-}  // namespace vmft::cli
+}  // namespace vmft::host

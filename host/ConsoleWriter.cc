@@ -1,6 +1,6 @@
-#include "ConsoleWriter.h"
+#include "vmft/host/ConsoleWriter.h"
 
-namespace vmft::cli {
+namespace vmft::host {
 
 ConsoleWriter::ConsoleWriter(Write write) : write_(std::move(write)), thread_([this] { run(); }) {}
 
@@ -51,4 +51,4 @@ void ConsoleWriter::run() {
   }
 }
 
-}  // namespace vmft::cli
+}  // namespace vmft::host

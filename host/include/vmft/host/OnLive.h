@@ -9,7 +9,7 @@
 #include <string>
 #include <thread>
 
-namespace vmft::cli {
+namespace vmft::host {
 
 class OnLive {
  public:
@@ -32,4 +32,4 @@ class OnLive {
   std::shared_ptr<std::atomic<bool>> finished_ = std::make_shared<std::atomic<bool>>(false);
 };
 
-}  // namespace vmft::cli
+}  // namespace vmft::host

@@ -7,21 +7,20 @@
 #include <optional>
 #include <vector>
 
-#include "LiveRun.h"
 #include "vmft/devices/AsioNetwork.h"
 #include "vmft/devices/TapNetwork.h"
+#include "vmft/host/LiveRun.h"
 
-namespace vmft::cli {
+namespace vmft::host {
 
 /// The guest's network on this host: the socket NIC's UDP socket and TCP listener (--udp,
-/// --tcp), or the frame NIC's TAP device (--tap), whichever `options` ask for.
+/// --tcp), or the frame NIC's TAP device (--tap), whichever `config` asks for.
 class HostNetwork {
  public:
   /// Binds the sockets or opens the TAP device now. Events go to `inputs`; TCP connections get
-  /// ids from `first_conn` up. Throws std::system_error naming the address or device, and
-  /// std::invalid_argument for flags that do not go together.
-  HostNetwork(asio::io_context& io, const LiveOptions& options, const devices::NetLimits& limits,
-              hypervisor::InputQueue& inputs, uint32_t first_conn = 1);
+  /// ids from `first_conn` up. Throws std::system_error naming the address or device.
+  HostNetwork(asio::io_context& io, const GuestConfig& config, hypervisor::InputQueue& inputs,
+              uint32_t first_conn = 1);
 
   devices::NetBackend& backend();
   /// Logs where the guest is reachable ("listening on tcp ...", "frame NIC on tap ...").
@@ -44,4 +43,4 @@ class HostNetwork {
   std::string tap_name_;
 };
 
-}  // namespace vmft::cli
+}  // namespace vmft::host

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-namespace vmft::cli {
+namespace vmft::host {
 
 /// Writes the guest's console output of a live side of a pair on a thread of its own, in the
 /// order it is given, so that the thread that releases it (the io thread, on the backup's
@@ -47,4 +47,4 @@ class ConsoleWriter {
   std::thread thread_;
 };
 
-}  // namespace vmft::cli
+}  // namespace vmft::host
