@@ -19,6 +19,7 @@
 #include "vmft/sim/PairScenario.h"
 #include "vmft/sim/Random.h"
 #include "vmft/sim/Scheduler.h"
+#include "vmft/sim/SimWorker.h"
 #include "vmft/sim/Vcpu.h"
 
 namespace vmft::sim {
@@ -273,6 +274,44 @@ TEST(SimFiber, WhatTheBodyThrowsReachesResume) {
   EXPECT_TRUE(fiber.done());
 }
 
+// A live side's worker in the simulation: its tasks in order, its sleeps on simulated time,
+// its waits for another fiber, its stop.
+TEST(SimWorker, RunsItsTasksInOrderAndSleepsOnSimulatedTime) {
+  Scheduler s(1);
+  SimWorker worker(s, "worker");
+  std::vector<std::string> steps;
+  worker.post([&] {
+    steps.push_back("first at " + format_time(s.now()));
+    worker.clock().sleep_for(milliseconds(100));
+    steps.push_back("slept to " + format_time(s.now()));
+  });
+  worker.post([&] { steps.push_back("second at " + format_time(s.now())); });
+  s.run_until(milliseconds(500));
+  EXPECT_EQ(steps, (std::vector<std::string>{"first at 0.000000 ms", "slept to 100.000000 ms",
+                                             "second at 100.000000 ms"}));
+}
+
+TEST(SimWorker, AWaitParksUntilTheCompletionIsSetAndAStopEndsIt) {
+  Scheduler s(1);
+  SimWorker worker(s, "worker");
+  auto done = std::make_shared<ft::Completion>();
+  std::vector<std::string> steps;
+  worker.post([&] { steps.push_back(worker.wait(*done) ? "set" : "stopped"); });
+  worker.post([&] { steps.push_back("after"); });
+  s.after(milliseconds(3), "set it", [&] { done->set(true); });
+  s.run_until(milliseconds(10));
+  EXPECT_EQ(steps, (std::vector<std::string>{"set", "after"}));
+
+  auto never = std::make_shared<ft::Completion>();
+  worker.post([&] { steps.push_back(worker.wait(*never) ? "set" : "stopped"); });
+  worker.post([&] { steps.push_back("not run"); });
+  s.run_until(milliseconds(20));
+  EXPECT_EQ(steps.size(), 2u);
+  worker.stop();
+  s.run_until(milliseconds(30));
+  EXPECT_EQ(steps, (std::vector<std::string>{"set", "after", "stopped"}));
+}
+
 // A test guest on a real Machine and LiveRole in the simulation of `seed`, with `noise` tasks
 // at times drawn from `noise_seed` (they cut the vCPU's slices at other places, and draw nothing
 // from the simulation's own seed); stopped at `stop_at` of simulated time if it has not exited.
@@ -400,24 +439,30 @@ TEST(SimIncrClients, OneSeedAnswersTheSameAndAnotherSeedOtherwise) {
 }
 
 // Whole pairs (sim/PairScenario.h): the counter guest on a primary and a backup, clients
-// throughout, the primary dying at a moment the seed picks, with or without its host, the
-// arbiter down around it a third of the time; every invariant checked after the run.
+// throughout, the primary's live side deciding as vmft's does, and a fault the seed picks (the
+// primary killed or its host lost, the log partitioned, the primary paused), the arbiter down
+// around it a third of the time; the invariants checked after every step and after the run.
 PairScenario counter_pair() { return {.counter = testing::test_guest("counter")}; }
 
 TEST(SimPair, EveryInvariantHoldsWhateverTheSeedPicks) {
   const PairScenario scenario = counter_pair();
-  int host_lost = 0, outages = 0;
-  for (uint64_t seed = 1; seed <= 20; seed++) {
+  std::set<Fault> faults;
+  int outages = 0, backup_won = 0, primary_won = 0;
+  for (uint64_t seed = 1; seed <= 24; seed++) {
     const PairOutcome out = run_pair_scenario(scenario, seed);
     EXPECT_EQ(out.violations, std::vector<std::string>{}) << "seed " << seed << "\n"
                                                           << out.trace_tail;
     EXPECT_GT(out.answered_before, 0u) << "seed " << seed;
-    host_lost += out.host_lost;
+    faults.insert(out.fault);
     outages += out.arbiter_outage;
+    backup_won += out.went_live_at > Time(0);
+    primary_won += out.alone_at > Time(0);
   }
-  // The seeds cover the faults.
-  EXPECT_GT(host_lost, 0);
+  // The seeds cover the faults, and each side wins some.
+  EXPECT_EQ(faults.size(), 4u);
   EXPECT_GT(outages, 0);
+  EXPECT_GT(backup_won, 0);
+  EXPECT_GT(primary_won, 0);
 }
 
 // The checks can fail: a pair whose replies leave before the backup has the log loses, on some
@@ -432,12 +477,28 @@ TEST(SimPair, TheInvariantsCatchAPairWithoutTheOutputRule) {
   EXPECT_GT(caught, 0);
 }
 
+// A primary that goes on alone without asking the arbiter when it loses its backup: in a
+// partition both sides go live at once, and the checks say so.
+TEST(SimPair, TheInvariantsCatchAPrimaryThatGoesOnWithoutAskingTheArbiter) {
+  PairScenario scenario = counter_pair();
+  scenario.primary_goes_on_without_asking = true;
+  int caught = 0;
+  for (uint64_t seed = 1; seed <= 20; seed++) {
+    const PairOutcome out = run_pair_scenario(scenario, seed);
+    for (const std::string& v : out.violations) {
+      caught += v.rfind("two sides live at epoch 1", 0) == 0;
+    }
+  }
+  EXPECT_GT(caught, 0);
+}
+
 TEST(SimPair, OneSeedFailsOverTheSameWayBitForBit) {
   const PairScenario scenario = counter_pair();
   const PairOutcome a = run_pair_scenario(scenario, 7);
   const PairOutcome b = run_pair_scenario(scenario, 7);
   EXPECT_EQ(a.trace_digest, b.trace_digest);
   EXPECT_EQ(a.went_live_at, b.went_live_at);
+  EXPECT_EQ(a.alone_at, b.alone_at);
   EXPECT_EQ(a.answered_after, b.answered_after);
   EXPECT_NE(run_pair_scenario(scenario, 8).trace_digest, a.trace_digest);
 }
