@@ -47,6 +47,10 @@ constexpr uint64_t kRamBytes = 16ULL << 20;
 /// before the fault, and is looked at every heartbeat interval.
 constexpr Time kBriefFault = std::chrono::milliseconds(150);
 constexpr Time kLongFault = std::chrono::milliseconds(250);
+/// A long partition lasts up to this; a long pause up to kLongestPause: the backup serves from
+/// the peer timeout until the primary resumes and settles, and serving is what costs.
+constexpr Time kLongestPartition = std::chrono::milliseconds(500);
+constexpr Time kLongestPause = std::chrono::milliseconds(300);
 /// What a decision may take beyond the arbiter's answer: the backup replays the rest of its
 /// log, a side's vCPU stops at its next block boundary.
 constexpr Time kDecisionSlack = std::chrono::milliseconds(2);
@@ -102,8 +106,11 @@ Plan draw_plan(Random& random) {
   plan.at = Time(random.between(2'000'000, 30'000'000));
   plan.fault = static_cast<Fault>(random.below(4));
   if (plan.fault == Fault::kPartition || plan.fault == Fault::kPause) {
-    plan.length = random.chance(0.25) ? Time(random.between(5'000'000, kBriefFault.count()))
-                                      : Time(random.between(kLongFault.count(), 500'000'000));
+    plan.length = random.chance(0.25)
+                      ? Time(random.between(5'000'000, kBriefFault.count()))
+                      : Time(random.between(kLongFault.count(), plan.fault == Fault::kPause
+                                                                    ? kLongestPause.count()
+                                                                    : kLongestPartition.count()));
   }
   plan.outage = random.chance(1.0 / 3);
   if (plan.outage) {

@@ -274,6 +274,62 @@ TEST(SimFiber, WhatTheBodyThrowsReachesResume) {
   EXPECT_TRUE(fiber.done());
 }
 
+// The log's ends hear of each other as the channel's do: heartbeats every 25 ms, a peer given up
+// after 200 ms of silence.
+struct LinkEnds {
+  Scheduler s{3};
+  LogLink link{s, logchannel::LogHeader{}, {}};
+  std::vector<std::string> primary_heard;  // why its end gave the backup up
+  LinkEnds() {
+    link.listen({.peer_lost = [this](const std::string& why) { primary_heard.push_back(why); }});
+    link.start();
+  }
+};
+
+TEST(SimLogLink, BothEndsGiveTheOtherUpAPeerTimeoutIntoAPartition) {
+  LinkEnds ends;
+  ends.s.at(milliseconds(50), "partition", [&] { ends.link.partition(); });
+  ends.s.run_until(milliseconds(240));
+  EXPECT_FALSE(ends.link.backup_gave_up_at());
+  EXPECT_FALSE(ends.link.primary_gave_up_at());
+  ends.s.run_until(milliseconds(500));
+  // Silence counts from the last heartbeat heard, up to 25 ms before the partition, and is
+  // looked at every 25 ms.
+  ASSERT_TRUE(ends.link.backup_gave_up_at());
+  ASSERT_TRUE(ends.link.primary_gave_up_at());
+  for (const Time at : {*ends.link.backup_gave_up_at(), *ends.link.primary_gave_up_at()}) {
+    EXPECT_GT(at, milliseconds(250) - milliseconds(25)) << format_time(at);
+    EXPECT_LE(at, milliseconds(250) + milliseconds(25)) << format_time(at);
+  }
+  ASSERT_EQ(ends.primary_heard.size(), 1u);
+  EXPECT_EQ(ends.primary_heard[0].rfind("the backup sent nothing for 2", 0), 0u)
+      << ends.primary_heard[0];
+}
+
+TEST(SimLogLink, APartitionOrAPauseShorterThanThePeerTimeoutGoesUnnoticed) {
+  LinkEnds ends;
+  ends.s.at(milliseconds(50), "partition", [&] { ends.link.partition(); });
+  ends.s.at(milliseconds(200), "heal", [&] { ends.link.heal(); });
+  ends.s.at(milliseconds(300), "pause", [&] { ends.link.pause_primary(); });
+  ends.s.at(milliseconds(450), "resume", [&] { ends.link.resume_primary(); });
+  ends.s.run_until(milliseconds(1000));
+  EXPECT_FALSE(ends.link.backup_gave_up_at());
+  EXPECT_FALSE(ends.link.primary_gave_up_at());
+  EXPECT_TRUE(ends.primary_heard.empty());
+}
+
+TEST(SimLogLink, APrimaryPausedPastThePeerTimeoutHearsTheBackupClosedAsItResumes) {
+  LinkEnds ends;
+  ends.s.at(milliseconds(50), "pause", [&] { ends.link.pause_primary(); });
+  ends.s.at(milliseconds(350), "resume", [&] { ends.link.resume_primary(); });
+  ends.s.run_until(milliseconds(349));
+  ASSERT_TRUE(ends.link.backup_gave_up_at());  // it heard nothing: the primary sent nothing
+  EXPECT_TRUE(ends.primary_heard.empty());
+  ends.s.run_until(milliseconds(400));
+  EXPECT_EQ(ends.link.primary_gave_up_at(), std::optional<Time>(milliseconds(350)));
+  EXPECT_EQ(ends.primary_heard, std::vector<std::string>{"the backup is gone: closed by the peer"});
+}
+
 // A live side's worker in the simulation: its tasks in order, its sleeps on simulated time,
 // its waits for another fiber, its stop.
 TEST(SimWorker, RunsItsTasksInOrderAndSleepsOnSimulatedTime) {
@@ -494,13 +550,20 @@ TEST(SimPair, TheInvariantsCatchAPrimaryThatGoesOnWithoutAskingTheArbiter) {
 
 TEST(SimPair, OneSeedFailsOverTheSameWayBitForBit) {
   const PairScenario scenario = counter_pair();
-  const PairOutcome a = run_pair_scenario(scenario, 7);
-  const PairOutcome b = run_pair_scenario(scenario, 7);
-  EXPECT_EQ(a.trace_digest, b.trace_digest);
-  EXPECT_EQ(a.went_live_at, b.went_live_at);
-  EXPECT_EQ(a.alone_at, b.alone_at);
-  EXPECT_EQ(a.answered_after, b.answered_after);
-  EXPECT_NE(run_pair_scenario(scenario, 8).trace_digest, a.trace_digest);
+  // 7: the primary paused past the peer timeout; 2: a partition the primary wins.
+  for (const uint64_t seed : {7, 2}) {
+    const PairOutcome a = run_pair_scenario(scenario, seed);
+    const PairOutcome b = run_pair_scenario(scenario, seed);
+    EXPECT_EQ(a.trace_digest, b.trace_digest) << "seed " << seed;
+    EXPECT_EQ(a.went_live_at, b.went_live_at) << "seed " << seed;
+    EXPECT_EQ(a.alone_at, b.alone_at) << "seed " << seed;
+    EXPECT_EQ(a.answered_after, b.answered_after) << "seed " << seed;
+    EXPECT_NE(run_pair_scenario(scenario, seed + 1).trace_digest, a.trace_digest);
+  }
+  EXPECT_EQ(run_pair_scenario(scenario, 7).fault, Fault::kPause);
+  const PairOutcome partition = run_pair_scenario(scenario, 2);
+  EXPECT_EQ(partition.fault, Fault::kPartition);
+  EXPECT_GT(partition.alone_at, Time(0));
 }
 
 }  // namespace

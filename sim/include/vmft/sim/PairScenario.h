@@ -39,7 +39,7 @@ struct PairScenario {
   /// How long the winner serves once live before the run ends (the loser settled).
   Time serve_after_failover = std::chrono::milliseconds(20);
   /// The run ends by then whatever happened: after the latest decision there can be (a
-  /// fault at up to 30 ms, a pause of up to 500 ms, an outage of up to 40 ms, one retry
+  /// fault at up to 30 ms, a pause of up to 300 ms, an outage of up to 40 ms, one retry
   /// interval of 100 ms) and some serving.
   Time run_at_most = std::chrono::milliseconds(1200);
   int clients = 4;
