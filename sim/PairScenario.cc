@@ -253,11 +253,12 @@ PairRun::PairRun(const PairScenario& scenario, uint64_t seed)
 }
 
 PairRun::~PairRun() {
-  live_side_.reset();  // before its worker: it stops it
   primary_arbiter_.cut();
   backup_arbiter_.cut();
   primary_inputs_.request_stop();
   backup_inputs_.request_stop();
+  primary_worker_.finish();  // its task ends while its live side is still there
+  live_side_.reset();
 }
 
 // As `vmft backup` goes live: claim the pair, and go on with the guest's connections closed.

@@ -5,11 +5,12 @@ namespace vmft::sim {
 SimWorker::SimWorker(Scheduler& scheduler, std::string name)
     : scheduler_(scheduler), name_(std::move(name)), fiber_([this](Fiber&) { body(); }) {}
 
-SimWorker::~SimWorker() {
+SimWorker::~SimWorker() { finish(); }
+
+void SimWorker::finish() {
   stopping_ = true;
-  if (started_) {
-    while (!fiber_.done() && fiber_.resume()) {
-    }
+  if (!started_) return;
+  while (!fiber_.done() && fiber_.resume()) {
   }
 }
 

@@ -281,7 +281,8 @@ struct LinkEnds {
   LogLink link{s, logchannel::LogHeader{}, {}};
   std::vector<std::string> primary_heard;  // why its end gave the backup up
   LinkEnds() {
-    link.listen({.peer_lost = [this](const std::string& why) { primary_heard.push_back(why); }});
+    link.listen({.peer_lost = [this](const std::string& why) { primary_heard.push_back(why); },
+                 .epoch_acked = {}});
     link.start();
   }
 };

@@ -19,10 +19,7 @@ class SimWorker final : public ft::Worker {
  public:
   /// `name`: for the trace.
   SimWorker(Scheduler& scheduler, std::string name);
-  /// A worker whose fiber has not ended is stopped and run to its end here (on the scheduler's
-  /// thread): its sleeps and waits return at once. Whatever its tasks ask of the world then
-  /// must be refused (the scenario cuts a dead process's way to the arbiter), and a retry
-  /// loop in them must end on its own (its process's stop request).
+  /// finish()es.
   ~SimWorker() override;
 
   void post(std::function<void()> task) override;
@@ -30,6 +27,12 @@ class SimWorker final : public ft::Worker {
   /// the current one: that ends in a step of its own, its sleeps and waits returning at once.
   void stop() override;
   bool wait(ft::Completion& done) override;
+  /// The scheduler's thread, between its steps: stops the worker and runs its fiber to its
+  /// end, its sleeps and waits returning at once, as the end of a simulated run must (what
+  /// the tasks use must still be there: their live side, say). Whatever they ask of the world
+  /// then must be refused (the scenario cuts a dead process's way to the arbiter), and a
+  /// retry loop in them must end on its own (its process's stop request).
+  void finish();
 
   /// Simulated time; sleep_for() parks the worker (only its tasks may sleep on it).
   ft::Clock& clock() { return clock_; }
