@@ -101,6 +101,7 @@ struct Plan {
   Time length{0};
   bool outage = false;
   Time down{0}, back{0};
+  bool primary_isolated = false;  ///< a partition that cuts the primary off the arbiter too
 };
 
 Plan draw_plan(Random& random) {
@@ -125,6 +126,13 @@ Plan draw_plan(Random& random) {
     const Time spread = plan.fault == Fault::kPause ? plan.length : std::chrono::milliseconds(40);
     plan.down = asks - std::chrono::milliseconds(1) + Time(random.between(0, spread.count()));
     plan.back = plan.down + Time(random.between(0, 40'000'000));
+  }
+  // A third of the long partitions cut the primary off the arbiter as well: it asks until the
+  // partition heals, and meanwhile must neither go on nor release what waits for its backup.
+  // The backup serves until then: no longer than a long pause, since serving is what costs.
+  if (plan.fault == Fault::kPartition && plan.length >= kLongFault && random.chance(1.0 / 3)) {
+    plan.primary_isolated = true;
+    plan.length = Time(random.between(kLongFault.count(), kLongestPause.count()));
   }
   return plan;
 }
@@ -299,9 +307,13 @@ void PairRun::schedule(const Plan& plan) {
             });
       break;
     case Fault::kPartition:
-      s_.at(plan.at, "the log is partitioned", [this] { link_.partition(); });
+      s_.at(plan.at, "the log is partitioned", [this, isolated = plan.primary_isolated] {
+        link_.partition();
+        if (isolated) primary_arbiter_.set_reachable(false);
+      });
       s_.at(plan.at + plan.length, "the partition heals", [this] {
         link_.heal();
+        primary_arbiter_.set_reachable(true);
         answered_at_fault_end_ = clients_.answered();
       });
       break;
@@ -374,6 +386,7 @@ PairOutcome PairRun::run() {
   out_.fault_at = plan_.at;
   out_.fault_length = plan_.length;
   out_.arbiter_outage = plan_.outage;
+  out_.primary_isolated = plan_.primary_isolated;
   if (plan_.outage) out_.arbiter_back = plan_.back;
   brief_ = plan_.length > Time(0) && plan_.length <= kBriefFault;
   schedule(plan_);
@@ -456,8 +469,11 @@ void PairRun::check_no_side_stuck() {
                   backup_declined_at_ > Time(0), backup_ended_);
   }
   if (const auto noticed = link_.primary_gave_up_at(); noticed && !primary_.killed()) {
-    check_decided("the primary", *noticed, std::max(out_.alone_at, primary_lost_at_),
-                  primary_lost_at_ > Time(0), primary_ended_);
+    // An isolated primary hears the arbiter again when the partition heals.
+    const Time heard_again = plan_.primary_isolated ? plan_.at + plan_.length : Time(0);
+    check_decided("the primary", std::max(*noticed, heard_again),
+                  std::max(out_.alone_at, primary_lost_at_), primary_lost_at_ > Time(0),
+                  primary_ended_);
   }
   if (out_.went_live_at > Time(0)) {
     if (out_.answered_after == 0) violated("the backup went live and answered nobody");

@@ -55,6 +55,7 @@ arbiter::Arbiter::PairList SimArbiter::list(size_t max) {
 
 SimArbiter& ArbiterLink::through() {
   if (cut_) throw arbiter::ArbiterUnavailable("this process is dead");
+  if (!reachable_) throw arbiter::ArbiterUnavailable("the arbiter is unreachable from here");
   return arbiter_;
 }
 

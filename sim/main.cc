@@ -111,6 +111,7 @@ int main(int argc, char** argv) {
       ++failed;
       std::cout << "sim: seed " << seed << " FAILED (" << vmft::sim::fault_name(out.fault) << " at "
                 << ms(out.fault_at) << " ms for " << ms(out.fault_length) << " ms"
+                << (out.primary_isolated ? ", the primary cut off the arbiter too" : "")
                 << (out.arbiter_outage ? ", the arbiter down" : "") << "):\n";
       for (const std::string& v : out.violations) std::cout << "  " << v << "\n";
       std::cout << "its trace ends:\n"
@@ -123,10 +124,11 @@ int main(int argc, char** argv) {
                                                      ms(out.alone_at - out.fault_at))
                                        : std::string("the pair stayed paired");
       std::printf(
-          "sim: seed %llu: %s at %.3f ms for %.3f ms%s; %s; %llu INCRs answered before "
+          "sim: seed %llu: %s at %.3f ms for %.3f ms%s%s; %s; %llu INCRs answered before "
           "the failover, %llu after\n",
           static_cast<unsigned long long>(seed), vmft::sim::fault_name(out.fault), ms(out.fault_at),
-          ms(out.fault_length), out.arbiter_outage ? ", the arbiter down" : "", decided.c_str(),
+          ms(out.fault_length), out.primary_isolated ? ", the primary cut off the arbiter too" : "",
+          out.arbiter_outage ? ", the arbiter down" : "", decided.c_str(),
           static_cast<unsigned long long>(out.answered_before),
           static_cast<unsigned long long>(out.answered_after));
     }

@@ -7,8 +7,9 @@
 //   - the primary killed (what it sent still arrives, then its close), or with its host (what
 //     was on its way is lost; the backup times out);
 //   - the log partitioned, both sides alive: for longer than the peer timeout (both give the
-//     other up and ask the arbiter: one goes on, the other stops), or briefly (nobody notices
-//     but the clients, whose replies wait);
+//     other up and ask the arbiter: one goes on, the other stops; a third of the time the
+//     primary cannot reach the arbiter either until the partition heals), or briefly (nobody
+//     notices but the clients, whose replies wait);
 //   - the primary paused (SIGSTOP): past the peer timeout (the backup takes over; the primary,
 //     resumed, hears it lost its backup, asks, and stops), or briefly;
 // and, a third of the time, the arbiter down for up to 40 ms around when the sides ask: they
@@ -63,10 +64,11 @@ struct PairOutcome {
   Time fault_at{0};
   Time fault_length{0};  ///< a partition's or a pause's; 0 for a death
   bool arbiter_outage = false;
-  Time arbiter_back{0};  ///< when the arbiter answered again (0: no outage)
-  Time went_live_at{0};  ///< the backup; 0: it did not
-  Time alone_at{0};      ///< the primary went on alone; 0: it did not
-  Time lost_at{0};       ///< a side lost at the arbiter (the primary, or the backup's claim)
+  bool primary_isolated = false;  ///< the partition cut the primary off the arbiter too
+  Time arbiter_back{0};           ///< when the arbiter answered again (0: no outage)
+  Time went_live_at{0};           ///< the backup; 0: it did not
+  Time alone_at{0};               ///< the primary went on alone; 0: it did not
+  Time lost_at{0};  ///< a side lost at the arbiter (the primary, or the backup's claim)
   uint64_t answered_before = 0;
   uint64_t answered_after = 0;
   uint64_t trace_digest = 0;

@@ -42,6 +42,8 @@ class ArbiterLink final : public arbiter::Arbiter {
  public:
   explicit ArbiterLink(SimArbiter& arbiter) : arbiter_(arbiter) {}
   void cut() { cut_ = true; }
+  /// A partition between the process and the arbiter (or its end).
+  void set_reachable(bool reachable) { reachable_ = reachable; }
 
   arbiter::ArbiterState read(const std::string& pair) override;
   arbiter::RegisterResult register_epoch(const std::string& pair, uint64_t expected_epoch,
@@ -57,6 +59,7 @@ class ArbiterLink final : public arbiter::Arbiter {
 
   SimArbiter& arbiter_;
   bool cut_ = false;
+  bool reachable_ = true;
 };
 
 }  // namespace vmft::sim
