@@ -551,8 +551,9 @@ TEST(SimPair, TheInvariantsCatchAPrimaryThatGoesOnWithoutAskingTheArbiter) {
 
 TEST(SimPair, OneSeedFailsOverTheSameWayBitForBit) {
   const PairScenario scenario = counter_pair();
-  // 7: the primary paused past the peer timeout; 2: a partition the primary wins.
-  for (const uint64_t seed : {7, 2}) {
+  // 7: the primary paused past the peer timeout; 2: a partition the primary wins; 31: one that
+  // cuts the primary off the arbiter too.
+  for (const uint64_t seed : {7, 2, 31}) {
     const PairOutcome a = run_pair_scenario(scenario, seed);
     const PairOutcome b = run_pair_scenario(scenario, seed);
     EXPECT_EQ(a.trace_digest, b.trace_digest) << "seed " << seed;
@@ -565,6 +566,7 @@ TEST(SimPair, OneSeedFailsOverTheSameWayBitForBit) {
   const PairOutcome partition = run_pair_scenario(scenario, 2);
   EXPECT_EQ(partition.fault, Fault::kPartition);
   EXPECT_GT(partition.alone_at, Time(0));
+  EXPECT_TRUE(run_pair_scenario(scenario, 31).primary_isolated);
 }
 
 }  // namespace
