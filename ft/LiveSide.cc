@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <future>
 #include <memory>
 
 #include "vmft/ft/ExitCodes.h"
@@ -22,7 +21,11 @@ LiveSide::LiveSide(Setup setup) : s_(std::move(setup)) {
           },
       .epoch_acked = [this](uint64_t epoch) { epoch_acked(epoch); },
   });
-  worker_ = std::thread([this] { work(); });
+  worker_ = s_.worker;
+  if (!worker_) {
+    own_worker_ = std::make_unique<ThreadWorker>();
+    worker_ = own_worker_.get();
+  }
 }
 
 LiveSide::~LiveSide() { stop(); }
@@ -80,37 +83,9 @@ void LiveSide::epoch_acked(uint64_t epoch) {
   announcing_.reset();
 }
 
-void LiveSide::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (worker_.joinable()) worker_.join();
-}
+void LiveSide::stop() { worker_->stop(); }
 
-void LiveSide::post(std::function<void()> task) {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return;
-    tasks_.push_back(std::move(task));
-  }
-  cv_.notify_all();
-}
-
-void LiveSide::work() {
-  for (;;) {
-    std::function<void()> task;
-    {
-      std::unique_lock lock(mutex_);
-      cv_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
-      if (stopping_) return;
-      task = std::move(tasks_.front());
-      tasks_.pop_front();
-    }
-    task();
-  }
-}
+void LiveSide::post(std::function<void()> task) { worker_->post(std::move(task)); }
 
 // Callers say so only after it: whoever reads that this side goes on alone may send it a
 // joiner at once, which must not be refused. Without an arbiter it takes none: a joiner makes
@@ -208,22 +183,17 @@ bool LiveSide::on_vcpu(const std::function<void(hypervisor::Machine&)>& task) {
     spdlog::error("a backup cannot join: the guest does not run yet");
     return false;
   }
-  auto done = std::make_shared<std::promise<bool>>();
-  auto result = done->get_future();
+  auto done = std::make_shared<Completion>();
   machine->at_next_boundary([task, done](hypervisor::Machine& machine) {
     try {
       task(machine);
-      done->set_value(true);
+      done->set(true);
     } catch (const std::exception& e) {
       spdlog::error("a backup cannot join: {}", e.what());
-      done->set_value(false);
+      done->set(false);
     }
   });
-  while (result.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return false;
-  }
-  return result.get();
+  return worker_->wait(*done) && done->ok();
 }
 
 // The joined backup runs from the snapshot on: a new epoch makes the pair whole again.

@@ -2,10 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <map>
 #include <memory>
 
 #include "vmft/ft/ArbiterClient.h"
 #include "vmft/ft/Events.h"
+#include "vmft/ft/LiveSide.h"
 #include "vmft/ft/Takeover.h"
 #include "vmft/hypervisor/BackupRole.h"
 #include "vmft/hypervisor/LiveRole.h"
@@ -13,11 +16,25 @@
 #include "vmft/sim/IncrClients.h"
 #include "vmft/sim/LogLink.h"
 #include "vmft/sim/SimArbiter.h"
+#include "vmft/sim/SimPrimaryEnd.h"
+#include "vmft/sim/SimWorker.h"
 #include "vmft/sim/Vcpu.h"
 
 namespace vmft::sim {
 
+const char* fault_name(Fault fault) {
+  switch (fault) {
+    case Fault::kKill: return "the primary killed";
+    case Fault::kHostLost: return "the primary's host lost";
+    case Fault::kPartition: return "the log partitioned";
+    case Fault::kPause: return "the primary paused";
+  }
+  return "?";
+}
+
 namespace {
+
+using State = ft::LiveSide::State;
 
 constexpr const char* kPair = "sim";
 constexpr const char* kPrimaryId = "primary@sim";
@@ -25,6 +42,20 @@ constexpr const char* kBackupId = "backup@sim";
 /// The backup checks the whole state (all of RAM) this often: 4 ms of simulated time.
 constexpr uint64_t kDigestInterval = 1 << 22;
 constexpr uint64_t kRamBytes = 16ULL << 20;
+/// The epoch the primary registered with its backup in step before the run.
+constexpr uint64_t kEpoch = 1;
+/// A brief partition or pause is shorter than this, a long one at least kLongFault: the peer
+/// timeout (200 ms) counts from the last message heard, up to a heartbeat interval (25 ms)
+/// before the fault, and is looked at every heartbeat interval.
+constexpr Time kBriefFault = std::chrono::milliseconds(150);
+constexpr Time kLongFault = std::chrono::milliseconds(250);
+/// A long partition lasts up to this; a long pause up to kLongestPause: the backup serves from
+/// the peer timeout until the primary resumes and settles, and serving is what costs.
+constexpr Time kLongestPartition = std::chrono::milliseconds(500);
+constexpr Time kLongestPause = std::chrono::milliseconds(300);
+/// What a decision may take beyond the arbiter's answer: the backup replays the rest of its
+/// log, a side's vCPU stops at its next block boundary.
+constexpr Time kDecisionSlack = std::chrono::milliseconds(2);
 
 /// The events a side emits, written to the trace (they are part of what a seed replays).
 class TracedEvents final : public ft::EventSink {
@@ -40,130 +71,423 @@ class TracedEvents final : public ft::EventSink {
   std::string side_;
 };
 
-}  // namespace
+/// What a server's output gate sends the clients, watched: a side that lost must send nothing.
+class WatchedNet final : public devices::NetBackend {
+ public:
+  WatchedNet(devices::NetBackend& net, std::function<void()> on_send)
+      : net_(net), on_send_(std::move(on_send)) {}
+  bool has_udp() const override { return net_.has_udp(); }
+  bool has_tcp() const override { return net_.has_tcp(); }
+  std::optional<devices::FrameConfig> frames() const override { return net_.frames(); }
+  void send_frame(std::vector<uint8_t> frame) override { net_.send_frame(std::move(frame)); }
+  void send_udp(uint32_t ip, uint32_t port, std::vector<uint8_t> data) override {
+    net_.send_udp(ip, port, std::move(data));
+  }
+  void send_tcp(uint32_t conn, std::vector<uint8_t> data) override {
+    on_send_();
+    net_.send_tcp(conn, std::move(data));
+  }
+  void close_tcp(uint32_t conn) override { net_.close_tcp(conn); }
+  void delivered(const devices::NetEvent& event) override { net_.delivered(event); }
 
-PairOutcome run_pair_scenario(const PairScenario& scenario, uint64_t seed) {
-  Scheduler s(seed);
-  PairOutcome out;
-  out.seed = seed;
+ private:
+  devices::NetBackend& net_;
+  std::function<void()> on_send_;
+};
 
+struct Plan {
+  Fault fault = Fault::kKill;
+  Time at{0};
+  Time length{0};
+  bool outage = false;
+  Time down{0}, back{0};
+  bool primary_isolated = false;  ///< a partition that cuts the primary off the arbiter too
+};
+
+Plan draw_plan(Random& random) {
+  Plan plan;
+  plan.at = Time(random.between(2'000'000, 30'000'000));
+  plan.fault = static_cast<Fault>(random.below(4));
+  if (plan.fault == Fault::kPartition || plan.fault == Fault::kPause) {
+    plan.length = random.chance(0.25)
+                      ? Time(random.between(5'000'000, kBriefFault.count()))
+                      : Time(random.between(kLongFault.count(), plan.fault == Fault::kPause
+                                                                    ? kLongestPause.count()
+                                                                    : kLongestPartition.count()));
+  }
+  plan.outage = random.chance(1.0 / 3);
+  if (plan.outage) {
+    // Around when the sides ask: at once after a kill, a peer timeout later otherwise (or, after
+    // a long pause, when the primary resumes).
+    const bool at_once = plan.fault == Fault::kKill;
+    const Time asks = at_once                       ? plan.at
+                      : plan.fault == Fault::kPause ? plan.at + std::chrono::milliseconds(200)
+                                                    : plan.at + std::chrono::milliseconds(190);
+    const Time spread = plan.fault == Fault::kPause ? plan.length : std::chrono::milliseconds(40);
+    plan.down = asks - std::chrono::milliseconds(1) + Time(random.between(0, spread.count()));
+    plan.back = plan.down + Time(random.between(0, 40'000'000));
+  }
+  // A third of the long partitions cut the primary off the arbiter as well: it asks until the
+  // partition heals, and meanwhile must neither go on nor release what waits for its backup.
+  // The backup serves until then: no longer than a long pause, since serving is what costs.
+  if (plan.fault == Fault::kPartition && plan.length >= kLongFault && random.chance(1.0 / 3)) {
+    plan.primary_isolated = true;
+    plan.length = Time(random.between(kLongFault.count(), kLongestPause.count()));
+  }
+  return plan;
+}
+
+/// Builds the MachineConfig and LogHeader every side of the pair shares.
+hypervisor::MachineConfig machine_config() {
   hypervisor::MachineConfig config;
   config.ram_size = kRamBytes;
   config.digest_interval = kDigestInterval;
+  return config;
+}
+
+logchannel::LogHeader log_header() {
   logchannel::LogHeader header;
   header.guest_name = "counter.elf";
   header.ram_size = kRamBytes;
   header.has_tcp = true;
   header.digest_interval = kDigestInterval;
   header.emulator = hypervisor::emulator_name();
+  return header;
+}
 
-  SimArbiter arbiter;
+/// One run: the pair, its fault, and what the checks need. Its members are declared in the
+/// order they must be built; the vCPUs, declared after what their runs use, end their runs
+/// first when it goes, and the live side and its worker before them.
+class PairRun {
+ public:
+  PairRun(const PairScenario& scenario, uint64_t seed);
+  PairRun(const PairRun&) = delete;
+  PairRun& operator=(const PairRun&) = delete;
+  /// What a dead or stopped process still runs as this goes must decide nothing: its way to
+  /// the arbiter is cut, and its retries end on its stop request.
+  ~PairRun();
+
+  PairOutcome run();
+
+ private:
+  hypervisor::Role* go_live(const hypervisor::Takeover& t);
+  void schedule(const Plan& plan);
+  void violated(std::string what);
+  bool primary_live() const;
+  bool backup_live() const;
+  void check_step();
+  bool settled() const;
+  void check_after();
+  void check_answers();
+  void check_decided(const char* side, Time noticed, Time decided, bool lost, bool ended);
+  void check_no_side_stuck();
+
+  const PairScenario& scenario_;
+  Scheduler s_;
+  PairOutcome out_;
+  Plan plan_;
+  bool brief_ = false;
+
+  SimArbiter arbiter_;
+  ArbiterLink primary_arbiter_{arbiter_}, backup_arbiter_{arbiter_};
+  hypervisor::InputQueue primary_inputs_, backup_inputs_;
+  IncrClients clients_;
+  WatchedNet primary_net_;
+  hypervisor::OutputGate gate_{primary_net_};
+  LogLink link_;
+  TracedEvents primary_events_{s_, "primary"}, backup_events_{s_, "backup"};
+  std::unique_ptr<ft::ArbiterClient> backup_client_;
+  std::unique_ptr<hypervisor::LiveRole> live_;
+  hypervisor::RunResult backup_result_;
+  bool backup_ended_ = false, primary_ended_ = false;
+  Time backup_declined_at_{0}, primary_lost_at_{0};
+  uint64_t answered_at_fault_ = 0, answered_at_fault_end_ = 0, answered_at_alone_ = 0;
+  uint64_t released_after_losing_ = 0;
+  bool two_live_said_ = false;
+  Vcpu primary_{s_, "primary", primary_inputs_};
+  Vcpu backup_{s_, "backup", backup_inputs_};
+  // The primary's live side, as `vmft primary` runs it: its decisions on a worker of its
+  // process, asking the arbiter through its own client.
+  SimWorker primary_worker_{s_, "primary: the live side"};
+  ft::ArbiterClient primary_client_{primary_arbiter_, "the simulated arbiter",
+                                    primary_worker_.clock()};
+  SimPrimaryEnd primary_end_;
+  std::unique_ptr<ft::LiveSide> live_side_;
+};
+
+PairRun::PairRun(const PairScenario& scenario, uint64_t seed)
+    : scenario_(scenario),
+      s_(seed),
+      clients_(s_, {.clients = scenario.clients}),
+      primary_net_(clients_,
+                   [this] {
+                     const bool lost = live_side_ && live_side_->state() == State::kLost;
+                     if (lost && released_after_losing_++ == 0) {
+                       violated("the primary released output after it lost the pair");
+                     }
+                   }),
+      link_(s_, log_header(), {}),
+      primary_end_(link_, scenario.primary_goes_on_without_asking) {
+  out_.seed = seed;
   // The primary registered epoch 1 with its backup in step, and the backup has it.
-  arbiter.register_epoch(kPair, 0, kPrimaryId);
-  const uint64_t epoch = 1;
-
-  // Declared before the vCPUs, which end their runs first when this returns.
-  hypervisor::InputQueue primary_inputs, backup_inputs;
-  IncrClients clients(s, {.clients = scenario.clients});
-  hypervisor::OutputGate gate(clients);
-  LogLink link(s, header, {});
-  TracedEvents backup_events(s, "backup");
-  std::unique_ptr<ft::ArbiterClient> arbiter_client;
-  std::unique_ptr<hypervisor::LiveRole> live;
-  hypervisor::RunResult backup_result;
-  bool backup_ended = false;
-  Vcpu primary(s, "primary", primary_inputs);
-  Vcpu backup(s, "backup", backup_inputs);
-  arbiter_client =
-      std::make_unique<ft::ArbiterClient>(arbiter, "the simulated arbiter", backup.ft_clock());
-
-  auto& primary_role = primary.boot(
-      scenario.counter, config,
-      std::make_unique<hypervisor::LiveRole>(
-          hypervisor::HostServices{primary.clock(), primary.entropy(), primary.timer(), clients},
-          primary_inputs, &link.sink(primary, gate),
-          scenario.without_output_rule ? nullptr : &gate));
+  arbiter_.register_epoch(kPair, 0, kPrimaryId);
+  backup_client_ = std::make_unique<ft::ArbiterClient>(backup_arbiter_, "the simulated arbiter",
+                                                       backup_.ft_clock());
+  auto& primary_role =
+      primary_.boot(scenario.counter, machine_config(),
+                    std::make_unique<hypervisor::LiveRole>(
+                        hypervisor::HostServices{primary_.clock(), primary_.entropy(),
+                                                 primary_.timer(), primary_net_},
+                        primary_inputs_, &link_.sink(primary_, gate_),
+                        scenario.without_output_rule ? nullptr : &gate_));
   primary_role.report_progress_every(100'000);
+  primary_worker_.after_running([this] { primary_.poke(); });
+  live_side_ = std::make_unique<ft::LiveSide>(ft::LiveSide::Setup{
+      .pair = kPair,
+      .side = "primary",
+      .me = kPrimaryId,
+      .arbiter = scenario.primary_goes_on_without_asking ? nullptr : &primary_client_,
+      .channel = primary_end_,
+      .gate = gate_,
+      .inputs = primary_inputs_,
+      .clock = primary_worker_.clock(),
+      .events = &primary_events_,
+      .worker = &primary_worker_});
+  live_side_->paired(kEpoch);
+  backup_.boot(scenario.counter, machine_config(),
+               std::make_unique<hypervisor::BackupRole>(
+                   link_.source(backup_), backup_inputs_,
+                   [this](const hypervisor::Takeover& t) { return go_live(t); }));
+}
 
-  // As `vmft backup` goes live: claim the pair, and go on with the guest's connections closed.
-  auto go_live = [&](const hypervisor::Takeover& t) -> hypervisor::Role* {
-    const ft::Claim claim = ft::claim_pair(kPair, kBackupId, arbiter_client.get(), epoch, t.icount,
-                                           backup_inputs, &backup_events);
-    if (claim.result != ft::Claim::Result::kWon) return nullptr;
-    live = std::make_unique<hypervisor::LiveRole>(
-        hypervisor::HostServices{backup.clock(), backup.entropy(), backup.timer(), clients},
-        backup_inputs, nullptr);
-    ft::reset_connections(t, backup_inputs);
-    clients.switch_to(backup, t.highest_connection + 1);
-    out.went_live_at = backup.now();
-    backup_events.emit(ft::WentLive{claim.epoch, t.icount});
-    s.at(out.went_live_at + scenario.serve_after_failover, "the run ends",
-         [&] { backup.request_stop(); });
-    return live.get();
-  };
-  auto& backup_role = backup.boot(
-      scenario.counter, config,
-      std::make_unique<hypervisor::BackupRole>(link.source(backup), backup_inputs, go_live));
-  primary.start([](const hypervisor::RunResult&) {});
-  backup.start([&](const hypervisor::RunResult& r) {
-    backup_result = r;
-    backup_ended = true;
+PairRun::~PairRun() {
+  primary_arbiter_.cut();
+  backup_arbiter_.cut();
+  primary_inputs_.request_stop();
+  backup_inputs_.request_stop();
+  primary_worker_.finish();  // its task ends while its live side is still there
+  live_side_.reset();
+}
+
+// As `vmft backup` goes live: claim the pair, and go on with the guest's connections closed.
+hypervisor::Role* PairRun::go_live(const hypervisor::Takeover& t) {
+  const ft::Claim claim = ft::claim_pair(kPair, kBackupId, backup_client_.get(), kEpoch, t.icount,
+                                         backup_inputs_, &backup_events_);
+  if (claim.result != ft::Claim::Result::kWon) {
+    if (claim.result == ft::Claim::Result::kDeclined) backup_declined_at_ = backup_.now();
+    return nullptr;
+  }
+  live_ = std::make_unique<hypervisor::LiveRole>(
+      hypervisor::HostServices{backup_.clock(), backup_.entropy(), backup_.timer(), clients_},
+      backup_inputs_, nullptr);
+  ft::reset_connections(t, backup_inputs_);
+  if (!primary_.killed()) clients_.server_died();  // its connections go with its address
+  clients_.switch_to(backup_, t.highest_connection + 1);
+  out_.went_live_at = backup_.now();
+  backup_events_.emit(ft::WentLive{claim.epoch, t.icount});
+  return live_.get();
+}
+
+void PairRun::schedule(const Plan& plan) {
+  if (plan.outage) {
+    s_.at(plan.down, "the arbiter goes down", [this] { arbiter_.set_down(true); });
+    s_.at(plan.back, "the arbiter is back", [this] { arbiter_.set_down(false); });
+  }
+  s_.at(plan.at, "the fault comes", [this] { answered_at_fault_ = clients_.answered(); });
+  switch (plan.fault) {
+    case Fault::kKill:
+    case Fault::kHostLost:
+      s_.at(plan.at, plan.fault == Fault::kKill ? "kill -9 the primary" : "the primary's host dies",
+            [this, host_lost = plan.fault == Fault::kHostLost] {
+              primary_.kill();
+              primary_worker_.kill();
+              primary_arbiter_.cut();
+              link_.primary_died(host_lost);
+              clients_.server_died();
+            });
+      break;
+    case Fault::kPartition:
+      s_.at(plan.at, "the log is partitioned", [this, isolated = plan.primary_isolated] {
+        link_.partition();
+        if (isolated) primary_arbiter_.set_reachable(false);
+      });
+      s_.at(plan.at + plan.length, "the partition heals", [this] {
+        link_.heal();
+        primary_arbiter_.set_reachable(true);
+        answered_at_fault_end_ = clients_.answered();
+      });
+      break;
+    case Fault::kPause:
+      s_.at(plan.at, "the primary is paused", [this] {
+        primary_.pause();
+        primary_worker_.pause();
+        link_.pause_primary();
+      });
+      s_.at(plan.at + plan.length, "the primary resumes", [this] {
+        answered_at_fault_end_ = clients_.answered();
+        link_.resume_primary();
+        primary_worker_.resume();
+        primary_.resume();
+      });
+      break;
+  }
+}
+
+void PairRun::violated(std::string what) {
+  s_.note("VIOLATED: " + what);
+  out_.violations.push_back(std::move(what));
+}
+
+bool PairRun::primary_live() const {
+  return !primary_.killed() && !primary_ended_ && live_side_->state() == State::kAlone;
+}
+
+bool PairRun::backup_live() const { return out_.went_live_at > Time(0) && !backup_ended_; }
+
+// After every step: never two sides live at one epoch.
+void PairRun::check_step() {
+  const State state = live_side_->state();
+  if (state == State::kAlone && out_.alone_at == Time(0)) {
+    out_.alone_at = s_.now();
+    answered_at_alone_ = clients_.answered();
+  }
+  if (state == State::kLost && primary_lost_at_ == Time(0)) primary_lost_at_ = s_.now();
+  if (primary_live() && backup_live() && !two_live_said_) {
+    two_live_said_ = true;
+    violated(fmt::format(
+        "two sides live at epoch {}: the primary went on alone at {} and the backup went live at "
+        "{}",
+        live_side_->epoch(), format_time(out_.alone_at), format_time(out_.went_live_at)));
+  }
+}
+
+// The run ends once the winner served a while and the loser settled, or a brief fault is over
+// and the pair served a while since.
+bool PairRun::settled() const {
+  if (brief_) return s_.now() >= plan_.at + plan_.length + scenario_.serve_after_failover;
+  const Time live_at = std::max(out_.went_live_at, out_.alone_at);
+  if (live_at == Time(0) || s_.now() < live_at + scenario_.serve_after_failover) return false;
+  const bool primary_settled =
+      primary_.killed() || primary_ended_ || live_side_->state() == State::kAlone;
+  const bool backup_settled = out_.went_live_at > Time(0) || backup_ended_;
+  return primary_settled && backup_settled;
+}
+
+PairOutcome PairRun::run() {
+  primary_.start([this](const hypervisor::RunResult&) { primary_ended_ = true; });
+  backup_.start([this](const hypervisor::RunResult& r) {
+    backup_result_ = r;
+    backup_ended_ = true;
   });
-  clients.start(primary);
+  clients_.start(primary_);
+  link_.start();
+  plan_ = draw_plan(s_.random());
+  out_.fault = plan_.fault;
+  out_.fault_at = plan_.at;
+  out_.fault_length = plan_.length;
+  out_.arbiter_outage = plan_.outage;
+  out_.primary_isolated = plan_.primary_isolated;
+  if (plan_.outage) out_.arbiter_back = plan_.back;
+  brief_ = plan_.length > Time(0) && plan_.length <= kBriefFault;
+  schedule(plan_);
 
-  // The faults.
-  out.died_at = Time(s.random().between(2'000'000, 30'000'000));
-  out.host_lost = s.random().chance(0.5);
-  out.arbiter_outage = s.random().chance(1.0 / 3);
-  out.arbiter_back = out.died_at;
-  if (out.arbiter_outage) {
-    const Time down = out.died_at - Time(s.random().between(0, 1'000'000));
-    out.arbiter_back = out.died_at + Time(s.random().between(0, 20'000'000));
-    s.at(down, "the arbiter goes down", [&] { arbiter.set_down(true); });
-    s.at(out.arbiter_back, "the arbiter is back", [&] { arbiter.set_down(false); });
+  while (s_.now() < scenario_.run_at_most && !settled()) {
+    if (!s_.step()) break;
+    check_step();
   }
-  s.at(out.died_at, out.host_lost ? "the primary's host dies" : "kill -9 the primary", [&] {
-    primary.kill();
-    link.primary_died(out.host_lost);
-    clients.server_died();
-  });
-  s.at(scenario.run_at_most, "the run ends, whatever happened", [&] { backup.request_stop(); });
-  while (s.step()) {
-  }
+  s_.note("the run ends");
+  check_after();
+  out_.trace_digest = s_.trace().digest();
+  if (!out_.violations.empty()) out_.trace_tail = s_.trace().tail();
+  return out_;
+}
 
-  // The invariants.
-  auto violated = [&](std::string what) { out.violations.push_back(std::move(what)); };
-  for (const std::string& problem : clients.problems()) violated("a client: " + problem);
-  long long first_after = 0;
-  for (const auto& answers : clients.answers()) {
-    for (long long v : answers) {
-      if (v > clients.highest_before_failover() && (first_after == 0 || v < first_after)) {
-        first_after = v;
-      }
-    }
+void PairRun::check_after() {
+  out_.answered_before = answered_at_fault_;
+  out_.answered_after = out_.went_live_at > Time(0) ? clients_.answered_since_failover()
+                        : out_.alone_at > Time(0)   ? clients_.answered() - answered_at_alone_
+                                                    : clients_.answered() - answered_at_fault_end_;
+  out_.lost_at = std::max(backup_declined_at_, primary_lost_at_);
+  check_answers();
+  if (backup_ended_ && backup_result_.outcome == hypervisor::RunResult::Outcome::kDiverged) {
+    violated("the backup diverged from its primary: " + backup_result_.report);
   }
-  out.answered_before = clients.answered() - clients.answered_since_failover();
-  out.answered_after = clients.answered_since_failover();
-  if (backup_ended && backup_result.outcome == hypervisor::RunResult::Outcome::kDiverged) {
-    violated("the backup diverged from its primary: " + backup_result.report);
-  }
-  for (const auto& [e, holders] : arbiter.winners(kPair)) {
+  for (const auto& [e, holders] : arbiter_.winners(kPair)) {
     if (holders.size() > 1) violated(fmt::format("{} sides won epoch {}", holders.size(), e));
   }
-  // It notices within a peer timeout of the death (1 ms here), then asks until an answer.
-  const Time live_by = out.arbiter_back + std::chrono::milliseconds(2) +
-                       std::chrono::duration_cast<Time>(ft::kArbiterRetry);
-  if (!backup_role.went_live_at()) {
-    violated("the backup never went live");
-  } else if (out.went_live_at > live_by) {
-    violated(fmt::format("the backup went live at {}, later than {}", format_time(out.went_live_at),
-                         format_time(live_by)));
-  } else if (out.answered_after == 0) {
-    violated("the backup went live and answered nobody");
+  check_no_side_stuck();
+}
+
+// Nothing acknowledged lost: no client saw a value go back, and no value was answered twice.
+void PairRun::check_answers() {
+  for (const std::string& problem : clients_.problems()) violated("a client: " + problem);
+  std::map<long long, size_t> answered_by;  // each value answered, and the client answered it
+  std::vector<std::string> twice;
+  for (size_t c = 0; c < clients_.answers().size(); c++) {
+    for (long long v : clients_.answers()[c]) {
+      const auto [it, fresh] = answered_by.emplace(v, c);
+      if (!fresh) twice.push_back(fmt::format("{} (clients {} and {})", v, it->second, c));
+    }
   }
-  out.trace_digest = s.trace().digest();
-  if (!out.violations.empty()) out.trace_tail = s.trace().tail();
-  return out;
+  if (!twice.empty()) {
+    violated(fmt::format(
+        "{} value(s) answered twice, first {}: the counter went back past an acknowledged INCR",
+        twice.size(), twice.front()));
+  }
+}
+
+// A side that gave its peer up at `noticed` decides within a retry interval of the arbiter
+// answering; one that lost stops.
+void PairRun::check_decided(const char* side, Time noticed, Time decided, bool lost, bool ended) {
+  const Time by = std::max(noticed, out_.arbiter_back) +
+                  std::chrono::duration_cast<Time>(ft::kArbiterRetry) + kDecisionSlack;
+  if (decided == Time(0)) {
+    violated(
+        fmt::format("{} gave its peer up at {} and never decided", side, format_time(noticed)));
+  } else if (decided > by) {
+    violated(fmt::format("{} gave its peer up at {} and decided at {}, later than {}", side,
+                         format_time(noticed), format_time(decided), format_time(by)));
+  } else if (lost && !ended) {
+    violated(fmt::format("{} lost the pair at {} and did not stop", side, format_time(decided)));
+  }
+}
+
+void PairRun::check_no_side_stuck() {
+  if (brief_) {
+    if (link_.backup_gave_up_at() || link_.primary_gave_up_at()) {
+      violated(fmt::format("a side gave its peer up after a fault of only {}",
+                           format_time(plan_.length)));
+    } else if (live_side_->state() != State::kPaired || out_.went_live_at > Time(0)) {
+      violated("the pair did not stay paired after a brief fault");
+    } else if (out_.answered_after == 0) {
+      violated("the pair answered nobody after a brief fault");
+    }
+    return;
+  }
+  if (const auto noticed = link_.backup_gave_up_at()) {
+    check_decided("the backup", *noticed, std::max(out_.went_live_at, backup_declined_at_),
+                  backup_declined_at_ > Time(0), backup_ended_);
+  }
+  if (const auto noticed = link_.primary_gave_up_at(); noticed && !primary_.killed()) {
+    // An isolated primary hears the arbiter again when the partition heals.
+    const Time heard_again = plan_.primary_isolated ? plan_.at + plan_.length : Time(0);
+    check_decided("the primary", std::max(*noticed, heard_again),
+                  std::max(out_.alone_at, primary_lost_at_), primary_lost_at_ > Time(0),
+                  primary_ended_);
+  }
+  if (out_.went_live_at > Time(0)) {
+    if (out_.answered_after == 0) violated("the backup went live and answered nobody");
+  } else if (out_.alone_at > Time(0)) {
+    if (out_.answered_after == 0) violated("the primary went on alone and answered nobody");
+  } else {
+    violated("no side went live");
+  }
+}
+
+}  // namespace
+
+PairOutcome run_pair_scenario(const PairScenario& scenario, uint64_t seed) {
+  return PairRun(scenario, seed).run();
 }
 
 }  // namespace vmft::sim

@@ -53,4 +53,30 @@ arbiter::Arbiter::PairList SimArbiter::list(size_t max) {
   return list;
 }
 
+SimArbiter& ArbiterLink::through() {
+  if (cut_) throw arbiter::ArbiterUnavailable("this process is dead");
+  if (!reachable_) throw arbiter::ArbiterUnavailable("the arbiter is unreachable from here");
+  return arbiter_;
+}
+
+arbiter::ArbiterState ArbiterLink::read(const std::string& pair) { return through().read(pair); }
+
+arbiter::RegisterResult ArbiterLink::register_epoch(const std::string& pair,
+                                                    uint64_t expected_epoch,
+                                                    const std::string& id) {
+  return through().register_epoch(pair, expected_epoch, id);
+}
+
+arbiter::TasResult ArbiterLink::test_and_set(const std::string& pair, uint64_t epoch,
+                                             const std::string& id) {
+  return through().test_and_set(pair, epoch, id);
+}
+
+arbiter::ReleaseResult ArbiterLink::release(const std::string& pair, uint64_t epoch,
+                                            const std::string& id) {
+  return through().release(pair, epoch, id);
+}
+
+arbiter::Arbiter::PairList ArbiterLink::list(size_t max) { return through().list(max); }
+
 }  // namespace vmft::sim

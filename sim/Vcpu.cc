@@ -166,6 +166,10 @@ void Vcpu::schedule_slice(Time at) {
 
 void Vcpu::run_slice() {
   if (killed_) return;
+  if (paused_) {
+    slice_held_ = true;  // still kScheduled: nothing schedules another until resume()
+    return;
+  }
   slice_start_ = scheduler_.now();
   slice_start_icount_ = icount_;
   // Another vCPU's slice does not cut this one: whatever it sends during its own slice
@@ -212,6 +216,20 @@ void Vcpu::kill() {
   killed_ = true;
   timer_.disarm();
   scheduler_.note(name_ + ": killed");
+}
+
+void Vcpu::pause() {
+  paused_ = true;
+  scheduler_.note(name_ + ": paused");
+}
+
+void Vcpu::resume() {
+  paused_ = false;
+  scheduler_.note(name_ + ": resumed");
+  if (!slice_held_) return;
+  slice_held_ = false;
+  state_ = State::kBetweenSlices;
+  schedule_slice(scheduler_.now());
 }
 
 void Vcpu::limit_slice_to(Time t) {

@@ -20,6 +20,7 @@
 #include "vmft/sim/PairScenario.h"
 #include "vmft/sim/Random.h"
 #include "vmft/sim/Scheduler.h"
+#include "vmft/sim/SimWorker.h"
 #include "vmft/sim/Vcpu.h"
 
 namespace vmft::sim {
@@ -321,6 +322,101 @@ TEST(SimFiber, YieldOutsideTheBodyIsRefused) {
   EXPECT_THROW(fiber.resume(), std::logic_error);
 }
 
+// The log's ends hear of each other as the channel's do: heartbeats every 25 ms, a peer given up
+// after 200 ms of silence.
+struct LinkEnds {
+  Scheduler s{3};
+  LogLink link{s, logchannel::LogHeader{}, {}};
+  std::vector<std::string> primary_heard;  // why its end gave the backup up
+  LinkEnds() {
+    link.listen({.peer_lost = [this](const std::string& why) { primary_heard.push_back(why); },
+                 .epoch_acked = {}});
+    link.start();
+  }
+};
+
+TEST(SimLogLink, BothEndsGiveTheOtherUpAPeerTimeoutIntoAPartition) {
+  LinkEnds ends;
+  ends.s.at(milliseconds(50), "partition", [&] { ends.link.partition(); });
+  ends.s.run_until(milliseconds(240));
+  EXPECT_FALSE(ends.link.backup_gave_up_at());
+  EXPECT_FALSE(ends.link.primary_gave_up_at());
+  ends.s.run_until(milliseconds(500));
+  // Silence counts from the last heartbeat heard, up to 25 ms before the partition, and is
+  // looked at every 25 ms.
+  ASSERT_TRUE(ends.link.backup_gave_up_at());
+  ASSERT_TRUE(ends.link.primary_gave_up_at());
+  for (const Time at : {*ends.link.backup_gave_up_at(), *ends.link.primary_gave_up_at()}) {
+    EXPECT_GT(at, milliseconds(250) - milliseconds(25)) << format_time(at);
+    EXPECT_LE(at, milliseconds(250) + milliseconds(25)) << format_time(at);
+  }
+  ASSERT_EQ(ends.primary_heard.size(), 1u);
+  EXPECT_EQ(ends.primary_heard[0].rfind("the backup sent nothing for 2", 0), 0u)
+      << ends.primary_heard[0];
+}
+
+TEST(SimLogLink, APartitionOrAPauseShorterThanThePeerTimeoutGoesUnnoticed) {
+  LinkEnds ends;
+  ends.s.at(milliseconds(50), "partition", [&] { ends.link.partition(); });
+  ends.s.at(milliseconds(200), "heal", [&] { ends.link.heal(); });
+  ends.s.at(milliseconds(300), "pause", [&] { ends.link.pause_primary(); });
+  ends.s.at(milliseconds(450), "resume", [&] { ends.link.resume_primary(); });
+  ends.s.run_until(milliseconds(1000));
+  EXPECT_FALSE(ends.link.backup_gave_up_at());
+  EXPECT_FALSE(ends.link.primary_gave_up_at());
+  EXPECT_TRUE(ends.primary_heard.empty());
+}
+
+TEST(SimLogLink, APrimaryPausedPastThePeerTimeoutHearsTheBackupClosedAsItResumes) {
+  LinkEnds ends;
+  ends.s.at(milliseconds(50), "pause", [&] { ends.link.pause_primary(); });
+  ends.s.at(milliseconds(350), "resume", [&] { ends.link.resume_primary(); });
+  ends.s.run_until(milliseconds(349));
+  ASSERT_TRUE(ends.link.backup_gave_up_at());  // it heard nothing: the primary sent nothing
+  EXPECT_TRUE(ends.primary_heard.empty());
+  ends.s.run_until(milliseconds(400));
+  EXPECT_EQ(ends.link.primary_gave_up_at(), std::optional<Time>(milliseconds(350)));
+  EXPECT_EQ(ends.primary_heard, std::vector<std::string>{"the backup is gone: closed by the peer"});
+}
+
+// A live side's worker in the simulation: its tasks in order, its sleeps on simulated time,
+// its waits for another fiber, its stop.
+TEST(SimWorker, RunsItsTasksInOrderAndSleepsOnSimulatedTime) {
+  Scheduler s(1);
+  SimWorker worker(s, "worker");
+  std::vector<std::string> steps;
+  worker.post([&] {
+    steps.push_back("first at " + format_time(s.now()));
+    worker.clock().sleep_for(milliseconds(100));
+    steps.push_back("slept to " + format_time(s.now()));
+  });
+  worker.post([&] { steps.push_back("second at " + format_time(s.now())); });
+  s.run_until(milliseconds(500));
+  EXPECT_EQ(steps, (std::vector<std::string>{"first at 0.000000 ms", "slept to 100.000000 ms",
+                                             "second at 100.000000 ms"}));
+}
+
+TEST(SimWorker, AWaitParksUntilTheCompletionIsSetAndAStopEndsIt) {
+  Scheduler s(1);
+  SimWorker worker(s, "worker");
+  auto done = std::make_shared<ft::Completion>();
+  std::vector<std::string> steps;
+  worker.post([&] { steps.push_back(worker.wait(*done) ? "set" : "stopped"); });
+  worker.post([&] { steps.push_back("after"); });
+  s.after(milliseconds(3), "set it", [&] { done->set(true); });
+  s.run_until(milliseconds(10));
+  EXPECT_EQ(steps, (std::vector<std::string>{"set", "after"}));
+
+  auto never = std::make_shared<ft::Completion>();
+  worker.post([&] { steps.push_back(worker.wait(*never) ? "set" : "stopped"); });
+  worker.post([&] { steps.push_back("not run"); });
+  s.run_until(milliseconds(20));
+  EXPECT_EQ(steps.size(), 2u);
+  worker.stop();
+  s.run_until(milliseconds(30));
+  EXPECT_EQ(steps, (std::vector<std::string>{"set", "after", "stopped"}));
+}
+
 // A test guest on a real Machine and LiveRole in the simulation of `seed`, with `noise` tasks
 // at times drawn from `noise_seed` (they cut the vCPU's slices at other places, and draw nothing
 // from the simulation's own seed); stopped at `stop_at` of simulated time if it has not exited.
@@ -448,24 +544,30 @@ TEST(SimIncrClients, OneSeedAnswersTheSameAndAnotherSeedOtherwise) {
 }
 
 // Whole pairs (sim/PairScenario.h): the counter guest on a primary and a backup, clients
-// throughout, the primary dying at a moment the seed picks, with or without its host, the
-// arbiter down around it a third of the time; every invariant checked after the run.
+// throughout, the primary's live side deciding as vmft's does, and a fault the seed picks (the
+// primary killed or its host lost, the log partitioned, the primary paused), the arbiter down
+// around it a third of the time; the invariants checked after every step and after the run.
 PairScenario counter_pair() { return {.counter = testing::test_guest("counter")}; }
 
 TEST(SimPair, EveryInvariantHoldsWhateverTheSeedPicks) {
   const PairScenario scenario = counter_pair();
-  int host_lost = 0, outages = 0;
-  for (uint64_t seed = 1; seed <= 20; seed++) {
+  std::set<Fault> faults;
+  int outages = 0, backup_won = 0, primary_won = 0;
+  for (uint64_t seed = 1; seed <= 24; seed++) {
     const PairOutcome out = run_pair_scenario(scenario, seed);
     EXPECT_EQ(out.violations, std::vector<std::string>{}) << "seed " << seed << "\n"
                                                           << out.trace_tail;
     EXPECT_GT(out.answered_before, 0u) << "seed " << seed;
-    host_lost += out.host_lost;
+    faults.insert(out.fault);
     outages += out.arbiter_outage;
+    backup_won += out.went_live_at > Time(0);
+    primary_won += out.alone_at > Time(0);
   }
-  // The seeds cover the faults.
-  EXPECT_GT(host_lost, 0);
+  // The seeds cover the faults, and each side wins some.
+  EXPECT_EQ(faults.size(), 4u);
   EXPECT_GT(outages, 0);
+  EXPECT_GT(backup_won, 0);
+  EXPECT_GT(primary_won, 0);
 }
 
 // The checks can fail: a pair whose replies leave before the backup has the log loses, on some
@@ -480,14 +582,39 @@ TEST(SimPair, TheInvariantsCatchAPairWithoutTheOutputRule) {
   EXPECT_GT(caught, 0);
 }
 
+// A primary that goes on alone without asking the arbiter when it loses its backup: in a
+// partition both sides go live at once, and the checks say so.
+TEST(SimPair, TheInvariantsCatchAPrimaryThatGoesOnWithoutAskingTheArbiter) {
+  PairScenario scenario = counter_pair();
+  scenario.primary_goes_on_without_asking = true;
+  int caught = 0;
+  for (uint64_t seed = 1; seed <= 20; seed++) {
+    const PairOutcome out = run_pair_scenario(scenario, seed);
+    for (const std::string& v : out.violations) {
+      caught += v.rfind("two sides live at epoch 1", 0) == 0;
+    }
+  }
+  EXPECT_GT(caught, 0);
+}
+
 TEST(SimPair, OneSeedFailsOverTheSameWayBitForBit) {
   const PairScenario scenario = counter_pair();
-  const PairOutcome a = run_pair_scenario(scenario, 7);
-  const PairOutcome b = run_pair_scenario(scenario, 7);
-  EXPECT_EQ(a.trace_digest, b.trace_digest);
-  EXPECT_EQ(a.went_live_at, b.went_live_at);
-  EXPECT_EQ(a.answered_after, b.answered_after);
-  EXPECT_NE(run_pair_scenario(scenario, 8).trace_digest, a.trace_digest);
+  // 7: the primary paused past the peer timeout; 2: a partition the primary wins; 31: one that
+  // cuts the primary off the arbiter too.
+  for (const uint64_t seed : {7, 2, 31}) {
+    const PairOutcome a = run_pair_scenario(scenario, seed);
+    const PairOutcome b = run_pair_scenario(scenario, seed);
+    EXPECT_EQ(a.trace_digest, b.trace_digest) << "seed " << seed;
+    EXPECT_EQ(a.went_live_at, b.went_live_at) << "seed " << seed;
+    EXPECT_EQ(a.alone_at, b.alone_at) << "seed " << seed;
+    EXPECT_EQ(a.answered_after, b.answered_after) << "seed " << seed;
+    EXPECT_NE(run_pair_scenario(scenario, seed + 1).trace_digest, a.trace_digest);
+  }
+  EXPECT_EQ(run_pair_scenario(scenario, 7).fault, Fault::kPause);
+  const PairOutcome partition = run_pair_scenario(scenario, 2);
+  EXPECT_EQ(partition.fault, Fault::kPartition);
+  EXPECT_GT(partition.alone_at, Time(0));
+  EXPECT_TRUE(run_pair_scenario(scenario, 31).primary_isolated);
 }
 
 }  // namespace

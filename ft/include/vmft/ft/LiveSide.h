@@ -2,23 +2,22 @@
 // The live side of a pair (a primary, or a backup that went live) and its backup: what happens
 // when the backup is lost (the arbiter decides whether this side goes on alone), and how a new
 // backup joins a side that runs alone (see PreCopy.h, then a new epoch at the arbiter). Its
-// decisions run on a thread of its own, so the guest and the io thread never wait for the
-// arbiter. Its collaborators are injected: the channel's primary end, the arbiter, the clock
-// and where events go.
+// decisions run on a worker (a thread of its own, unless it is given one), so the guest and the
+// io thread never wait for the arbiter. Its collaborators are injected: the channel's primary
+// end, the arbiter, the clock, where events go and the worker.
 
 #include <atomic>
-#include <condition_variable>
-#include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "vmft/ft/ArbiterClient.h"
 #include "vmft/ft/Clock.h"
 #include "vmft/ft/Events.h"
 #include "vmft/ft/PrimaryEnd.h"
+#include "vmft/ft/Worker.h"
 #include "vmft/hypervisor/InputQueue.h"
 #include "vmft/hypervisor/Machine.h"
 #include "vmft/hypervisor/OutputGate.h"
@@ -37,6 +36,9 @@ class LiveSide {
     hypervisor::InputQueue& inputs;
     Clock& clock;
     EventSink* events = nullptr;  ///< none: no lifecycle events for programs
+    /// Where its decisions run and wait; it outlives the live side. None: a ThreadWorker of
+    /// its own. A worker that is given sleeps on `clock`, which must be one it can wait on.
+    Worker* worker = nullptr;
   };
   /// How this side stands.
   enum class State {
@@ -50,7 +52,7 @@ class LiveSide {
 
   /// Listens to the channel's end (its peer_lost, join, in_sync and epoch_acked).
   explicit LiveSide(Setup setup);
-  /// Stops the decisions' thread (see stop()).
+  /// Stops the decisions' worker (see stop()).
   ~LiveSide();
   LiveSide(const LiveSide&) = delete;
   LiveSide& operator=(const LiveSide&) = delete;
@@ -66,7 +68,7 @@ class LiveSide {
   /// the backup says it has it: only from then on can it claim the epoch and take over, so only
   /// then is the pair fault tolerant. Any thread.
   void announce_epoch(uint64_t epoch, std::string announcement, Event event);
-  /// Ends the decisions' thread once its current step is over (after the machine stopped,
+  /// Ends the decisions' worker once its current step is over (after the machine stopped,
   /// before it goes). Any thread but the io thread.
   void stop();
 
@@ -88,7 +90,6 @@ class LiveSide {
 
  private:
   void post(std::function<void()> task);
-  void work();
   void lost(const std::string& why);
   void join_started(uint64_t session);
   void decide();
@@ -115,11 +116,8 @@ class LiveSide {
   };
   std::optional<Announcing> announcing_;
 
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> tasks_;
-  bool stopping_ = false;
-  std::thread worker_;
+  std::unique_ptr<ThreadWorker> own_worker_;  ///< none when the setup gave one
+  Worker* worker_ = nullptr;
 };
 
 }  // namespace vmft::ft

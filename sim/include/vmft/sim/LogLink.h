@@ -3,13 +3,26 @@
 // channel: the records, progress marks and end the primary's vCPU makes reach the backup a
 // latency after the simulated instant it made them, in order; the backup acknowledges each
 // record as it arrives, and the acknowledgement reaches the primary's output gate a latency
-// later (the output rule: a reply leaves once the backup has the log through it). A primary
-// killed mid-run still delivers what was on its way, or, if its host went with it, nothing
-// more; then the log ends, and the backup may go live. It stands in for the channel until
-// channel/ runs on the simulation's network.
+// later (the output rule: a reply leaves once the backup has the log through it). It stands in
+// for the channel until channel/ runs on the simulation's network, and models what the
+// channel's ends hear of each other as vmft's do (channel/PrimaryEnd.cc, BackupEnd.cc): each
+// end ticks every heartbeat interval (25 ms), sends a heartbeat if it sent nothing since the
+// last tick, and gives its peer up once it heard nothing for longer than the peer timeout
+// (200 ms); an end that gives up closes the connection, which its peer hears as soon as
+// the close reaches it. The faults:
+//   - the primary killed: what it sent still arrives (its kernel sends it), then the close;
+//     its host gone: nothing more arrives, and the backup times out;
+//   - a partition: nothing crosses (it waits, as in a stalled switch) until it heals, unless an
+//     end gave its peer up meanwhile; then it is dropped, as a closed socket drops it;
+//   - the primary paused (SIGSTOP): what reaches it waits until it resumes, and it ticks no
+//     more until then.
+// The backup's end, once it gave its primary up, ends the backup's log: it then goes live if
+// the arbiter lets it. The primary's end tells its live side (sim/SimPrimaryEnd.h).
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
+#include <string>
 
 #include "vmft/hypervisor/OutputGate.h"
 #include "vmft/logchannel/Record.h"
@@ -21,10 +34,17 @@ namespace vmft::sim {
 
 class LogLink {
  public:
-  /// min_latency must be at least Vcpu::kLookahead.
+  /// min_latency must be at least Vcpu::kLookahead. The rest are vmft's defaults.
   struct Config {
     Time min_latency = std::chrono::microseconds(20);
     Time max_latency = std::chrono::microseconds(300);
+    Time heartbeat_interval = std::chrono::milliseconds(25);
+    Time peer_timeout = std::chrono::milliseconds(200);
+  };
+  /// What the primary's end tells its live side (from the scheduler's tasks, the io thread).
+  struct PrimaryListener {
+    std::function<void(const std::string& why)> peer_lost;
+    std::function<void(uint64_t epoch)> epoch_acked;
   };
 
   LogLink(Scheduler& scheduler, logchannel::LogHeader header, Config config);
@@ -33,13 +53,26 @@ class LogLink {
   logchannel::RecordSink& sink(Vcpu& primary, hypervisor::OutputGate& gate);
   /// The backup's end, on its vCPU, which waits parked for what has not arrived.
   logchannel::RecordSource& source(Vcpu& backup);
+  void listen(PrimaryListener listener) { listener_ = std::move(listener); }
+  /// Both ends start ticking (each at a phase the seed picks).
+  void start();
+  /// The primary's end sends the backup `epoch`; epoch_acked follows once it has it.
+  void send_epoch(uint64_t epoch);
 
-  /// The primary died. A process killed: what it sent still arrives (its kernel sends it),
-  /// then the log ends. Its host gone (`in_flight_lost`): nothing on its way arrives, and the
-  /// log ends a peer timeout later.
-  void primary_died(bool in_flight_lost = false, Time peer_timeout = std::chrono::milliseconds(1));
+  /// The primary died. A process killed: what it sent still arrives, then its close. Its host
+  /// gone (`in_flight_lost`): nothing on its way arrives, and the backup times out.
+  void primary_died(bool in_flight_lost);
   /// The backup died: its acknowledgements stop, and nothing more reaches it.
   void backup_died();
+  void partition();
+  void heal();
+  /// The primary's process stopped (SIGSTOP) or continues.
+  void pause_primary();
+  void resume_primary();
+
+  /// When each end gave its peer up (nullopt: it has not).
+  std::optional<Time> backup_gave_up_at() const { return backup_gave_up_at_; }
+  std::optional<Time> primary_gave_up_at() const { return primary_gave_up_at_; }
 
  private:
   class Sink final : public logchannel::RecordSink {
@@ -65,24 +98,47 @@ class LogLink {
    private:
     LogLink& link_;
   };
+  enum class To { kBackup, kPrimary };
+  /// One direction of the connection: arrivals in order, each a latency after it was sent.
+  struct Direction {
+    Time last_arrival{0};
+    Time last_sent{0};
+    Time last_heard{0};  // by the end this direction reaches
+  };
 
-  /// Runs `arrive` at the backup after a latency, in order with all else sent (primary's vCPU).
-  void send(std::string what, std::function<void()> arrive);
-  void arrived();  // wakes the backup if it waits
+  static To other(To end) { return end == To::kBackup ? To::kPrimary : To::kBackup; }
+  bool closed(To end) const;  // the end gave its peer up, or died
+  Direction& toward(To end);  // what reaches `end`
+  Time latency();
+  /// Sends `arrive` to the end `to` (from the other), `from_at` being when it leaves.
+  void send(To to, Time from_at, std::string what, std::function<void()> arrive);
+  void reach(To to, const std::string& what, const std::function<void()>& arrive);
+  void tick(To end);
+  /// The end `end` gives its peer up: it closes the connection.
+  void give_up(To end, const std::string& why);
+  void backup_arrived();  // wakes the backup if it waits
 
   Scheduler& scheduler_;
   logchannel::LogHeader header_;
   Config config_;
+  PrimaryListener listener_;
   Sink sink_{*this};
   Source source_{*this};
   Vcpu* primary_ = nullptr;
   Vcpu* backup_ = nullptr;
   hypervisor::OutputGate* gate_ = nullptr;
+  Direction to_backup_, to_primary_;
   bool primary_dead_ = false;
   bool backup_dead_ = false;
-  Time last_arrival_{0};
+  bool in_flight_lost_ = false;  // what was on its way when the primary's host died
+  bool partitioned_ = false;
+  bool primary_paused_ = false;
+  // What waits in a partition (both ways, in the order it came) or for the paused primary.
+  std::deque<std::pair<To, std::pair<std::string, std::function<void()>>>> held_;
+  std::deque<std::pair<std::string, std::function<void()>>> held_for_primary_;
+  bool primary_tick_held_ = false;
   uint64_t progress_sent_ = 0;
-  bool in_flight_lost_ = false;  // what was on its way when the primary died never arrives
+  std::optional<Time> backup_gave_up_at_, primary_gave_up_at_;
   // The backup's side.
   std::deque<std::optional<logchannel::Record>> arrived_;  // each engaged; swapped out
   uint64_t complete_below_ = 0;

@@ -1,19 +1,31 @@
 #pragma once
 // One simulated run of a pair, from its seed: the counter guest on a primary and a backup (the
-// real roles, output gate and backup role on a LogLink), clients INCRing throughout, and the
-// faults the seed picks:
-//   - the primary dies at a moment in [2, 30] ms: killed (what it sent still arrives), or with
-//     its host (what was on its way is lost);
-//   - a third of the time the arbiter is down from before the death until up to 20 ms after
-//     it: the backup keeps asking, and acts only on an answer.
-// The backup claims the pair at the arbiter (ft::claim_pair, through ft::ArbiterClient, as
-// `vmft backup` does) and goes live. After the run the invariants are checked:
-//   - no client saw a value go back, and none after the failover at or below one answered
-//     before it: nothing acknowledged was lost;
+// real roles, output gate and backup role on a LogLink whose ends time each other out as
+// vmft's channel does), the primary's real ft::LiveSide deciding on a SimWorker when it loses
+// its backup, clients INCRing throughout, and one fault the seed picks, at a moment in
+// [2, 30] ms:
+//   - the primary killed (what it sent still arrives, then its close), or with its host (what
+//     was on its way is lost; the backup times out);
+//   - the log partitioned, both sides alive: for longer than the peer timeout (both give the
+//     other up and ask the arbiter: one goes on, the other stops; a third of the time the
+//     primary cannot reach the arbiter either until the partition heals), or briefly (nobody
+//     notices but the clients, whose replies wait);
+//   - the primary paused (SIGSTOP): past the peer timeout (the backup takes over; the primary,
+//     resumed, hears it lost its backup, asks, and stops), or briefly;
+// and, a third of the time, the arbiter down for up to 40 ms around when the sides ask: they
+// keep asking, and act only on an answer. The backup claims the pair as `vmft backup` does
+// (ft::claim_pair, through ft::ArbiterClient) and goes live; the primary decides in its live
+// side as `vmft primary` does. Checked after every step:
+//   - never two sides live at one epoch (the primary gone on alone, the backup gone live);
+//   - a primary that lost the pair releases nothing more;
+// and after the run:
+//   - nothing acknowledged was lost: no client saw a value go back, and no value was answered
+//     twice (a second answer means the counter went back past an acknowledged INCR);
 //   - the backup's state matched the primary's at every digest (its run did not diverge);
 //   - at most one side won each epoch at the arbiter;
-//   - no side is stuck: the backup went live within one retry interval (ft::kArbiterRetry) of
-//     the arbiter answering again, and served.
+//   - no side is stuck: a side that gave its peer up decided within one retry interval
+//     (ft::kArbiterRetry) of the arbiter answering again, a side that lost stopped, one side
+//     is live and served; after a brief fault, nobody gave up and the pair served on.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -25,27 +37,38 @@ namespace vmft::sim {
 
 struct PairScenario {
   hypervisor::GuestImage counter;  ///< the counter guest (examples/counter), loaded
-  /// How long the backup serves once live before the run ends.
+  /// How long the winner serves once live before the run ends (the loser settled).
   Time serve_after_failover = std::chrono::milliseconds(20);
-  /// The run ends by then whatever happened: after the latest failover there can be (an outage
-  /// of up to 20 ms after a death at up to 30 ms, then one retry interval of the arbiter
-  /// client, 100 ms) and some serving.
-  Time run_at_most = std::chrono::milliseconds(200);
+  /// The run ends by then whatever happened: after the latest decision there can be (a
+  /// fault at up to 30 ms, a pause of up to 300 ms, an outage of up to 40 ms, one retry
+  /// interval of 100 ms) and some serving.
+  Time run_at_most = std::chrono::milliseconds(1200);
   int clients = 4;
   /// For the test that shows the invariants catch a broken pair: the primary's replies leave
   /// at once instead of waiting for the backup's acknowledgement.
   bool without_output_rule = false;
+  /// For the test that shows the invariants catch a broken live side: the primary's live side
+  /// has no arbiter, and a side without one whose backup left goes on alone (SimPrimaryEnd
+  /// says every lost backup left): the primary goes on without asking.
+  bool primary_goes_on_without_asking = false;
 };
+
+enum class Fault { kKill, kHostLost, kPartition, kPause };
+const char* fault_name(Fault fault);
 
 struct PairOutcome {
   uint64_t seed = 0;
   std::vector<std::string> violations;  ///< empty: every invariant held
   // What happened, for the summary and for a failing seed's report.
-  Time died_at{0};
-  bool host_lost = false;
+  Fault fault = Fault::kKill;
+  Time fault_at{0};
+  Time fault_length{0};  ///< a partition's or a pause's; 0 for a death
   bool arbiter_outage = false;
-  Time arbiter_back{0};  ///< when the arbiter answered again (the death, without an outage)
-  Time went_live_at{0};  ///< 0: it did not
+  bool primary_isolated = false;  ///< the partition cut the primary off the arbiter too
+  Time arbiter_back{0};           ///< when the arbiter answered again (0: no outage)
+  Time went_live_at{0};           ///< the backup; 0: it did not
+  Time alone_at{0};               ///< the primary went on alone; 0: it did not
+  Time lost_at{0};  ///< a side lost at the arbiter (the primary, or the backup's claim)
   uint64_t answered_before = 0;
   uint64_t answered_after = 0;
   uint64_t trace_digest = 0;

@@ -36,4 +36,30 @@ class SimArbiter final : public arbiter::Arbiter {
   std::map<std::string, std::map<uint64_t, std::set<std::string>>> winners_;
 };
 
+/// One simulated process's way to the arbiter: cut once the process is dead, so that what its
+/// code still runs while the simulation ends it (a retry loop) decides nothing there.
+class ArbiterLink final : public arbiter::Arbiter {
+ public:
+  explicit ArbiterLink(SimArbiter& arbiter) : arbiter_(arbiter) {}
+  void cut() { cut_ = true; }
+  /// A partition between the process and the arbiter (or its end).
+  void set_reachable(bool reachable) { reachable_ = reachable; }
+
+  arbiter::ArbiterState read(const std::string& pair) override;
+  arbiter::RegisterResult register_epoch(const std::string& pair, uint64_t expected_epoch,
+                                         const std::string& id) override;
+  arbiter::TasResult test_and_set(const std::string& pair, uint64_t epoch,
+                                  const std::string& id) override;
+  arbiter::ReleaseResult release(const std::string& pair, uint64_t epoch,
+                                 const std::string& id) override;
+  PairList list(size_t max) override;
+
+ private:
+  SimArbiter& through();
+
+  SimArbiter& arbiter_;
+  bool cut_ = false;
+  bool reachable_ = true;
+};
+
 }  // namespace vmft::sim

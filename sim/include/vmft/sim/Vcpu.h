@@ -110,6 +110,11 @@ class Vcpu {
   /// machine is stopped and run to its end only when this is destroyed.
   void kill();
   bool killed() const { return killed_; }
+  /// The process stopped (SIGSTOP): the vCPU runs no slice until resume(), while simulated
+  /// time, and the guest's clock with it, goes on; what is delivered meanwhile waits.
+  void pause();
+  void resume();
+  bool paused() const { return paused_; }
   /// Whether its machine was asked to stop: code that parks to wait gives up.
   bool stopping() const { return inputs_.stop_requested(); }
 
@@ -190,6 +195,8 @@ class Vcpu {
   uint64_t slice_start_icount_ = 0;
   Time idle_since_{0};
   bool killed_ = false;
+  bool paused_ = false;
+  bool slice_held_ = false;  // a slice came due while paused
 };
 
 /// A NIC back end with nothing behind it: a guest that serves no one, for a vCPU on its own.
