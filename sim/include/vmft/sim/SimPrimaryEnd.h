@@ -3,6 +3,9 @@
 // the simulation: it hears the backup lost when the link's primary end gives it up (a
 // partition, a backup gone silent past the peer timeout, a close), and the backup's ack of an
 // epoch. No backup joins here yet: a joiner is never taken, and pre-copy sends fail.
+#include <chrono>
+#include <stdexcept>
+
 #include "vmft/ft/PrimaryEnd.h"
 #include "vmft/sim/LogLink.h"
 
@@ -20,6 +23,16 @@ class SimPrimaryEnd final : public ft::PrimaryEnd {
   void accept_nothing() override { accepting_joiners_ = false; }
   /// A simulated backup never says goodbye: it is lost.
   bool backup_left() const override { return backup_leaves_; }
+  bool lost() const override { return link_.primary_gave_up_at().has_value(); }
+  /// A simulated pair never stops through ft::stop_side (the scenario ends it), whose blocking
+  /// waits the scheduler's one thread could not serve: these refuse, so that a scenario that
+  /// starts to use them fails at once.
+  void wait_acknowledged(std::chrono::milliseconds) override {
+    throw std::logic_error("SimPrimaryEnd: a simulated side does not stop through stop_side");
+  }
+  void shutdown() override {
+    throw std::logic_error("SimPrimaryEnd: a simulated side does not stop through stop_side");
+  }
   void send_epoch(uint64_t epoch) override { link_.send_epoch(epoch); }
   bool send_ram(uint64_t, uint64_t, std::span<const uint8_t>) override { return false; }
   bool start_stream(uint64_t, uint64_t, uint64_t,
