@@ -32,7 +32,11 @@ constexpr size_t kGuardBytes = 4096;  // below the stack, so an overflow faults 
 // swapcontext(3) as getcontext and setcontext: ASan intercepts swapcontext (it warns once per
 // process, which fails a sanitizer run, and clears the target stack's shadow); the switch is
 // told to it through __sanitizer_start_switch_fiber instead, as it asks of fiber libraries.
-void switch_context(ucontext_t& from, const ucontext_t& to) {
+// Not instrumented: TSan would count its entry on the stack it leaves and its return on the one
+// it comes back to (each switch one frame off, until TSan's own stack of calls breaks), and
+// ASan would keep `back` in a fake frame.
+__attribute__((no_sanitize("address", "thread", "undefined"))) void switch_context(
+    ucontext_t& from, const ucontext_t& to) {
   volatile bool back = false;
   getcontext(&from);  // returns a second time when `from` is switched to
   if (!back) {
