@@ -196,6 +196,11 @@ bool VmftProcess::wait_for_log(const std::string& text, size_t from, Duration ti
       timeout);
 }
 
+bool VmftProcess::wait_for_log(const std::function<bool(const std::string&)>& done,
+                               Duration timeout) {
+  return process_.wait_for_stderr(done, timeout);
+}
+
 void VmftProcess::interrupt() { process_.signal(SIGINT); }
 
 void VmftProcess::kill() { process_.signal(SIGKILL); }

@@ -58,6 +58,8 @@ class VmftProcess {
   /// Waits until `text` appears in vmft's log at or after byte `from` (the log's size taken
   /// earlier, so that only lines logged since count).
   bool wait_for_log(const std::string& text, size_t from, Duration timeout);
+  /// Waits until `done` holds for vmft's whole log.
+  bool wait_for_log(const std::function<bool(const std::string&)>& done, Duration timeout);
 
   /// Waits until the side has written an event named `name` whose fields include every one of
   /// `fields` (e.g. {{"epoch", 2}}), as its `from`-th event or later (from: events().size()

@@ -323,13 +323,23 @@ TEST(Pair, CpuBoundGuestWaitsForAFrozenBackupWithinMaxLag) {
   PairProcesses pair(spec);
   pair.pair();
   ASSERT_TRUE(pair.backup().freeze(kTimeout)) << pair.diagnostics();
-  ASSERT_TRUE(pair.primary().wait_for_log("waited for the backup 1 times", kTimeout))
+  // Held back at --max-lag: three status lines in a row at one instruction, each after a wait
+  // for the backup (a backup slowed by a loaded machine may have held the primary back
+  // before, so the count of waits is not known in advance).
+  const size_t frozen_from = pair.primary().log().size();
+  const auto standing_still = [&](const std::string& log) {
+    const auto since = primary_statuses(log.substr(std::min(frozen_from, log.size())));
+    for (size_t i = 0; i + 2 < since.size(); i++) {
+      if (since[i].lag_waits > 0 && since[i].instruction == since[i + 1].instruction &&
+          since[i].instruction == since[i + 2].instruction) {
+        return true;
+      }
+    }
+    return false;
+  };
+  ASSERT_TRUE(pair.primary().wait_for_log(standing_still, kTimeout))
+      << "the primary ran on while its backup was frozen\n"
       << pair.diagnostics();
-  // Two more status lines while it waits: the guest stands still meanwhile.
-  const size_t waiting = pair.primary().log().size();
-  ASSERT_TRUE(pair.primary().wait_for_log("primary: instruction", waiting, kTimeout));
-  const size_t later = pair.primary().log().size();
-  ASSERT_TRUE(pair.primary().wait_for_log("primary: instruction", later, kTimeout));
   pair.backup().thaw();
   expect_reproduced(pair, pair.wait_for_exits());
 
@@ -340,12 +350,6 @@ TEST(Pair, CpuBoundGuestWaitsForAFrozenBackupWithinMaxLag) {
   ASSERT_NE(worst, statuses.end()) << pair.diagnostics();
   EXPECT_LE(worst->lag, kMaxLag + 2 * kCheckInterval)
       << "at instruction " << worst->instruction << "\n"
-      << pair.diagnostics();
-  const auto frozen = std::find_if(statuses.begin(), statuses.end(),
-                                   [](const PrimaryStatus& s) { return s.lag_waits == 1; });
-  ASSERT_NE(frozen, statuses.end());
-  EXPECT_EQ(frozen->instruction, std::next(frozen)->instruction)
-      << "the primary ran on while its backup was frozen\n"
       << pair.diagnostics();
 }
 
