@@ -28,6 +28,7 @@ namespace vmft::bench {
 
 namespace {
 
+using integration::first_allowed_cpu;
 using integration::VmftProcess;
 
 constexpr double kGoalFailoverP50 = 150;  // ms from kill -9 of the primary to the first reply
@@ -118,17 +119,6 @@ void run_failover(const Programs& programs, const integration::ArbiterProcess& a
       i, kills, figures.client_ms.back(), figures.backup_ms.back(), counter.value.c_str(),
       counter.highest.c_str());
   std::fflush(stdout);
-}
-
-// The first CPU this process may run on.
-int first_allowed_cpu() {
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) return 0;
-  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-    if (CPU_ISSET(cpu, &allowed)) return cpu;
-  }
-  return 0;
 }
 
 // One kill: a pair of the busy torture guest with --max-lag-time `bound`, its backup's vCPU

@@ -275,4 +275,14 @@ std::optional<int> VmftProcess::wait_for_exit(Duration timeout) {
   return process_.wait_for_exit(timeout);
 }
 
+int first_allowed_cpu() {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) return 0;
+  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+    if (CPU_ISSET(cpu, &allowed)) return cpu;
+  }
+  return 0;
+}
+
 }  // namespace vmft::integration

@@ -132,4 +132,8 @@ class VmftProcess {
   Subprocess process_;
 };
 
+/// The first CPU this process may run on: where a test or benchmark confines processes it
+/// wants on one CPU (VmftProcess::confine).
+int first_allowed_cpu();
+
 }  // namespace vmft::integration

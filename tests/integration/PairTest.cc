@@ -299,16 +299,6 @@ TEST(Pair, BackupReproducesACpuBoundGuestAndThePrimaryReportsItsProgress) {
   EXPECT_LT(statuses.front().instruction, statuses.back().instruction) << pair.diagnostics();
 }
 
-int first_allowed_cpu() {
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) return 0;
-  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-    if (CPU_ISSET(cpu, &allowed)) return cpu;
-  }
-  return 0;
-}
-
 // The slowest backup is a frozen one: the crunch guest logs nothing but progress marks, so only
 // the bound in instructions holds the primary back. It checks every 2^20 instructions (when it
 // sends a progress mark) how far its backup trails, and past --max-lag waits for it: the lag
