@@ -34,7 +34,7 @@ size_t count_lines_with(std::string_view text, std::string_view needle);
 /// HH:MM:SS.mmm" in local time (cli/Logging.cc); nullopt if `stamp` is not one.
 std::optional<double> log_stamp_ms(const std::string& stamp);
 /// Wall-clock milliseconds since the epoch of an event's "time" (UTC, "YYYY-MM-DDTHH:MM:SS.mmmZ",
-/// cli/Events.cc); nullopt if it has none.
+/// host/Events.cc); nullopt if it has none.
 std::optional<double> event_time_ms(const Event& event);
 
 /// Wall-clock milliseconds since the epoch now (CLOCK_REALTIME), comparable with the two above

@@ -641,7 +641,7 @@ TEST_F(Channel, ThePrimaryLearnsWhenTheBackupGoes) {
 }
 
 // The channel reports the loss and decides nothing: which backup comes next is its caller's
-// to say (cli/Redundancy says none until it knows). Told nothing, it takes what it took before.
+// to say (ft::LiveSide says none until it knows). Told nothing, it takes what it took before.
 TEST_F(Channel, LosingItsBackupLeavesWhichBackupComesNextToItsCaller) {
   start(config(), config());
   ASSERT_TRUE(pair());
