@@ -65,14 +65,7 @@ std::optional<int> BackupSession::start() {
     }
     live_net_->standby();
   }
-  if (arbiter_ && config_.status_endpoint) {
-    probe_ = std::make_unique<ArbiterProbe>(
-        arbiter::connect_arbiter(config_.arbiter, config_.channel.secret), config_.name);
-  }
-  try {
-    status_ = serve_status(config_.status_endpoint, io_.io(), [this] { return status(); });
-  } catch (const std::system_error& e) {
-    spdlog::error("{}", e.what());
+  if (!status_.start(config_, io_.io(), [this] { return status(); })) {
     return ft::kStartFailedExitCode;
   }
   return std::nullopt;
@@ -111,7 +104,7 @@ SideStatus BackupSession::status() const {
     s.failovers = 1;
     s.client_connections = live_net_->client_connections();
   }
-  if (probe_) s.arbiter_reachable = probe_->reachable();
+  s.arbiter_reachable = status_.arbiter_reachable();
   return s;
 }
 

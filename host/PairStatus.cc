@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <system_error>
+
+#include "vmft/arbiter/ConnectArbiter.h"
 
 namespace vmft::host {
 
@@ -98,15 +101,27 @@ SideStatus live_status(const std::string& pair, const std::string& me, const cha
   return s;
 }
 
-std::unique_ptr<StatusServer> serve_status(const std::optional<asio::ip::tcp::endpoint>& listen,
-                                           asio::io_context& io,
-                                           std::function<SideStatus()> snapshot) {
-  if (!listen) return nullptr;
-  auto server = std::make_unique<StatusServer>(io, *listen, std::move(snapshot));
-  const auto ep = server->local_endpoint();
+bool StatusService::start(const PairConfig& config, asio::io_context& io,
+                          std::function<SideStatus()> snapshot) {
+  if (!config.status_endpoint) return true;
+  if (!config.arbiter.empty()) {
+    probe_ = std::make_unique<ArbiterProbe>(
+        arbiter::connect_arbiter(config.arbiter, config.channel.secret), config.name);
+  }
+  try {
+    server_ = std::make_unique<StatusServer>(io, *config.status_endpoint, std::move(snapshot));
+  } catch (const std::system_error& e) {
+    spdlog::error("{}", e.what());
+    return false;
+  }
+  const auto ep = server_->local_endpoint();
   spdlog::info("listening on status {}:{} (GET /metrics, GET /status)", ep.address().to_string(),
                ep.port());
-  return server;
+  return true;
+}
+
+std::optional<bool> StatusService::arbiter_reachable() const {
+  return probe_ ? probe_->reachable() : std::nullopt;
 }
 
 }  // namespace vmft::host

@@ -66,14 +66,7 @@ std::optional<int> PrimarySession::start() {
   live_side_ = std::make_unique<ft::LiveSide>(
       ft::LiveSide::Setup{config_.name, "primary", me_, arbiter_client_.get(), *end_, *gate_,
                           inputs_, steady_, &events_});
-  if (arbiter_ && config_.status_endpoint) {
-    probe_ = std::make_unique<ArbiterProbe>(
-        arbiter::connect_arbiter(config_.arbiter, config_.channel.secret), config_.name);
-  }
-  try {
-    status_ = serve_status(config_.status_endpoint, io_.io(), [this] { return status(); });
-  } catch (const std::system_error& e) {
-    spdlog::error("{}", e.what());
+  if (!status_.start(config_, io_.io(), [this] { return status(); })) {
     return ft::kStartFailedExitCode;
   }
   return std::nullopt;
@@ -83,7 +76,7 @@ SideStatus PrimarySession::status() const {
   SideStatus s =
       live_status(config_.name, me_, "primary", config_.arbiter, *channel_, *gate_, *live_side_);
   if (!guest_started_) s.state = "waiting for a backup";
-  if (probe_) s.arbiter_reachable = probe_->reachable();
+  s.arbiter_reachable = status_.arbiter_reachable();
   s.client_connections = net_->client_connections();
   return s;
 }

@@ -19,7 +19,6 @@
 #include "vmft/ft/Clock.h"
 #include "vmft/ft/GoLive.h"
 #include "vmft/ft/LiveSide.h"
-#include "vmft/host/ArbiterProbe.h"
 #include "vmft/host/ChannelEnds.h"
 #include "vmft/host/ConsoleWriter.h"
 #include "vmft/host/Events.h"
@@ -27,6 +26,7 @@
 #include "vmft/host/IoThread.h"
 #include "vmft/host/OnLive.h"
 #include "vmft/host/PairConfig.h"
+#include "vmft/host/PairStatus.h"
 #include "vmft/host/Status.h"
 #include "vmft/hypervisor/InputQueue.h"
 #include "vmft/hypervisor/LiveRole.h"
@@ -105,8 +105,7 @@ class BackupSession final : private ft::LiveHost {
   std::atomic<bool> following_{false};  ///< paired with (or joined) its primary
   hypervisor::Machine* machine_ = nullptr;
   uint64_t last_bytes_ = 0;  ///< io thread: the log's bytes at the last status line
-  std::unique_ptr<ArbiterProbe> probe_;
-  std::unique_ptr<StatusServer> status_;
+  StatusService status_;
 };
 
 /// Runs a backup to its end, then (all of it stopped, its console written) emits exited to

@@ -6,11 +6,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "vmft/channel/PrimaryEnd.h"
 #include "vmft/ft/LiveSide.h"
+#include "vmft/host/ArbiterProbe.h"
 #include "vmft/host/ConsoleWriter.h"
+#include "vmft/host/PairConfig.h"
 #include "vmft/host/Status.h"
 #include "vmft/hypervisor/OutputGate.h"
 
@@ -47,10 +50,20 @@ SideStatus live_status(const std::string& pair, const std::string& me, const cha
                        const std::string& arbiter, const channel::ChannelPrimary& channel,
                        const hypervisor::OutputGate& gate, const ft::LiveSide& live_side);
 
-/// Serves the status on `listen`, if given; null if not. Throws std::system_error if it
-/// cannot bind.
-std::unique_ptr<StatusServer> serve_status(const std::optional<asio::ip::tcp::endpoint>& listen,
-                                           asio::io_context& io,
-                                           std::function<SideStatus()> snapshot);
+/// What a side serves with --status-listen: the status server and, with an arbiter, the probe
+/// that says whether the arbiter answers. Without --status-listen, neither runs.
+class StatusService {
+ public:
+  /// Starts them as `config` asks, on `io`. Returns false, having logged why, if the status
+  /// address cannot be served.
+  bool start(const PairConfig& config, asio::io_context& io, std::function<SideStatus()> snapshot);
+  /// Whether the arbiter answered the probe's last question (nullopt without a probe, or
+  /// before its first answer).
+  std::optional<bool> arbiter_reachable() const;
+
+ private:
+  std::unique_ptr<ArbiterProbe> probe_;
+  std::unique_ptr<StatusServer> server_;  ///< stops first: it asks the probe
+};
 
 }  // namespace vmft::host

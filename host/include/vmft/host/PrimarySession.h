@@ -17,7 +17,6 @@
 #include "vmft/ft/ArbiterClient.h"
 #include "vmft/ft/Clock.h"
 #include "vmft/ft/LiveSide.h"
-#include "vmft/host/ArbiterProbe.h"
 #include "vmft/host/ChannelEnds.h"
 #include "vmft/host/ConsoleWriter.h"
 #include "vmft/host/Events.h"
@@ -25,6 +24,7 @@
 #include "vmft/host/IoThread.h"
 #include "vmft/host/OnLive.h"
 #include "vmft/host/PairConfig.h"
+#include "vmft/host/PairStatus.h"
 #include "vmft/host/Status.h"
 #include "vmft/hypervisor/InputQueue.h"
 #include "vmft/hypervisor/OutputGate.h"
@@ -73,8 +73,7 @@ class PrimarySession {
   std::unique_ptr<ChannelPrimaryEnd> end_;
   std::unique_ptr<ft::LiveSide> live_side_;
   uint64_t last_bytes_ = 0;  ///< io thread: the log's bytes sent at the last status line
-  std::unique_ptr<ArbiterProbe> probe_;
-  std::unique_ptr<StatusServer> status_;
+  StatusService status_;
 };
 
 /// Runs a primary to its end, then (all of it stopped, its console written) emits exited to
