@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "Fakes.h"
+#include "vmft/arbiter/ArbiterServer.h"
+#include "vmft/ft/ArbiterClient.h"
 #include "vmft/hypervisor/BackupRole.h"
 #include "vmft/hypervisor/LiveRole.h"
 #include "vmft/hypervisor/OutputGate.h"
@@ -20,6 +22,7 @@
 #include "vmft/sim/PairScenario.h"
 #include "vmft/sim/Random.h"
 #include "vmft/sim/Scheduler.h"
+#include "vmft/sim/SimArbiter.h"
 #include "vmft/sim/SimWorker.h"
 #include "vmft/sim/Vcpu.h"
 
@@ -361,6 +364,8 @@ TEST(SimLogLink, APartitionOrAPauseShorterThanThePeerTimeoutGoesUnnoticed) {
   ends.s.at(milliseconds(200), "heal", [&] { ends.link.heal(); });
   ends.s.at(milliseconds(300), "pause", [&] { ends.link.pause_primary(); });
   ends.s.at(milliseconds(450), "resume", [&] { ends.link.resume_primary(); });
+  ends.s.at(milliseconds(500), "pause the backup", [&] { ends.link.pause_backup(); });
+  ends.s.at(milliseconds(650), "resume the backup", [&] { ends.link.resume_backup(); });
   ends.s.run_until(milliseconds(1000));
   EXPECT_FALSE(ends.link.backup_gave_up_at());
   EXPECT_FALSE(ends.link.primary_gave_up_at());
@@ -377,6 +382,89 @@ TEST(SimLogLink, APrimaryPausedPastThePeerTimeoutHearsTheBackupClosedAsItResumes
   ends.s.run_until(milliseconds(400));
   EXPECT_EQ(ends.link.primary_gave_up_at(), std::optional<Time>(milliseconds(350)));
   EXPECT_EQ(ends.primary_heard, std::vector<std::string>{"the backup is gone: closed by the peer"});
+}
+
+TEST(SimLogLink, ABackupPausedPastThePeerTimeoutHearsThePrimaryClosedAsItResumes) {
+  LinkEnds ends;
+  ends.s.at(milliseconds(50), "pause the backup", [&] { ends.link.pause_backup(); });
+  ends.s.at(milliseconds(350), "resume the backup", [&] { ends.link.resume_backup(); });
+  ends.s.run_until(milliseconds(349));
+  ASSERT_TRUE(ends.link.primary_gave_up_at());  // the backup sent nothing
+  ASSERT_EQ(ends.primary_heard.size(), 1u);
+  EXPECT_EQ(ends.primary_heard[0].rfind("the backup sent nothing for 2", 0), 0u)
+      << ends.primary_heard[0];
+  EXPECT_FALSE(ends.link.backup_gave_up_at());
+  ends.s.run_until(milliseconds(400));
+  EXPECT_EQ(ends.link.backup_gave_up_at(), std::optional<Time>(milliseconds(350)));
+}
+
+TEST(SimLogLink, ABackupKilledIsHeardAtOnceAndOneWhoseHostDiedAPeerTimeoutLater) {
+  LinkEnds killed;
+  killed.s.at(milliseconds(50), "kill the backup", [&] { killed.link.backup_died(false); });
+  killed.s.run_until(milliseconds(51));
+  ASSERT_TRUE(killed.link.primary_gave_up_at());  // its close came after a latency
+  EXPECT_EQ(killed.primary_heard,
+            std::vector<std::string>{"the backup is gone: closed by the peer"});
+
+  LinkEnds lost;
+  lost.s.at(milliseconds(50), "the backup's host dies", [&] { lost.link.backup_died(true); });
+  lost.s.run_until(milliseconds(224));
+  EXPECT_FALSE(lost.link.primary_gave_up_at());
+  lost.s.run_until(milliseconds(300));
+  ASSERT_TRUE(lost.link.primary_gave_up_at());
+  EXPECT_GT(*lost.link.primary_gave_up_at(), milliseconds(250) - milliseconds(25));
+  ASSERT_EQ(lost.primary_heard.size(), 1u);
+  EXPECT_EQ(lost.primary_heard[0].rfind("the backup sent nothing for 2", 0), 0u)
+      << lost.primary_heard[0];
+}
+
+// The arbiter with a full disk decides nothing that changes the pair, as `vmft arbiter` does
+// (its server answers `ERR cannot persist ...`); a side asking through ft::ArbiterClient asks
+// again until the disk has room, and only then wins.
+TEST(SimArbiter, WithItsDiskFullItDecidesNothingButStillTellsALoserWhoWon) {
+  SimArbiter arbiter;
+  arbiter.register_epoch("sim", 0, "primary");
+  arbiter.set_disk_full(true);
+  EXPECT_EQ(arbiter::answer_request(arbiter, "TAS sim 1 backup"),
+            "ERR cannot persist the decision for pair 'sim', so none was made: No space left on "
+            "device");
+  EXPECT_EQ(arbiter.read("sim").mode, arbiter::Mode::kPaired);
+  EXPECT_TRUE(arbiter.winners("sim").empty());
+  arbiter.set_disk_full(false);
+  EXPECT_TRUE(arbiter.test_and_set("sim", 1, "primary").won);
+  arbiter.set_disk_full(true);
+  EXPECT_EQ(arbiter::answer_request(arbiter, "TAS sim 1 backup"), "LOST 1 alone primary");
+  EXPECT_EQ(arbiter::answer_request(arbiter, "TAS sim 1 primary"), "WON 1");
+}
+
+// A clock whose every sleep is a step of a disk being cleaned up: it has room after `sleeps`.
+class CleanupClock final : public ft::Clock {
+ public:
+  CleanupClock(SimArbiter& arbiter, int sleeps) : arbiter_(arbiter), left_(sleeps) {}
+  TimePoint now() override { return now_; }
+  void sleep_for(Duration d) override {
+    now_ += d;
+    if (--left_ == 0) arbiter_.set_disk_full(false);
+  }
+
+ private:
+  SimArbiter& arbiter_;
+  int left_;
+  TimePoint now_{};
+};
+
+TEST(SimArbiter, AClientAsksAgainWhileTheDiskIsFullAndWinsOnceItHasRoom) {
+  SimArbiter arbiter;
+  arbiter.register_epoch("sim", 0, "primary");
+  arbiter.set_disk_full(true);
+  CleanupClock clock(arbiter, 3);
+  ft::ArbiterClient client(arbiter, "the simulated arbiter", clock);
+  hypervisor::InputQueue inputs;
+  const auto result = client.test_and_set("sim", 1, "backup", inputs);
+  ASSERT_TRUE(result);
+  EXPECT_TRUE(result->won);
+  EXPECT_EQ(clock.now(), ft::Clock::TimePoint(3 * ft::kArbiterRetry));
+  EXPECT_EQ(arbiter.winners("sim").at(1), std::set<std::string>{"backup"});
 }
 
 // A live side's worker in the simulation: its tasks in order, its sleeps on simulated time,
