@@ -632,15 +632,16 @@ TEST(SimIncrClients, OneSeedAnswersTheSameAndAnotherSeedOtherwise) {
 }
 
 // Whole pairs (sim/PairScenario.h): the counter guest on a primary and a backup, clients
-// throughout, the primary's live side deciding as vmft's does, and a fault the seed picks (the
-// primary killed or its host lost, the log partitioned, the primary paused), the arbiter down
-// around it a third of the time; the invariants checked after every step and after the run.
+// throughout, the primary's live side deciding as vmft's does, and the faults the seed picks
+// (brief ones first in half the runs; then either side killed, its host lost or paused, or the
+// log partitioned), the arbiter down or its disk full around them; the invariants checked after
+// every step and after the run.
 PairScenario counter_pair() { return {.counter = testing::test_guest("counter")}; }
 
 TEST(SimPair, EveryInvariantHoldsWhateverTheSeedPicks) {
   const PairScenario scenario = counter_pair();
   std::set<Fault> faults;
-  int outages = 0, backup_won = 0, primary_won = 0;
+  int outages = 0, disks_full = 0, brief_first = 0, backup_won = 0, primary_won = 0;
   for (uint64_t seed = 1; seed <= 24; seed++) {
     const PairOutcome out = run_pair_scenario(scenario, seed);
     EXPECT_EQ(out.violations, std::vector<std::string>{}) << "seed " << seed << "\n"
@@ -648,12 +649,16 @@ TEST(SimPair, EveryInvariantHoldsWhateverTheSeedPicks) {
     EXPECT_GT(out.answered_before, 0u) << "seed " << seed;
     faults.insert(out.fault);
     outages += out.arbiter_outage;
+    disks_full += out.disk_full;
+    brief_first += out.brief_before > 0;
     backup_won += out.went_live_at > Time(0);
     primary_won += out.alone_at > Time(0);
   }
   // The seeds cover the faults, and each side wins some.
-  EXPECT_EQ(faults.size(), 4u);
+  EXPECT_EQ(faults.size(), static_cast<size_t>(kFaults));
   EXPECT_GT(outages, 0);
+  EXPECT_GT(disks_full, 0);
+  EXPECT_GT(brief_first, 0);
   EXPECT_GT(backup_won, 0);
   EXPECT_GT(primary_won, 0);
 }
@@ -685,11 +690,27 @@ TEST(SimPair, TheInvariantsCatchAPrimaryThatGoesOnWithoutAskingTheArbiter) {
   EXPECT_GT(caught, 0);
 }
 
+// Sides that take the arbiter's `ERR cannot persist ...` for a win: with the backup killed and
+// the arbiter's disk full (seed 82), the primary goes on alone at an epoch nobody won, and the
+// checks say so.
+TEST(SimPair, TheInvariantsCatchSidesThatTakeTheArbitersErrorForAWin) {
+  PairScenario scenario = counter_pair();
+  scenario.errors_are_wins = true;
+  const PairOutcome out = run_pair_scenario(scenario, 82);
+  ASSERT_EQ(out.fault, Fault::kBackupKill);
+  ASSERT_TRUE(out.disk_full);
+  EXPECT_EQ(out.violations, std::vector<std::string>{
+                                "the primary went on alone at epoch 1 without winning it at the "
+                                "arbiter"});
+  EXPECT_EQ(run_pair_scenario(counter_pair(), 82).violations, std::vector<std::string>{});
+}
+
 TEST(SimPair, OneSeedFailsOverTheSameWayBitForBit) {
   const PairScenario scenario = counter_pair();
-  // 7: the primary paused past the peer timeout; 2: a partition the primary wins; 31: one that
-  // cuts the primary off the arbiter too.
-  for (const uint64_t seed : {7, 2, 31}) {
+  // 2: the backup paused past the peer timeout after two brief faults; 4: the backup's host
+  // lost; 15: a partition after a brief fault that cuts both sides off the arbiter, its disk
+  // full.
+  for (const uint64_t seed : {2, 4, 15}) {
     const PairOutcome a = run_pair_scenario(scenario, seed);
     const PairOutcome b = run_pair_scenario(scenario, seed);
     EXPECT_EQ(a.trace_digest, b.trace_digest) << "seed " << seed;
@@ -698,11 +719,34 @@ TEST(SimPair, OneSeedFailsOverTheSameWayBitForBit) {
     EXPECT_EQ(a.answered_after, b.answered_after) << "seed " << seed;
     EXPECT_NE(run_pair_scenario(scenario, seed + 1).trace_digest, a.trace_digest);
   }
-  EXPECT_EQ(run_pair_scenario(scenario, 7).fault, Fault::kPause);
-  const PairOutcome partition = run_pair_scenario(scenario, 2);
+  const PairOutcome partition = run_pair_scenario(scenario, 15);
   EXPECT_EQ(partition.fault, Fault::kPartition);
-  EXPECT_GT(partition.alone_at, Time(0));
-  EXPECT_TRUE(run_pair_scenario(scenario, 31).primary_isolated);
+  EXPECT_TRUE(partition.primary_isolated && partition.backup_isolated && partition.disk_full);
+}
+
+// The backup paused past the peer timeout: the primary's live side gives it up, wins its epoch
+// and goes on alone, serving; the backup, resumed, replays the rest of its log, claims the pair,
+// hears it lost, and its run ends without going live.
+TEST(SimPair, ABackupPausedPastThePeerTimeoutFindsItLostAndStops) {
+  const PairOutcome out = run_pair_scenario(counter_pair(), 2);
+  ASSERT_EQ(out.fault, Fault::kBackupPause);
+  EXPECT_EQ(out.brief_before, 2);
+  EXPECT_EQ(out.violations, std::vector<std::string>{}) << out.trace_tail;
+  EXPECT_GT(out.alone_at, out.fault_at);
+  EXPECT_EQ(out.went_live_at, Time(0));
+  EXPECT_GT(out.lost_at, out.fault_at + out.fault_length) << "the backup asked once resumed";
+  EXPECT_GT(out.answered_after, 0u);
+}
+
+// The backup gone with its host: the primary's live side hears nothing for the peer timeout,
+// asks, and goes on alone at its epoch.
+TEST(SimPair, APrimaryWhoseBackupsHostDiesGoesOnAloneAtItsEpoch) {
+  const PairOutcome out = run_pair_scenario(counter_pair(), 4);
+  ASSERT_EQ(out.fault, Fault::kBackupHostLost);
+  EXPECT_EQ(out.violations, std::vector<std::string>{}) << out.trace_tail;
+  EXPECT_GT(out.alone_at, out.fault_at + std::chrono::milliseconds(175));
+  EXPECT_EQ(out.went_live_at, Time(0));
+  EXPECT_GT(out.answered_after, 0u);
 }
 
 }  // namespace
