@@ -65,14 +65,15 @@ void LogLink::send(To to, Time from_at, std::string what, std::function<void()> 
 }
 
 void LogLink::reach(To to, const std::string& what, const std::function<void()>& arrive) {
-  if (to == To::kBackup && in_flight_lost_) return;  // it left a host that died
-  if (closed(to)) return;                            // a closed socket drops it
+  // It left a host that died.
+  if (to == To::kBackup ? primary_host_lost_ : backup_host_lost_) return;
+  if (closed(to)) return;  // a closed socket drops it
   if (partitioned_) {
     held_.push_back({to, {what, arrive}});
     return;
   }
-  if (to == To::kPrimary && primary_paused_) {
-    held_for_primary_.push_back({what, arrive});
+  if (Paused& p = paused(to); p.paused) {
+    p.held.push_back({what, arrive});
     return;
   }
   toward(to).last_heard = scheduler_.now();
@@ -86,8 +87,8 @@ void LogLink::backup_arrived() {
 
 void LogLink::tick(To end) {
   if (closed(end)) return;
-  if (end == To::kPrimary && primary_paused_) {
-    primary_tick_held_ = true;
+  if (Paused& p = paused(end); p.paused) {
+    p.tick_held = true;
     return;
   }
   const Time silence = scheduler_.now() - toward(end).last_heard;
@@ -171,7 +172,7 @@ void LogLink::Sink::progress(uint64_t icount) {
 void LogLink::primary_died(bool in_flight_lost) {
   if (in_flight_lost) {
     // Nothing on its way arrives, and the backup hears nothing more: it times out.
-    in_flight_lost_ = true;
+    primary_host_lost_ = true;
   } else {
     // Its kernel closes the connection after what was sent.
     send(To::kBackup, scheduler_.now(), "the primary's close reaches the backup",
@@ -180,7 +181,15 @@ void LogLink::primary_died(bool in_flight_lost) {
   primary_dead_ = true;
 }
 
-void LogLink::backup_died() { backup_dead_ = true; }
+void LogLink::backup_died(bool in_flight_lost) {
+  if (in_flight_lost) {
+    backup_host_lost_ = true;
+  } else {
+    send(To::kPrimary, scheduler_.now(), "the backup's close reaches the primary",
+         [this] { give_up(To::kPrimary, "closed by the peer"); });
+  }
+  backup_dead_ = true;
+}
 
 void LogLink::partition() {
   partitioned_ = true;
@@ -195,17 +204,18 @@ void LogLink::heal() {
   for (auto& [to, message] : held) reach(to, message.first, message.second);
 }
 
-void LogLink::pause_primary() { primary_paused_ = true; }
+void LogLink::pause(To end) { paused(end).paused = true; }
 
-void LogLink::resume_primary() {
-  primary_paused_ = false;
-  auto held = std::move(held_for_primary_);
-  held_for_primary_.clear();
+void LogLink::resume(To end) {
+  Paused& p = paused(end);
+  p.paused = false;
+  auto held = std::move(p.held);
+  p.held.clear();
   // What waited in its socket is read first; then its timer, late, fires.
-  for (auto& [what, arrive] : held) reach(To::kPrimary, what, arrive);
-  if (primary_tick_held_) {
-    primary_tick_held_ = false;
-    tick(To::kPrimary);
+  for (auto& [what, arrive] : held) reach(end, what, arrive);
+  if (p.tick_held) {
+    p.tick_held = false;
+    tick(end);
   }
 }
 

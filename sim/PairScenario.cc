@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 
+#include "FaultPlan.h"
 #include "vmft/ft/ArbiterClient.h"
 #include "vmft/ft/Events.h"
 #include "vmft/ft/LiveSide.h"
@@ -28,6 +29,9 @@ const char* fault_name(Fault fault) {
     case Fault::kHostLost: return "the primary's host lost";
     case Fault::kPartition: return "the log partitioned";
     case Fault::kPause: return "the primary paused";
+    case Fault::kBackupKill: return "the backup killed";
+    case Fault::kBackupHostLost: return "the backup's host lost";
+    case Fault::kBackupPause: return "the backup paused";
   }
   return "?";
 }
@@ -44,15 +48,6 @@ constexpr uint64_t kDigestInterval = 1 << 22;
 constexpr uint64_t kRamBytes = 16ULL << 20;
 /// The epoch the primary registered with its backup in step before the run.
 constexpr uint64_t kEpoch = 1;
-/// A brief partition or pause is shorter than this, a long one at least kLongFault: the peer
-/// timeout (200 ms) counts from the last message heard, up to a heartbeat interval (25 ms)
-/// before the fault, and is looked at every heartbeat interval.
-constexpr Time kBriefFault = std::chrono::milliseconds(150);
-constexpr Time kLongFault = std::chrono::milliseconds(250);
-/// A long partition lasts up to this; a long pause up to kLongestPause: the backup serves from
-/// the peer timeout until the primary resumes and settles, and serving is what costs.
-constexpr Time kLongestPartition = std::chrono::milliseconds(500);
-constexpr Time kLongestPause = std::chrono::milliseconds(300);
 /// What a decision may take beyond the arbiter's answer: the backup replays the rest of its
 /// log, a side's vCPU stops at its next block boundary.
 constexpr Time kDecisionSlack = std::chrono::milliseconds(2);
@@ -95,48 +90,6 @@ class WatchedNet final : public devices::NetBackend {
   std::function<void()> on_send_;
 };
 
-struct Plan {
-  Fault fault = Fault::kKill;
-  Time at{0};
-  Time length{0};
-  bool outage = false;
-  Time down{0}, back{0};
-  bool primary_isolated = false;  ///< a partition that cuts the primary off the arbiter too
-};
-
-Plan draw_plan(Random& random) {
-  Plan plan;
-  plan.at = Time(random.between(2'000'000, 30'000'000));
-  plan.fault = static_cast<Fault>(random.below(4));
-  if (plan.fault == Fault::kPartition || plan.fault == Fault::kPause) {
-    plan.length = random.chance(0.25)
-                      ? Time(random.between(5'000'000, kBriefFault.count()))
-                      : Time(random.between(kLongFault.count(), plan.fault == Fault::kPause
-                                                                    ? kLongestPause.count()
-                                                                    : kLongestPartition.count()));
-  }
-  plan.outage = random.chance(1.0 / 3);
-  if (plan.outage) {
-    // Around when the sides ask: at once after a kill, a peer timeout later otherwise (or, after
-    // a long pause, when the primary resumes).
-    const bool at_once = plan.fault == Fault::kKill;
-    const Time asks = at_once                       ? plan.at
-                      : plan.fault == Fault::kPause ? plan.at + std::chrono::milliseconds(200)
-                                                    : plan.at + std::chrono::milliseconds(190);
-    const Time spread = plan.fault == Fault::kPause ? plan.length : std::chrono::milliseconds(40);
-    plan.down = asks - std::chrono::milliseconds(1) + Time(random.between(0, spread.count()));
-    plan.back = plan.down + Time(random.between(0, 40'000'000));
-  }
-  // A third of the long partitions cut the primary off the arbiter as well: it asks until the
-  // partition heals, and meanwhile must neither go on nor release what waits for its backup.
-  // The backup serves until then: no longer than a long pause, since serving is what costs.
-  if (plan.fault == Fault::kPartition && plan.length >= kLongFault && random.chance(1.0 / 3)) {
-    plan.primary_isolated = true;
-    plan.length = Time(random.between(kLongFault.count(), kLongestPause.count()));
-  }
-  return plan;
-}
-
 /// Builds the MachineConfig and LogHeader every side of the pair shares.
 hypervisor::MachineConfig machine_config() {
   hypervisor::MachineConfig config;
@@ -171,7 +124,10 @@ class PairRun {
 
  private:
   hypervisor::Role* go_live(const hypervisor::Takeover& t);
-  void schedule(const Plan& plan);
+  void schedule(const FaultPlan& plan);
+  void schedule_fault(const FaultStep& step);
+  void schedule_arbiter_trouble(const FaultPlan& plan);
+  void check_unnoticed_before(const FaultStep& last);
   void violated(std::string what);
   bool primary_live() const;
   bool backup_live() const;
@@ -181,11 +137,13 @@ class PairRun {
   void check_answers();
   void check_decided(const char* side, Time noticed, Time decided, bool lost, bool ended);
   void check_no_side_stuck();
+  void check_after_brief_faults();
+  void check_live_sides_won();
 
   const PairScenario& scenario_;
   Scheduler s_;
   PairOutcome out_;
-  Plan plan_;
+  FaultPlan plan_;
   bool brief_ = false;
 
   SimArbiter arbiter_;
@@ -229,6 +187,10 @@ PairRun::PairRun(const PairScenario& scenario, uint64_t seed)
       link_(s_, log_header(), {}),
       primary_end_(link_, scenario.primary_goes_on_without_asking) {
   out_.seed = seed;
+  if (scenario.errors_are_wins) {
+    primary_arbiter_.take_errors_for_wins();
+    backup_arbiter_.take_errors_for_wins();
+  }
   // The primary registered epoch 1 with its backup in step, and the backup has it.
   arbiter_.register_epoch(kPair, 0, kPrimaryId);
   backup_client_ = std::make_unique<ft::ArbiterClient>(backup_arbiter_, "the simulated arbiter",
@@ -288,17 +250,35 @@ hypervisor::Role* PairRun::go_live(const hypervisor::Takeover& t) {
   return live_.get();
 }
 
-void PairRun::schedule(const Plan& plan) {
+void PairRun::schedule(const FaultPlan& plan) {
+  schedule_arbiter_trouble(plan);
+  for (const FaultStep& step : plan.faults) schedule_fault(step);
+  const FaultStep& last = plan.last();
+  s_.at(last.at, "the last fault comes", [this, last] {
+    check_unnoticed_before(last);
+    answered_at_fault_ = clients_.answered();
+  });
+}
+
+void PairRun::schedule_arbiter_trouble(const FaultPlan& plan) {
   if (plan.outage) {
     s_.at(plan.down, "the arbiter goes down", [this] { arbiter_.set_down(true); });
     s_.at(plan.back, "the arbiter is back", [this] { arbiter_.set_down(false); });
   }
-  s_.at(plan.at, "the fault comes", [this] { answered_at_fault_ = clients_.answered(); });
-  switch (plan.fault) {
+  if (plan.disk_full) {
+    s_.at(plan.full, "the arbiter's disk is full", [this] { arbiter_.set_disk_full(true); });
+    s_.at(plan.freed, "the arbiter's disk has room again",
+          [this] { arbiter_.set_disk_full(false); });
+  }
+}
+
+void PairRun::schedule_fault(const FaultStep& step) {
+  const bool host_lost = step.fault == Fault::kHostLost || step.fault == Fault::kBackupHostLost;
+  switch (step.fault) {
     case Fault::kKill:
     case Fault::kHostLost:
-      s_.at(plan.at, plan.fault == Fault::kKill ? "kill -9 the primary" : "the primary's host dies",
-            [this, host_lost = plan.fault == Fault::kHostLost] {
+      s_.at(step.at, host_lost ? "the primary's host dies" : "kill -9 the primary",
+            [this, host_lost] {
               primary_.kill();
               primary_worker_.kill();
               primary_arbiter_.cut();
@@ -306,30 +286,71 @@ void PairRun::schedule(const Plan& plan) {
               clients_.server_died();
             });
       break;
-    case Fault::kPartition:
-      s_.at(plan.at, "the log is partitioned", [this, isolated = plan.primary_isolated] {
+    case Fault::kBackupKill:
+    case Fault::kBackupHostLost:
+      s_.at(step.at, host_lost ? "the backup's host dies" : "kill -9 the backup",
+            [this, host_lost] {
+              backup_.kill();
+              backup_arbiter_.cut();
+              link_.backup_died(host_lost);
+            });
+      break;
+    case Fault::kPartition: {
+      // Only the last fault, a long partition, may cut a side off the arbiter.
+      const bool primary_cut = plan_.primary_isolated && !step.brief();
+      const bool backup_cut = plan_.backup_isolated && !step.brief();
+      s_.at(step.at, "the log is partitioned", [this, primary_cut, backup_cut] {
         link_.partition();
-        if (isolated) primary_arbiter_.set_reachable(false);
+        if (primary_cut) primary_arbiter_.set_reachable(false);
+        if (backup_cut) backup_arbiter_.set_reachable(false);
       });
-      s_.at(plan.at + plan.length, "the partition heals", [this] {
+      s_.at(step.end(), "the partition heals", [this] {
         link_.heal();
         primary_arbiter_.set_reachable(true);
+        backup_arbiter_.set_reachable(true);
         answered_at_fault_end_ = clients_.answered();
       });
       break;
+    }
     case Fault::kPause:
-      s_.at(plan.at, "the primary is paused", [this] {
+      s_.at(step.at, "the primary is paused", [this] {
         primary_.pause();
         primary_worker_.pause();
         link_.pause_primary();
       });
-      s_.at(plan.at + plan.length, "the primary resumes", [this] {
+      s_.at(step.end(), "the primary resumes", [this] {
         answered_at_fault_end_ = clients_.answered();
         link_.resume_primary();
         primary_worker_.resume();
         primary_.resume();
       });
       break;
+    case Fault::kBackupPause:
+      // Its vCPU and its end of the log: the claim it makes runs on its vCPU.
+      s_.at(step.at, "the backup is paused", [this] {
+        backup_.pause();
+        link_.pause_backup();
+      });
+      s_.at(step.end(), "the backup resumes", [this] {
+        answered_at_fault_end_ = clients_.answered();
+        link_.resume_backup();
+        backup_.resume();
+      });
+      break;
+  }
+}
+
+// As the last fault comes, the brief ones before it went unnoticed.
+void PairRun::check_unnoticed_before(const FaultStep& last) {
+  if (plan_.faults.size() < 2) return;
+  if (link_.backup_gave_up_at() || link_.primary_gave_up_at()) {
+    violated(fmt::format("a side gave its peer up at {}, before {} at {}, after brief faults only",
+                         format_time(link_.backup_gave_up_at().value_or(
+                             link_.primary_gave_up_at().value_or(Time(0)))),
+                         fault_name(last.fault), format_time(last.at)));
+  } else if (live_side_->state() != State::kPaired || out_.went_live_at > Time(0)) {
+    violated("the pair did not stay paired through the brief faults before " +
+             std::string(fault_name(last.fault)));
   }
 }
 
@@ -364,12 +385,12 @@ void PairRun::check_step() {
 // The run ends once the winner served a while and the loser settled, or a brief fault is over
 // and the pair served a while since.
 bool PairRun::settled() const {
-  if (brief_) return s_.now() >= plan_.at + plan_.length + scenario_.serve_after_failover;
+  if (brief_) return s_.now() >= plan_.last().end() + scenario_.serve_after_failover;
   const Time live_at = std::max(out_.went_live_at, out_.alone_at);
   if (live_at == Time(0) || s_.now() < live_at + scenario_.serve_after_failover) return false;
   const bool primary_settled =
       primary_.killed() || primary_ended_ || live_side_->state() == State::kAlone;
-  const bool backup_settled = out_.went_live_at > Time(0) || backup_ended_;
+  const bool backup_settled = backup_.killed() || out_.went_live_at > Time(0) || backup_ended_;
   return primary_settled && backup_settled;
 }
 
@@ -381,14 +402,18 @@ PairOutcome PairRun::run() {
   });
   clients_.start(primary_);
   link_.start();
-  plan_ = draw_plan(s_.random());
-  out_.fault = plan_.fault;
-  out_.fault_at = plan_.at;
-  out_.fault_length = plan_.length;
+  plan_ = draw_fault_plan(s_.random());
+  out_.fault = plan_.last().fault;
+  out_.fault_at = plan_.last().at;
+  out_.fault_length = plan_.last().length;
+  out_.brief_before = static_cast<int>(plan_.faults.size()) - 1;
   out_.arbiter_outage = plan_.outage;
   out_.primary_isolated = plan_.primary_isolated;
+  out_.backup_isolated = plan_.backup_isolated;
   if (plan_.outage) out_.arbiter_back = plan_.back;
-  brief_ = plan_.length > Time(0) && plan_.length <= kBriefFault;
+  out_.disk_full = plan_.disk_full;
+  if (plan_.disk_full) out_.disk_freed_at = plan_.freed;
+  brief_ = plan_.all_brief();
   schedule(plan_);
 
   while (s_.now() < scenario_.run_at_most && !settled()) {
@@ -415,6 +440,7 @@ void PairRun::check_after() {
   for (const auto& [e, holders] : arbiter_.winners(kPair)) {
     if (holders.size() > 1) violated(fmt::format("{} sides won epoch {}", holders.size(), e));
   }
+  check_live_sides_won();
   check_no_side_stuck();
 }
 
@@ -439,7 +465,7 @@ void PairRun::check_answers() {
 // A side that gave its peer up at `noticed` decides within a retry interval of the arbiter
 // answering; one that lost stops.
 void PairRun::check_decided(const char* side, Time noticed, Time decided, bool lost, bool ended) {
-  const Time by = std::max(noticed, out_.arbiter_back) +
+  const Time by = std::max({noticed, out_.arbiter_back, out_.disk_freed_at}) +
                   std::chrono::duration_cast<Time>(ft::kArbiterRetry) + kDecisionSlack;
   if (decided == Time(0)) {
     violated(
@@ -454,24 +480,18 @@ void PairRun::check_decided(const char* side, Time noticed, Time decided, bool l
 
 void PairRun::check_no_side_stuck() {
   if (brief_) {
-    if (link_.backup_gave_up_at() || link_.primary_gave_up_at()) {
-      violated(fmt::format("a side gave its peer up after a fault of only {}",
-                           format_time(plan_.length)));
-    } else if (live_side_->state() != State::kPaired || out_.went_live_at > Time(0)) {
-      violated("the pair did not stay paired after a brief fault");
-    } else if (out_.answered_after == 0) {
-      violated("the pair answered nobody after a brief fault");
-    }
+    check_after_brief_faults();
     return;
   }
-  if (const auto noticed = link_.backup_gave_up_at()) {
-    check_decided("the backup", *noticed, std::max(out_.went_live_at, backup_declined_at_),
-                  backup_declined_at_ > Time(0), backup_ended_);
+  // A side cut off the arbiter hears it again when the partition heals.
+  const Time heals = plan_.last().end();
+  if (const auto noticed = link_.backup_gave_up_at(); noticed && !backup_.killed()) {
+    check_decided("the backup", std::max(*noticed, plan_.backup_isolated ? heals : Time(0)),
+                  std::max(out_.went_live_at, backup_declined_at_), backup_declined_at_ > Time(0),
+                  backup_ended_);
   }
   if (const auto noticed = link_.primary_gave_up_at(); noticed && !primary_.killed()) {
-    // An isolated primary hears the arbiter again when the partition heals.
-    const Time heard_again = plan_.primary_isolated ? plan_.at + plan_.length : Time(0);
-    check_decided("the primary", std::max(*noticed, heard_again),
+    check_decided("the primary", std::max(*noticed, plan_.primary_isolated ? heals : Time(0)),
                   std::max(out_.alone_at, primary_lost_at_), primary_lost_at_ > Time(0),
                   primary_ended_);
   }
@@ -481,6 +501,36 @@ void PairRun::check_no_side_stuck() {
     if (out_.answered_after == 0) violated("the primary went on alone and answered nobody");
   } else {
     violated("no side went live");
+  }
+}
+
+// After brief faults only, nobody gave up, and the pair is still paired and served since.
+void PairRun::check_after_brief_faults() {
+  if (link_.backup_gave_up_at() || link_.primary_gave_up_at()) {
+    violated(fmt::format("a side gave its peer up after {} brief fault(s), the last of {}",
+                         plan_.faults.size(), format_time(plan_.last().length)));
+  } else if (live_side_->state() != State::kPaired || out_.went_live_at > Time(0)) {
+    violated("the pair did not stay paired after a brief fault");
+  } else if (out_.answered_after == 0) {
+    violated("the pair answered nobody after a brief fault");
+  }
+}
+
+// A side that went live won its epoch at the arbiter: a primary that went on alone, at the
+// epoch it was paired at; a backup, at the one its primary registered with it.
+void PairRun::check_live_sides_won() {
+  const auto winners = arbiter_.winners(kPair);
+  const auto won = [&](uint64_t epoch, const char* id) {
+    const auto it = winners.find(epoch);
+    return it != winners.end() && it->second.contains(id);
+  };
+  if (out_.alone_at > Time(0) && (live_side_->epoch() != kEpoch || !won(kEpoch, kPrimaryId))) {
+    violated(fmt::format("the primary went on alone at epoch {} without winning it at the arbiter",
+                         live_side_->epoch()));
+  }
+  if (out_.went_live_at > Time(0) && !won(kEpoch, kBackupId)) {
+    violated(
+        fmt::format("the backup went live at epoch {} without winning it at the arbiter", kEpoch));
   }
 }
 

@@ -1,11 +1,21 @@
 #include "vmft/sim/SimArbiter.h"
 
+#include <string_view>
+
 #include "vmft/arbiter/Rules.h"
 
 namespace vmft::sim {
 
 void SimArbiter::reachable() const {
   if (down_) throw arbiter::ArbiterUnavailable("the simulated arbiter is down");
+}
+
+void SimArbiter::commit(const std::string& pair, const arbiter::ArbiterState& next) {
+  if (disk_full_) {
+    throw arbiter::ArbiterUnavailable("cannot persist the decision for pair '" + pair +
+                                      "', so none was made: No space left on device");
+  }
+  pairs_[pair] = next;
 }
 
 std::map<uint64_t, std::set<std::string>> SimArbiter::winners(const std::string& pair) const {
@@ -22,7 +32,7 @@ arbiter::RegisterResult SimArbiter::register_epoch(const std::string& pair, uint
                                                    const std::string& id) {
   reachable();
   auto decision = arbiter::decide_register(pair, pairs_[pair], expected_epoch, id);
-  if (decision.next) pairs_[pair] = *decision.next;
+  if (decision.next) commit(pair, *decision.next);
   return decision.result;
 }
 
@@ -30,7 +40,7 @@ arbiter::TasResult SimArbiter::test_and_set(const std::string& pair, uint64_t ep
                                             const std::string& id) {
   reachable();
   auto decision = arbiter::decide_test_and_set(pair, pairs_[pair], epoch, id);
-  if (decision.next) pairs_[pair] = *decision.next;
+  if (decision.next) commit(pair, *decision.next);
   if (decision.result.won) winners_[pair][epoch].insert(id);
   return decision.result;
 }
@@ -39,7 +49,7 @@ arbiter::ReleaseResult SimArbiter::release(const std::string& pair, uint64_t epo
                                            const std::string& id) {
   reachable();
   auto decision = arbiter::decide_release(pairs_[pair], epoch, id);
-  if (decision.next) pairs_[pair] = *decision.next;
+  if (decision.next) commit(pair, *decision.next);
   return decision.result;
 }
 
@@ -69,7 +79,13 @@ arbiter::RegisterResult ArbiterLink::register_epoch(const std::string& pair,
 
 arbiter::TasResult ArbiterLink::test_and_set(const std::string& pair, uint64_t epoch,
                                              const std::string& id) {
-  return through().test_and_set(pair, epoch, id);
+  try {
+    return through().test_and_set(pair, epoch, id);
+  } catch (const arbiter::ArbiterUnavailable& e) {
+    const bool error_reply = std::string_view(e.what()).starts_with("cannot persist");
+    if (!errors_are_wins_ || !error_reply) throw;
+    return {true, {epoch, arbiter::Mode::kAlone, id}};
+  }
 }
 
 arbiter::ReleaseResult ArbiterLink::release(const std::string& pair, uint64_t epoch,

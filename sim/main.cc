@@ -51,6 +51,23 @@ SeedRange parse_seeds(const std::string& text) {
 
 double ms(vmft::sim::Time t) { return t.count() / 1e6; }
 
+// "the backup paused at 212.000 ms for 260.000 ms, after 1 brief fault, ...": what a seed did.
+std::string describe_faults(const PairOutcome& out) {
+  std::string text = fmt::format("{} at {:.3f} ms for {:.3f} ms", vmft::sim::fault_name(out.fault),
+                                 ms(out.fault_at), ms(out.fault_length));
+  if (out.brief_before > 0) text += fmt::format(", after {} brief fault(s)", out.brief_before);
+  if (out.primary_isolated && out.backup_isolated) {
+    text += ", both sides cut off the arbiter too";
+  } else if (out.primary_isolated) {
+    text += ", the primary cut off the arbiter too";
+  } else if (out.backup_isolated) {
+    text += ", the backup cut off the arbiter too";
+  }
+  if (out.arbiter_outage) text += ", the arbiter down";
+  if (out.disk_full) text += ", the arbiter's disk full";
+  return text;
+}
+
 double percentile(std::vector<double> values, double p) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());
@@ -67,6 +84,8 @@ int main(int argc, char** argv) {
   bool without_output_rule = false;
   bool without_asking = false;
   bool verbose = false;
+  bool twice = false;
+  bool errors_are_wins = false;
   app.add_option("--seeds", seeds, "the seeds to run, A-B or N")->capture_default_str();
   app.add_option("--guest", guest, "the counter guest's ELF file")->capture_default_str();
   app.add_flag("--without-output-rule", without_output_rule,
@@ -75,7 +94,13 @@ int main(int argc, char** argv) {
   app.add_flag("--primary-goes-on-without-asking", without_asking,
                "give the primary's live side no arbiter and say every lost backup left, so that "
                "it goes on alone without asking (a broken pair: two sides live in a partition)");
+  app.add_flag("--arbiter-errors-are-wins", errors_are_wins,
+               "let both sides take the arbiter's `ERR cannot persist ...` to a test-and-set for "
+               "a win (a broken arbiter client: a side goes on alone that the arbiter never "
+               "gave the pair)");
   app.add_flag("--verbose", verbose, "show what the pair logs, and every seed's outcome");
+  app.add_flag("--twice", twice,
+               "run each seed twice, and fail one whose runs differ (their traces' digests)");
   SeedRange range;
   try {
     app.parse(argc, argv);
@@ -95,24 +120,32 @@ int main(int argc, char** argv) {
   }
   scenario.without_output_rule = without_output_rule;
   scenario.primary_goes_on_without_asking = without_asking;
+  scenario.errors_are_wins = errors_are_wins;
 
   const auto started = std::chrono::steady_clock::now();
-  uint64_t runs = 0, failed = 0, outages = 0;
+  uint64_t runs = 0, failed = 0, outages = 0, disks_full = 0, with_brief_before = 0;
   std::map<vmft::sim::Fault, uint64_t> faults;
   std::vector<double> to_live_ms;  // from the fault (a long partition's or pause's start) on
   for (uint64_t seed = range.first;; seed++) {
-    const PairOutcome out = vmft::sim::run_pair_scenario(scenario, seed);
+    PairOutcome out = vmft::sim::run_pair_scenario(scenario, seed);
+    if (twice) {
+      const PairOutcome again = vmft::sim::run_pair_scenario(scenario, seed);
+      if (again.trace_digest != out.trace_digest) {
+        out.violations.push_back(
+            fmt::format("the seed did not replay bit for bit: trace digest {:016x}, then {:016x}",
+                        out.trace_digest, again.trace_digest));
+      }
+    }
     ++runs;
     ++faults[out.fault];
     outages += out.arbiter_outage;
+    disks_full += out.disk_full;
+    with_brief_before += out.brief_before > 0;
     const auto live = std::max(out.went_live_at, out.alone_at);
     if (live.count() > 0) to_live_ms.push_back(ms(live - out.fault_at));
     if (!out.violations.empty()) {
       ++failed;
-      std::cout << "sim: seed " << seed << " FAILED (" << vmft::sim::fault_name(out.fault) << " at "
-                << ms(out.fault_at) << " ms for " << ms(out.fault_length) << " ms"
-                << (out.primary_isolated ? ", the primary cut off the arbiter too" : "")
-                << (out.arbiter_outage ? ", the arbiter down" : "") << "):\n";
+      std::cout << "sim: seed " << seed << " FAILED (" << describe_faults(out) << "):\n";
       for (const std::string& v : out.violations) std::cout << "  " << v << "\n";
       std::cout << "its trace ends:\n"
                 << out.trace_tail << "replay it with --seeds " << seed << "\n";
@@ -123,14 +156,10 @@ int main(int argc, char** argv) {
           : out.alone_at.count() > 0   ? fmt::format("the primary went on alone {:.3f} ms after it",
                                                      ms(out.alone_at - out.fault_at))
                                        : std::string("the pair stayed paired");
-      std::printf(
-          "sim: seed %llu: %s at %.3f ms for %.3f ms%s%s; %s; %llu INCRs answered before "
-          "the failover, %llu after\n",
-          static_cast<unsigned long long>(seed), vmft::sim::fault_name(out.fault), ms(out.fault_at),
-          ms(out.fault_length), out.primary_isolated ? ", the primary cut off the arbiter too" : "",
-          out.arbiter_outage ? ", the arbiter down" : "", decided.c_str(),
-          static_cast<unsigned long long>(out.answered_before),
-          static_cast<unsigned long long>(out.answered_after));
+      std::printf("sim: seed %llu: %s; %s; %llu INCRs answered before the failover, %llu after\n",
+                  static_cast<unsigned long long>(seed), describe_faults(out).c_str(),
+                  decided.c_str(), static_cast<unsigned long long>(out.answered_before),
+                  static_cast<unsigned long long>(out.answered_after));
     }
     if (seed == range.last) break;
   }
@@ -138,17 +167,23 @@ int main(int argc, char** argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   using vmft::sim::Fault;
   std::printf(
-      "sim: %llu seeds (%llu-%llu), %llu passed, %llu failed, in %.1f s (%.1f seeds/s); faults: "
-      "%llu killed, %llu host lost, %llu partitioned, %llu paused; the arbiter was down in "
-      "%llu; fault to a side live (simulated): p50 %.3f ms, max %.3f ms\n",
+      "sim: %llu seeds (%llu-%llu), %llu passed, %llu failed, in %.1f s (%.1f seeds/s); last "
+      "faults: the primary %llu killed, %llu host lost, %llu paused; the backup %llu killed, "
+      "%llu host lost, %llu paused; %llu partitioned; %llu after brief faults; the arbiter was "
+      "down in %llu, its disk full in %llu; fault to a side live (simulated): p50 %.3f ms, max "
+      "%.3f ms\n",
       static_cast<unsigned long long>(runs), static_cast<unsigned long long>(range.first),
       static_cast<unsigned long long>(range.last), static_cast<unsigned long long>(runs - failed),
       static_cast<unsigned long long>(failed), seconds, static_cast<double>(runs) / seconds,
       static_cast<unsigned long long>(faults[Fault::kKill]),
       static_cast<unsigned long long>(faults[Fault::kHostLost]),
-      static_cast<unsigned long long>(faults[Fault::kPartition]),
       static_cast<unsigned long long>(faults[Fault::kPause]),
-      static_cast<unsigned long long>(outages), percentile(to_live_ms, 0.5),
+      static_cast<unsigned long long>(faults[Fault::kBackupKill]),
+      static_cast<unsigned long long>(faults[Fault::kBackupHostLost]),
+      static_cast<unsigned long long>(faults[Fault::kBackupPause]),
+      static_cast<unsigned long long>(faults[Fault::kPartition]),
+      static_cast<unsigned long long>(with_brief_before), static_cast<unsigned long long>(outages),
+      static_cast<unsigned long long>(disks_full), percentile(to_live_ms, 0.5),
       percentile(to_live_ms, 1.0));
   return failed == 0 ? 0 : 1;
 }

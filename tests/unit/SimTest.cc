@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "Fakes.h"
+#include "vmft/arbiter/ArbiterServer.h"
+#include "vmft/ft/ArbiterClient.h"
 #include "vmft/hypervisor/BackupRole.h"
 #include "vmft/hypervisor/LiveRole.h"
 #include "vmft/hypervisor/OutputGate.h"
@@ -20,6 +22,7 @@
 #include "vmft/sim/PairScenario.h"
 #include "vmft/sim/Random.h"
 #include "vmft/sim/Scheduler.h"
+#include "vmft/sim/SimArbiter.h"
 #include "vmft/sim/SimWorker.h"
 #include "vmft/sim/Vcpu.h"
 
@@ -361,6 +364,8 @@ TEST(SimLogLink, APartitionOrAPauseShorterThanThePeerTimeoutGoesUnnoticed) {
   ends.s.at(milliseconds(200), "heal", [&] { ends.link.heal(); });
   ends.s.at(milliseconds(300), "pause", [&] { ends.link.pause_primary(); });
   ends.s.at(milliseconds(450), "resume", [&] { ends.link.resume_primary(); });
+  ends.s.at(milliseconds(500), "pause the backup", [&] { ends.link.pause_backup(); });
+  ends.s.at(milliseconds(650), "resume the backup", [&] { ends.link.resume_backup(); });
   ends.s.run_until(milliseconds(1000));
   EXPECT_FALSE(ends.link.backup_gave_up_at());
   EXPECT_FALSE(ends.link.primary_gave_up_at());
@@ -377,6 +382,89 @@ TEST(SimLogLink, APrimaryPausedPastThePeerTimeoutHearsTheBackupClosedAsItResumes
   ends.s.run_until(milliseconds(400));
   EXPECT_EQ(ends.link.primary_gave_up_at(), std::optional<Time>(milliseconds(350)));
   EXPECT_EQ(ends.primary_heard, std::vector<std::string>{"the backup is gone: closed by the peer"});
+}
+
+TEST(SimLogLink, ABackupPausedPastThePeerTimeoutHearsThePrimaryClosedAsItResumes) {
+  LinkEnds ends;
+  ends.s.at(milliseconds(50), "pause the backup", [&] { ends.link.pause_backup(); });
+  ends.s.at(milliseconds(350), "resume the backup", [&] { ends.link.resume_backup(); });
+  ends.s.run_until(milliseconds(349));
+  ASSERT_TRUE(ends.link.primary_gave_up_at());  // the backup sent nothing
+  ASSERT_EQ(ends.primary_heard.size(), 1u);
+  EXPECT_EQ(ends.primary_heard[0].rfind("the backup sent nothing for 2", 0), 0u)
+      << ends.primary_heard[0];
+  EXPECT_FALSE(ends.link.backup_gave_up_at());
+  ends.s.run_until(milliseconds(400));
+  EXPECT_EQ(ends.link.backup_gave_up_at(), std::optional<Time>(milliseconds(350)));
+}
+
+TEST(SimLogLink, ABackupKilledIsHeardAtOnceAndOneWhoseHostDiedAPeerTimeoutLater) {
+  LinkEnds killed;
+  killed.s.at(milliseconds(50), "kill the backup", [&] { killed.link.backup_died(false); });
+  killed.s.run_until(milliseconds(51));
+  ASSERT_TRUE(killed.link.primary_gave_up_at());  // its close came after a latency
+  EXPECT_EQ(killed.primary_heard,
+            std::vector<std::string>{"the backup is gone: closed by the peer"});
+
+  LinkEnds lost;
+  lost.s.at(milliseconds(50), "the backup's host dies", [&] { lost.link.backup_died(true); });
+  lost.s.run_until(milliseconds(224));
+  EXPECT_FALSE(lost.link.primary_gave_up_at());
+  lost.s.run_until(milliseconds(300));
+  ASSERT_TRUE(lost.link.primary_gave_up_at());
+  EXPECT_GT(*lost.link.primary_gave_up_at(), milliseconds(250) - milliseconds(25));
+  ASSERT_EQ(lost.primary_heard.size(), 1u);
+  EXPECT_EQ(lost.primary_heard[0].rfind("the backup sent nothing for 2", 0), 0u)
+      << lost.primary_heard[0];
+}
+
+// The arbiter with a full disk decides nothing that changes the pair, as `vmft arbiter` does
+// (its server answers `ERR cannot persist ...`); a side asking through ft::ArbiterClient asks
+// again until the disk has room, and only then wins.
+TEST(SimArbiter, WithItsDiskFullItDecidesNothingButStillTellsALoserWhoWon) {
+  SimArbiter arbiter;
+  arbiter.register_epoch("sim", 0, "primary");
+  arbiter.set_disk_full(true);
+  EXPECT_EQ(arbiter::answer_request(arbiter, "TAS sim 1 backup"),
+            "ERR cannot persist the decision for pair 'sim', so none was made: No space left on "
+            "device");
+  EXPECT_EQ(arbiter.read("sim").mode, arbiter::Mode::kPaired);
+  EXPECT_TRUE(arbiter.winners("sim").empty());
+  arbiter.set_disk_full(false);
+  EXPECT_TRUE(arbiter.test_and_set("sim", 1, "primary").won);
+  arbiter.set_disk_full(true);
+  EXPECT_EQ(arbiter::answer_request(arbiter, "TAS sim 1 backup"), "LOST 1 alone primary");
+  EXPECT_EQ(arbiter::answer_request(arbiter, "TAS sim 1 primary"), "WON 1");
+}
+
+// A clock whose every sleep is a step of a disk being cleaned up: it has room after `sleeps`.
+class CleanupClock final : public ft::Clock {
+ public:
+  CleanupClock(SimArbiter& arbiter, int sleeps) : arbiter_(arbiter), left_(sleeps) {}
+  TimePoint now() override { return now_; }
+  void sleep_for(Duration d) override {
+    now_ += d;
+    if (--left_ == 0) arbiter_.set_disk_full(false);
+  }
+
+ private:
+  SimArbiter& arbiter_;
+  int left_;
+  TimePoint now_{};
+};
+
+TEST(SimArbiter, AClientAsksAgainWhileTheDiskIsFullAndWinsOnceItHasRoom) {
+  SimArbiter arbiter;
+  arbiter.register_epoch("sim", 0, "primary");
+  arbiter.set_disk_full(true);
+  CleanupClock clock(arbiter, 3);
+  ft::ArbiterClient client(arbiter, "the simulated arbiter", clock);
+  hypervisor::InputQueue inputs;
+  const auto result = client.test_and_set("sim", 1, "backup", inputs);
+  ASSERT_TRUE(result);
+  EXPECT_TRUE(result->won);
+  EXPECT_EQ(clock.now(), ft::Clock::TimePoint(3 * ft::kArbiterRetry));
+  EXPECT_EQ(arbiter.winners("sim").at(1), std::set<std::string>{"backup"});
 }
 
 // A live side's worker in the simulation: its tasks in order, its sleeps on simulated time,
@@ -544,15 +632,16 @@ TEST(SimIncrClients, OneSeedAnswersTheSameAndAnotherSeedOtherwise) {
 }
 
 // Whole pairs (sim/PairScenario.h): the counter guest on a primary and a backup, clients
-// throughout, the primary's live side deciding as vmft's does, and a fault the seed picks (the
-// primary killed or its host lost, the log partitioned, the primary paused), the arbiter down
-// around it a third of the time; the invariants checked after every step and after the run.
+// throughout, the primary's live side deciding as vmft's does, and the faults the seed picks
+// (brief ones first in half the runs; then either side killed, its host lost or paused, or the
+// log partitioned), the arbiter down or its disk full around them; the invariants checked after
+// every step and after the run.
 PairScenario counter_pair() { return {.counter = testing::test_guest("counter")}; }
 
 TEST(SimPair, EveryInvariantHoldsWhateverTheSeedPicks) {
   const PairScenario scenario = counter_pair();
   std::set<Fault> faults;
-  int outages = 0, backup_won = 0, primary_won = 0;
+  int outages = 0, disks_full = 0, brief_first = 0, backup_won = 0, primary_won = 0;
   for (uint64_t seed = 1; seed <= 24; seed++) {
     const PairOutcome out = run_pair_scenario(scenario, seed);
     EXPECT_EQ(out.violations, std::vector<std::string>{}) << "seed " << seed << "\n"
@@ -560,12 +649,16 @@ TEST(SimPair, EveryInvariantHoldsWhateverTheSeedPicks) {
     EXPECT_GT(out.answered_before, 0u) << "seed " << seed;
     faults.insert(out.fault);
     outages += out.arbiter_outage;
+    disks_full += out.disk_full;
+    brief_first += out.brief_before > 0;
     backup_won += out.went_live_at > Time(0);
     primary_won += out.alone_at > Time(0);
   }
   // The seeds cover the faults, and each side wins some.
-  EXPECT_EQ(faults.size(), 4u);
+  EXPECT_EQ(faults.size(), static_cast<size_t>(kFaults));
   EXPECT_GT(outages, 0);
+  EXPECT_GT(disks_full, 0);
+  EXPECT_GT(brief_first, 0);
   EXPECT_GT(backup_won, 0);
   EXPECT_GT(primary_won, 0);
 }
@@ -597,11 +690,27 @@ TEST(SimPair, TheInvariantsCatchAPrimaryThatGoesOnWithoutAskingTheArbiter) {
   EXPECT_GT(caught, 0);
 }
 
+// Sides that take the arbiter's `ERR cannot persist ...` for a win: with the backup killed and
+// the arbiter's disk full (seed 82), the primary goes on alone at an epoch nobody won, and the
+// checks say so.
+TEST(SimPair, TheInvariantsCatchSidesThatTakeTheArbitersErrorForAWin) {
+  PairScenario scenario = counter_pair();
+  scenario.errors_are_wins = true;
+  const PairOutcome out = run_pair_scenario(scenario, 82);
+  ASSERT_EQ(out.fault, Fault::kBackupKill);
+  ASSERT_TRUE(out.disk_full);
+  EXPECT_EQ(out.violations, std::vector<std::string>{
+                                "the primary went on alone at epoch 1 without winning it at the "
+                                "arbiter"});
+  EXPECT_EQ(run_pair_scenario(counter_pair(), 82).violations, std::vector<std::string>{});
+}
+
 TEST(SimPair, OneSeedFailsOverTheSameWayBitForBit) {
   const PairScenario scenario = counter_pair();
-  // 7: the primary paused past the peer timeout; 2: a partition the primary wins; 31: one that
-  // cuts the primary off the arbiter too.
-  for (const uint64_t seed : {7, 2, 31}) {
+  // 2: the backup paused past the peer timeout after two brief faults; 4: the backup's host
+  // lost; 15: a partition after a brief fault that cuts both sides off the arbiter, its disk
+  // full.
+  for (const uint64_t seed : {2, 4, 15}) {
     const PairOutcome a = run_pair_scenario(scenario, seed);
     const PairOutcome b = run_pair_scenario(scenario, seed);
     EXPECT_EQ(a.trace_digest, b.trace_digest) << "seed " << seed;
@@ -610,11 +719,34 @@ TEST(SimPair, OneSeedFailsOverTheSameWayBitForBit) {
     EXPECT_EQ(a.answered_after, b.answered_after) << "seed " << seed;
     EXPECT_NE(run_pair_scenario(scenario, seed + 1).trace_digest, a.trace_digest);
   }
-  EXPECT_EQ(run_pair_scenario(scenario, 7).fault, Fault::kPause);
-  const PairOutcome partition = run_pair_scenario(scenario, 2);
+  const PairOutcome partition = run_pair_scenario(scenario, 15);
   EXPECT_EQ(partition.fault, Fault::kPartition);
-  EXPECT_GT(partition.alone_at, Time(0));
-  EXPECT_TRUE(run_pair_scenario(scenario, 31).primary_isolated);
+  EXPECT_TRUE(partition.primary_isolated && partition.backup_isolated && partition.disk_full);
+}
+
+// The backup paused past the peer timeout: the primary's live side gives it up, wins its epoch
+// and goes on alone, serving; the backup, resumed, replays the rest of its log, claims the pair,
+// hears it lost, and its run ends without going live.
+TEST(SimPair, ABackupPausedPastThePeerTimeoutFindsItLostAndStops) {
+  const PairOutcome out = run_pair_scenario(counter_pair(), 2);
+  ASSERT_EQ(out.fault, Fault::kBackupPause);
+  EXPECT_EQ(out.brief_before, 2);
+  EXPECT_EQ(out.violations, std::vector<std::string>{}) << out.trace_tail;
+  EXPECT_GT(out.alone_at, out.fault_at);
+  EXPECT_EQ(out.went_live_at, Time(0));
+  EXPECT_GT(out.lost_at, out.fault_at + out.fault_length) << "the backup asked once resumed";
+  EXPECT_GT(out.answered_after, 0u);
+}
+
+// The backup gone with its host: the primary's live side hears nothing for the peer timeout,
+// asks, and goes on alone at its epoch.
+TEST(SimPair, APrimaryWhoseBackupsHostDiesGoesOnAloneAtItsEpoch) {
+  const PairOutcome out = run_pair_scenario(counter_pair(), 4);
+  ASSERT_EQ(out.fault, Fault::kBackupHostLost);
+  EXPECT_EQ(out.violations, std::vector<std::string>{}) << out.trace_tail;
+  EXPECT_GT(out.alone_at, out.fault_at + std::chrono::milliseconds(175));
+  EXPECT_EQ(out.went_live_at, Time(0));
+  EXPECT_GT(out.answered_after, 0u);
 }
 
 }  // namespace

@@ -14,7 +14,9 @@
 //     its host gone: nothing more arrives, and the backup times out;
 //   - a partition: nothing crosses (it waits, as in a stalled switch) until it heals, unless an
 //     end gave its peer up meanwhile; then it is dropped, as a closed socket drops it;
-//   - the primary paused (SIGSTOP): what reaches it waits until it resumes, and it ticks no
+//   - the backup killed: what it sent still arrives, then its close; its host gone: nothing
+//     more arrives from it, and the primary times out;
+//   - either end paused (SIGSTOP): what reaches it waits until it resumes, and it ticks no
 //     more until then.
 // The backup's end, once it gave its primary up, ends the backup's log: it then goes live if
 // the arbiter lets it. The primary's end tells its live side (sim/SimPrimaryEnd.h).
@@ -62,13 +64,18 @@ class LogLink {
   /// The primary died. A process killed: what it sent still arrives, then its close. Its host
   /// gone (`in_flight_lost`): nothing on its way arrives, and the backup times out.
   void primary_died(bool in_flight_lost);
-  /// The backup died: its acknowledgements stop, and nothing more reaches it.
-  void backup_died();
+  /// The backup died: nothing more reaches it. A process killed: what it sent (its
+  /// acknowledgements) still arrives, then its close. Its host gone (`in_flight_lost`): nothing
+  /// on its way arrives, and the primary times out.
+  void backup_died(bool in_flight_lost);
   void partition();
   void heal();
   /// The primary's process stopped (SIGSTOP) or continues.
-  void pause_primary();
-  void resume_primary();
+  void pause_primary() { pause(To::kPrimary); }
+  void resume_primary() { resume(To::kPrimary); }
+  /// The backup's process stopped (SIGSTOP) or continues.
+  void pause_backup() { pause(To::kBackup); }
+  void resume_backup() { resume(To::kBackup); }
 
   /// When each end gave its peer up (nullopt: it has not).
   std::optional<Time> backup_gave_up_at() const { return backup_gave_up_at_; }
@@ -117,6 +124,15 @@ class LogLink {
   /// The end `end` gives its peer up: it closes the connection.
   void give_up(To end, const std::string& why);
   void backup_arrived();  // wakes the backup if it waits
+  void pause(To end);
+  void resume(To end);
+  /// What an end's process keeps while it is paused.
+  struct Paused {
+    bool paused = false;
+    std::deque<std::pair<std::string, std::function<void()>>> held;  // what reached it
+    bool tick_held = false;
+  };
+  Paused& paused(To end) { return end == To::kBackup ? backup_paused_ : primary_paused_; }
 
   Scheduler& scheduler_;
   logchannel::LogHeader header_;
@@ -130,13 +146,12 @@ class LogLink {
   Direction to_backup_, to_primary_;
   bool primary_dead_ = false;
   bool backup_dead_ = false;
-  bool in_flight_lost_ = false;  // what was on its way when the primary's host died
+  // What was on its way from an end whose host died.
+  bool primary_host_lost_ = false, backup_host_lost_ = false;
   bool partitioned_ = false;
-  bool primary_paused_ = false;
-  // What waits in a partition (both ways, in the order it came) or for the paused primary.
+  // What waits in a partition (both ways, in the order it came).
   std::deque<std::pair<To, std::pair<std::string, std::function<void()>>>> held_;
-  std::deque<std::pair<std::string, std::function<void()>>> held_for_primary_;
-  bool primary_tick_held_ = false;
+  Paused primary_paused_, backup_paused_;
   uint64_t progress_sent_ = 0;
   std::optional<Time> backup_gave_up_at_, primary_gave_up_at_;
   // The backup's side.

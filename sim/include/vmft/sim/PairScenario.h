@@ -2,30 +2,41 @@
 // One simulated run of a pair, from its seed: the counter guest on a primary and a backup (the
 // real roles, output gate and backup role on a LogLink whose ends time each other out as
 // vmft's channel does), the primary's real ft::LiveSide deciding on a SimWorker when it loses
-// its backup, clients INCRing throughout, and one fault the seed picks, at a moment in
-// [2, 30] ms:
+// its backup, clients INCRing throughout, and the faults the seed picks (sim/FaultPlan.h): half
+// the runs have one or two brief faults first (a partition, or either side paused, each shorter
+// than the peer timeout and over before the next), then one more fault, at a moment in [2, 30]
+// ms or after the brief ones:
 //   - the primary killed (what it sent still arrives, then its close), or with its host (what
-//     was on its way is lost; the backup times out);
+//     was on its way is lost; the backup times out); the same for the backup (the primary
+//     hears its close at once, or times out);
 //   - the log partitioned, both sides alive: for longer than the peer timeout (both give the
-//     other up and ask the arbiter: one goes on, the other stops; a third of the time the
-//     primary cannot reach the arbiter either until the partition heals), or briefly (nobody
-//     notices but the clients, whose replies wait);
+//     other up and ask the arbiter: one goes on, the other stops; half the time the primary,
+//     the backup or both cannot reach the arbiter either until the partition heals), or
+//     briefly (nobody notices but the clients, whose replies wait);
 //   - the primary paused (SIGSTOP): past the peer timeout (the backup takes over; the primary,
 //     resumed, hears it lost its backup, asks, and stops), or briefly;
-// and, a third of the time, the arbiter down for up to 40 ms around when the sides ask: they
-// keep asking, and act only on an answer. The backup claims the pair as `vmft backup` does
-// (ft::claim_pair, through ft::ArbiterClient) and goes live; the primary decides in its live
-// side as `vmft primary` does. Checked after every step:
+//   - the backup paused: past the peer timeout (the primary goes on alone; the backup,
+//     resumed, hears its primary closed, replays the rest of its log, asks, and stops), or
+//     briefly;
+// and, a third of the time, the arbiter down for up to 40 ms around when the sides ask, and a
+// quarter of the time its disk full for up to 60 ms about then (it answers `ERR cannot persist
+// ...` to what would change the pair): they keep asking, and act only on an answer. The backup
+// claims the pair as `vmft backup` does (ft::claim_pair, through ft::ArbiterClient) and goes
+// live or stops; the primary decides in its live side as `vmft primary` does. Checked after
+// every step:
 //   - never two sides live at one epoch (the primary gone on alone, the backup gone live);
 //   - a primary that lost the pair releases nothing more;
+// as the last fault comes:
+//   - the brief faults before it went unnoticed: nobody gave up, the pair is paired;
 // and after the run:
 //   - nothing acknowledged was lost: no client saw a value go back, and no value was answered
 //     twice (a second answer means the counter went back past an acknowledged INCR);
 //   - the backup's state matched the primary's at every digest (its run did not diverge);
-//   - at most one side won each epoch at the arbiter;
+//   - at most one side won each epoch at the arbiter, and a primary that went on alone won
+//     its epoch there;
 //   - no side is stuck: a side that gave its peer up decided within one retry interval
 //     (ft::kArbiterRetry) of the arbiter answering again, a side that lost stopped, one side
-//     is live and served; after a brief fault, nobody gave up and the pair served on.
+//     is live and served; after brief faults only, nobody gave up and the pair served on.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -39,10 +50,11 @@ struct PairScenario {
   hypervisor::GuestImage counter;  ///< the counter guest (examples/counter), loaded
   /// How long the winner serves once live before the run ends (the loser settled).
   Time serve_after_failover = std::chrono::milliseconds(20);
-  /// The run ends by then whatever happened: after the latest decision there can be (a
-  /// fault at up to 30 ms, a pause of up to 300 ms, an outage of up to 40 ms, one retry
-  /// interval of 100 ms) and some serving.
-  Time run_at_most = std::chrono::milliseconds(1200);
+  /// The run ends by then whatever happened: after the latest decision there can be (two
+  /// brief faults of up to 150 ms and 60 ms after each, the last fault at up to 30 ms after
+  /// them, a partition of up to 500 ms, an outage of up to 40 ms or a full disk of up to 60,
+  /// one retry interval of 100 ms) and some serving.
+  Time run_at_most = std::chrono::milliseconds(1500);
   int clients = 4;
   /// For the test that shows the invariants catch a broken pair: the primary's replies leave
   /// at once instead of waiting for the backup's acknowledgement.
@@ -51,21 +63,38 @@ struct PairScenario {
   /// has no arbiter, and a side without one whose backup left goes on alone (SimPrimaryEnd
   /// says every lost backup left): the primary goes on without asking.
   bool primary_goes_on_without_asking = false;
+  /// For the test that shows the invariants catch a broken arbiter client: both sides take
+  /// the arbiter's `ERR cannot persist ...` to a test-and-set for a win.
+  bool errors_are_wins = false;
 };
 
-enum class Fault { kKill, kHostLost, kPartition, kPause };
+enum class Fault {
+  kKill,
+  kHostLost,
+  kPartition,
+  kPause,
+  kBackupKill,
+  kBackupHostLost,
+  kBackupPause,
+};
+inline constexpr int kFaults = 7;
 const char* fault_name(Fault fault);
 
 struct PairOutcome {
   uint64_t seed = 0;
   std::vector<std::string> violations;  ///< empty: every invariant held
-  // What happened, for the summary and for a failing seed's report.
+  // What happened, for the summary and for a failing seed's report: the last fault, and how
+  // many brief ones came before it.
   Fault fault = Fault::kKill;
   Time fault_at{0};
   Time fault_length{0};  ///< a partition's or a pause's; 0 for a death
+  int brief_before = 0;
   bool arbiter_outage = false;
   bool primary_isolated = false;  ///< the partition cut the primary off the arbiter too
+  bool backup_isolated = false;   ///< the partition cut the backup off the arbiter too
   Time arbiter_back{0};           ///< when the arbiter answered again (0: no outage)
+  bool disk_full = false;         ///< the arbiter could not persist a decision for a while
+  Time disk_freed_at{0};          ///< when it could again (0: its disk was never full)
   Time went_live_at{0};           ///< the backup; 0: it did not
   Time alone_at{0};               ///< the primary went on alone; 0: it did not
   Time lost_at{0};  ///< a side lost at the arbiter (the primary, or the backup's claim)
