@@ -105,7 +105,7 @@ void LiveSide::join_started(uint64_t session) {
   post([this, session] {
     copy_to_joiner(
         {s_.pair, s_.channel, s_.gate, s_.clock, [this](const auto& task) { return on_vcpu(task); },
-         [this] { return last_seq_(); }},
+         [this] { return last_seq_(); }, s_.hash_pages},
         session);
   });
 }

@@ -103,7 +103,7 @@ void copy_to_joiner(const PreCopy& with, uint64_t session) {
   const bool ok = with.on_vcpu([&](hypervisor::Machine& machine) {
     const auto paused = clock.now();
     const auto ram = machine.ram();
-    const auto now = page_hashes_in_parallel(ram);
+    const auto now = with.hash_pages ? with.hash_pages(ram) : page_hashes_in_parallel(ram);
     std::vector<std::pair<uint64_t, std::vector<uint8_t>>> runs;
     for (size_t p = 0; p < now.size();) {
       if (p < sent.size() && now[p] == sent[p]) {

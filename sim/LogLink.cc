@@ -46,6 +46,8 @@ Time LogLink::latency() {
 }
 
 void LogLink::start() {
+  // Each end has heard its peer as the connection starts (a joiner's, after the run began).
+  to_backup_.last_heard = to_primary_.last_heard = scheduler_.now();
   for (const To end : {To::kPrimary, To::kBackup}) {
     const Time phase(
         scheduler_.random().below(static_cast<uint64_t>(config_.heartbeat_interval.count())));
@@ -132,11 +134,21 @@ void LogLink::give_up(To end, const std::string& why) {
 void LogLink::send_epoch(uint64_t epoch) {
   send(To::kBackup, scheduler_.now(), "epoch " + std::to_string(epoch) + " reaches the backup",
        [this, epoch] {
+         backup_epoch_ = epoch;
          send(To::kPrimary, scheduler_.now(), "the backup has epoch " + std::to_string(epoch),
               [this, epoch] {
                 if (listener_.epoch_acked) listener_.epoch_acked(epoch);
               });
        });
+}
+
+void LogLink::send_to_backup(std::string what, std::function<void()> arrive) {
+  const Time from_at = primary_ ? primary_->now() : scheduler_.now();
+  send(To::kBackup, from_at, std::move(what), std::move(arrive));
+}
+
+void LogLink::send_to_primary(std::string what, std::function<void()> arrive) {
+  send(To::kPrimary, scheduler_.now(), std::move(what), std::move(arrive));
 }
 
 void LogLink::Sink::append(const logchannel::Record& record) {

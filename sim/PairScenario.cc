@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "FaultPlan.h"
+#include "JoinPhase.h"
 #include "vmft/ft/ArbiterClient.h"
 #include "vmft/ft/Events.h"
 #include "vmft/ft/LiveSide.h"
@@ -14,6 +15,7 @@
 #include "vmft/hypervisor/BackupRole.h"
 #include "vmft/hypervisor/LiveRole.h"
 #include "vmft/hypervisor/OutputGate.h"
+#include "vmft/hypervisor/Snapshot.h"
 #include "vmft/sim/IncrClients.h"
 #include "vmft/sim/LogLink.h"
 #include "vmft/sim/SimArbiter.h"
@@ -43,8 +45,10 @@ using State = ft::LiveSide::State;
 constexpr const char* kPair = "sim";
 constexpr const char* kPrimaryId = "primary@sim";
 constexpr const char* kBackupId = "backup@sim";
-/// The backup checks the whole state (all of RAM) this often: 4 ms of simulated time.
-constexpr uint64_t kDigestInterval = 1 << 22;
+/// The backup checks the whole state (all of RAM) this often: 1 ms of simulated time while
+/// the guest runs. A run's guest executes a few million instructions, and a joiner replays a
+/// few hundred thousand before the run could end: each sees some digests.
+constexpr uint64_t kDigestInterval = 1 << 20;
 constexpr uint64_t kRamBytes = 16ULL << 20;
 /// The epoch the primary registered with its backup in step before the run.
 constexpr uint64_t kEpoch = 1;
@@ -128,12 +132,16 @@ class PairRun {
   void schedule_fault(const FaultStep& step);
   void schedule_arbiter_trouble(const FaultPlan& plan);
   void check_unnoticed_before(const FaultStep& last);
+  void start_backup_live_side(uint64_t epoch);
+  void start_join();
   void violated(std::string what);
   bool primary_live() const;
   bool backup_live() const;
   void check_step();
+  bool failover_settled() const;
   bool settled() const;
   void check_after();
+  void check_failover();
   void check_answers();
   void check_decided(const char* side, Time noticed, Time decided, bool lost, bool ended);
   void check_no_side_stuck();
@@ -153,7 +161,13 @@ class PairRun {
   WatchedNet primary_net_;
   hypervisor::OutputGate gate_{primary_net_};
   LogLink link_;
+  SimPrimaryEnd primary_end_;
+  // The backup's gate and end once it went live, as `vmft backup` has them: a backup may join.
+  WatchedNet backup_net_;
+  hypervisor::OutputGate backup_gate_{backup_net_};
+  SimPrimaryEnd backup_end_;
   TracedEvents primary_events_{s_, "primary"}, backup_events_{s_, "backup"};
+  TracedEvents joiner_events_{s_, "joiner"};
   std::unique_ptr<ft::ArbiterClient> backup_client_;
   std::unique_ptr<hypervisor::LiveRole> live_;
   hypervisor::RunResult backup_result_;
@@ -162,6 +176,9 @@ class PairRun {
   uint64_t answered_at_fault_ = 0, answered_at_fault_end_ = 0, answered_at_alone_ = 0;
   uint64_t released_after_losing_ = 0;
   bool two_live_said_ = false;
+  JoinPlan join_plan_;
+  bool failover_checked_ = false;
+  std::unique_ptr<JoinPhase> join_;  // its joiner's link outlives what the vCPUs send on it
   Vcpu primary_{s_, "primary", primary_inputs_};
   Vcpu backup_{s_, "backup", backup_inputs_};
   // The primary's live side, as `vmft primary` runs it: its decisions on a worker of its
@@ -169,8 +186,12 @@ class PairRun {
   SimWorker primary_worker_{s_, "primary: the live side"};
   ft::ArbiterClient primary_client_{primary_arbiter_, "the simulated arbiter",
                                     primary_worker_.clock()};
-  SimPrimaryEnd primary_end_;
   std::unique_ptr<ft::LiveSide> live_side_;
+  // The backup's live side once it went live, on a worker of its process.
+  SimWorker backup_worker_{s_, "backup: the live side"};
+  ft::ArbiterClient backup_live_client_{backup_arbiter_, "the simulated arbiter",
+                                        backup_worker_.clock()};
+  std::unique_ptr<ft::LiveSide> backup_live_side_;
 };
 
 PairRun::PairRun(const PairScenario& scenario, uint64_t seed)
@@ -185,7 +206,13 @@ PairRun::PairRun(const PairScenario& scenario, uint64_t seed)
                      }
                    }),
       link_(s_, log_header(), {}),
-      primary_end_(link_, scenario.primary_goes_on_without_asking) {
+      primary_end_(link_, scenario.primary_goes_on_without_asking),
+      backup_net_(clients_, [this] {
+        const bool lost = backup_live_side_ && backup_live_side_->state() == State::kLost;
+        if (lost && released_after_losing_++ == 0) {
+          violated("the backup, gone live, released output after it lost the pair");
+        }
+      }) {
   out_.seed = seed;
   if (scenario.errors_are_wins) {
     primary_arbiter_.take_errors_for_wins();
@@ -200,7 +227,7 @@ PairRun::PairRun(const PairScenario& scenario, uint64_t seed)
                     std::make_unique<hypervisor::LiveRole>(
                         hypervisor::HostServices{primary_.clock(), primary_.entropy(),
                                                  primary_.timer(), primary_net_},
-                        primary_inputs_, &link_.sink(primary_, gate_),
+                        primary_inputs_, &primary_end_.sink(primary_, gate_),
                         scenario.without_output_rule ? nullptr : &gate_));
   primary_role.report_progress_every(100'000);
   primary_worker_.after_running([this] { primary_.poke(); });
@@ -214,7 +241,9 @@ PairRun::PairRun(const PairScenario& scenario, uint64_t seed)
       .inputs = primary_inputs_,
       .clock = primary_worker_.clock(),
       .events = &primary_events_,
-      .worker = &primary_worker_});
+      .worker = &primary_worker_,
+      .hash_pages = hypervisor::ram_page_hashes});
+  live_side_->set_machine(primary_.machine(), [&primary_role] { return primary_role.last_seq(); });
   live_side_->paired(kEpoch);
   backup_.boot(scenario.counter, machine_config(),
                std::make_unique<hypervisor::BackupRole>(
@@ -229,6 +258,8 @@ PairRun::~PairRun() {
   backup_inputs_.request_stop();
   primary_worker_.finish();  // its task ends while its live side is still there
   live_side_.reset();
+  backup_worker_.finish();
+  backup_live_side_.reset();
 }
 
 // As `vmft backup` goes live: claim the pair, and go on with the guest's connections closed.
@@ -240,14 +271,66 @@ hypervisor::Role* PairRun::go_live(const hypervisor::Takeover& t) {
     return nullptr;
   }
   live_ = std::make_unique<hypervisor::LiveRole>(
-      hypervisor::HostServices{backup_.clock(), backup_.entropy(), backup_.timer(), clients_},
-      backup_inputs_, nullptr);
+      hypervisor::HostServices{backup_.clock(), backup_.entropy(), backup_.timer(), backup_net_},
+      backup_inputs_, &backup_end_.sink(backup_, backup_gate_), &backup_gate_);
+  start_backup_live_side(claim.epoch);
   ft::reset_connections(t, backup_inputs_);
   if (!primary_.killed()) clients_.server_died();  // its connections go with its address
   clients_.switch_to(backup_, t.highest_connection + 1);
   out_.went_live_at = backup_.now();
   backup_events_.emit(ft::WentLive{claim.epoch, t.icount});
   return live_.get();
+}
+
+// As `vmft backup` that went live with a listener: a live side of its own, alone at the epoch
+// it won, taking backups that join.
+void PairRun::start_backup_live_side(uint64_t epoch) {
+  backup_worker_.after_running([this] { backup_.poke(); });
+  backup_live_side_ = std::make_unique<ft::LiveSide>(
+      ft::LiveSide::Setup{.pair = kPair,
+                          .side = "live side",
+                          .me = kBackupId,
+                          .arbiter = &backup_live_client_,
+                          .channel = backup_end_,
+                          .gate = backup_gate_,
+                          .inputs = backup_inputs_,
+                          .clock = backup_worker_.clock(),
+                          .events = &backup_events_,
+                          .worker = &backup_worker_,
+                          .hash_pages = hypervisor::ram_page_hashes});
+  backup_live_side_->set_machine(backup_.machine(), [this] { return live_->last_seq(); });
+  backup_live_side_->alone(epoch);
+}
+
+// The failover is over and one side runs alone: a backup joins it.
+void PairRun::start_join() {
+  check_failover();
+  const bool backup_won = out_.went_live_at > Time(0);
+  LiveProcess live = backup_won ? LiveProcess{"the backup",
+                                              kBackupId,
+                                              backup_,
+                                              backup_worker_,
+                                              backup_arbiter_,
+                                              backup_end_,
+                                              *backup_live_side_,
+                                              [this] { return backup_ended_; }}
+                                : LiveProcess{"the primary",    kPrimaryId,
+                                              primary_,         primary_worker_,
+                                              primary_arbiter_, primary_end_,
+                                              *live_side_,      [this] { return primary_ended_; }};
+  join_ = std::make_unique<JoinPhase>(
+      JoinPhase::World{.scheduler = s_,
+                       .arbiter = arbiter_,
+                       .clients = clients_,
+                       .pair = kPair,
+                       .image = scenario_.counter,
+                       .config = machine_config(),
+                       .header = log_header(),
+                       .events = joiner_events_,
+                       .violated = [this](std::string what) { violated(std::move(what)); },
+                       .serve_after_failover = scenario_.serve_after_failover},
+      join_plan_, std::move(live));
+  s_.after(Time(0), "a backup joins", [this] { join_->start(); });
 }
 
 void PairRun::schedule(const FaultPlan& plan) {
@@ -382,9 +465,16 @@ void PairRun::check_step() {
   }
 }
 
-// The run ends once the winner served a while and the loser settled, or a brief fault is over
-// and the pair served a while since.
+// The run ends once the failover is over (or, for a seed with a join, the join and its fault;
+// JoinPhase::settled).
 bool PairRun::settled() const {
+  if (join_plan_.join) return join_ && join_->settled();
+  return failover_settled();
+}
+
+// The failover is over once the winner served a while and the loser settled, or a brief fault
+// is over and the pair served a while since.
+bool PairRun::failover_settled() const {
   if (brief_) return s_.now() >= plan_.last().end() + scenario_.serve_after_failover;
   const Time live_at = std::max(out_.went_live_at, out_.alone_at);
   if (live_at == Time(0) || s_.now() < live_at + scenario_.serve_after_failover) return false;
@@ -414,11 +504,18 @@ PairOutcome PairRun::run() {
   out_.disk_full = plan_.disk_full;
   if (plan_.disk_full) out_.disk_freed_at = plan_.freed;
   brief_ = plan_.all_brief();
+  // A live side without an arbiter takes no joiner: it could never register a new epoch.
+  join_plan_ = draw_join_plan(
+      out_.seed, scenario_.joins && !brief_ && !scenario_.primary_goes_on_without_asking);
   schedule(plan_);
 
-  while (s_.now() < scenario_.run_at_most && !settled()) {
+  const Time run_at_most =
+      scenario_.run_at_most + (join_plan_.join ? scenario_.join_takes_at_most : Time(0));
+  while (s_.now() < run_at_most && !settled()) {
     if (!s_.step()) break;
     check_step();
+    if (join_plan_.join && !join_ && failover_settled()) start_join();
+    if (join_) join_->check_step();
   }
   s_.note("the run ends");
   check_after();
@@ -428,11 +525,7 @@ PairOutcome PairRun::run() {
 }
 
 void PairRun::check_after() {
-  out_.answered_before = answered_at_fault_;
-  out_.answered_after = out_.went_live_at > Time(0) ? clients_.answered_since_failover()
-                        : out_.alone_at > Time(0)   ? clients_.answered() - answered_at_alone_
-                                                    : clients_.answered() - answered_at_fault_end_;
-  out_.lost_at = std::max(backup_declined_at_, primary_lost_at_);
+  if (!failover_checked_) check_failover();
   check_answers();
   if (backup_ended_ && backup_result_.outcome == hypervisor::RunResult::Outcome::kDiverged) {
     violated("the backup diverged from its primary: " + backup_result_.report);
@@ -440,6 +533,18 @@ void PairRun::check_after() {
   for (const auto& [e, holders] : arbiter_.winners(kPair)) {
     if (holders.size() > 1) violated(fmt::format("{} sides won epoch {}", holders.size(), e));
   }
+  if (join_) join_->check_after(out_);
+}
+
+// The failover's outcome and that no side is stuck in it: once it is over (a seed with a join
+// goes on with the join).
+void PairRun::check_failover() {
+  failover_checked_ = true;
+  out_.answered_before = answered_at_fault_;
+  out_.answered_after = out_.went_live_at > Time(0) ? clients_.answered_since_failover()
+                        : out_.alone_at > Time(0)   ? clients_.answered() - answered_at_alone_
+                                                    : clients_.answered() - answered_at_fault_end_;
+  out_.lost_at = std::max(backup_declined_at_, primary_lost_at_);
   check_live_sides_won();
   check_no_side_stuck();
 }

@@ -137,10 +137,17 @@ Vcpu::~Vcpu() {
 }
 
 void Vcpu::boot_role(hypervisor::GuestImage image, hypervisor::MachineConfig config,
-                     std::unique_ptr<hypervisor::Role> role) {
+                     std::unique_ptr<hypervisor::Role> role,
+                     const hypervisor::MachineSnapshot* snapshot) {
   inner_ = std::move(role);
   role_ = std::make_unique<SlicedRole>(*this, *inner_, inputs_);
-  machine_ = std::make_unique<hypervisor::Machine>(std::move(image), std::move(config), *role_);
+  if (snapshot) {
+    icount_ = snapshot->icount;
+    machine_ = std::make_unique<hypervisor::Machine>(std::move(image), std::move(config), *role_,
+                                                     *snapshot);
+  } else {
+    machine_ = std::make_unique<hypervisor::Machine>(std::move(image), std::move(config), *role_);
+  }
 }
 
 void Vcpu::start(std::function<void(const hypervisor::RunResult&)> done) {

@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
   std::string guest = std::string(VMFT_GUEST_DIR) + "/counter.elf";
   bool without_output_rule = false;
   bool without_asking = false;
+  bool without_joins = false;
   bool verbose = false;
   bool twice = false;
   bool errors_are_wins = false;
@@ -98,6 +99,9 @@ int main(int argc, char** argv) {
                "let both sides take the arbiter's `ERR cannot persist ...` to a test-and-set for "
                "a win (a broken arbiter client: a side goes on alone that the arbiter never "
                "gave the pair)");
+  app.add_flag("--without-joins", without_joins,
+               "no backup joins the side left alone (each seed runs as before joins were "
+               "simulated)");
   app.add_flag("--verbose", verbose, "show what the pair logs, and every seed's outcome");
   app.add_flag("--twice", twice,
                "run each seed twice, and fail one whose runs differ (their traces' digests)");
@@ -121,10 +125,13 @@ int main(int argc, char** argv) {
   scenario.without_output_rule = without_output_rule;
   scenario.primary_goes_on_without_asking = without_asking;
   scenario.errors_are_wins = errors_are_wins;
+  scenario.joins = !without_joins;
 
   const auto started = std::chrono::steady_clock::now();
   uint64_t runs = 0, failed = 0, outages = 0, disks_full = 0, with_brief_before = 0;
   std::map<vmft::sim::Fault, uint64_t> faults;
+  std::map<vmft::sim::JoinFault, uint64_t> joins;
+  uint64_t joined_whole = 0, joiners_live = 0;
   std::vector<double> to_live_ms;  // from the fault (a long partition's or pause's start) on
   for (uint64_t seed = range.first;; seed++) {
     PairOutcome out = vmft::sim::run_pair_scenario(scenario, seed);
@@ -143,9 +150,25 @@ int main(int argc, char** argv) {
     with_brief_before += out.brief_before > 0;
     const auto live = std::max(out.went_live_at, out.alone_at);
     if (live.count() > 0) to_live_ms.push_back(ms(live - out.fault_at));
+    if (out.joined) {
+      ++joins[out.join_fault];
+      joined_whole += out.join_epoch != 0;
+      joiners_live += out.joiner_live_at.count() > 0;
+    }
+    const std::string join =
+        !out.joined
+            ? std::string()
+            : fmt::format("; a backup joined at {:.3f} ms{}, then {}{}", ms(out.join_at),
+                          out.join_epoch ? fmt::format(" (epoch {} registered at {:.3f} ms)",
+                                                       out.join_epoch, ms(out.join_registered_at))
+                                         : std::string(),
+                          vmft::sim::join_fault_name(out.join_fault),
+                          out.join_fault_at.count() > 0
+                              ? fmt::format(" at {:.3f} ms", ms(out.join_fault_at))
+                              : std::string());
     if (!out.violations.empty()) {
       ++failed;
-      std::cout << "sim: seed " << seed << " FAILED (" << describe_faults(out) << "):\n";
+      std::cout << "sim: seed " << seed << " FAILED (" << describe_faults(out) << join << "):\n";
       for (const std::string& v : out.violations) std::cout << "  " << v << "\n";
       std::cout << "its trace ends:\n"
                 << out.trace_tail << "replay it with --seeds " << seed << "\n";
@@ -156,22 +179,28 @@ int main(int argc, char** argv) {
           : out.alone_at.count() > 0   ? fmt::format("the primary went on alone {:.3f} ms after it",
                                                      ms(out.alone_at - out.fault_at))
                                        : std::string("the pair stayed paired");
-      std::printf("sim: seed %llu: %s; %s; %llu INCRs answered before the failover, %llu after\n",
-                  static_cast<unsigned long long>(seed), describe_faults(out).c_str(),
-                  decided.c_str(), static_cast<unsigned long long>(out.answered_before),
-                  static_cast<unsigned long long>(out.answered_after));
+      std::printf(
+          "sim: seed %llu: %s; %s; %llu INCRs answered before the failover, %llu after%s; trace "
+          "digest %016llx\n",
+          static_cast<unsigned long long>(seed), describe_faults(out).c_str(), decided.c_str(),
+          static_cast<unsigned long long>(out.answered_before),
+          static_cast<unsigned long long>(out.answered_after), join.c_str(),
+          static_cast<unsigned long long>(out.trace_digest));
     }
     if (seed == range.last) break;
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   using vmft::sim::Fault;
+  using vmft::sim::JoinFault;
   std::printf(
       "sim: %llu seeds (%llu-%llu), %llu passed, %llu failed, in %.1f s (%.1f seeds/s); last "
       "faults: the primary %llu killed, %llu host lost, %llu paused; the backup %llu killed, "
       "%llu host lost, %llu paused; %llu partitioned; %llu after brief faults; the arbiter was "
       "down in %llu, its disk full in %llu; fault to a side live (simulated): p50 %.3f ms, max "
-      "%.3f ms\n",
+      "%.3f ms; joins: %llu (%llu made the pair whole again; then %llu nothing, %llu the joiner "
+      "died mid-join, %llu the new primary killed, %llu its host lost, %llu partitioned; %llu "
+      "joiners went live)\n",
       static_cast<unsigned long long>(runs), static_cast<unsigned long long>(range.first),
       static_cast<unsigned long long>(range.last), static_cast<unsigned long long>(runs - failed),
       static_cast<unsigned long long>(failed), seconds, static_cast<double>(runs) / seconds,
@@ -184,6 +213,16 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(faults[Fault::kPartition]),
       static_cast<unsigned long long>(with_brief_before), static_cast<unsigned long long>(outages),
       static_cast<unsigned long long>(disks_full), percentile(to_live_ms, 0.5),
-      percentile(to_live_ms, 1.0));
+      percentile(to_live_ms, 1.0),
+      static_cast<unsigned long long>(joins[JoinFault::kNone] + joins[JoinFault::kJoinerDies] +
+                                      joins[JoinFault::kKill] + joins[JoinFault::kHostLost] +
+                                      joins[JoinFault::kPartition]),
+      static_cast<unsigned long long>(joined_whole),
+      static_cast<unsigned long long>(joins[JoinFault::kNone]),
+      static_cast<unsigned long long>(joins[JoinFault::kJoinerDies]),
+      static_cast<unsigned long long>(joins[JoinFault::kKill]),
+      static_cast<unsigned long long>(joins[JoinFault::kHostLost]),
+      static_cast<unsigned long long>(joins[JoinFault::kPartition]),
+      static_cast<unsigned long long>(joiners_live));
   return failed == 0 ? 0 : 1;
 }

@@ -16,6 +16,7 @@
 #include "vmft/ft/ArbiterClient.h"
 #include "vmft/ft/Clock.h"
 #include "vmft/ft/Events.h"
+#include "vmft/ft/PreCopy.h"
 #include "vmft/ft/PrimaryEnd.h"
 #include "vmft/ft/Worker.h"
 #include "vmft/hypervisor/InputQueue.h"
@@ -39,6 +40,8 @@ class LiveSide {
     /// Where its decisions run and wait; it outlives the live side. None: a ThreadWorker of
     /// its own. A worker that is given sleeps on `clock`, which must be one it can wait on.
     Worker* worker = nullptr;
+    /// How a join's pause hashes RAM (see PreCopy.h). None: on two threads.
+    PageHasher hash_pages = {};
   };
   /// How this side stands.
   enum class State {

@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "vmft/ft/Clock.h"
 #include "vmft/ft/PrimaryEnd.h"
@@ -18,6 +20,11 @@ namespace vmft::ft {
 /// ended, the task threw, or a stop came first.
 using OnVcpu = std::function<bool(const std::function<void(hypervisor::Machine&)>&)>;
 
+/// How the pause hashes RAM's pages (hypervisor::ram_page_hashes, in page order), while the
+/// guest waits for it. None: on this thread and a second one, each half of RAM (vmft's way);
+/// the simulation, whose run has one thread, hashes on it.
+using PageHasher = std::function<std::vector<uint64_t>(std::span<const uint8_t> ram)>;
+
 /// What a pre-copy works with; references outlive the copy.
 struct PreCopy {
   std::string pair;  ///< for messages
@@ -26,6 +33,7 @@ struct PreCopy {
   Clock& clock;
   OnVcpu on_vcpu;
   std::function<uint64_t()> last_seq;  ///< vCPU thread: the last log record's seq
+  PageHasher hash_pages = {};
 };
 
 /// Sends the joiner of `session` the machine, on the live side's own thread. If the joiner

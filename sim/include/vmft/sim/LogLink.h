@@ -56,10 +56,18 @@ class LogLink {
   /// The backup's end, on its vCPU, which waits parked for what has not arrived.
   logchannel::RecordSource& source(Vcpu& backup);
   void listen(PrimaryListener listener) { listener_ = std::move(listener); }
-  /// Both ends start ticking (each at a phase the seed picks).
+  /// Both ends start ticking (each at a phase the seed picks), each having heard the other now.
   void start();
   /// The primary's end sends the backup `epoch`; epoch_acked follows once it has it.
   void send_epoch(uint64_t epoch);
+  /// The last epoch that reached the backup (what it claims the pair at), if any.
+  std::optional<uint64_t> backup_epoch() const { return backup_epoch_; }
+  /// What else travels on the connection, in order with the log (a joiner's RAM and snapshot
+  /// one way, its "restored" the other): `arrive` runs when `what` reaches that end, unless the
+  /// connection closed or the message was lost first. The primary's side sends from its vCPU if
+  /// it has one (sink()), so that it stays behind what the vCPU appended.
+  void send_to_backup(std::string what, std::function<void()> arrive);
+  void send_to_primary(std::string what, std::function<void()> arrive);
 
   /// The primary died. A process killed: what it sent still arrives, then its close. Its host
   /// gone (`in_flight_lost`): nothing on its way arrives, and the backup times out.
@@ -153,6 +161,7 @@ class LogLink {
   std::deque<std::pair<To, std::pair<std::string, std::function<void()>>>> held_;
   Paused primary_paused_, backup_paused_;
   uint64_t progress_sent_ = 0;
+  std::optional<uint64_t> backup_epoch_;
   std::optional<Time> backup_gave_up_at_, primary_gave_up_at_;
   // The backup's side.
   std::deque<std::optional<logchannel::Record>> arrived_;  // each engaged; swapped out

@@ -37,6 +37,8 @@
 //   - no side is stuck: a side that gave its peer up decided within one retry interval
 //     (ft::kArbiterRetry) of the arbiter answering again, a side that lost stopped, one side
 //     is live and served; after brief faults only, nobody gave up and the pair served on.
+// Half the seeds whose fault was not brief go on: a backup joins the side left alone, and a
+// fault the seed picks befalls the new pair (sim/JoinPhase.h, with its invariants).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -59,6 +61,13 @@ struct PairScenario {
   /// For the test that shows the invariants catch a broken pair: the primary's replies leave
   /// at once instead of waiting for the backup's acknowledgement.
   bool without_output_rule = false;
+  /// Whether a backup may join the side left alone (half the seeds with a failover: see
+  /// JoinPhase.h); off, each seed runs as before joins were simulated.
+  bool joins = true;
+  /// What a run with a join may take beyond run_at_most: the join itself, a fault on the new
+  /// pair within 30 ms of its new epoch, a partition of up to 500 ms, a retry interval and
+  /// some serving.
+  Time join_takes_at_most = std::chrono::milliseconds(900);
   /// For the test that shows the invariants catch a broken live side: the primary's live side
   /// has no arbiter, and a side without one whose backup left goes on alone (SimPrimaryEnd
   /// says every lost backup left): the primary goes on without asking.
@@ -79,6 +88,11 @@ enum class Fault {
 };
 inline constexpr int kFaults = 7;
 const char* fault_name(Fault fault);
+/// What befalls a pair made whole again by a joiner: nothing, the joiner's host lost as a piece
+/// of the join reaches it, the new pair's primary (the side the joiner joined) killed or its
+/// host lost, or their log partitioned past the peer timeout.
+enum class JoinFault { kNone, kJoinerDies, kKill, kHostLost, kPartition };
+const char* join_fault_name(JoinFault fault);
 
 struct PairOutcome {
   uint64_t seed = 0;
@@ -98,6 +112,15 @@ struct PairOutcome {
   Time went_live_at{0};           ///< the backup; 0: it did not
   Time alone_at{0};               ///< the primary went on alone; 0: it did not
   Time lost_at{0};  ///< a side lost at the arbiter (the primary, or the backup's claim)
+  // The join, if the seed had one.
+  bool joined = false;  ///< a backup joined (connected to the side left alone)
+  JoinFault join_fault = JoinFault::kNone;
+  Time join_at{0};              ///< when it connected
+  Time join_registered_at{0};   ///< when the live side registered the new epoch
+  uint64_t join_epoch = 0;      ///< the epoch the live side registered with it; 0: none
+  Time join_fault_at{0};        ///< when the fault on the new pair came
+  Time joiner_live_at{0};       ///< the joiner went live
+  uint64_t joiner_digests = 0;  ///< state digests the joiner checked
   uint64_t answered_before = 0;
   uint64_t answered_after = 0;
   uint64_t trace_digest = 0;

@@ -94,6 +94,17 @@ class Vcpu {
     boot_role(std::move(image), std::move(config), std::move(role));
     return kept;
   }
+  /// As boot(), with the machine restored from `snapshot` (a backup that joined): it runs on from
+  /// the snapshot's instruction count.
+  template <typename R>
+  R& restore(hypervisor::GuestImage image, hypervisor::MachineConfig config,
+             const hypervisor::MachineSnapshot& snapshot, std::unique_ptr<R> role) {
+    R& kept = *role;
+    boot_role(std::move(image), std::move(config), std::move(role), &snapshot);
+    return kept;
+  }
+  /// The machine booted, for a live side's tasks on it (a join's pre-copy).
+  hypervisor::Machine& machine() { return *machine_; }
   /// Starts the machine in the next slice; `done` gets how its run ended.
   void start(std::function<void(const hypervisor::RunResult&)> done);
 
@@ -166,7 +177,8 @@ class Vcpu {
   };
 
   void boot_role(hypervisor::GuestImage image, hypervisor::MachineConfig config,
-                 std::unique_ptr<hypervisor::Role> role);
+                 std::unique_ptr<hypervisor::Role> role,
+                 const hypervisor::MachineSnapshot* snapshot = nullptr);
   void reached(uint64_t icount) { icount_ = icount; }
   void end_of_slice();  // fiber: the slice is used up
   void idle();          // fiber: the guest waits for an input
