@@ -216,7 +216,18 @@ arbiter::ArbiterState EtcdCluster::read(const std::string& pair) const {
   for (const auto& member : members_) {
     if (!member->killed) endpoints.push_back(member->endpoint());
   }
-  return arbiter::EtcdArbiter(endpoints, kReadTimeout).read(pair);
+  // Members electing a leader answer 503 ("leader changed") for a moment, as a member just
+  // killed leaves them to: ask again until kStartTimeout, as wait_until_serving does.
+  arbiter::EtcdArbiter arbiter(endpoints, kReadTimeout);
+  const auto deadline = Clock::now() + kStartTimeout;
+  for (;;) {
+    try {
+      return arbiter.read(pair);
+    } catch (const arbiter::ArbiterUnavailable&) {
+      if (Clock::now() >= deadline) throw;
+    }
+    std::this_thread::sleep_for(kPollInterval);
+  }
 }
 
 std::string EtcdCluster::log() const {
