@@ -13,6 +13,17 @@ if(VMFT_SANITIZE)
     list(APPEND VMFT_SANITIZE_FLAGS -fno-sanitize-recover=undefined)
   endif()
   add_compile_options(${VMFT_SANITIZE_FLAGS} -fno-omit-frame-pointer)
+  # -O1, not -O2: both sanitizers' documentation asks for -O1 or more, and the instrumented
+  # files compile in a third less CPU at -O1 (ChannelTest.cc under ASan+UBSan: 39.8 s at -O2,
+  # 25.7 s at -O1; host/Status.cc: 52.7 s, 34.4 s; under TSan 17.2 s, 12.2 s). The three
+  # builds are most of CI's time; the guest's translated code, where a run spends its time,
+  # is Unicorn's and never instrumented.
+  foreach(lang C CXX)
+    string(REGEX REPLACE "(^| )-O[23s]( |$)" "\\1-O1\\2" CMAKE_${lang}_FLAGS_RELWITHDEBINFO
+           "${CMAKE_${lang}_FLAGS_RELWITHDEBINFO}")
+    string(REGEX REPLACE "(^| )-O[23s]( |$)" "\\1-O1\\2" CMAKE_${lang}_FLAGS_RELEASE
+           "${CMAKE_${lang}_FLAGS_RELEASE}")
+  endforeach()
   add_link_options(${VMFT_SANITIZE_FLAGS})
 endif()
 
