@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -247,6 +248,16 @@ bool VmftProcess::confine_vcpu(int cpu, int niceness) {
   return confine_thread(pid(), cpu, niceness);
 }
 
+bool VmftProcess::release_vcpu() {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  errno = 0;
+  const int niceness = ::getpriority(PRIO_PROCESS, 0);  // this thread's, on Linux
+  return errno == 0 && ::sched_getaffinity(0, sizeof allowed, &allowed) == 0 &&
+         ::sched_setaffinity(pid(), sizeof allowed, &allowed) == 0 &&
+         ::setpriority(PRIO_PROCESS, static_cast<id_t>(pid()), niceness) == 0;
+}
+
 bool VmftProcess::freeze(Duration timeout) {
   process_.signal(SIGSTOP);
   // kill() returns before the stop has reached every thread: one already running may go on
@@ -273,6 +284,23 @@ std::optional<uint64_t> VmftProcess::resident_bytes() const {
 
 std::optional<int> VmftProcess::wait_for_exit(Duration timeout) {
   return process_.wait_for_exit(timeout);
+}
+
+// Tried on a thread of its own, which raises its niceness by one and sets it back.
+bool may_lower_niceness() {
+  bool may = false;
+  std::thread([&may] {
+    errno = 0;
+    const int niceness = ::getpriority(PRIO_PROCESS, 0);
+    if (errno != 0) return;
+    if (niceness >= 19) {  // confine_vcpu raises nothing, so release_vcpu lowers nothing
+      may = true;
+      return;
+    }
+    may = ::setpriority(PRIO_PROCESS, 0, niceness + 1) == 0 &&
+          ::setpriority(PRIO_PROCESS, 0, niceness) == 0;
+  }).join();
+  return may;
 }
 
 int first_allowed_cpu() {

@@ -101,6 +101,9 @@ class VmftProcess {
   /// The same for vmft's main thread only, which runs the guest's vCPU: the guest slows
   /// down, the thread that serves vmft's sockets does not.
   bool confine_vcpu(int cpu, int niceness);
+  /// Undoes confine_vcpu: vmft's main thread may run again on every CPU this process may, at
+  /// this process's own niceness. Lowering a niceness takes a right (may_lower_niceness()).
+  bool release_vcpu();
 
   pid_t pid() const { return process_.pid(); }
   /// vmft's resident memory (VmRSS in /proc/<pid>/status), or nullopt once it has gone.
@@ -131,6 +134,10 @@ class VmftProcess {
 
   Subprocess process_;
 };
+
+/// Whether this process may set a thread's niceness back down to its own, as
+/// VmftProcess::release_vcpu does: with CAP_SYS_NICE, or an RLIMIT_NICE that allows it.
+bool may_lower_niceness();
 
 /// The first CPU this process may run on: where a test or benchmark confines processes it
 /// wants on one CPU (VmftProcess::confine).
