@@ -19,12 +19,16 @@
 #include "store.h"
 #include "vmft.h"
 
-_Static_assert(SERVER_MAX_REQUEST < VMFT_NIC_MAX_PAYLOAD, "serve_datagram appends to datagrams");
-
 /* The receive buffers, allocated at startup: each is sized to the largest UDP payload,
    so no datagram is cut short (the NIC truncates what does not fit); TCP data arrives in
-   chunks of up to this size and is buffered per connection. */
-#define RX_AREA_BYTES (VMFT_NIC_RX_SLOTS * VMFT_NIC_MAX_PAYLOAD)
+   chunks of up to this size and is buffered per connection. A build for TCP clients only may
+   give smaller ones (the simulation's guest). */
+#ifndef COUNTER_RX_BUFFER_BYTES
+#define COUNTER_RX_BUFFER_BYTES VMFT_NIC_MAX_PAYLOAD
+#endif
+_Static_assert(SERVER_MAX_REQUEST < COUNTER_RX_BUFFER_BYTES,
+               "serve_datagram appends to datagrams");
+#define RX_AREA_BYTES (VMFT_NIC_RX_SLOTS * COUNTER_RX_BUFFER_BYTES)
 /* The least --mem the tables and the receive buffers fit in, as the build sized them. */
 #ifndef COUNTER_LEAST_MEM
 #define COUNTER_LEAST_MEM 16M
