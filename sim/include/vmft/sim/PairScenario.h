@@ -53,9 +53,9 @@ struct PairScenario {
   /// clients and 16 keys), loaded for a RAM of ram_size.
   hypervisor::GuestImage counter;
   /// Every side's guest RAM: what counter_small takes (its image and stack, 0.6 MiB, then the
-  /// 1.3 MiB of tables and receive buffers it allocates at startup; it exits if they do not
-  /// fit, which the run reports). Each state digest hashes all of it, and each side's machine
-  /// starts with it untouched: the less there is, the less a seed costs.
+  /// 0.6 MiB of tables and receive buffers it allocates at startup; it exits if they do not
+  /// fit, which the run reports), rounded up to a power of two. Each state digest hashes all
+  /// of it, and each side's machine starts with it untouched: the less, the cheaper a seed.
   uint64_t ram_size = 2ULL << 20;
   /// How long the winner serves once live before the run ends (the loser settled).
   Time serve_after_failover = std::chrono::milliseconds(20);
