@@ -61,11 +61,12 @@ set(VMFT_GUEST_SDK_DEPENDS
 # Every guest, so that a target can depend on all of them (the tests run them by file name).
 add_custom_target(guests)
 
-# vmft_add_guest(NAME [BARE] SOURCES... [DEPENDS files...]) -> ${VMFT_GUEST_DIR}/NAME.elf
-# and target guest_NAME, a dependency of the target guests. BARE links only the given sources
-# (with the SDK's linker script): for assembly test guests whose every instruction is counted.
+# vmft_add_guest(NAME [BARE] SOURCES... [DEPENDS files...] [DEFINES NAME=VALUE...])
+# -> ${VMFT_GUEST_DIR}/NAME.elf and target guest_NAME, a dependency of the target guests. BARE
+# links only the given sources (with the SDK's linker script): for assembly test guests whose
+# every instruction is counted. DEFINES: for the guest's sources, as -D.
 function(vmft_add_guest name)
-  cmake_parse_arguments(ARG "BARE" "" "SOURCES;DEPENDS" ${ARGN})
+  cmake_parse_arguments(ARG "BARE" "" "SOURCES;DEPENDS;DEFINES" ${ARGN})
   set(sdk ${VMFT_GUEST_SDK_OBJECTS})
   set(libs ${VMFT_GUEST_SDK_ARCHIVE} ${VMFT_GUEST_LIBC})
   if(ARG_BARE)
@@ -73,6 +74,10 @@ function(vmft_add_guest name)
     set(libs)
   endif()
   set(out ${VMFT_GUEST_DIR}/${name}.elf)
+  set(defines)
+  foreach(define ${ARG_DEFINES})
+    list(APPEND defines -D${define})
+  endforeach()
   set(sources)
   foreach(src ${ARG_SOURCES})
     get_filename_component(abs ${src} ABSOLUTE)
@@ -81,7 +86,7 @@ function(vmft_add_guest name)
   add_custom_command(
     OUTPUT ${out}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${VMFT_GUEST_DIR}
-    COMMAND ${VMFT_GUEST_CC} ${VMFT_GUEST_CFLAGS} -nostdlib -static
+    COMMAND ${VMFT_GUEST_CC} ${VMFT_GUEST_CFLAGS} ${defines} -nostdlib -static
             -T ${VMFT_GUEST_SDK_DIR}/link.ld -o ${out} ${sdk} ${sources}
             ${libs} ${VMFT_GUEST_LIBGCC}
     DEPENDS ${sources} ${ARG_DEPENDS} ${VMFT_GUEST_SDK_DEPENDS}

@@ -31,8 +31,10 @@ constexpr Time kShortestPartition = std::chrono::milliseconds(250);
 constexpr Time kLongestPartition = std::chrono::milliseconds(500);
 /// What a decision may take beyond the arbiter's answer (as in the pair scenario).
 constexpr Time kDecisionSlack = std::chrono::milliseconds(2);
-/// The pieces of a join of the scenario's 16 MiB guest: a few runs of RAM, then the snapshot.
-/// A joiner told to die at a later piece than there are joins whole.
+/// A joiner told to die mid-join dies as one of the first pieces reaches it, early in the
+/// pre-copy: the counter's join sends a few dozen runs of RAM (of pages with something in them,
+/// whatever the RAM's size), then the snapshot. A joiner told to die at a later piece than
+/// there are would join whole.
 constexpr int kMostPieces = 5;
 
 }  // namespace

@@ -49,7 +49,6 @@ constexpr const char* kBackupId = "backup@sim";
 /// the guest runs. A run's guest executes a few million instructions, and a joiner replays a
 /// few hundred thousand before the run could end: each sees some digests.
 constexpr uint64_t kDigestInterval = 1 << 20;
-constexpr uint64_t kRamBytes = 16ULL << 20;
 /// The epoch the primary registered with its backup in step before the run.
 constexpr uint64_t kEpoch = 1;
 /// What a decision may take beyond the arbiter's answer: the backup replays the rest of its
@@ -95,17 +94,17 @@ class WatchedNet final : public devices::NetBackend {
 };
 
 /// Builds the MachineConfig and LogHeader every side of the pair shares.
-hypervisor::MachineConfig machine_config() {
+hypervisor::MachineConfig machine_config(const PairScenario& scenario) {
   hypervisor::MachineConfig config;
-  config.ram_size = kRamBytes;
+  config.ram_size = scenario.ram_size;
   config.digest_interval = kDigestInterval;
   return config;
 }
 
-logchannel::LogHeader log_header() {
+logchannel::LogHeader log_header(const PairScenario& scenario) {
   logchannel::LogHeader header;
-  header.guest_name = "counter.elf";
-  header.ram_size = kRamBytes;
+  header.guest_name = "counter_small.elf";
+  header.ram_size = scenario.ram_size;
   header.has_tcp = true;
   header.digest_interval = kDigestInterval;
   header.emulator = hypervisor::emulator_name();
@@ -141,6 +140,7 @@ class PairRun {
   bool failover_settled() const;
   bool settled() const;
   void check_after();
+  void check_guest_ran(const char* side, const hypervisor::RunResult& result);
   void check_failover();
   void check_answers();
   void check_decided(const char* side, Time noticed, Time decided, bool lost, bool ended);
@@ -170,7 +170,7 @@ class PairRun {
   TracedEvents joiner_events_{s_, "joiner"};
   std::unique_ptr<ft::ArbiterClient> backup_client_;
   std::unique_ptr<hypervisor::LiveRole> live_;
-  hypervisor::RunResult backup_result_;
+  hypervisor::RunResult primary_result_, backup_result_;
   bool backup_ended_ = false, primary_ended_ = false;
   Time backup_declined_at_{0}, primary_lost_at_{0};
   uint64_t answered_at_fault_ = 0, answered_at_fault_end_ = 0, answered_at_alone_ = 0;
@@ -205,7 +205,7 @@ PairRun::PairRun(const PairScenario& scenario, uint64_t seed)
                        violated("the primary released output after it lost the pair");
                      }
                    }),
-      link_(s_, log_header(), {}),
+      link_(s_, log_header(scenario), {}),
       primary_end_(link_, scenario.primary_goes_on_without_asking),
       backup_net_(clients_, [this] {
         const bool lost = backup_live_side_ && backup_live_side_->state() == State::kLost;
@@ -223,7 +223,7 @@ PairRun::PairRun(const PairScenario& scenario, uint64_t seed)
   backup_client_ = std::make_unique<ft::ArbiterClient>(backup_arbiter_, "the simulated arbiter",
                                                        backup_.ft_clock());
   auto& primary_role =
-      primary_.boot(scenario.counter, machine_config(),
+      primary_.boot(scenario.counter, machine_config(scenario_),
                     std::make_unique<hypervisor::LiveRole>(
                         hypervisor::HostServices{primary_.clock(), primary_.entropy(),
                                                  primary_.timer(), primary_net_},
@@ -245,7 +245,7 @@ PairRun::PairRun(const PairScenario& scenario, uint64_t seed)
       .hash_pages = hypervisor::ram_page_hashes});
   live_side_->set_machine(primary_.machine(), [&primary_role] { return primary_role.last_seq(); });
   live_side_->paired(kEpoch);
-  backup_.boot(scenario.counter, machine_config(),
+  backup_.boot(scenario.counter, machine_config(scenario_),
                std::make_unique<hypervisor::BackupRole>(
                    link_.source(backup_), backup_inputs_,
                    [this](const hypervisor::Takeover& t) { return go_live(t); }));
@@ -324,8 +324,8 @@ void PairRun::start_join() {
                        .clients = clients_,
                        .pair = kPair,
                        .image = scenario_.counter,
-                       .config = machine_config(),
-                       .header = log_header(),
+                       .config = machine_config(scenario_),
+                       .header = log_header(scenario_),
                        .events = joiner_events_,
                        .violated = [this](std::string what) { violated(std::move(what)); },
                        .serve_after_failover = scenario_.serve_after_failover},
@@ -485,7 +485,10 @@ bool PairRun::failover_settled() const {
 }
 
 PairOutcome PairRun::run() {
-  primary_.start([this](const hypervisor::RunResult&) { primary_ended_ = true; });
+  primary_.start([this](const hypervisor::RunResult& r) {
+    primary_result_ = r;
+    primary_ended_ = true;
+  });
   backup_.start([this](const hypervisor::RunResult& r) {
     backup_result_ = r;
     backup_ended_ = true;
@@ -525,6 +528,8 @@ PairOutcome PairRun::run() {
 }
 
 void PairRun::check_after() {
+  check_guest_ran("the primary", primary_result_);
+  check_guest_ran("the backup", backup_result_);
   if (!failover_checked_) check_failover();
   check_answers();
   if (backup_ended_ && backup_result_.outcome == hypervisor::RunResult::Outcome::kDiverged) {
@@ -534,6 +539,21 @@ void PairRun::check_after() {
     if (holders.size() > 1) violated(fmt::format("{} sides won epoch {}", holders.size(), e));
   }
   if (join_) join_->check_after(out_);
+}
+
+// The counter serves until it is stopped: a guest whose run ended by itself did not start (its
+// tables do not fit its RAM) or crashed, and what the other checks say follows from that.
+void PairRun::check_guest_ran(const char* side, const hypervisor::RunResult& result) {
+  using Outcome = hypervisor::RunResult::Outcome;
+  if (result.outcome == Outcome::kExited) {
+    violated(
+        fmt::format("{}'s guest exited with code {} at instruction {} (its RAM, {} KiB, too "
+                    "small for it?)",
+                    side, result.exit_code, result.instructions, scenario_.ram_size / 1024));
+  } else if (result.outcome == Outcome::kFaulted) {
+    violated(fmt::format("{}'s guest faulted at instruction {}: {}", side, result.instructions,
+                         result.report));
+  }
 }
 
 // The failover's outcome and that no side is stuck in it: once it is over (a seed with a join

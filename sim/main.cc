@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "vmft-sim: whole pairs in a deterministic simulation, one run per seed (docs/simulation.md)"};
   std::string seeds = "1-100";
-  std::string guest = std::string(VMFT_GUEST_DIR) + "/counter.elf";
+  std::string guest = std::string(VMFT_GUEST_DIR) + "/counter_small.elf";
   bool without_output_rule = false;
   bool without_asking = false;
   bool without_joins = false;
@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
 
   PairScenario scenario;
   try {
-    scenario.counter = vmft::hypervisor::load_elf_file(guest, VMFT_RAM_BASE, 16ULL << 20);
+    scenario.counter = vmft::hypervisor::load_elf_file(guest, VMFT_RAM_BASE, scenario.ram_size);
   } catch (const std::exception& e) {
     std::cerr << "vmft-sim: " << e.what() << "\n";
     return 1;

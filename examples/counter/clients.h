@@ -6,8 +6,11 @@
 #include <stdint.h>
 
 /* At least 64 concurrent clients are promised; 256 slots leave room for bursts of short-lived
-   connections whose TCP_CLOSE is still queued behind other events. */
+   connections whose TCP_CLOSE is still queued behind other events. A build may give fewer
+   (the simulation's guest). */
+#ifndef CLIENTS_MAX
 #define CLIENTS_MAX 256
+#endif
 
 /* Allocates the clients' input buffers; returns 0 if RAM is too small. Call once, first. */
 int clients_init(void);

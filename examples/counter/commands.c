@@ -69,20 +69,23 @@ static int ascii_equal_ignoring_case(const char *a, size_t a_len, const char *b)
   return i == a_len && b[i] == '\0';
 }
 
+#define KEYS_TEXT(n) #n
+#define KEYS_STR(n) KEYS_TEXT(n)
+
 /* Stores key = value; on failure replies with the reason and returns 0. */
 static int store_or_reply_error(const struct resp_arg *key, const char *value, size_t value_len,
                                 struct reply *out) {
   switch (store_set(key->data, key->len, value, value_len)) {
     case STORE_OK: return 1;
     case STORE_FULL:
-      reply_error(out, "ERR the store is full: it holds at most 4096 keys");
+      reply_error(out, "ERR the store is full: it holds at most " KEYS_STR(STORE_MAX_KEYS) " keys");
       return 0;
     case STORE_KEY_TOO_LONG: reply_error(out, "ERR key is longer than 512 bytes"); return 0;
     case STORE_VALUE_TOO_LONG: reply_error(out, "ERR value is longer than 512 bytes"); return 0;
   }
   return 0;
 }
-_Static_assert(STORE_MAX_KEYS == 4096 && STORE_MAX_KEY_LEN == 512 && STORE_MAX_VALUE_LEN == 512,
+_Static_assert(STORE_MAX_KEY_LEN == 512 && STORE_MAX_VALUE_LEN == 512,
                "the error messages above name the store's limits");
 
 /* Adds delta to the integer stored at key (0 if missing), as Redis's incrDecrCommand does. */

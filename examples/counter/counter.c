@@ -19,12 +19,22 @@
 #include "store.h"
 #include "vmft.h"
 
-_Static_assert(SERVER_MAX_REQUEST < VMFT_NIC_MAX_PAYLOAD, "serve_datagram appends to datagrams");
-
 /* The receive buffers, allocated at startup: each is sized to the largest UDP payload,
    so no datagram is cut short (the NIC truncates what does not fit); TCP data arrives in
-   chunks of up to this size and is buffered per connection. */
-#define RX_AREA_BYTES (VMFT_NIC_RX_SLOTS * VMFT_NIC_MAX_PAYLOAD)
+   chunks of up to this size and is buffered per connection. A build for TCP clients only may
+   give smaller ones (the simulation's guest). */
+#ifndef COUNTER_RX_BUFFER_BYTES
+#define COUNTER_RX_BUFFER_BYTES VMFT_NIC_MAX_PAYLOAD
+#endif
+_Static_assert(SERVER_MAX_REQUEST < COUNTER_RX_BUFFER_BYTES,
+               "serve_datagram appends to datagrams");
+#define RX_AREA_BYTES (VMFT_NIC_RX_SLOTS * COUNTER_RX_BUFFER_BYTES)
+/* The least --mem the tables and the receive buffers fit in, as the build sized them. */
+#ifndef COUNTER_LEAST_MEM
+#define COUNTER_LEAST_MEM 16M
+#endif
+#define COUNTER_TEXT(x) #x
+#define COUNTER_STR(x) COUNTER_TEXT(x)
 static struct reply udp_replies;
 
 struct udp_peer {
@@ -72,7 +82,8 @@ static void handle_event(const struct vmft_nic_event *ev) {
 int main(void) {
   void *rx_area = 0;
   if (!store_init() || !clients_init() || !(rx_area = calloc(1, RX_AREA_BYTES))) {
-    vmft_puts("counter: RAM too small for 4096 keys and 256 clients; run with --mem 16M\n");
+    vmft_puts("counter: RAM too small for " COUNTER_STR(STORE_MAX_KEYS) " keys and " COUNTER_STR(
+        CLIENTS_MAX) " clients; run with --mem " COUNTER_STR(COUNTER_LEAST_MEM) "\n");
     return 1;
   }
   if (vmft_nic_init(rx_area, RX_AREA_BYTES) != 0 || vmft_nic_listen(6379, 6379) != 0) {

@@ -5,8 +5,10 @@
 #include <stddef.h>
 
 /* Fixed-size slots need no allocator: 4096 slots of 512-byte keys and values take 4 MiB,
-   half of the counter's RAM budget. */
+   half of the counter's RAM budget. A build may give fewer (the simulation's guest). */
+#ifndef STORE_MAX_KEYS
 #define STORE_MAX_KEYS 4096
+#endif
 #define STORE_MAX_KEY_LEN 512
 #define STORE_MAX_VALUE_LEN 512
 

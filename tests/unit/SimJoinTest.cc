@@ -39,7 +39,8 @@ TEST(SimPrimaryEnd, TakesOneJoinerAtATimeAndOnlyWhileItsLiveSideAcceptsJoiners) 
   EXPECT_FALSE(end.send_ram(session + 1, 0, {})) << "no such joiner";
 }
 
-PairScenario counter_pair() { return {.counter = testing::test_guest("counter")}; }
+// The simulation's counter (small tables, for the scenario's small RAM: PairScenario.h).
+PairScenario counter_pair() { return {.counter = testing::test_guest("counter_small")}; }
 
 // The first seed from 1 on whose outcome `wanted` says yes.
 PairOutcome first_seed(const PairScenario& scenario,

@@ -636,7 +636,8 @@ TEST(SimIncrClients, OneSeedAnswersTheSameAndAnotherSeedOtherwise) {
 // (brief ones first in half the runs; then either side killed, its host lost or paused, or the
 // log partitioned), the arbiter down or its disk full around them; the invariants checked after
 // every step and after the run.
-PairScenario counter_pair() { return {.counter = testing::test_guest("counter")}; }
+// The simulation's counter (small tables, for the scenario's small RAM: PairScenario.h).
+PairScenario counter_pair() { return {.counter = testing::test_guest("counter_small")}; }
 
 TEST(SimPair, EveryInvariantHoldsWhateverTheSeedPicks) {
   const PairScenario scenario = counter_pair();

@@ -49,7 +49,14 @@
 namespace vmft::sim {
 
 struct PairScenario {
-  hypervisor::GuestImage counter;  ///< the counter guest (examples/counter), loaded
+  /// The counter guest as the simulation builds it (examples/counter, counter_small.elf: 16
+  /// clients and 16 keys), loaded for a RAM of ram_size.
+  hypervisor::GuestImage counter;
+  /// Every side's guest RAM: what counter_small takes (its image and stack, 0.6 MiB, then the
+  /// 0.6 MiB of tables and receive buffers it allocates at startup; it exits if they do not
+  /// fit, which the run reports), rounded up to a power of two. Each state digest hashes all
+  /// of it, and each side's machine starts with it untouched: the less, the cheaper a seed.
+  uint64_t ram_size = 2ULL << 20;
   /// How long the winner serves once live before the run ends (the loser settled).
   Time serve_after_failover = std::chrono::milliseconds(20);
   /// The run ends by then whatever happened: after the latest decision there can be (two
