@@ -24,6 +24,7 @@ namespace {
 using State = ft::LiveSide::State;
 
 constexpr const char* kJoinerId = "joiner@sim";
+constexpr const char* kJoinerNode = "joiner";
 /// The peer timeout (200 ms) counts from the last message heard, up to a heartbeat interval
 /// (25 ms) before the partition, and is looked at every heartbeat interval: from 250 ms on,
 /// both sides give the other up.
@@ -52,10 +53,9 @@ JoinPlan draw_join_plan(uint64_t seed, bool may_join) {
 }
 
 JoinPhase::JoinPhase(World world, JoinPlan plan, LiveProcess live)
-    : w_(std::move(world)), plan_(plan), live_(std::move(live)), arbiter_link_(w_.arbiter) {}
+    : w_(std::move(world)), plan_(plan), live_(std::move(live)) {}
 
 JoinPhase::~JoinPhase() {
-  arbiter_link_.cut();
   if (joiner_) joiner_->inputs().request_stop();
 }
 
@@ -64,7 +64,9 @@ void JoinPhase::start() {
   old_epoch_ = live_.side.epoch();
   joiner_ = std::make_unique<Joiner>(w_.scheduler, "joiner", w_.image, w_.config, w_.header,
                                      [this](const hypervisor::Takeover& t) { return go_live(t); });
-  client_ = std::make_unique<ft::ArbiterClient>(arbiter_link_, "the simulated arbiter",
+  arbiter_link_ = std::make_unique<ArbiterLink>(w_.network, kJoinerNode, joiner_->vcpu().parker(),
+                                                w_.arbiter_address);
+  client_ = std::make_unique<ft::ArbiterClient>(*arbiter_link_, w_.arbiter_address,
                                                 joiner_->vcpu().ft_clock());
   if (plan_.fault == JoinFault::kJoinerDies) joiner_->die_at_piece(plan_.die_at_piece);
   if (!joiner_->join(live_.end)) {
@@ -106,7 +108,7 @@ void JoinPhase::fault_new_pair() {
                                                         : "the new primary's host dies");
       live_.vcpu.kill();
       live_.worker.kill();
-      live_.arbiter.cut();
+      w_.network.crash(live_.node);
       link.primary_died(plan_.fault == JoinFault::kHostLost);
       w_.clients.server_died();
       break;
@@ -229,11 +231,8 @@ void JoinPhase::check_after(PairOutcome& out) {
     return;
   }
   if (fault_at_ == Time(0)) {
-    // The arbiter may still be down from the failover's outage: the run ends with what it said.
-    const bool down = w_.arbiter.down();
-    w_.arbiter.set_down(false);
+    // What the arbiter decided, whether or not it is down now.
     const arbiter::ArbiterState at = w_.arbiter.read(w_.pair);
-    w_.arbiter.set_down(down);
     if (new_epoch_ == 0) {
       w_.violated(fmt::format("the joiner never made the pair whole: {} registered no new epoch",
                               live_.name));

@@ -20,8 +20,10 @@
 #include "vmft/ft/Events.h"
 #include "vmft/ft/LiveSide.h"
 #include "vmft/hypervisor/LiveRole.h"
+#include "vmft/sim/ArbiterLink.h"
 #include "vmft/sim/IncrClients.h"
 #include "vmft/sim/Joiner.h"
+#include "vmft/sim/Network.h"
 #include "vmft/sim/PairScenario.h"
 #include "vmft/sim/Random.h"
 #include "vmft/sim/SimArbiter.h"
@@ -48,9 +50,9 @@ JoinPlan draw_join_plan(uint64_t seed, bool may_join);
 struct LiveProcess {
   std::string name;  ///< "the primary", "the backup"
   std::string id;    ///< at the arbiter
+  NodeId node;       ///< on the network
   Vcpu& vcpu;
   SimWorker& worker;
-  ArbiterLink& arbiter;
   SimPrimaryEnd& end;
   ft::LiveSide& side;
   std::function<bool()> ended;  ///< its run ended
@@ -61,7 +63,9 @@ class JoinPhase {
   /// What the joiner shares with the rest of the run.
   struct World {
     Scheduler& scheduler;
-    SimArbiter& arbiter;
+    Network& network;
+    SimArbiter& arbiter;          ///< its decisions, for the checks
+    std::string arbiter_address;  ///< where it serves them
     IncrClients& clients;
     std::string pair;
     hypervisor::GuestImage image;
@@ -73,7 +77,8 @@ class JoinPhase {
   };
 
   JoinPhase(World world, JoinPlan plan, LiveProcess live);
-  /// What the joiner still runs as the run ends decides nothing: its way to the arbiter is cut.
+  /// What the joiner still runs as the run ends decides nothing: it is asked to stop, and its
+  /// waits for the arbiter give up.
   ~JoinPhase();
   JoinPhase(const JoinPhase&) = delete;
   JoinPhase& operator=(const JoinPhase&) = delete;
@@ -100,7 +105,7 @@ class JoinPhase {
   World w_;
   JoinPlan plan_;
   LiveProcess live_;
-  ArbiterLink arbiter_link_;
+  std::unique_ptr<ArbiterLink> arbiter_link_;        // the joiner's: outlives its run
   std::unique_ptr<hypervisor::LiveRole> live_role_;  // the joiner's, once live
   std::unique_ptr<ft::ArbiterClient> client_;        // outlives the joiner's run
   std::unique_ptr<Joiner> joiner_;

@@ -16,9 +16,12 @@
 #include "vmft/hypervisor/LiveRole.h"
 #include "vmft/hypervisor/OutputGate.h"
 #include "vmft/hypervisor/Snapshot.h"
+#include "vmft/sim/ArbiterLink.h"
 #include "vmft/sim/IncrClients.h"
 #include "vmft/sim/LogLink.h"
+#include "vmft/sim/Network.h"
 #include "vmft/sim/SimArbiter.h"
+#include "vmft/sim/SimArbiterServer.h"
 #include "vmft/sim/SimPrimaryEnd.h"
 #include "vmft/sim/SimWorker.h"
 #include "vmft/sim/Vcpu.h"
@@ -45,6 +48,10 @@ using State = ft::LiveSide::State;
 constexpr const char* kPair = "sim";
 constexpr const char* kPrimaryId = "primary@sim";
 constexpr const char* kBackupId = "backup@sim";
+/// The processes' nodes on the simulated network, which carries what they say to the arbiter.
+constexpr const char* kPrimaryNode = "primary";
+constexpr const char* kBackupNode = "backup";
+constexpr const char* kArbiterNode = "arbiter";
 /// The backup checks the whole state (all of RAM) this often: 1 ms of simulated time while
 /// the guest runs. A run's guest executes a few million instructions, and a joiner replays a
 /// few hundred thousand before the run could end: each sees some digests.
@@ -119,8 +126,8 @@ class PairRun {
   PairRun(const PairScenario& scenario, uint64_t seed);
   PairRun(const PairRun&) = delete;
   PairRun& operator=(const PairRun&) = delete;
-  /// What a dead or stopped process still runs as this goes must decide nothing: its way to
-  /// the arbiter is cut, and its retries end on its stop request.
+  /// What a dead or stopped process still runs as this goes must decide nothing: its waits
+  /// for the arbiter give up, and its retries end on its stop request.
   ~PairRun();
 
   PairOutcome run();
@@ -155,7 +162,10 @@ class PairRun {
   bool brief_ = false;
 
   SimArbiter arbiter_;
-  ArbiterLink primary_arbiter_{arbiter_}, backup_arbiter_{arbiter_};
+  Network network_{s_, {}};
+  SimArbiterServer arbiter_server_{network_, kArbiterNode, arbiter_};
+  // The backup's claim on its vCPU, whose run ends after this goes: the link outlives it.
+  std::unique_ptr<ArbiterLink> backup_arbiter_;
   hypervisor::InputQueue primary_inputs_, backup_inputs_;
   IncrClients clients_;
   WatchedNet primary_net_;
@@ -184,12 +194,16 @@ class PairRun {
   // The primary's live side, as `vmft primary` runs it: its decisions on a worker of its
   // process, asking the arbiter through its own client.
   SimWorker primary_worker_{s_, "primary: the live side"};
-  ft::ArbiterClient primary_client_{primary_arbiter_, "the simulated arbiter",
+  ArbiterLink primary_arbiter_{network_, kPrimaryNode, primary_worker_.parker(),
+                               arbiter_server_.address()};
+  ft::ArbiterClient primary_client_{primary_arbiter_, arbiter_server_.address(),
                                     primary_worker_.clock()};
   std::unique_ptr<ft::LiveSide> live_side_;
   // The backup's live side once it went live, on a worker of its process.
   SimWorker backup_worker_{s_, "backup: the live side"};
-  ft::ArbiterClient backup_live_client_{backup_arbiter_, "the simulated arbiter",
+  ArbiterLink backup_live_arbiter_{network_, kBackupNode, backup_worker_.parker(),
+                                   arbiter_server_.address()};
+  ft::ArbiterClient backup_live_client_{backup_live_arbiter_, arbiter_server_.address(),
                                         backup_worker_.clock()};
   std::unique_ptr<ft::LiveSide> backup_live_side_;
 };
@@ -214,13 +228,16 @@ PairRun::PairRun(const PairScenario& scenario, uint64_t seed)
         }
       }) {
   out_.seed = seed;
+  backup_arbiter_ = std::make_unique<ArbiterLink>(network_, kBackupNode, backup_.parker(),
+                                                  arbiter_server_.address());
   if (scenario.errors_are_wins) {
     primary_arbiter_.take_errors_for_wins();
-    backup_arbiter_.take_errors_for_wins();
+    backup_arbiter_->take_errors_for_wins();
+    backup_live_arbiter_.take_errors_for_wins();
   }
   // The primary registered epoch 1 with its backup in step, and the backup has it.
   arbiter_.register_epoch(kPair, 0, kPrimaryId);
-  backup_client_ = std::make_unique<ft::ArbiterClient>(backup_arbiter_, "the simulated arbiter",
+  backup_client_ = std::make_unique<ft::ArbiterClient>(*backup_arbiter_, arbiter_server_.address(),
                                                        backup_.ft_clock());
   auto& primary_role =
       primary_.boot(scenario.counter, machine_config(scenario_),
@@ -252,8 +269,6 @@ PairRun::PairRun(const PairScenario& scenario, uint64_t seed)
 }
 
 PairRun::~PairRun() {
-  primary_arbiter_.cut();
-  backup_arbiter_.cut();
   primary_inputs_.request_stop();
   backup_inputs_.request_stop();
   primary_worker_.finish();  // its task ends while its live side is still there
@@ -306,21 +321,19 @@ void PairRun::start_backup_live_side(uint64_t epoch) {
 void PairRun::start_join() {
   check_failover();
   const bool backup_won = out_.went_live_at > Time(0);
-  LiveProcess live = backup_won ? LiveProcess{"the backup",
-                                              kBackupId,
-                                              backup_,
-                                              backup_worker_,
-                                              backup_arbiter_,
-                                              backup_end_,
-                                              *backup_live_side_,
-                                              [this] { return backup_ended_; }}
-                                : LiveProcess{"the primary",    kPrimaryId,
-                                              primary_,         primary_worker_,
-                                              primary_arbiter_, primary_end_,
-                                              *live_side_,      [this] { return primary_ended_; }};
+  LiveProcess live = backup_won ? LiveProcess{"the backup",       kBackupId,
+                                              kBackupNode,        backup_,
+                                              backup_worker_,     backup_end_,
+                                              *backup_live_side_, [this] { return backup_ended_; }}
+                                : LiveProcess{"the primary",   kPrimaryId,
+                                              kPrimaryNode,    primary_,
+                                              primary_worker_, primary_end_,
+                                              *live_side_,     [this] { return primary_ended_; }};
   join_ = std::make_unique<JoinPhase>(
       JoinPhase::World{.scheduler = s_,
+                       .network = network_,
                        .arbiter = arbiter_,
+                       .arbiter_address = arbiter_server_.address(),
                        .clients = clients_,
                        .pair = kPair,
                        .image = scenario_.counter,
@@ -345,8 +358,8 @@ void PairRun::schedule(const FaultPlan& plan) {
 
 void PairRun::schedule_arbiter_trouble(const FaultPlan& plan) {
   if (plan.outage) {
-    s_.at(plan.down, "the arbiter goes down", [this] { arbiter_.set_down(true); });
-    s_.at(plan.back, "the arbiter is back", [this] { arbiter_.set_down(false); });
+    s_.at(plan.down, "the arbiter goes down", [this] { arbiter_server_.crash(); });
+    s_.at(plan.back, "the arbiter is back", [this] { arbiter_server_.restart(); });
   }
   if (plan.disk_full) {
     s_.at(plan.full, "the arbiter's disk is full", [this] { arbiter_.set_disk_full(true); });
@@ -364,7 +377,7 @@ void PairRun::schedule_fault(const FaultStep& step) {
             [this, host_lost] {
               primary_.kill();
               primary_worker_.kill();
-              primary_arbiter_.cut();
+              network_.crash(kPrimaryNode);
               link_.primary_died(host_lost);
               clients_.server_died();
             });
@@ -374,7 +387,7 @@ void PairRun::schedule_fault(const FaultStep& step) {
       s_.at(step.at, host_lost ? "the backup's host dies" : "kill -9 the backup",
             [this, host_lost] {
               backup_.kill();
-              backup_arbiter_.cut();
+              network_.crash(kBackupNode);
               link_.backup_died(host_lost);
             });
       break;
@@ -384,13 +397,13 @@ void PairRun::schedule_fault(const FaultStep& step) {
       const bool backup_cut = plan_.backup_isolated && !step.brief();
       s_.at(step.at, "the log is partitioned", [this, primary_cut, backup_cut] {
         link_.partition();
-        if (primary_cut) primary_arbiter_.set_reachable(false);
-        if (backup_cut) backup_arbiter_.set_reachable(false);
+        if (primary_cut) network_.partition(kPrimaryNode, kArbiterNode);
+        if (backup_cut) network_.partition(kBackupNode, kArbiterNode);
       });
-      s_.at(step.end(), "the partition heals", [this] {
+      s_.at(step.end(), "the partition heals", [this, primary_cut, backup_cut] {
         link_.heal();
-        primary_arbiter_.set_reachable(true);
-        backup_arbiter_.set_reachable(true);
+        if (primary_cut) network_.heal(kPrimaryNode, kArbiterNode);
+        if (backup_cut) network_.heal(kBackupNode, kArbiterNode);
         answered_at_fault_end_ = clients_.answered();
       });
       break;
@@ -400,9 +413,11 @@ void PairRun::schedule_fault(const FaultStep& step) {
         primary_.pause();
         primary_worker_.pause();
         link_.pause_primary();
+        network_.pause(kPrimaryNode);
       });
       s_.at(step.end(), "the primary resumes", [this] {
         answered_at_fault_end_ = clients_.answered();
+        network_.resume(kPrimaryNode);
         link_.resume_primary();
         primary_worker_.resume();
         primary_.resume();
@@ -413,9 +428,11 @@ void PairRun::schedule_fault(const FaultStep& step) {
       s_.at(step.at, "the backup is paused", [this] {
         backup_.pause();
         link_.pause_backup();
+        network_.pause(kBackupNode);
       });
       s_.at(step.end(), "the backup resumes", [this] {
         answered_at_fault_end_ = clients_.answered();
+        network_.resume(kBackupNode);
         link_.resume_backup();
         backup_.resume();
       });
@@ -588,10 +605,12 @@ void PairRun::check_answers() {
 }
 
 // A side that gave its peer up at `noticed` decides within a retry interval of the arbiter
-// answering; one that lost stops.
+// answering, and the client's timeout (an attempt under way as the arbiter came back may wait
+// it out first); one that lost stops.
 void PairRun::check_decided(const char* side, Time noticed, Time decided, bool lost, bool ended) {
   const Time by = std::max({noticed, out_.arbiter_back, out_.disk_freed_at}) +
-                  std::chrono::duration_cast<Time>(ft::kArbiterRetry) + kDecisionSlack;
+                  std::chrono::duration_cast<Time>(ft::kArbiterRetry + ArbiterLink::kTimeout) +
+                  kDecisionSlack;
   if (decided == Time(0)) {
     violated(
         fmt::format("{} gave its peer up at {} and never decided", side, format_time(noticed)));

@@ -15,6 +15,7 @@
 #include "vmft/hypervisor/BackupRole.h"
 #include "vmft/hypervisor/LiveRole.h"
 #include "vmft/hypervisor/OutputGate.h"
+#include "vmft/sim/ArbiterLink.h"
 #include "vmft/sim/Fiber.h"
 #include "vmft/sim/IncrClients.h"
 #include "vmft/sim/LogLink.h"
@@ -23,6 +24,7 @@
 #include "vmft/sim/Random.h"
 #include "vmft/sim/Scheduler.h"
 #include "vmft/sim/SimArbiter.h"
+#include "vmft/sim/SimArbiterServer.h"
 #include "vmft/sim/SimWorker.h"
 #include "vmft/sim/Vcpu.h"
 
@@ -467,6 +469,93 @@ TEST(SimArbiter, AClientAsksAgainWhileTheDiskIsFullAndWinsOnceItHasRoom) {
   EXPECT_EQ(arbiter.winners("sim").at(1), std::set<std::string>{"backup"});
 }
 
+// A side's real arbiter::ArbiterClient, on a worker of node "side", and the arbiter serving on
+// node "arbiter", over the simulated network.
+struct ArbiterOnTheNetwork {
+  Scheduler s{1};
+  Network network{s, {}};
+  SimArbiter arbiter;
+  SimArbiterServer server{network, "arbiter", arbiter};
+  SimWorker worker{s, "side"};
+  ArbiterLink link{network, "side", worker.parker(), server.address()};
+  std::vector<std::string> heard;  // what each test-and-set came to, and when
+
+  ArbiterOnTheNetwork() { arbiter.register_epoch("sim", 0, "primary"); }
+  ~ArbiterOnTheNetwork() { worker.finish(); }
+  void ask_at(Time when, const std::string& id) {
+    s.at(when, "ask", [this, id] {
+      worker.post([this, id] {
+        try {
+          const bool won = link.test_and_set("sim", 1, id).won;
+          heard.push_back((won ? "won at " : "lost at ") + format_time(s.now()));
+        } catch (const arbiter::ArbiterUnavailable& e) {
+          heard.push_back(std::string(e.what()) + " at " + format_time(s.now()));
+        }
+      });
+    });
+  }
+};
+
+TEST(SimArbiterServer, AnswersTheRealClientARoundTripOfTheNetworkLater) {
+  ArbiterOnTheNetwork world;
+  world.ask_at(milliseconds(1), "backup");
+  world.ask_at(milliseconds(5), "primary");
+  world.s.run_until(milliseconds(10));
+  ASSERT_EQ(world.heard.size(), 2u);
+  EXPECT_TRUE(world.heard[0].starts_with("won at 1.")) << world.heard[0];
+  EXPECT_NE(world.heard[0], "won at 1.000000 ms");
+  EXPECT_TRUE(world.heard[1].starts_with("lost at 5.")) << world.heard[1];
+  EXPECT_EQ(world.arbiter.winners("sim").at(1), std::set<std::string>{"backup"});
+}
+
+// The disk full: the server's `ERR cannot persist ...` line reaches the side as the real client
+// parses it.
+TEST(SimArbiterServer, ItsErrReachesTheSideAsALineTheRealClientParses) {
+  ArbiterOnTheNetwork world;
+  world.arbiter.set_disk_full(true);
+  world.ask_at(milliseconds(1), "backup");
+  world.s.run_until(milliseconds(10));
+  ASSERT_EQ(world.heard.size(), 1u);
+  EXPECT_TRUE(world.heard[0].starts_with(
+      "arbiter arbiter:7000 answered: cannot persist the decision for pair 'sim', so none was "
+      "made"))
+      << world.heard[0];
+  EXPECT_TRUE(world.arbiter.winners("sim").empty());
+}
+
+// Cut off the arbiter, a side's call times out at the client's timeout, on the simulated clock;
+// once the partition heals it is answered.
+TEST(SimArbiterServer, ASideCutOffItTimesOutOnTheSimulatedClock) {
+  ArbiterOnTheNetwork world;
+  world.network.partition("side", "arbiter");
+  world.ask_at(milliseconds(1), "backup");
+  world.s.at(milliseconds(20), "heal", [&] { world.network.heal("side", "arbiter"); });
+  world.ask_at(milliseconds(30), "backup");
+  world.s.run_until(milliseconds(40));
+  EXPECT_EQ(world.heard.front(), "arbiter arbiter:7000: no connection within 5 ms at " +
+                                     format_time(milliseconds(1) + ArbiterLink::kTimeout));
+  ASSERT_EQ(world.heard.size(), 2u);
+  EXPECT_TRUE(world.heard[1].starts_with("won at 30.")) << world.heard[1];
+}
+
+// Down, it refuses connections and resets the one a side kept; restarted, it serves the
+// decisions it made before.
+TEST(SimArbiterServer, DownItRefusesAndRestartedItKeepsItsDecisions) {
+  ArbiterOnTheNetwork world;
+  world.ask_at(milliseconds(1), "backup");
+  world.s.at(milliseconds(5), "down", [&] { world.server.crash(); });
+  world.ask_at(milliseconds(10), "backup");
+  world.s.at(milliseconds(20), "back", [&] { world.server.restart(); });
+  world.ask_at(milliseconds(30), "primary");
+  world.s.run_until(milliseconds(40));
+  ASSERT_EQ(world.heard.size(), 3u);
+  EXPECT_TRUE(world.heard[0].starts_with("won at 1.")) << world.heard[0];
+  EXPECT_TRUE(
+      world.heard[1].starts_with("arbiter arbiter:7000: cannot connect: connection refused"))
+      << world.heard[1];
+  EXPECT_TRUE(world.heard[2].starts_with("lost at 30.")) << world.heard[2];
+}
+
 // A live side's worker in the simulation: its tasks in order, its sleeps on simulated time,
 // its waits for another fiber, its stop.
 TEST(SimWorker, RunsItsTasksInOrderAndSleepsOnSimulatedTime) {
@@ -692,18 +781,24 @@ TEST(SimPair, TheInvariantsCatchAPrimaryThatGoesOnWithoutAskingTheArbiter) {
 }
 
 // Sides that take the arbiter's `ERR cannot persist ...` for a win: with the backup killed and
-// the arbiter's disk full (seed 82), the primary goes on alone at an epoch nobody won, and the
-// checks say so.
+// the arbiter's disk full as the primary asks, the primary goes on alone at an epoch nobody won,
+// and the checks say so. The first such seed from 1 on (53 when the seeds were last counted);
+// without the break, the same seed keeps every invariant.
 TEST(SimPair, TheInvariantsCatchSidesThatTakeTheArbitersErrorForAWin) {
   PairScenario scenario = counter_pair();
   scenario.errors_are_wins = true;
-  const PairOutcome out = run_pair_scenario(scenario, 82);
-  ASSERT_EQ(out.fault, Fault::kBackupKill);
-  ASSERT_TRUE(out.disk_full);
-  EXPECT_EQ(out.violations, std::vector<std::string>{
-                                "the primary went on alone at epoch 1 without winning it at the "
-                                "arbiter"});
-  EXPECT_EQ(run_pair_scenario(counter_pair(), 82).violations, std::vector<std::string>{});
+  const std::vector<std::string> caught{
+      "the primary went on alone at epoch 1 without winning it at the arbiter"};
+  for (uint64_t seed = 1; seed <= 200; seed++) {
+    const PairOutcome out = run_pair_scenario(scenario, seed);
+    if (out.violations != caught) continue;
+    EXPECT_EQ(out.fault, Fault::kBackupKill) << "seed " << seed;
+    EXPECT_TRUE(out.disk_full) << "seed " << seed;
+    EXPECT_EQ(run_pair_scenario(counter_pair(), seed).violations, std::vector<std::string>{})
+        << "seed " << seed;
+    return;
+  }
+  ADD_FAILURE() << "no seed in 1-200 took an error for a win";
 }
 
 TEST(SimPair, OneSeedFailsOverTheSameWayBitForBit) {

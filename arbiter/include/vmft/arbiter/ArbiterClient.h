@@ -3,18 +3,21 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 
 #include "vmft/arbiter/Arbiter.h"
+#include "vmft/arbiter/LineWire.h"
 
 namespace vmft::arbiter {
 
-/// Talks to one `vmft arbiter` over TCP. Each call sends one request line and waits for its
-/// reply, within the timeout (connecting included); it keeps the connection for the next
-/// call and, if the arbiter closed a kept connection meanwhile (idle, restarted), retries
-/// once on a new one. A failed or timed-out call closes the connection, so a late reply can
-/// never be taken for the next call's. Blocking; any thread may call; calls are serialised.
+/// Talks to one `vmft arbiter` over TCP (or the LineWire it is given). Each call sends one
+/// request line and waits for its reply, within the timeout (connecting included); it keeps the
+/// connection for the next call and, if the arbiter closed a kept connection meanwhile (idle,
+/// restarted), retries once on a new one. A failed or timed-out call closes the connection, so a
+/// late reply can never be taken for the next call's. Blocking; any thread may call; calls are
+/// serialised (a lock held across the wait).
 ///
 /// A retry may repeat a REGISTER the arbiter had already carried out before its reply was
 /// lost; register_epoch therefore also reports ok when the arbiter refuses because the pair
@@ -33,6 +36,9 @@ class ArbiterClient final : public Arbiter {
   explicit ArbiterClient(const std::string& address,
                          std::chrono::milliseconds timeout = kDefaultTimeout,
                          std::string secret = {});
+  /// As above, over `wire` (the simulation's network), whose clock the timeout is on.
+  ArbiterClient(const std::string& address, std::unique_ptr<LineWire> wire,
+                std::chrono::milliseconds timeout = kDefaultTimeout, std::string secret = {});
   ~ArbiterClient() override;
   ArbiterClient(const ArbiterClient&) = delete;
   ArbiterClient& operator=(const ArbiterClient&) = delete;
@@ -47,7 +53,7 @@ class ArbiterClient final : public Arbiter {
   PairList list(size_t max) override;
 
  private:
-  using Clock = std::chrono::steady_clock;
+  using TimePoint = LineWire::TimePoint;
   // A reply is one short line (the longest, LOST or REFUSED with a 128-character holder, is
   // under 200 bytes); anything much longer is not from an arbiter. LIST's is the exception.
   static constexpr size_t kMaxReplyBytes = 1024;
@@ -56,16 +62,16 @@ class ArbiterClient final : public Arbiter {
   // ArbiterUnavailable naming the arbiter. Caller holds mutex_.
   std::string call(const std::string& request, size_t max_reply = kMaxReplyBytes);
   // One attempt on the current connection; false if the arbiter closed it before replying.
-  bool try_call(const std::string& request, Clock::time_point deadline, size_t max_reply,
+  bool try_call(const std::string& request, TimePoint deadline, size_t max_reply,
                 std::string& reply);
-  void connect(Clock::time_point deadline);
-  void authenticate(Clock::time_point deadline);
+  void connect(TimePoint deadline);
+  void authenticate(TimePoint deadline);
   // Sends `line` and its newline; false if the arbiter closed the connection.
-  bool send_line(const std::string& line, Clock::time_point deadline);
+  bool send_line(const std::string& line, TimePoint deadline);
   // Receives one line (without its newline) and nothing after it; false if the arbiter closed
   // the connection before sending a byte. `what` names the line in a timeout's message, and
   // `why_silent` follows it there.
-  bool receive_line(Clock::time_point deadline, const char* what, std::string& line,
+  bool receive_line(TimePoint deadline, const char* what, std::string& line,
                     const char* why_silent = "", size_t max_bytes = kMaxReplyBytes);
   void disconnect();
   [[noreturn]] void fail(const std::string& what);
@@ -75,8 +81,8 @@ class ArbiterClient final : public Arbiter {
   std::string port_;
   std::chrono::milliseconds timeout_;
   std::string secret_;
+  std::unique_ptr<LineWire> wire_;  // its open connection is the one kept
   std::mutex mutex_;
-  int fd_ = -1;  // the kept connection, or -1
 };
 
 }  // namespace vmft::arbiter

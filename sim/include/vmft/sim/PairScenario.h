@@ -18,11 +18,14 @@
 //   - the backup paused: past the peer timeout (the primary goes on alone; the backup,
 //     resumed, hears its primary closed, replays the rest of its log, asks, and stops), or
 //     briefly;
-// and, a third of the time, the arbiter down for up to 40 ms around when the sides ask, and a
-// quarter of the time its disk full for up to 60 ms about then (it answers `ERR cannot persist
-// ...` to what would change the pair): they keep asking, and act only on an answer. The backup
-// claims the pair as `vmft backup` does (ft::claim_pair, through ft::ArbiterClient) and goes
-// live or stops; the primary decides in its live side as `vmft primary` does. Checked after
+// and, a third of the time, the arbiter down (its node crashed, then restarted) for up to 40 ms
+// around when the sides ask, and a quarter of the time its disk full for up to 60 ms about then
+// (it answers `ERR cannot persist ...` to what would change the pair): they keep asking, and act
+// only on an answer. The sides reach the arbiter (SimArbiterServer) through the real
+// arbiter::ArbiterClient over the simulated network (ArbiterLink); a side cut off it is a
+// partition between their nodes. The backup claims the pair as `vmft backup` does
+// (ft::claim_pair, through ft::ArbiterClient) and goes live or stops; the primary decides in its
+// live side as `vmft primary` does. Checked after
 // every step:
 //   - never two sides live at one epoch (the primary gone on alone, the backup gone live);
 //   - a primary that lost the pair releases nothing more;
@@ -35,7 +38,8 @@
 //   - at most one side won each epoch at the arbiter, and a primary that went on alone won
 //     its epoch there;
 //   - no side is stuck: a side that gave its peer up decided within one retry interval
-//     (ft::kArbiterRetry) of the arbiter answering again, a side that lost stopped, one side
+//     (ft::kArbiterRetry) and one client timeout (ArbiterLink::kTimeout) of the arbiter
+//     answering again, a side that lost stopped, one side
 //     is live and served; after brief faults only, nobody gave up and the pair served on.
 // Half the seeds whose fault was not brief go on: a backup joins the side left alone, and a
 // fault the seed picks befalls the new pair (sim/JoinPhase.h, with its invariants).

@@ -11,6 +11,7 @@
 #include "vmft/ft/Clock.h"
 #include "vmft/ft/Worker.h"
 #include "vmft/sim/Fiber.h"
+#include "vmft/sim/Parker.h"
 #include "vmft/sim/Scheduler.h"
 
 namespace vmft::sim {
@@ -36,6 +37,9 @@ class SimWorker final : public ft::Worker {
 
   /// Simulated time; sleep_for() parks the worker (only its tasks may sleep on it).
   ft::Clock& clock() { return clock_; }
+  /// What its tasks wait on (the arbiter's reply): it parks the worker, and its wait gives up
+  /// once the worker stops.
+  Parker& parker() { return parker_; }
   /// Called after each time the worker ran: what it did may concern its process's vCPU (a
   /// stop request, a task for the machine), which is poked to look.
   void after_running(std::function<void()> poke) { after_running_ = std::move(poke); }
@@ -57,6 +61,18 @@ class SimWorker final : public ft::Worker {
     SimWorker& worker_;
   };
 
+  class WorkerParker final : public Parker {
+   public:
+    explicit WorkerParker(SimWorker& worker) : worker_(worker) {}
+    Time now() const override { return worker_.scheduler_.now(); }
+    void park() override { worker_.park(); }
+    void wake() override { worker_.schedule_run(); }
+    bool stopping() const override { return worker_.stopping_; }
+
+   private:
+    SimWorker& worker_;
+  };
+
   void body();
   void park();          // the fiber: back to the scheduler until run()
   void schedule_run();  // a task that runs the fiber, once however often asked
@@ -65,6 +81,7 @@ class SimWorker final : public ft::Worker {
   Scheduler& scheduler_;
   std::string name_;
   Clock clock_{*this};
+  WorkerParker parker_{*this};
   Fiber fiber_;
   std::deque<std::function<void()>> tasks_;
   std::function<void()> after_running_;

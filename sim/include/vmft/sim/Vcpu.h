@@ -21,6 +21,7 @@
 #include "vmft/hypervisor/Machine.h"
 #include "vmft/hypervisor/Role.h"
 #include "vmft/sim/Fiber.h"
+#include "vmft/sim/Parker.h"
 #include "vmft/sim/Scheduler.h"
 
 namespace vmft::sim {
@@ -84,6 +85,9 @@ class Vcpu {
   /// The fault-tolerance layer's clock for code that runs on this vCPU (a backup's claim at
   /// the arbiter): simulated time, and sleep_for() parks the vCPU until it has passed.
   ft::Clock& ft_clock() { return ft_clock_; }
+  /// What code on this vCPU waits on (a backup's claim, for the arbiter's reply): it parks the
+  /// vCPU, and its wait gives up once the machine is asked to stop or the process is dead.
+  Parker& parker() { return parker_; }
 
   /// Builds the machine of `image` with `role` (the real one, built with clock(), timer() and
   /// entropy()), which this keeps: the machine, its role and its fiber end together, the run
@@ -167,6 +171,17 @@ class Vcpu {
    private:
     Vcpu& vcpu_;
   };
+  class VcpuParker final : public Parker {
+   public:
+    explicit VcpuParker(Vcpu& vcpu) : vcpu_(vcpu) {}
+    Time now() const override { return vcpu_.now(); }
+    void park() override { vcpu_.park(); }
+    void wake() override { vcpu_.poke(); }
+    bool stopping() const override { return vcpu_.stopping() || vcpu_.killed_; }
+
+   private:
+    Vcpu& vcpu_;
+  };
   class Entropy final : public devices::EntropySource {
    public:
     explicit Entropy(Random random) : random_(random) {}
@@ -193,6 +208,7 @@ class Vcpu {
   Clock clock_{*this};
   Timer timer_{*this};
   FtClock ft_clock_{*this};
+  VcpuParker parker_{*this};
   Entropy entropy_;
   // Destroyed in this order after the destructor ends the run: fiber, machine, roles.
   std::unique_ptr<hypervisor::Role> inner_;
