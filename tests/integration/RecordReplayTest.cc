@@ -22,7 +22,10 @@ namespace vmft::integration {
 namespace {
 
 constexpr Duration kTimeout{20000};
-constexpr int kSeeds = 20;
+// Sessions per test. Under a sanitizer (VMFT_TEST_TIME_SCALE > 1), whose run is there for
+// memory errors and undefined behaviour on the same paths, 5: each session starts two sanitized
+// vmft processes, and the 20 made these three tests two minutes of that run's CPU.
+constexpr int kSeeds = VMFT_TEST_TIME_SCALE > 1 ? 5 : 20;
 
 class RecordReplay : public ::testing::Test {
  protected:
