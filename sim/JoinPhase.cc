@@ -56,7 +56,13 @@ JoinPhase::JoinPhase(World world, JoinPlan plan, LiveProcess live)
     : w_(std::move(world)), plan_(plan), live_(std::move(live)) {}
 
 JoinPhase::~JoinPhase() {
-  if (joiner_) joiner_->inputs().request_stop();
+  if (!joiner_) return;
+  joiner_->inputs().request_stop();
+  // The joiner's link waits on its vCPU's parker, and closes its kept connection through it:
+  // the run ends first (it may be asking the arbiter), then the link goes, then the joiner.
+  joiner_->vcpu().end_run();
+  client_.reset();
+  arbiter_link_.reset();
 }
 
 void JoinPhase::start() {

@@ -275,6 +275,11 @@ PairRun::~PairRun() {
   live_side_.reset();
   backup_worker_.finish();
   backup_live_side_.reset();
+  // The backup's claim link waits on its vCPU's parker, and closes its kept connection through
+  // it: the run ends first (it may be in a claim), then the link goes, then the vCPU.
+  backup_.end_run();
+  backup_client_.reset();
+  backup_arbiter_.reset();
 }
 
 // As `vmft backup` goes live: claim the pair, and go on with the guest's connections closed.

@@ -125,7 +125,9 @@ Vcpu::Vcpu(Scheduler& scheduler, std::string name, hypervisor::InputQueue& input
       inputs_(inputs),
       entropy_(scheduler.random().fork()) {}
 
-Vcpu::~Vcpu() {
+Vcpu::~Vcpu() { end_run(); }
+
+void Vcpu::end_run() {
   // A run still going (the simulation ended first, or the process was killed) is stopped and
   // run to its end here, before its machine and roles go.
   if (fiber_ && !fiber_->done()) {

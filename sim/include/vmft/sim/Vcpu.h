@@ -78,6 +78,12 @@ class Vcpu {
   Vcpu(Scheduler& scheduler, std::string name, hypervisor::InputQueue& inputs);
   ~Vcpu();
 
+  /// At the simulation's end: a run still going is stopped and run to its end now (as the
+  /// destructor would), while what it uses is still there; its parker() stays usable until
+  /// this is destroyed, so what waits on it (an ArbiterLink) may go after the run and before
+  /// the vCPU.
+  void end_run();
+
   /// The guest's clock, timer and entropy, on the simulation's time and seed.
   devices::HostClock& clock() { return clock_; }
   devices::TimerBackend& timer() { return timer_; }
