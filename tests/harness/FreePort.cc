@@ -10,6 +10,7 @@
 #include <fstream>
 #include <mutex>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <string>
 
@@ -53,12 +54,18 @@ uint16_t unused_port(int socket_type) {
   static std::mutex mutex;
   // Seeded by the process, so that tests running side by side start from different ports.
   static std::minstd_rand random(static_cast<unsigned>(::getpid()));
+  // A port handed out once is not handed out again by this process: it is free while its
+  // owner has not started, and a test that asks for several ports at once (a pair's client,
+  // log and status ports) got the same one twice.
+  static std::set<uint16_t> handed_out;
   const int candidates = first_ephemeral_port() - kFirstPicked;
   if (candidates >= kFewestCandidates) {
     std::lock_guard lock(mutex);
     for (int attempt = 0; attempt < kAttempts; attempt++) {
       const auto port = static_cast<uint16_t>(kFirstPicked + random() % candidates);
-      if (try_bind(socket_type, port) == port) return port;
+      if (handed_out.contains(port) || try_bind(socket_type, port) != port) continue;
+      handed_out.insert(port);
+      return port;
     }
   }
   const uint16_t port = try_bind(socket_type, 0);
